@@ -1,0 +1,62 @@
+# Shopify integration service — every operator task is a target here (`make help`).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export DATABASE_URL ?= mysql://root@127.0.0.1:3306/shopify_integration
+export REDIS_URL ?= redis://127.0.0.1:6379
+NPM_STAMP := node_modules/.install-stamp
+
+.PHONY: help install services generate check-generated migrate run api worker test test-unit lint typecheck build mock-shopify clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(NPM_STAMP): package.json package-lock.json
+	@command -v node >/dev/null || { echo "Node.js 20 is required (https://nodejs.org or Debian's nodejs)"; exit 1; }
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(NPM_STAMP) ## Install the exact dependency tree from package-lock.json
+
+services: ## Find MariaDB/MySQL and Redis at DATABASE_URL/REDIS_URL, or start them (compose, else Debian packages)
+	@bash scripts/services.sh
+
+generate: install ## Regenerate src/generated/ (bundled contract + types) from openapi/
+	npm run -s generate
+
+check-generated: install ## Fail when src/generated/ is stale
+	npm run -s check:generated
+
+migrate: install services ## Create the database if needed and apply migrations
+	npm run -s migrate
+
+run: install services migrate ## Set up everything, then run the API and the worker together (Ctrl-C stops both)
+	@echo "API on http://localhost:$${PORT:-3000} — Swagger UI at http://localhost:$${PORT:-3000}/docs"
+	@trap 'kill 0' INT TERM EXIT; npm run -s start:worker & npm run -s start:api & wait
+
+api: install ## Run only the API
+	npm run -s start:api
+
+worker: install ## Run only the worker
+	npm run -s start:worker
+
+test: install services check-generated lint ## Set up and run the whole test suite (real MariaDB and Redis)
+	npm test
+
+test-unit: install ## Run the unit tests only
+	npm run -s test:unit
+
+lint: install ## ESLint, tsc --noEmit and the OpenAPI linter
+	npm run -s lint
+
+typecheck: install ## tsc --noEmit
+	npm run -s typecheck
+
+build: install ## Compile to dist/ (what the Docker image runs)
+	npm run -s build
+
+mock-shopify: install ## Run the mock Shopify with a seeded shop
+	npm run -s mock-shopify
+
+clean: ## Remove build output and installed modules
+	rm -rf dist node_modules

@@ -1,0 +1,161 @@
+/**
+ * Every environment variable the service reads, typed and validated in one place.
+ * Defaults make a local `make run` work; an invalid value stops start-up naming the variable.
+ */
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const DEV_ENCRYPTION_KEY = 'ZGV2LW9ubHktdG9rZW4tZW5jcnlwdGlvbi1rZXktMzI='; // 32 bytes, local use only
+
+function reader(env: Env) {
+  const raw = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+  return {
+    str(name: string, fallback: string): string {
+      return raw(name) ?? fallback;
+    },
+    optional(name: string): string | undefined {
+      return raw(name);
+    },
+    int(name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+      const value = raw(name);
+      if (value === undefined) return fallback;
+      if (!/^-?\d+$/.test(value)) throw new ConfigError(name, `must be a whole number (got "${value}")`);
+      const n = Number(value);
+      if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max} (got ${n})`);
+      return n;
+    },
+    num(name: string, fallback: number, min = 0, max = Number.MAX_VALUE): number {
+      const value = raw(name);
+      if (value === undefined) return fallback;
+      const n = Number(value);
+      if (!Number.isFinite(n)) throw new ConfigError(name, `must be a number (got "${value}")`);
+      if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max} (got ${n})`);
+      return n;
+    },
+    bool(name: string, fallback: boolean): boolean {
+      const value = raw(name);
+      if (value === undefined) return fallback;
+      if (/^(1|true|yes|on)$/i.test(value)) return true;
+      if (/^(0|false|no|off)$/i.test(value)) return false;
+      throw new ConfigError(name, `must be true or false (got "${value}")`);
+    },
+    url(name: string, fallback: string | undefined, protocols: string[]): string {
+      const value = raw(name) ?? fallback;
+      if (value === undefined) throw new ConfigError(name, 'is required');
+      let parsed: URL;
+      try {
+        parsed = new URL(value.replace('{shop}', 'shop.example'));
+      } catch {
+        throw new ConfigError(name, 'must be a URL');
+      }
+      if (!protocols.includes(parsed.protocol)) {
+        throw new ConfigError(name, `must use ${protocols.join(' or ')} (got ${parsed.protocol})`);
+      }
+      return value.replace(/\/+$/, '');
+    },
+    oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+      const value = raw(name) ?? fallback;
+      if (!allowed.includes(value as T)) throw new ConfigError(name, `must be one of ${allowed.join(', ')} (got "${value}")`);
+      return value as T;
+    },
+    list(name: string, fallback: string[]): string[] {
+      const value = raw(name);
+      if (value === undefined) return fallback;
+      return value.split(',').map((s) => s.trim()).filter(Boolean);
+    },
+  };
+}
+
+function encryptionKey(name: string, value: string): Buffer {
+  const key = /^[0-9a-f]{64}$/i.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
+  if (key.length !== 32) throw new ConfigError(name, 'must be 32 bytes, as 64 hex characters or base64');
+  return key;
+}
+
+export const HANDLED_WEBHOOK_TOPICS = [
+  'products/create', 'products/update', 'products/delete',
+  'orders/create', 'orders/updated', 'orders/cancelled', 'orders/fulfilled', 'orders/paid', 'orders/delete',
+  'customers/create', 'customers/update', 'customers/delete',
+  'inventory_levels/update', 'inventory_levels/connect', 'inventory_levels/disconnect',
+  'app/uninstalled', 'customers/data_request', 'customers/redact', 'shop/redact',
+] as const;
+
+export function loadConfig(env: Env = process.env) {
+  const r = reader(env);
+  const nodeEnv = r.oneOf('NODE_ENV', 'development', ['development', 'test', 'production'] as const);
+  const production = nodeEnv === 'production';
+
+  const encryptionKeyValue = r.optional('TOKEN_ENCRYPTION_KEY');
+  if (production && !encryptionKeyValue) throw new ConfigError('TOKEN_ENCRYPTION_KEY', 'is required in production');
+  const adminApiKey = r.optional('ADMIN_API_KEY');
+  if (adminApiKey !== undefined && adminApiKey.length < 24) throw new ConfigError('ADMIN_API_KEY', 'must be at least 24 characters');
+
+  const syncInterval = (resource: string, fallback: number) =>
+    r.int(`SHOPIFY_SYNC_INTERVAL_${resource}`, fallback, 0, 7 * 24 * 3600);
+
+  return {
+    nodeEnv,
+    port: r.int('PORT', 3000, 0, 65535),
+    host: r.str('HOST', '0.0.0.0'),
+    logLevel: r.oneOf('LOG_LEVEL', nodeEnv === 'test' ? 'silent' : 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+    databaseUrl: r.url('DATABASE_URL', 'mysql://root@127.0.0.1:3306/shopify_integration', ['mysql:', 'mariadb:']),
+    databasePoolSize: r.int('DATABASE_POOL_SIZE', 10, 1, 1000),
+    redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    redisKeyPrefix: r.str('REDIS_KEY_PREFIX', 'shopint'),
+    encryption: {
+      key: encryptionKey('TOKEN_ENCRYPTION_KEY', encryptionKeyValue ?? DEV_ENCRYPTION_KEY),
+      previousKeys: r.list('TOKEN_ENCRYPTION_PREVIOUS_KEYS', []).map((k) => encryptionKey('TOKEN_ENCRYPTION_PREVIOUS_KEYS', k)),
+    },
+    adminApiKey,
+    shopify: {
+      apiKey: r.str('SHOPIFY_API_KEY', ''),
+      apiSecret: r.str('SHOPIFY_API_SECRET', ''),
+      scopes: r.list('SHOPIFY_SCOPES', ['read_products', 'read_orders', 'read_all_orders', 'read_customers', 'read_inventory', 'read_locations']),
+      apiVersion: (() => {
+        const v = r.str('SHOPIFY_API_VERSION', '2026-10');
+        if (!/^\d{4}-(01|04|07|10)$|^unstable$/.test(v)) throw new ConfigError('SHOPIFY_API_VERSION', `must look like 2026-10 (got "${v}")`);
+        return v;
+      })(),
+      apiBaseUrl: r.url('SHOPIFY_API_BASE_URL', 'https://{shop}', ['http:', 'https:']),
+      webhookBaseUrl: r.url('SHOPIFY_WEBHOOK_BASE_URL', 'http://localhost:3000', ['http:', 'https:']),
+      oauthSuccessUrl: r.optional('SHOPIFY_OAUTH_SUCCESS_URL'),
+      webhookTopics: r.list('SHOPIFY_WEBHOOK_TOPICS', [...HANDLED_WEBHOOK_TOPICS]),
+      maxRequestsPerSecond: r.num('SHOPIFY_MAX_REQUESTS_PER_SECOND', 2, 0.01, 10000),
+      bucketSize: r.int('SHOPIFY_BUCKET_SIZE', 40, 1, 100000),
+      maxRetryAttempts: r.int('SHOPIFY_MAX_RETRY_ATTEMPTS', 5, 0, 50),
+      retryDelaySeconds: r.num('SHOPIFY_RETRY_DELAY', 1, 0, 3600),
+      requestTimeoutMs: r.int('SHOPIFY_REQUEST_TIMEOUT_MS', 30000, 100, 600000),
+      syncIntervals: {
+        products: syncInterval('PRODUCTS', 3600),
+        orders: syncInterval('ORDERS', 900),
+        customers: syncInterval('CUSTOMERS', 3600),
+        inventory: syncInterval('INVENTORY', 1800),
+      },
+    },
+    sync: {
+      concurrency: r.int('SYNC_CONCURRENCY', 4, 1, 256),
+      overlapSeconds: r.int('SYNC_OVERLAP_SECONDS', 300, 0, 86400),
+      maxPages: r.int('SYNC_MAX_PAGES', 1000, 1, 100000),
+    },
+    webhooks: {
+      maxBodyBytes: r.int('WEBHOOK_MAX_BODY_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+      streamMaxLen: r.int('WEBHOOK_STREAM_MAXLEN', 1_000_000, 1000, 1_000_000_000),
+      consumersPerProcess: r.int('WEBHOOK_CONSUMERS', 2, 1, 64),
+      batchSize: r.int('WEBHOOK_BATCH_SIZE', 200, 1, 10000),
+      claimIdleMs: r.int('WEBHOOK_CLAIM_IDLE_MS', 60000, 100, 86400000),
+      maxDeliveries: r.int('WEBHOOK_MAX_DELIVERIES', 5, 1, 1000),
+    },
+    oauthStateTtlSeconds: r.int('OAUTH_STATE_TTL_SECONDS', 600, 10, 86400),
+  };
+}
+
+export type Config = ReturnType<typeof loadConfig>;

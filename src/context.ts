@@ -1,0 +1,15 @@
+import type { Config } from './config.js';
+import type { SecretBox } from './platform/crypto.js';
+import type { Db } from './platform/db.js';
+import type { Logger } from './platform/logger.js';
+import type { Redis, RedisKeys } from './platform/redis.js';
+
+/** The infrastructure every part of the service is handed (never imported as a global). */
+export interface ServiceContext {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  redis: Redis;
+  keys: RedisKeys;
+  secrets: SecretBox;
+}

@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type Router } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import swaggerUi from 'swagger-ui-express';
+import type { ServiceContext } from '../context.js';
+import { securityHandlers } from './auth.js';
+import { loadContract } from './contract.js';
+import { errorHandler, notFoundHandler } from './problem.js';
+import { healthRoutes } from './routes/health.js';
+import { recordRoutes } from './routes/records.js';
+
+/** Query parameters whose values never reach a log line. */
+const SECRET_QUERY_PARAMS = /([?&](?:code|hmac|state|signature|access_token)=)[^&]*/gi;
+const WEBHOOK_PATHS = /^\/api\/(shopify|integrations\/shopify)\/webhook\/?$/;
+
+export interface AppRoutes {
+  /** Routes that read their own raw body (webhooks), mounted before the JSON parser and the validator. */
+  raw?: Router[];
+  /** Routes behind the contract validator. */
+  api?: Router[];
+}
+
+/**
+ * Middleware order: security headers → request log (request id) → raw-body routes → JSON parser →
+ * contract validator (routes, auth, parameters, bodies; responses too in tests) → routes → docs → errors.
+ */
+export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express {
+  const app = express();
+  const contract = loadContract();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.set('query parser', 'extended');
+
+  app.use('/docs', helmet({ contentSecurityPolicy: false }));
+  app.use(helmet());
+  app.use(
+    pinoHttp({
+      logger: ctx.logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.replace(SECRET_QUERY_PARAMS, '$1[redacted]') }),
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
+    }),
+  );
+
+  for (const router of routes.raw ?? []) app.use(router);
+
+  app.use(express.json({ limit: '1mb' }));
+  // Every API path answers with and without its trailing slash; the contract spells them with one.
+  app.use((req, _res, next) => {
+    const q = req.url.indexOf('?');
+    const path = q === -1 ? req.url : req.url.slice(0, q);
+    if (path.startsWith('/api/') && !path.endsWith('/')) req.url = `${path}/${q === -1 ? '' : req.url.slice(q)}`;
+    next();
+  });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(contract);
+  });
+  app.use('/docs', swaggerUi.serve, swaggerUi.setup(contract, {
+    customSiteTitle: 'Shopify Integration Service API',
+    swaggerOptions: { persistAuthorization: true, displayRequestDuration: true, tryItOutEnabled: false },
+  }));
+
+  app.use(
+    OpenApiValidator.middleware({
+      apiSpec: contract,
+      validateRequests: { allowUnknownQueryParameters: false },
+      validateResponses: ctx.config.nodeEnv === 'test' ? { removeAdditional: false } : false,
+      validateSecurity: { handlers: securityHandlers(ctx) },
+      ignoreUndocumented: true,
+      useRequestUrl: true,
+      ignorePaths: WEBHOOK_PATHS,
+    }),
+  );
+
+  app.use(healthRoutes(ctx));
+  app.use(recordRoutes(ctx));
+  for (const router of routes.api ?? []) app.use(router);
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(ctx.logger));
+  return app;
+}

@@ -1,0 +1,18 @@
+import { ValidationError } from '../errors.js';
+
+/** Opaque list cursors: base64url of the keyset position (the last row's key values). */
+export function encodeCursor(position: unknown[]): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string, arity: number): (string | number)[] {
+  try {
+    const position: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(position) && position.length === arity && position.every((v) => (typeof v === 'number' && Number.isSafeInteger(v)) || typeof v === 'string')) {
+      return position as (string | number)[];
+    }
+  } catch {
+    // fall through to the validation error
+  }
+  throw new ValidationError('The cursor is not one this API issued', [{ location: 'query', name: 'cursor', message: 'is not a valid cursor' }]);
+}

@@ -1,0 +1,48 @@
+import { sql } from 'kysely';
+import { Router } from 'express';
+import type { ServiceContext } from '../../context.js';
+import { errorMessage } from '../../errors.js';
+import type { components } from '../../generated/api.js';
+import { sendProblem } from '../problem.js';
+
+type Check = components['schemas']['ReadinessCheck'];
+
+async function probe(fn: () => Promise<unknown>, timeoutMs: number): Promise<Check> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { status: 'up', latency_ms: Math.round((performance.now() - started) * 100) / 100 };
+  } catch (err) {
+    return { status: 'down', error: errorMessage(err) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function healthRoutes(ctx: Pick<ServiceContext, 'db' | 'redis'>): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' } satisfies components['schemas']['Health']);
+  });
+  router.get('/readyz', async (_req, res) => {
+    const [mysql, redis] = await Promise.all([
+      probe(() => sql`SELECT 1`.execute(ctx.db), 2000),
+      probe(() => ctx.redis.ping(), 2000),
+    ]);
+    const checks = { mysql, redis };
+    if (mysql.status === 'up' && redis.status === 'up') {
+      res.json({ status: 'ready', checks } satisfies components['schemas']['Readiness']);
+      return;
+    }
+    const down = Object.entries(checks).filter(([, c]) => c.status === 'down').map(([name]) => name);
+    res.setHeader('Retry-After', '5');
+    sendProblem(res, 503, `Not ready: ${down.join(' and ')} unreachable`, { checks }, 'not-ready');
+  });
+  return router;
+}

@@ -1,0 +1,69 @@
+import { Router, type Request } from 'express';
+import type { ServiceContext } from '../../context.js';
+import { NotFoundError } from '../../errors.js';
+import type { components } from '../../generated/api.js';
+import { RESOURCES, type ResourceDefinition, type ResourceName } from '../../resources/index.js';
+import { getRecords, listRecords, type ListQuery } from '../../store/records.js';
+import { tenantOf } from '../auth.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+
+type Schemas = components['schemas'];
+/** The contract's list and item shapes of each resource. */
+interface ResourceApi {
+  products: { list: Schemas['ProductList']; item: Schemas['Product'] };
+  orders: { list: Schemas['OrderList']; item: Schemas['Order'] };
+  customers: { list: Schemas['CustomerList']; item: Schemas['Customer'] };
+  inventory: { list: Schemas['InventoryLevelList']; item: Schemas['InventoryItemLevels'] };
+}
+
+/** Query values arrive validated and coerced by express-openapi-validator. */
+function listQuery(resource: ResourceDefinition, query: Request['query']): ListQuery {
+  const filters: ListQuery['filters'] = [];
+  for (const [param, filter] of Object.entries(resource.filters)) {
+    const value = query[param];
+    if (value === undefined) continue;
+    filters.push({ column: filter.column, op: filter.op, value: filter.type === 'timestamp' ? new Date(String(value)) : value });
+  }
+  return {
+    limit: Number(query.limit ?? 50),
+    ...(typeof query.cursor === 'string' ? { after: decodeCursor(query.cursor, resource.keyColumns.length) } : {}),
+    filters,
+    includeDeleted: String(query.include_deleted) === 'true',
+  };
+}
+
+/** List and retrieve endpoints of every resource of the registry. */
+export function recordRoutes(ctx: Pick<ServiceContext, 'db'>): Router {
+  const router = Router();
+  for (const resource of Object.values(RESOURCES)) {
+    router.get(`/api/shopify/${resource.name}/`, async (req, res) => {
+      const page = await listRecords(ctx.db, resource, tenantOf(req), listQuery(resource, req.query));
+      const body = {
+        data: page.rows.map(({ row, children }) => resource.toApi(row, children)),
+        next_cursor: page.nextKey ? encodeCursor(page.nextKey) : null,
+      };
+      res.json(body as ResourceApi[typeof resource.name]['list']);
+    });
+
+    router.get(`/api/shopify/${resource.name}/:id/`, async (req, res) => {
+      const id = Number(req.params.id);
+      const includeDeleted = String(req.query.include_deleted) === 'true';
+      const found = await getRecords(ctx.db, resource, tenantOf(req), id, includeDeleted);
+      if (found.length === 0) throw new NotFoundError(`${singular(resource.name)} ${id} not found`);
+      res.json(itemBody(resource, id, found));
+    });
+  }
+  return router;
+}
+
+function itemBody(resource: ResourceDefinition, id: number, found: Awaited<ReturnType<typeof getRecords>>) {
+  if (resource.name === 'inventory') {
+    const levels = found.map(({ row, children }) => resource.toApi(row, children));
+    return { inventory_item_id: id, levels } as ResourceApi['inventory']['item'];
+  }
+  const [first] = found as [(typeof found)[number]];
+  return resource.toApi(first.row, first.children) as ResourceApi[Exclude<ResourceName, 'inventory'>]['item'];
+}
+
+const SINGULAR: Record<ResourceName, string> = { products: 'Product', orders: 'Order', customers: 'Customer', inventory: 'Inventory item' };
+const singular = (name: ResourceName) => SINGULAR[name];

@@ -1,0 +1,48 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config.js';
+import { createDb } from '../platform/db.js';
+import { createApiKey, listApiKeys, revokeApiKey } from '../store/api-keys.js';
+import { failStartup } from './lifecycle.js';
+
+const USAGE = `usage:
+  npm run cli -- api-key create --tenant <tenant-id> [--name <name>]   prints the new key once, on the last line
+  npm run cli -- api-key list [--tenant <tenant-id>]
+  npm run cli -- api-key revoke --id <key-id>`;
+
+const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+async function main() {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { tenant: { type: 'string' }, name: { type: 'string' }, id: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [noun, verb] = positionals;
+  if (values.help || noun !== 'api-key' || !verb) {
+    console.log(USAGE);
+    process.exit(values.help ? 0 : 2);
+  }
+  const db = createDb(loadConfig().databaseUrl, 1);
+  try {
+    if (verb === 'create') {
+      if (!values.tenant || !TENANT_ID.test(values.tenant)) throw new Error('--tenant is required: letters, digits, _ . - (at most 64)');
+      const { record, key } = await createApiKey(db, values.tenant, values.name ?? 'default');
+      console.log(`Created API key ${record.id} "${record.name}" for tenant ${record.tenant_id}. It is shown only now; store it safely:`);
+      console.log(key);
+    } else if (verb === 'list') {
+      const { rows } = await listApiKeys(db, { limit: 1000, ...(values.tenant ? { tenantId: values.tenant } : {}) });
+      for (const k of rows) console.log(`${k.id}\t${k.tenant_id}\t${k.name}\t${k.key_prefix}…\t${k.revoked_at ? `revoked ${k.revoked_at.toISOString()}` : 'active'}`);
+    } else if (verb === 'revoke') {
+      const id = Number(values.id);
+      if (!Number.isInteger(id) || id < 1) throw new Error('--id is required');
+      const key = await revokeApiKey(db, id);
+      if (!key) throw new Error(`no API key with id ${id}`);
+      console.log(`API key ${id} revoked`);
+    } else {
+      throw new Error(USAGE);
+    }
+  } finally {
+    await db.destroy();
+  }
+}
+
+main().catch(failStartup);

@@ -1,0 +1,27 @@
+import type { Config } from '../config.js';
+import type { ServiceContext } from '../context.js';
+import { createSecretBox } from '../platform/crypto.js';
+import { createDb } from '../platform/db.js';
+import { createLogger, type Logger } from '../platform/logger.js';
+import { createRedis, redisKeys } from '../platform/redis.js';
+
+/** config → logger → db → redis: the infrastructure both processes (and tests) start from. */
+export async function createContext(config: Config, logger?: Logger): Promise<ServiceContext> {
+  const log = logger ?? createLogger({ level: config.logLevel });
+  const db = createDb(config.databaseUrl, config.databasePoolSize);
+  const redis = createRedis(config.redisUrl);
+  redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  await redis.connect();
+  return {
+    config,
+    logger: log,
+    db,
+    redis,
+    keys: redisKeys(config.redisKeyPrefix),
+    secrets: createSecretBox(config.encryption.key, config.encryption.previousKeys),
+  };
+}
+
+export async function closeContext(ctx: ServiceContext): Promise<void> {
+  await Promise.allSettled([ctx.redis.isOpen ? ctx.redis.quit() : Promise.resolve(), ctx.db.destroy()]);
+}

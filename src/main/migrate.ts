@@ -1,0 +1,19 @@
+import { loadConfig } from '../config.js';
+import { createDb, ensureDatabase } from '../platform/db.js';
+import { migrateToLatest } from '../store/migrate.js';
+import { failStartup } from './lifecycle.js';
+
+async function main() {
+  const config = loadConfig();
+  await ensureDatabase(config.databaseUrl);
+  const db = createDb(config.databaseUrl, 1);
+  try {
+    const result = await migrateToLatest(db);
+    const applied = result.results ?? [];
+    console.log(applied.length ? applied.map((r) => `migration ${r.migrationName}: ${r.status}`).join('\n') : 'migrations: already up to date');
+  } finally {
+    await db.destroy();
+  }
+}
+
+main().catch(failStartup);

@@ -1,0 +1,64 @@
+import { Kysely, MysqlDialect } from 'kysely';
+import { createPool, type PoolOptions } from 'mysql2';
+import type { Database } from '../store/schema.js';
+
+export type Db = Kysely<Database>;
+
+/** mysql2 pool options from a `mysql://user:pass@host:port/db` URL. */
+export function poolOptionsFromUrl(databaseUrl: string, connectionLimit = 10): PoolOptions {
+  const url = new URL(databaseUrl);
+  return {
+    host: url.hostname,
+    port: url.port ? Number(url.port) : 3306,
+    user: decodeURIComponent(url.username || 'root'),
+    password: decodeURIComponent(url.password),
+    database: decodeURIComponent(url.pathname.replace(/^\//, '')) || undefined,
+    connectionLimit,
+    timezone: 'Z',
+    dateStrings: false,
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    decimalNumbers: false,
+    charset: 'utf8mb4_unicode_ci',
+    connectTimeout: 5000,
+    enableKeepAlive: true,
+  };
+}
+
+export function createDb(databaseUrl: string, connectionLimit = 10): Db {
+  const pool = createPool(poolOptionsFromUrl(databaseUrl, connectionLimit));
+  // Every session works in UTC so DATETIME values mean the same on every server.
+  pool.on('connection', (conn) => {
+    conn.query("SET time_zone = '+00:00'");
+  });
+  return new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
+}
+
+/** Creates the database named in the URL when it does not exist yet (local runs, tests). */
+export async function ensureDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`database name "${name}" must be letters, digits and _`);
+  const opts = poolOptionsFromUrl(databaseUrl, 1);
+  delete opts.database;
+  const pool = createPool(opts).promise();
+  try {
+    await pool.query(`CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  } finally {
+    await pool.end();
+  }
+}
+
+export async function dropDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`database name "${name}" must be letters, digits and _`);
+  const opts = poolOptionsFromUrl(databaseUrl, 1);
+  delete opts.database;
+  const pool = createPool(opts).promise();
+  try {
+    await pool.query(`DROP DATABASE IF EXISTS \`${name}\``);
+  } finally {
+    await pool.end();
+  }
+}

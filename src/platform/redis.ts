@@ -1,0 +1,42 @@
+import { createClient } from 'redis';
+
+export type Redis = ReturnType<typeof createRedis>;
+
+/**
+ * A node-redis client that keeps retrying its connection (with a capped backoff) instead of giving up,
+ * so a Redis restart is survived without an operator. Commands issued while disconnected fail fast
+ * (no offline queue) so callers can answer 503 rather than hang.
+ */
+export function createRedis(url: string) {
+  return createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: 5000,
+      reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000),
+    },
+  });
+}
+
+/** Redis keys of this deployment, all under one prefix (tests and tenants of Redis use their own). */
+export function redisKeys(prefix: string) {
+  return {
+    key: (...parts: string[]) => [prefix, ...parts].join(':'),
+    prefix,
+  };
+}
+export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/** ioredis connection options (BullMQ) from a redis:// URL. */
+export function bullConnectionFromUrl(url: string) {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: u.port ? Number(u.port) : 6379,
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.pathname && u.pathname !== '/' ? { db: Number(u.pathname.slice(1)) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    maxRetriesPerRequest: null,
+  };
+}

@@ -1,0 +1,52 @@
+import { formatMoney, integer, isoOrNull, money, requiredTimestamp, shopifyId, text, timestamp } from './mapping.js';
+import type { ResourceDefinition } from './types.js';
+
+export const customers: ResourceDefinition = {
+  name: 'customers',
+  table: 'shopify_customers',
+  keyColumns: ['id'],
+  shopify: { path: 'customers', rootKey: 'customers', params: {} },
+  webhookTopics: { upsert: ['customers/create', 'customers/update'], delete: ['customers/delete'] },
+  map(c, ctx) {
+    return {
+      row: {
+        id: shopifyId(c.id, 'customer.id'),
+        email: text(c.email, 320),
+        first_name: text(c.first_name, 255),
+        last_name: text(c.last_name, 255),
+        phone: text(c.phone, 64),
+        state: text(c.state, 32),
+        orders_count: integer(c.orders_count),
+        total_spent: money(c.total_spent, 'customer.total_spent'),
+        currency: text(c.currency, 3) ?? ctx.shopCurrency,
+        tags: text(c.tags, 65535),
+        created_at: timestamp(c.created_at, 'customer.created_at'),
+        updated_at: requiredTimestamp(c.updated_at, 'customer.updated_at'),
+        raw: c,
+      },
+      children: [],
+    };
+  },
+  keyOf: (payload) => [shopifyId(payload.id, 'id')],
+  filters: {
+    updated_at_min: { column: 'updated_at', op: '>=', type: 'timestamp' },
+    updated_at_max: { column: 'updated_at', op: '<=', type: 'timestamp' },
+    email: { column: 'email', op: '=', type: 'string' },
+    state: { column: 'state', op: '=', type: 'string' },
+  },
+  toApi: (row) => ({
+    id: row.id,
+    email: row.email,
+    first_name: row.first_name,
+    last_name: row.last_name,
+    phone: row.phone,
+    state: row.state,
+    orders_count: row.orders_count,
+    total_spent: formatMoney(row.total_spent as string | null),
+    currency: row.currency,
+    tags: row.tags,
+    created_at: isoOrNull(row.created_at as Date | null),
+    updated_at: isoOrNull(row.updated_at as Date),
+    deleted_at: isoOrNull(row.deleted_at as Date | null),
+  }),
+};

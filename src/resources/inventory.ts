@@ -1,0 +1,42 @@
+import { integer, isoOrNull, requiredTimestamp, shopifyId } from './mapping.js';
+import type { ResourceDefinition } from './types.js';
+
+/** Inventory levels: one row per (inventory item, location); Shopify lists them per location. */
+export const inventory: ResourceDefinition = {
+  name: 'inventory',
+  table: 'shopify_inventory_levels',
+  keyColumns: ['inventory_item_id', 'location_id'],
+  shopify: { path: 'inventory_levels', rootKey: 'inventory_levels', params: {} },
+  webhookTopics: {
+    upsert: ['inventory_levels/update', 'inventory_levels/connect'],
+    delete: ['inventory_levels/disconnect'],
+  },
+  map(level) {
+    return {
+      row: {
+        inventory_item_id: shopifyId(level.inventory_item_id, 'inventory_level.inventory_item_id'),
+        location_id: shopifyId(level.location_id, 'inventory_level.location_id'),
+        available: integer(level.available),
+        updated_at: requiredTimestamp(level.updated_at, 'inventory_level.updated_at'),
+        raw: level,
+      },
+      children: [],
+    };
+  },
+  keyOf: (payload) => [
+    shopifyId(payload.inventory_item_id, 'inventory_item_id'),
+    shopifyId(payload.location_id, 'location_id'),
+  ],
+  filters: {
+    updated_at_min: { column: 'updated_at', op: '>=', type: 'timestamp' },
+    updated_at_max: { column: 'updated_at', op: '<=', type: 'timestamp' },
+    location_id: { column: 'location_id', op: '=', type: 'integer' },
+  },
+  toApi: (row) => ({
+    inventory_item_id: row.inventory_item_id,
+    location_id: row.location_id,
+    available: row.available,
+    updated_at: isoOrNull(row.updated_at as Date),
+    deleted_at: isoOrNull(row.deleted_at as Date | null),
+  }),
+};

@@ -1,0 +1,45 @@
+import type { Database } from '../store/schema.js';
+
+export type ResourceName = 'products' | 'orders' | 'customers' | 'inventory';
+export const RESOURCE_NAMES: readonly ResourceName[] = ['products', 'orders', 'customers', 'inventory'];
+
+export type Row = Record<string, unknown>;
+
+/** What one Shopify record becomes: its row, and the rows of its children (variants, line items). */
+export interface MappedRecord {
+  row: Row & { updated_at: Date };
+  children: Row[];
+}
+
+export interface MapContext {
+  /** The shop's currency, for amounts whose JSON does not name one (variant prices). */
+  shopCurrency: string | null;
+}
+
+/** A list filter: query parameter → column and comparison. */
+export interface FilterDefinition {
+  column: string;
+  op: '=' | '>=' | '<=';
+  type: 'string' | 'integer' | 'timestamp';
+}
+
+export interface ResourceDefinition {
+  name: ResourceName;
+  /** Table of the record itself. */
+  table: keyof Database & string;
+  /** Columns that identify a record within a tenant, in keyset order. */
+  keyColumns: readonly string[];
+  /** Child table replaced with each newer version of the parent. */
+  child?: { table: keyof Database & string; parentColumn: string; apiField: string; orderColumn: string };
+  /** Where the sync reads it from Shopify (inventory reads per location, see the sync). */
+  shopify: { path: string; rootKey: string; params: Record<string, string> };
+  /** Webhook topics that carry the full record, and topics that delete it. */
+  webhookTopics: { upsert: readonly string[]; delete: readonly string[] };
+  /** Shopify JSON → rows (without tenant_id / integration_id, which the store adds). */
+  map(record: Record<string, unknown>, ctx: MapContext): MappedRecord;
+  /** Delete webhooks carry only the key: payload → key values. */
+  keyOf(payload: Record<string, unknown>): unknown[];
+  filters: Record<string, FilterDefinition>;
+  /** Stored row (+ children) → API representation. */
+  toApi(row: Row, children: Row[]): Record<string, unknown>;
+}

@@ -1,0 +1,192 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** JSON columns: MySQL hands back objects, MariaDB strings (its JSON is LONGTEXT); written as strings. */
+export type JsonColumn = ColumnType<unknown, string, string>;
+type CreatedAt = ColumnType<Date, Date | undefined, never>;
+type Timestamp = ColumnType<Date, Date | undefined, Date | undefined>;
+
+export interface ApiKeysTable {
+  id: Generated<number>;
+  tenant_id: string;
+  name: string;
+  key_hash: string;
+  key_prefix: string;
+  scopes: Generated<string>;
+  created_at: CreatedAt;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface IntegrationsTable {
+  id: Generated<number>;
+  tenant_id: string;
+  shop_domain: string;
+  install_method: Generated<string>;
+  access_token_encrypted: string;
+  webhook_secret_encrypted: string | null;
+  encryption_key_id: string;
+  scopes: Generated<string>;
+  api_version: string;
+  shop_name: string | null;
+  shop_plan: string | null;
+  shop_currency: string | null;
+  is_active: Generated<number>;
+  token_revoked_at: Date | null;
+  last_sync_at: Date | null;
+  last_error_at: Date | null;
+  last_error_message: string | null;
+  error_count: Generated<number>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+interface RecordBase {
+  tenant_id: string;
+  id: number;
+  integration_id: number;
+  updated_at: Date;
+  raw: JsonColumn;
+  deleted_at: Date | null;
+  synced_at: Timestamp;
+}
+
+export interface ProductsTable extends RecordBase {
+  title: string;
+  handle: string | null;
+  vendor: string | null;
+  product_type: string | null;
+  status: string | null;
+  tags: string | null;
+  created_at: Date | null;
+}
+
+export interface ProductVariantsTable {
+  tenant_id: string;
+  id: number;
+  product_id: number;
+  title: string | null;
+  sku: string | null;
+  price: string | null;
+  compare_at_price: string | null;
+  currency: string | null;
+  position: number | null;
+  inventory_item_id: number | null;
+  inventory_quantity: number | null;
+  created_at: Date | null;
+  updated_at: Date | null;
+  raw: JsonColumn;
+}
+
+export interface OrdersTable extends RecordBase {
+  name: string | null;
+  order_number: number | null;
+  email: string | null;
+  customer_id: number | null;
+  financial_status: string | null;
+  fulfillment_status: string | null;
+  currency: string | null;
+  total_price: string | null;
+  subtotal_price: string | null;
+  total_tax: string | null;
+  processed_at: Date | null;
+  closed_at: Date | null;
+  cancelled_at: Date | null;
+  created_at: Date | null;
+}
+
+export interface OrderLineItemsTable {
+  tenant_id: string;
+  id: number;
+  order_id: number;
+  product_id: number | null;
+  variant_id: number | null;
+  title: string | null;
+  sku: string | null;
+  quantity: number;
+  price: string | null;
+  raw: JsonColumn;
+}
+
+export interface CustomersTable extends RecordBase {
+  email: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  phone: string | null;
+  state: string | null;
+  orders_count: number | null;
+  total_spent: string | null;
+  currency: string | null;
+  tags: string | null;
+  created_at: Date | null;
+}
+
+export interface InventoryLevelsTable extends Omit<RecordBase, 'id'> {
+  inventory_item_id: number;
+  location_id: number;
+  available: number | null;
+}
+
+export interface SyncStateTable {
+  integration_id: number;
+  resource: string;
+  cursor_updated_at: Date | null;
+  last_full_sync_at: Date | null;
+  last_incremental_sync_at: Date | null;
+  updated_at: Timestamp;
+}
+
+export interface SyncLogsTable {
+  id: Generated<number>;
+  tenant_id: string;
+  integration_id: number;
+  resource: string;
+  trigger: string;
+  mode: string;
+  status: string;
+  job_id: string | null;
+  started_at: Timestamp;
+  finished_at: Date | null;
+  pages: Generated<number>;
+  records_fetched: Generated<number>;
+  records_written: Generated<number>;
+  records_deleted: Generated<number>;
+  page_cap_reached: Generated<number>;
+  error: string | null;
+}
+
+export interface WebhookEventsTable {
+  integration_id: number;
+  event_id: string;
+  tenant_id: string;
+  topic: string;
+  webhook_id: string | null;
+  triggered_at: Date | null;
+  received_at: Date;
+  processed_at: Timestamp;
+}
+
+export interface Database {
+  api_keys: ApiKeysTable;
+  shopify_integrations: IntegrationsTable;
+  shopify_products: ProductsTable;
+  shopify_product_variants: ProductVariantsTable;
+  shopify_orders: OrdersTable;
+  shopify_order_line_items: OrderLineItemsTable;
+  shopify_customers: CustomersTable;
+  shopify_inventory_levels: InventoryLevelsTable;
+  shopify_sync_state: SyncStateTable;
+  shopify_sync_logs: SyncLogsTable;
+  shopify_webhook_events: WebhookEventsTable;
+}
+
+export type ApiKey = Selectable<ApiKeysTable>;
+export type Integration = Selectable<IntegrationsTable>;
+export type NewIntegration = Insertable<IntegrationsTable>;
+export type IntegrationUpdate = Updateable<IntegrationsTable>;
+export type SyncLog = Selectable<SyncLogsTable>;
+export type NewSyncLog = Insertable<SyncLogsTable>;
+
+/** Parses a JSON column whichever server answered. */
+export function parseJsonColumn<T = unknown>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}
