@@ -210,3 +210,18 @@ async function childrenOf(db: Db, resource: ResourceDefinition, tenantId: string
 }
 
 export { parseJsonColumn };
+
+const TENANT_TABLES = [
+  'shopify_product_variants', 'shopify_products', 'shopify_order_line_items', 'shopify_orders',
+  'shopify_customers', 'shopify_inventory_levels',
+] as const;
+
+/** Deletes every synced record of a tenant (disconnect with purge, shop/redact). Returns rows deleted. */
+export async function purgeTenantRecords(db: Db | Transaction<Database>, tenantId: string): Promise<number> {
+  let deleted = 0;
+  for (const table of TENANT_TABLES) {
+    const result = await untyped(db).deleteFrom(table).where('tenant_id', '=', tenantId).executeTakeFirst();
+    deleted += Number(result.numDeletedRows ?? 0);
+  }
+  return deleted;
+}
