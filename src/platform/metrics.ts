@@ -1,0 +1,79 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every Prometheus family of the service, on a registry of its own (tests get a fresh one per context).
+ * Modules receive this object; none import a global.
+ */
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP requests by route and status, with latency',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    webhooksReceived: new Counter({
+      name: 'webhooks_received_total',
+      help: 'Webhooks received by topic and outcome (queued, ignored, rejected)',
+      labelNames: ['topic', 'outcome'] as const,
+      registers,
+    }),
+    webhooksApplied: new Counter({
+      name: 'webhooks_applied_total',
+      help: 'Webhook events applied to the database by topic (duplicates counted as duplicate)',
+      labelNames: ['topic', 'result'] as const,
+      registers,
+    }),
+    webhooksDeadLettered: new Counter({
+      name: 'webhooks_dead_lettered_total',
+      help: 'Webhook events moved to the dead-letter stream by topic',
+      labelNames: ['topic'] as const,
+      registers,
+    }),
+    webhookStream: new Gauge({
+      name: 'webhook_stream_entries',
+      help: 'Webhook stream state: length, pending (delivered, not acknowledged), lag (not yet delivered), dead_letters',
+      labelNames: ['state'] as const,
+      registers,
+    }),
+    syncRuns: new Counter({
+      name: 'sync_runs_total',
+      help: 'Sync runs by resource and outcome',
+      labelNames: ['resource', 'outcome'] as const,
+      registers,
+    }),
+    syncDuration: new Histogram({
+      name: 'sync_run_duration_seconds',
+      help: 'Sync run duration by resource',
+      labelNames: ['resource'] as const,
+      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+      registers,
+    }),
+    syncRecords: new Counter({
+      name: 'sync_records_total',
+      help: 'Records fetched, written and deleted by syncs, by resource',
+      labelNames: ['resource', 'kind'] as const,
+      registers,
+    }),
+    shopifyRequests: new Counter({
+      name: 'shopify_requests_total',
+      help: 'Shopify Admin API responses by status (network errors as "error")',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+    shopifyRetries: new Counter({ name: 'shopify_retries_total', help: 'Shopify requests retried', registers }),
+    shopifyThrottled: new Counter({ name: 'shopify_throttled_total', help: 'Shopify 429 responses', registers }),
+    shopifyLimiterWait: new Counter({
+      name: 'shopify_limiter_wait_seconds_total',
+      help: 'Time spent waiting for the shared rate limiter',
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
