@@ -1,0 +1,96 @@
+import type { AddressInfo } from 'node:net';
+import { MockOAuth } from './oauth.js';
+import { createMockServer, type MockServerState } from './server.js';
+import { MockShop, type MockFaults, type MockRateLimit, type MockShopOptions } from './shop.js';
+
+/**
+ * A faithful, fast stand-in for the Shopify Admin REST API, serving any number of shops under
+ * `/{shop}` on one port: configure the service with `SHOPIFY_API_BASE_URL=<baseUrlTemplate>`.
+ */
+export interface MockShopifyOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  host?: string;
+  /** App credentials: OAuth checks them; webhooks are signed with `apiSecret` unless a shop has its own secret. */
+  apiKey?: string;
+  apiSecret?: string;
+  /** Sent as `X-Shopify-API-Version` with webhooks (requests answer with the version in their path). */
+  apiVersion?: string;
+  /** Default: one shop, `mock-shop.myshopify.com`, with a small catalog. */
+  shops?: MockShopOptions[];
+  /** Rate limit applied to every shop unless the shop says otherwise (default 40, 2/s, scale 1). */
+  rateLimit?: Partial<MockRateLimit>;
+  /** When set, `page_info` cursors expire after this many ms. */
+  pageInfoTtlMs?: number;
+}
+
+export interface MockShopify {
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  /** `http://127.0.0.1:PORT/{shop}`: the value of SHOPIFY_API_BASE_URL. */
+  baseUrlTemplate: string;
+  port: number;
+  apiKey: string;
+  apiSecret: string;
+  apiVersion: string;
+  shops: Map<string, MockShop>;
+  /** A shop by domain; the first shop when no domain is given. */
+  shop(domain?: string): MockShop;
+  addShop(opts: MockShopOptions): MockShop;
+  /** Faults of one shop, or of every shop when no domain is given. */
+  setFaults(faults: Partial<MockFaults>, domain?: string): void;
+  setRateLimit(rateLimit: Partial<MockRateLimit>, domain?: string): void;
+  close(): Promise<void>;
+}
+
+export async function startMockShopify(opts: MockShopifyOptions = {}): Promise<MockShopify> {
+  const app = { apiKey: opts.apiKey ?? 'mock-api-key', apiSecret: opts.apiSecret ?? 'mock-api-secret', apiVersion: opts.apiVersion ?? '2026-10' };
+  const shops = new Map<string, MockShop>();
+  const state: MockServerState = { app, shops, oauth: new MockOAuth(app), pageInfoTtlMs: opts.pageInfoTtlMs };
+  const addShop = (shopOpts: MockShopOptions): MockShop => {
+    if (shops.has(shopOpts.domain)) throw new Error(`mock shop ${shopOpts.domain} already exists`);
+    const shop = new MockShop(shops.size, shopOpts, app, opts.rateLimit);
+    shops.set(shop.domain, shop);
+    return shop;
+  };
+  for (const s of opts.shops ?? [{ domain: 'mock-shop.myshopify.com' }]) addShop(s);
+
+  const server = createMockServer(state);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const each = (domain: string | undefined, fn: (s: MockShop) => void) => {
+    if (domain === undefined) shops.forEach(fn);
+    else fn(get(domain));
+  };
+  const get = (domain?: string): MockShop => {
+    const shop = domain === undefined ? shops.values().next().value : shops.get(domain);
+    if (!shop) throw new Error(`no mock shop ${domain ?? '(none configured)'}`);
+    return shop;
+  };
+
+  return {
+    url,
+    baseUrlTemplate: `${url}/{shop}`,
+    port,
+    ...app,
+    shops,
+    shop: get,
+    addShop,
+    setFaults: (faults, domain) => each(domain, (s) => s.setFaults(faults)),
+    setRateLimit: (rateLimit, domain) => each(domain, (s) => s.setRateLimit(rateLimit)),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export { MockShop, DEFAULT_FAULTS, defaultToken } from './shop.js';
+export type { MockFaults, MockRateLimit, MockShopOptions, MockShopStats } from './shop.js';
+export type { DeliverOptions, DeliveryResult, MockWebhookEvent } from './webhooks.js';

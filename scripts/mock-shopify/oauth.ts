@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import { signOAuthQuery } from '../../src/shopify/oauth.js';
+import { HttpError } from './listing.js';
+import type { MockAppContext, MockShop } from './shop.js';
+
+/**
+ * The mock's OAuth: `GET /admin/oauth/authorize` approves at once and redirects to `redirect_uri` with
+ * `code, hmac, host, shop, state, timestamp` (hmac signed with the app secret); `POST
+ * /admin/oauth/access_token` trades a code (single use, 10 min) for a new token of that shop.
+ */
+interface Grant {
+  shop: string;
+  clientId: string;
+  scope: string;
+  expiresAt: number;
+}
+
+export class MockOAuth {
+  private readonly codes = new Map<string, Grant>();
+
+  constructor(private readonly app: MockAppContext) {}
+
+  authorize(shop: MockShop, query: URLSearchParams): string {
+    const clientId = query.get('client_id') ?? '';
+    if (clientId !== this.app.apiKey) throw new HttpError(400, { errors: 'Oauth error invalid_request: The client_id is not recognized.' });
+    const redirectUri = query.get('redirect_uri') ?? '';
+    let target: URL;
+    try {
+      target = new URL(redirectUri);
+    } catch {
+      throw new HttpError(400, { errors: 'Oauth error invalid_request: The redirect_uri is missing or not a URL.' });
+    }
+    const code = randomBytes(16).toString('hex');
+    this.codes.set(code, { shop: shop.domain, clientId, scope: query.get('scope') ?? shop.scope, expiresAt: Date.now() + 600_000 });
+    const params: Record<string, string> = {
+      code,
+      host: Buffer.from(`${shop.domain}/admin`).toString('base64'),
+      shop: shop.domain,
+      state: query.get('state') ?? '',
+      timestamp: String(Math.floor(Date.now() / 1000)),
+    };
+    const hmac = signOAuthQuery(params, this.app.apiSecret);
+    for (const [k, v] of Object.entries({ code: params.code, hmac, host: params.host, shop: params.shop, state: params.state, timestamp: params.timestamp })) {
+      target.searchParams.set(k, v ?? '');
+    }
+    return target.toString();
+  }
+
+  accessToken(shop: MockShop, body: Record<string, string>): { access_token: string; scope: string } {
+    if (body.client_id !== this.app.apiKey || body.client_secret !== this.app.apiSecret) {
+      throw new HttpError(400, { error: 'invalid_client', error_description: 'Client credentials are invalid' });
+    }
+    const grant = body.code ? this.codes.get(body.code) : undefined;
+    if (body.code) this.codes.delete(body.code);
+    if (!grant || grant.shop !== shop.domain || grant.clientId !== body.client_id || grant.expiresAt < Date.now()) {
+      throw new HttpError(400, { error: 'invalid_request', error_description: 'The authorization code was not found or was already used' });
+    }
+    return { access_token: shop.issueToken(), scope: grant.scope };
+  }
+}

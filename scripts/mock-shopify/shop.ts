@@ -1,0 +1,372 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type {
+  ShopifyCustomer, ShopifyInventoryLevel, ShopifyOrder, ShopifyProduct, ShopifyShop, ShopifyWebhook,
+} from '../../src/shopify/types.js';
+import { Catalog } from './catalog.js';
+import { parseOffset } from './random.js';
+import { deliverWebhooks, newEvent, type DeliverOptions, type DeliveryResult, type MockWebhookEvent } from './webhooks.js';
+
+export interface MockRateLimit {
+  enabled: boolean;
+  /** Requests the bucket holds (Shopify: 40 standard, 400 Plus). */
+  bucketSize: number;
+  /** Leak per second at scale 1 (Shopify: 2 standard, 20 Plus). */
+  leakPerSecond: number;
+  /** Multiplies the leak rate, so tests and benchmarks run Shopify's shape faster. */
+  scale: number;
+}
+
+export interface MockFaults {
+  /** Share (0–1) of API requests answered with `errorStatus`. */
+  errorRate: number;
+  errorStatus: number;
+  /** The next N API requests are answered with `errorStatus` (a burst). */
+  failNext: number;
+  /** Added to every API response. */
+  latencyMs: number;
+  /** Share (0–1) of API requests whose connection is dropped without an answer. */
+  dropRate: number;
+  /** The next N API requests have their connection dropped. */
+  dropNext: number;
+  /** The next N API requests are answered 429 whatever the bucket says (a storm). */
+  throttleNext: number;
+  /** `Retry-After` sent with those forced 429s. */
+  throttleRetryAfter: string;
+}
+
+export interface MockShopStats {
+  requests: number;
+  throttled: number;
+  serverErrors: number;
+  dropped: number;
+  unauthorized: number;
+  /** Requests per `METHOD resource` (ids replaced by `:id`). */
+  byEndpoint: Record<string, number>;
+}
+
+export interface MockShopOptions {
+  domain: string;
+  /** Tokens accepted for this shop (default: one derived from the domain, see `shop.accessToken`). */
+  accessToken?: string | string[];
+  scope?: string;
+  seed?: number;
+  products?: number;
+  customers?: number;
+  orders?: number;
+  locations?: number;
+  /** Shop's UTC offset for timestamps, e.g. "-05:00". */
+  timezoneOffset?: string;
+  currency?: string;
+  name?: string;
+  planName?: string;
+  planDisplayName?: string;
+  /** Secret signing this shop's webhooks (a custom app's); default: the app secret. */
+  webhookSecret?: string;
+  rateLimit?: Partial<MockRateLimit>;
+}
+
+export interface MockAppContext {
+  apiKey: string;
+  apiSecret: string;
+  apiVersion: string;
+}
+
+const DEFAULT_SCOPE = 'read_products,read_orders,read_all_orders,read_customers,read_inventory,read_locations';
+
+export const DEFAULT_FAULTS: MockFaults = {
+  errorRate: 0, errorStatus: 503, failNext: 0, latencyMs: 0, dropRate: 0, dropNext: 0, throttleNext: 0, throttleRetryAfter: '2.0',
+};
+
+export class MockShop {
+  readonly domain: string;
+  readonly id: number;
+  readonly catalog: Catalog;
+  readonly accessTokens = new Set<string>();
+  readonly scope: string;
+  readonly webhookSecret: string | undefined;
+  readonly subscriptions = new Map<number, ShopifyWebhook>();
+  /** Every change made through the mutation methods, in order. */
+  readonly events: MockWebhookEvent[] = [];
+  rateLimit: MockRateLimit;
+  faults: MockFaults = { ...DEFAULT_FAULTS };
+  stats: MockShopStats = emptyStats();
+  private bucketLevel = 0;
+  private bucketTs = performance.now();
+  private nextWebhookId: number;
+  private readonly info: ShopifyShop;
+
+  constructor(readonly index: number, opts: MockShopOptions, private readonly app: MockAppContext, rateLimitDefaults: Partial<MockRateLimit> = {}) {
+    this.domain = opts.domain;
+    this.id = 60_000_000_000 + index;
+    this.scope = opts.scope ?? DEFAULT_SCOPE;
+    this.webhookSecret = opts.webhookSecret;
+    const tokens = opts.accessToken === undefined ? [defaultToken(opts.domain)] : Array.isArray(opts.accessToken) ? opts.accessToken : [opts.accessToken];
+    for (const t of tokens) this.accessTokens.add(t);
+    this.rateLimit = { enabled: true, bucketSize: 40, leakPerSecond: 2, scale: 1, ...rateLimitDefaults, ...opts.rateLimit };
+    this.nextWebhookId = 1_100_000_000_000 + index * 1_000_000;
+    const offset = opts.timezoneOffset ?? '-05:00';
+    const offsetMinutes = parseOffset(offset);
+    const currency = opts.currency ?? 'USD';
+    this.catalog = new Catalog({
+      seed: opts.seed ?? 42,
+      shopIndex: index,
+      domain: opts.domain,
+      products: opts.products ?? 25,
+      customers: opts.customers ?? 10,
+      orders: opts.orders ?? 20,
+      locations: opts.locations ?? 2,
+      offsetMinutes,
+      currency,
+    });
+    const name = opts.name ?? opts.domain.replace(/\.myshopify\.com$/, '').replace(/-/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase());
+    const created = this.catalog.time(Date.UTC(2022, 5, 1));
+    this.info = {
+      id: this.id,
+      name,
+      email: `owner@${opts.domain}`,
+      domain: opts.domain,
+      province: null,
+      country: 'US',
+      address1: '1 Market Street',
+      zip: '10001',
+      city: 'New York',
+      phone: null,
+      created_at: created,
+      updated_at: created,
+      country_code: 'US',
+      country_name: 'United States',
+      currency,
+      customer_email: `support@${opts.domain}`,
+      timezone: `(GMT${offset}) Mock/Zone`,
+      iana_timezone: offset === '-05:00' ? 'America/New_York' : 'Etc/Unknown',
+      shop_owner: 'Mock Owner',
+      money_format: '${{amount}}',
+      weight_unit: 'kg',
+      plan_name: opts.planName ?? 'basic',
+      plan_display_name: opts.planDisplayName ?? 'Basic',
+      primary_locale: 'en',
+      myshopify_domain: opts.domain,
+      has_storefront: true,
+      password_enabled: false,
+    };
+  }
+
+  /** The first accepted token. */
+  get accessToken(): string {
+    const first = this.accessTokens.values().next();
+    if (first.done) throw new Error(`mock shop ${this.domain} has no valid token (revoked?)`);
+    return first.value;
+  }
+
+  shopRecord(): ShopifyShop {
+    return { ...this.info };
+  }
+
+  // ---------- tokens ----------
+
+  issueToken(token = `shpat_${randomBytes(16).toString('hex')}`): string {
+    this.accessTokens.add(token);
+    return token;
+  }
+
+  /** Revokes one token, or every token when none is named (as an uninstall does). */
+  revokeToken(token?: string): void {
+    if (token === undefined) this.accessTokens.clear();
+    else this.accessTokens.delete(token);
+  }
+
+  // ---------- rate limit, faults, stats ----------
+
+  setRateLimit(patch: Partial<MockRateLimit>): void {
+    this.rateLimit = { ...this.rateLimit, ...patch };
+  }
+
+  setFaults(patch: Partial<MockFaults>): void {
+    this.faults = { ...this.faults, ...patch };
+  }
+
+  resetFaults(): void {
+    this.faults = { ...DEFAULT_FAULTS };
+  }
+
+  resetStats(): void {
+    this.stats = emptyStats();
+  }
+
+  /** Resets the bucket to empty. */
+  drainBucket(): void {
+    this.bucketLevel = 0;
+    this.bucketTs = performance.now();
+  }
+
+  /** Counts one request in the leaky bucket; `retryAfter` (seconds, "0.5") when it is full. */
+  takeFromBucket(): { allowed: true } | { allowed: false; retryAfter: string } {
+    const rl = this.rateLimit;
+    if (!rl.enabled) return { allowed: true };
+    const now = performance.now();
+    const leakPerMs = (rl.leakPerSecond * rl.scale) / 1000;
+    this.bucketLevel = Math.max(0, this.bucketLevel - (now - this.bucketTs) * leakPerMs);
+    this.bucketTs = now;
+    if (this.bucketLevel + 1 > rl.bucketSize) {
+      const waitSeconds = (this.bucketLevel + 1 - rl.bucketSize) / leakPerMs / 1000;
+      return { allowed: false, retryAfter: (Math.max(0.1, Math.ceil(waitSeconds * 10) / 10)).toFixed(1) };
+    }
+    this.bucketLevel += 1;
+    return { allowed: true };
+  }
+
+  /** `X-Shopify-Shop-Api-Call-Limit` value ("32/40"). */
+  callLimitHeader(): string {
+    const rl = this.rateLimit;
+    if (!rl.enabled) return `1/${rl.bucketSize}`;
+    const leakPerMs = (rl.leakPerSecond * rl.scale) / 1000;
+    const level = Math.max(0, this.bucketLevel - (performance.now() - this.bucketTs) * leakPerMs);
+    return `${Math.min(rl.bucketSize, Math.ceil(level))}/${rl.bucketSize}`;
+  }
+
+  // ---------- webhook subscriptions ----------
+
+  get webhooks(): ShopifyWebhook[] {
+    return [...this.subscriptions.values()];
+  }
+
+  addSubscription(topic: string, address: string, format: 'json' | 'xml' = 'json', fields: string[] = []): ShopifyWebhook {
+    const now = this.catalog.time(Date.now());
+    const webhook: ShopifyWebhook = {
+      id: this.nextWebhookId++,
+      address,
+      topic,
+      created_at: now,
+      updated_at: now,
+      format,
+      fields,
+      metafield_namespaces: [],
+      api_version: this.app.apiVersion,
+      private_metafield_namespaces: [],
+    };
+    this.subscriptions.set(webhook.id, webhook);
+    return webhook;
+  }
+
+  // ---------- changes (each returns the webhook event Shopify would send) ----------
+
+  private record<P>(topic: string, payload: P): MockWebhookEvent<P> {
+    const event = newEvent(topic, payload);
+    this.events.push(event);
+    return event;
+  }
+
+  createProduct(input: Partial<ShopifyProduct> = {}): MockWebhookEvent<ShopifyProduct> {
+    return this.record('products/create', this.catalog.createProduct(input));
+  }
+
+  updateProduct(id: number, patch: Partial<ShopifyProduct> = {}): MockWebhookEvent<ShopifyProduct> {
+    return this.record('products/update', this.catalog.updateProduct(id, patch));
+  }
+
+  deleteProduct(id: number): MockWebhookEvent<{ id: number }> {
+    this.catalog.deleteProduct(id);
+    return this.record('products/delete', { id });
+  }
+
+  createCustomer(input: Partial<ShopifyCustomer> = {}): MockWebhookEvent<ShopifyCustomer> {
+    return this.record('customers/create', this.catalog.createCustomer(input));
+  }
+
+  updateCustomer(id: number, patch: Partial<ShopifyCustomer> = {}): MockWebhookEvent<ShopifyCustomer> {
+    return this.record('customers/update', this.catalog.updateCustomer(id, patch));
+  }
+
+  deleteCustomer(id: number): MockWebhookEvent<{ id: number }> {
+    this.catalog.deleteCustomer(id);
+    return this.record('customers/delete', { id });
+  }
+
+  createOrder(input: Partial<ShopifyOrder> = {}): MockWebhookEvent<ShopifyOrder> {
+    return this.record('orders/create', this.catalog.createOrder(input));
+  }
+
+  updateOrder(id: number, patch: Partial<ShopifyOrder> = {}): MockWebhookEvent<ShopifyOrder> {
+    return this.record('orders/updated', this.catalog.updateOrder(id, patch));
+  }
+
+  cancelOrder(id: number, reason = 'customer'): MockWebhookEvent<ShopifyOrder> {
+    return this.record('orders/cancelled', this.catalog.cancelOrder(id, reason));
+  }
+
+  closeOrder(id: number): MockWebhookEvent<ShopifyOrder> {
+    return this.record('orders/updated', this.catalog.closeOrder(id));
+  }
+
+  deleteOrder(id: number): MockWebhookEvent<{ id: number }> {
+    this.catalog.deleteOrder(id);
+    return this.record('orders/delete', { id });
+  }
+
+  setInventoryLevel(inventoryItemId: number, locationId: number, available: number): MockWebhookEvent<ShopifyInventoryLevel> {
+    const level = this.catalog.setInventoryLevel(inventoryItemId, locationId, available);
+    return this.record('inventory_levels/update', {
+      inventory_item_id: level.inventory_item_id,
+      location_id: level.location_id,
+      available: level.available,
+      updated_at: level.updated_at,
+      admin_graphql_api_id: level.admin_graphql_api_id,
+    });
+  }
+
+  /** Uninstalls the app: every token is revoked at once; the event carries the shop object. */
+  uninstall(): MockWebhookEvent<ShopifyShop> {
+    this.revokeToken();
+    return this.record('app/uninstalled', this.shopRecord());
+  }
+
+  /**
+   * Mandatory compliance webhooks, in Shopify's documented shapes. They are configured in the app's
+   * settings, not through webhooks.json: deliver them with an explicit `url`.
+   */
+  complianceEvent(topic: 'customers/data_request' | 'customers/redact' | 'shop/redact', opts: { customerId?: number } = {}): MockWebhookEvent {
+    const base = { shop_id: this.id, shop_domain: this.domain };
+    if (topic === 'shop/redact') return this.record(topic, base);
+    const customers = this.catalog.customers;
+    const customerEntry = opts.customerId !== undefined ? customers.entries.find((e) => e.id === opts.customerId) : customers.entries[0];
+    const c = customerEntry && customers.record(customerEntry);
+    const customer = { id: c?.id ?? opts.customerId ?? 0, email: c?.email ?? null, phone: c?.phone ?? null };
+    const orders = this.catalog.orders;
+    const orderIds = orders.entries.filter((e) => !e.deleted && orders.record(e).customer?.id === customer.id).map((e) => e.id);
+    if (topic === 'customers/redact') return this.record(topic, { ...base, customer, orders_to_redact: orderIds });
+    return this.record(topic, { ...base, customer, orders_requested: orderIds, data_request: { id: Number(BigInt(hashHex(this.domain + customer.id)) % 1_000_000_000n) } });
+  }
+
+  /** Clears and returns the events recorded so far. */
+  takeEvents(): MockWebhookEvent[] {
+    return this.events.splice(0, this.events.length);
+  }
+
+  /** Delivers events to the subscribed addresses of each topic (or `opts.url`), signed as Shopify signs them. */
+  deliver(events: MockWebhookEvent | MockWebhookEvent[], opts: DeliverOptions = {}): Promise<DeliveryResult[]> {
+    const list = Array.isArray(events) ? events : [events];
+    return deliverWebhooks(
+      {
+        shopDomain: this.domain,
+        apiVersion: this.app.apiVersion,
+        secret: this.webhookSecret ?? this.app.apiSecret,
+        addressesFor: (topic) => this.webhooks.filter((w) => w.topic === topic).map((w) => w.address),
+      },
+      list,
+      opts,
+    );
+  }
+}
+
+function emptyStats(): MockShopStats {
+  return { requests: 0, throttled: 0, serverErrors: 0, dropped: 0, unauthorized: 0, byEndpoint: {} };
+}
+
+function hashHex(s: string): string {
+  return `0x${createHash('sha256').update(s).digest('hex').slice(0, 12)}`;
+}
+
+/** The token a shop accepts when none is configured: stable per domain. */
+export function defaultToken(domain: string): string {
+  return `shpat_${createHash('sha256').update(`mock:${domain}`).digest('hex').slice(0, 32)}`;
+}
