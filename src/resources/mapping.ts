@@ -18,10 +18,13 @@ export function optionalId(value: unknown, field: string): number | null {
   return value === null || value === undefined ? null : shopifyId(value, field);
 }
 
+// Date() alone accepts strings such as "bad-1"; Shopify always sends a full timestamp with an offset.
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
 /** ISO 8601 with the shop's offset → a UTC instant; the offset is converted, never cut off. */
 export function timestamp(value: unknown, field: string): Date | null {
   if (value === null || value === undefined || value === '') return null;
-  if (typeof value !== 'string') throw new MappingError(`${field} must be an ISO 8601 string`);
+  if (typeof value !== 'string' || !ISO_8601.test(value)) throw new MappingError(`${field} "${String(value)}" is not an ISO 8601 timestamp`);
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) throw new MappingError(`${field} "${value}" is not a valid timestamp`);
   return date;

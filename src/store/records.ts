@@ -94,13 +94,17 @@ async function replaceChildren(db: AnyDb, resource: ResourceDefinition, owner: O
   const child = resource.child as NonNullable<ResourceDefinition['child']>;
   const parentIds = parents.map((p) => p.row.id as number);
   const children = parents.flatMap((p) => p.children).map((c) => serialize({ ...c, tenant_id: owner.tenantId }));
-  const keep = children.map((c) => c.id as number);
-  let removal = db
-    .deleteFrom(child.table)
+  // Stale children are found through the parent index and deleted by primary key: a NOT IN delete
+  // would scan every child row of the tenant.
+  const keep = new Set(children.map((c) => c.id as number));
+  const existing: Row[] = await db
+    .selectFrom(child.table)
+    .select('id')
     .where('tenant_id', '=', owner.tenantId)
-    .where(child.parentColumn, 'in', parentIds);
-  if (keep.length > 0) removal = removal.where('id', 'not in', keep);
-  await removal.execute();
+    .where(child.parentColumn, 'in', parentIds)
+    .execute();
+  const stale = existing.map((r) => r.id as number).filter((id) => !keep.has(id));
+  if (stale.length > 0) await db.deleteFrom(child.table).where('tenant_id', '=', owner.tenantId).where('id', 'in', stale).execute();
   if (children.length === 0) return;
   const columns = Object.keys(children[0] as Row).filter((c) => c !== 'tenant_id' && c !== 'id');
   await db

@@ -29,3 +29,11 @@ describe('mapping Shopify JSON', () => {
     expect(mapped.children[0]).to.include({ id: 2, order_id: 1, quantity: 3, price: '1.50' });
   });
 });
+
+describe('mapping rejects malformed timestamps', () => {
+  it('when updated_at is not ISO 8601, then mapping refuses it', () => {
+    for (const bad of ['bad-1', '2024-03-01', 'yesterday', '2024-03-01 07:00:00']) {
+      expect(() => timestamp(bad, 'updated_at'), bad).to.throw(MappingError);
+    }
+  });
+});
