@@ -145,6 +145,11 @@ export function loadConfig(env: Env = process.env) {
       concurrency: r.int('SYNC_CONCURRENCY', 4, 1, 256),
       overlapSeconds: r.int('SYNC_OVERLAP_SECONDS', 300, 0, 86400),
       maxPages: r.int('SYNC_MAX_PAGES', 1000, 1, 100000),
+      /** BullMQ attempts of one sync job (the client already retries each request) and the base of their exponential backoff. */
+      jobAttempts: r.int('SYNC_JOB_ATTEMPTS', 5, 1, 100),
+      jobBackoffSeconds: r.num('SYNC_JOB_BACKOFF_SECONDS', 30, 0, 86400),
+      /** A scheduled incremental run becomes a full one (which also finds deletions) when the last full run is older. 0 = never. */
+      fullSyncEverySeconds: r.int('SYNC_FULL_EVERY_SECONDS', 86400, 0, 30 * 86400),
     },
     webhooks: {
       maxBodyBytes: r.int('WEBHOOK_MAX_BODY_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),

@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import type { SecretBox } from './platform/crypto.js';
 import type { Db } from './platform/db.js';
 import type { Logger } from './platform/logger.js';
+import type { Queues } from './platform/queues.js';
 import type { Redis, RedisKeys } from './platform/redis.js';
 
 /** The infrastructure every part of the service is handed (never imported as a global). */
@@ -12,4 +13,6 @@ export interface ServiceContext {
   redis: Redis;
   keys: RedisKeys;
   secrets: SecretBox;
+  /** BullMQ queues (producers); workers are started by the worker process only. */
+  queues: Queues;
 }

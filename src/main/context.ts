@@ -3,15 +3,17 @@ import type { ServiceContext } from '../context.js';
 import { createSecretBox } from '../platform/crypto.js';
 import { createDb } from '../platform/db.js';
 import { createLogger, type Logger } from '../platform/logger.js';
+import { closeQueues, createQueues } from '../platform/queues.js';
 import { createRedis, redisKeys } from '../platform/redis.js';
 
-/** config → logger → db → redis: the infrastructure both processes (and tests) start from. */
+/** config → logger → db → redis → queues: the infrastructure both processes (and tests) start from. */
 export async function createContext(config: Config, logger?: Logger): Promise<ServiceContext> {
   const log = logger ?? createLogger({ level: config.logLevel });
   const db = createDb(config.databaseUrl, config.databasePoolSize);
   const redis = createRedis(config.redisUrl);
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   await redis.connect();
+  const queues = await createQueues(config, log);
   return {
     config,
     logger: log,
@@ -19,9 +21,11 @@ export async function createContext(config: Config, logger?: Logger): Promise<Se
     redis,
     keys: redisKeys(config.redisKeyPrefix),
     secrets: createSecretBox(config.encryption.key, config.encryption.previousKeys),
+    queues,
   };
 }
 
 export async function closeContext(ctx: ServiceContext): Promise<void> {
+  await closeQueues(ctx.queues);
   await Promise.allSettled([ctx.redis.isOpen ? ctx.redis.quit() : Promise.resolve(), ctx.db.destroy()]);
 }

@@ -1,6 +1,76 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import type { ServiceContext } from '../../context.js';
+import { NotFoundError, ValidationError } from '../../errors.js';
+import type { components } from '../../generated/api.js';
+import { findIntegrationByTenant } from '../../store/integrations.js';
+import type { SyncLog } from '../../store/schema.js';
+import { listSyncLogs } from '../../store/sync-logs.js';
+import { enqueueSyncs } from '../../sync/enqueue.js';
+import { tenantOf } from '../auth.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 
-export function syncRoutes(_ctx: ServiceContext): Router {
-  return Router();
+type Schemas = components['schemas'];
+
+/** The validated `SyncRequest` body (optional) as enqueue options. */
+export function syncRequestOf(req: Request): { resources?: Schemas['ResourceName'][]; mode: Schemas['SyncMode'] } {
+  const body = (req.body ?? {}) as Schemas['SyncRequest'];
+  return { ...(body.resources ? { resources: body.resources } : {}), mode: body.mode ?? 'incremental' };
+}
+
+export function syncLogToApi(row: SyncLog): Schemas['SyncLog'] {
+  return {
+    id: row.id,
+    resource: row.resource as Schemas['ResourceName'],
+    trigger: row.trigger as Schemas['SyncTrigger'],
+    mode: row.mode as Schemas['SyncMode'],
+    status: row.status as Schemas['SyncStatus'],
+    job_id: row.job_id,
+    started_at: row.started_at.toISOString(),
+    finished_at: row.finished_at ? row.finished_at.toISOString() : null,
+    duration_ms: row.finished_at && row.status !== 'queued' ? row.finished_at.getTime() - row.started_at.getTime() : null,
+    pages: row.pages,
+    records_fetched: row.records_fetched,
+    records_written: row.records_written,
+    records_deleted: row.records_deleted,
+    page_cap_reached: row.page_cap_reached === 1,
+    error: row.error,
+  };
+}
+
+function beforeIdOf(cursor: unknown): number | undefined {
+  if (typeof cursor !== 'string') return undefined;
+  const [id] = decodeCursor(cursor, 1);
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) {
+    throw new ValidationError('The cursor is not one this API issued', [{ location: 'query', name: 'cursor', message: 'is not a valid cursor' }]);
+  }
+  return id;
+}
+
+/** `POST /api/shopify/sync/` (queue syncs of the tenant's store) and `GET /api/shopify/sync-logs/`. */
+export function syncRoutes(ctx: ServiceContext): Router {
+  const router = Router();
+
+  router.post('/api/shopify/sync/', async (req, res) => {
+    const integration = await findIntegrationByTenant(ctx.db, tenantOf(req));
+    if (!integration) throw new NotFoundError('No Shopify store is connected for this tenant');
+    const accepted = await enqueueSyncs(ctx, integration, { ...syncRequestOf(req), trigger: 'manual' });
+    res.status(202).location(accepted.links.sync_logs).json(accepted satisfies Schemas['SyncAccepted']);
+  });
+
+  router.get('/api/shopify/sync-logs/', async (req, res) => {
+    const beforeId = beforeIdOf(req.query.cursor);
+    const page = await listSyncLogs(ctx.db, tenantOf(req), {
+      limit: Number(req.query.limit ?? 50),
+      ...(beforeId !== undefined ? { beforeId } : {}),
+      ...(typeof req.query.resource === 'string' ? { resource: req.query.resource } : {}),
+      ...(typeof req.query.status === 'string' ? { status: req.query.status } : {}),
+    });
+    const body: Schemas['SyncLogList'] = {
+      data: page.rows.map(syncLogToApi),
+      next_cursor: page.nextBeforeId === null ? null : encodeCursor([page.nextBeforeId]),
+    };
+    res.json(body);
+  });
+
+  return router;
 }

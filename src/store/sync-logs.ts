@@ -1,0 +1,101 @@
+import type { Transaction } from 'kysely';
+import type { Db } from '../platform/db.js';
+import type { Database, NewSyncLog, SyncLog } from './schema.js';
+
+type Executor = Db | Transaction<Database>;
+
+export type SyncLogStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface SyncCounts {
+  pages: number;
+  records_fetched: number;
+  records_written: number;
+  records_deleted: number;
+}
+
+const ERROR_MAX = 2000;
+const clip = (message: string) => (message.length > ERROR_MAX ? `${message.slice(0, ERROR_MAX - 1)}…` : message);
+
+export async function createSyncLog(db: Executor, values: NewSyncLog): Promise<number> {
+  const result = await db.insertInto('shopify_sync_logs').values(values).executeTakeFirstOrThrow();
+  return Number(result.insertId);
+}
+
+export function findSyncLog(db: Executor, id: number): Promise<SyncLog | undefined> {
+  return db.selectFrom('shopify_sync_logs').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** A queued row becomes the running one; false when it is not queued any more (taken, cancelled, deleted). */
+export async function claimQueuedSyncLog(db: Executor, id: number, values: { mode: string; job_id: string; started_at: Date }): Promise<boolean> {
+  const result = await db
+    .updateTable('shopify_sync_logs')
+    .set({ ...values, status: 'running' })
+    .where('id', '=', id)
+    .where('status', '=', 'queued')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Progress of a running sync, so a run can be followed while it goes. */
+export async function updateSyncLogProgress(db: Executor, id: number, counts: SyncCounts): Promise<void> {
+  await db.updateTable('shopify_sync_logs').set(counts).where('id', '=', id).execute();
+}
+
+export async function finishSyncLog(
+  db: Executor,
+  id: number,
+  outcome: SyncCounts & { status: 'succeeded' | 'failed'; page_cap_reached: boolean; error: string | null; finished_at?: Date },
+): Promise<void> {
+  const { page_cap_reached, error, finished_at, ...rest } = outcome;
+  await db
+    .updateTable('shopify_sync_logs')
+    .set({ ...rest, page_cap_reached: page_cap_reached ? 1 : 0, error: error === null ? null : clip(error), finished_at: finished_at ?? new Date() })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Closes a row that will not run or did not finish (cancelled job, crashed worker) as failed. */
+export async function abandonSyncLog(db: Executor, id: number, reason: string, fromStatuses: SyncLogStatus[] = ['queued', 'running']): Promise<boolean> {
+  const result = await db
+    .updateTable('shopify_sync_logs')
+    .set({ status: 'failed', error: clip(reason), finished_at: new Date() })
+    .where('id', '=', id)
+    .where('status', 'in', fromStatuses)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+export async function deleteSyncLog(db: Executor, id: number): Promise<void> {
+  await db.deleteFrom('shopify_sync_logs').where('id', '=', id).execute();
+}
+
+export interface SyncLogQuery {
+  limit: number;
+  /** Keyset position: rows with a smaller id (newest first). */
+  beforeId?: number;
+  resource?: string;
+  status?: string;
+}
+
+/** A tenant's runs, newest first, walking (tenant_id, id) backwards. */
+export async function listSyncLogs(db: Db, tenantId: string, query: SyncLogQuery): Promise<{ rows: SyncLog[]; nextBeforeId: number | null }> {
+  let q = db.selectFrom('shopify_sync_logs').selectAll().where('tenant_id', '=', tenantId);
+  if (query.beforeId !== undefined) q = q.where('id', '<', query.beforeId);
+  if (query.resource !== undefined) q = q.where('resource', '=', query.resource);
+  if (query.status !== undefined) q = q.where('status', '=', query.status);
+  const rows = await q.orderBy('id', 'desc').limit(query.limit + 1).execute();
+  const page = rows.slice(0, query.limit);
+  return { rows: page, nextBeforeId: rows.length > query.limit ? (page[page.length - 1] as SyncLog).id : null };
+}
+
+/** The latest run of each resource of an integration (for status pages). */
+export async function latestSyncLogs(db: Db, integrationId: number): Promise<Map<string, SyncLog>> {
+  const rows = await db
+    .selectFrom('shopify_sync_logs')
+    .selectAll()
+    .where('id', 'in', (eb) =>
+      eb.selectFrom('shopify_sync_logs').select((s) => s.fn.max('id').as('id')).where('integration_id', '=', integrationId).groupBy('resource'),
+    )
+    .execute();
+  return new Map(rows.map((r) => [r.resource, r]));
+}

@@ -1,0 +1,141 @@
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import type { Db } from '../platform/db.js';
+import type { ResourceDefinition } from '../resources/index.js';
+import type { Owner } from './records.js';
+import type { Database } from './schema.js';
+
+type Executor = Db | Transaction<Database>;
+
+export interface SyncState {
+  cursorUpdatedAt: Date | null;
+  lastFullSyncAt: Date | null;
+  lastIncrementalSyncAt: Date | null;
+}
+
+export async function getSyncState(db: Executor, integrationId: number, resource: string): Promise<SyncState> {
+  const row = await db
+    .selectFrom('shopify_sync_state')
+    .selectAll()
+    .where('integration_id', '=', integrationId)
+    .where('resource', '=', resource)
+    .executeTakeFirst();
+  return {
+    cursorUpdatedAt: row?.cursor_updated_at ?? null,
+    lastFullSyncAt: row?.last_full_sync_at ?? null,
+    lastIncrementalSyncAt: row?.last_incremental_sync_at ?? null,
+  };
+}
+
+/** Records a complete run: the new `updated_at` cursor and when this kind of run last succeeded. */
+export async function saveSyncCompleted(
+  db: Executor,
+  integrationId: number,
+  resource: string,
+  run: { cursor: Date | null; mode: 'full' | 'incremental'; at: Date },
+): Promise<void> {
+  const full = run.mode === 'full';
+  await db
+    .insertInto('shopify_sync_state')
+    .values({
+      integration_id: integrationId,
+      resource,
+      cursor_updated_at: run.cursor,
+      last_full_sync_at: full ? run.at : null,
+      last_incremental_sync_at: full ? null : run.at,
+    })
+    .onDuplicateKeyUpdate({
+      // A cursor only moves forward (a run that saw nothing new keeps the one it started from).
+      cursor_updated_at: sql`IF(VALUES(cursor_updated_at) IS NULL OR cursor_updated_at > VALUES(cursor_updated_at), cursor_updated_at, VALUES(cursor_updated_at))`,
+      ...(full ? { last_full_sync_at: run.at } : { last_incremental_sync_at: run.at }),
+    })
+    .execute();
+}
+
+/** The database's clock (what `synced_at` is written with), so sweeps never compare two clocks. */
+export async function databaseNow(db: Executor): Promise<Date> {
+  const { rows } = await sql<{ now: Date }>`SELECT NOW(3) AS now`.execute(db);
+  return (rows[0] as { now: Date }).now;
+}
+
+// Record tables are chosen from the registry at run time: untyped view, as in records.ts.
+type AnyDb = Kysely<any>;
+const untyped = (db: Executor) => db as unknown as AnyDb;
+
+/**
+ * Matches a list of keys on the primary key: `id IN (…)` for one key column; for (item, location) keys
+ * `(location_id = L AND inventory_item_id IN (…)) OR …`, which the optimizer turns into PK ranges.
+ */
+function keysCondition(resource: ResourceDefinition, keys: unknown[][]): RawBuilder<unknown> {
+  const [first, ...rest] = resource.keyColumns as [string, ...string[]];
+  const groups = new Map<string, { fixed: unknown[]; firsts: unknown[] }>();
+  for (const key of keys) {
+    const fixed = key.slice(1);
+    const id = JSON.stringify(fixed);
+    const group = groups.get(id) ?? { fixed, firsts: [] };
+    group.firsts.push(key[0]);
+    groups.set(id, group);
+  }
+  const parts = [...groups.values()].map(({ fixed, firsts }) =>
+    sql.join([...rest.map((c, i) => sql`${sql.ref(c)} = ${fixed[i]}`), sql`${sql.ref(first)} IN (${sql.join(firsts)})`], sql` AND `),
+  );
+  return sql`(${sql.join(parts.map((p) => sql`(${p})`), sql` OR `)})`;
+}
+
+/**
+ * Marks records as seen by the running full sync. `synced_at` changes by itself only when a row is
+ * written, and most rows of a full sync are not (nothing changed): this per-page UPDATE by primary key
+ * lets the final sweep tell "not at Shopify any more" from "unchanged" without holding ids in memory.
+ */
+export async function touchRecords(trx: Executor, resource: ResourceDefinition, owner: Owner, keys: unknown[][]): Promise<void> {
+  if (keys.length === 0) return;
+  await sql`UPDATE ${sql.table(resource.table)} SET synced_at = NOW(3)
+    WHERE tenant_id = ${owner.tenantId} AND integration_id = ${owner.integrationId} AND ${keysCondition(resource, keys)}`.execute(trx);
+}
+
+/**
+ * After a complete full sync: rows of the integration that the sync did not see (`synced_at` older than
+ * its start) and that are not deleted yet are marked deleted. Walks the tenant's primary key in batches,
+ * so memory and lock time stay small however large the store; the UPDATE re-checks the condition, so a
+ * webhook that wrote a row meanwhile keeps it alive. `createdSince` limits the sweep to what the sync
+ * could see (orders without `read_all_orders`: the last 60 days).
+ */
+export async function markUnseenRecordsDeleted(
+  db: Db,
+  resource: ResourceDefinition,
+  owner: Owner,
+  syncStartedAt: Date,
+  opts: { createdSince?: Date; batchSize?: number } = {},
+): Promise<number> {
+  const keyColumns = [...resource.keyColumns];
+  const batchSize = opts.batchSize ?? 1000;
+  const unseen = (eb: any) => {
+    const conditions = [
+      eb('tenant_id', '=', owner.tenantId),
+      eb('integration_id', '=', owner.integrationId),
+      eb('deleted_at', 'is', null),
+      eb('synced_at', '<', syncStartedAt),
+    ];
+    if (opts.createdSince) conditions.push(eb('created_at', '>=', opts.createdSince));
+    return eb.and(conditions);
+  };
+  let after: unknown[] | undefined;
+  let deleted = 0;
+  for (;;) {
+    let q = untyped(db).selectFrom(resource.table).select(keyColumns).where(unseen);
+    if (after) q = q.where(sql`(${sql.join(keyColumns.map((c) => sql.ref(c)))}) > (${sql.join(after)})` as never);
+    for (const c of keyColumns) q = q.orderBy(c, 'asc');
+    const rows: Record<string, unknown>[] = await q.limit(batchSize).execute();
+    if (rows.length === 0) break;
+    const keys = rows.map((r) => keyColumns.map((c) => r[c]));
+    after = keys[keys.length - 1];
+    const result = await untyped(db)
+      .updateTable(resource.table)
+      .set({ deleted_at: sql`NOW(3)` })
+      .where(unseen)
+      .where(keysCondition(resource, keys) as never)
+      .executeTakeFirst();
+    deleted += Number(result.numUpdatedRows ?? 0);
+    if (rows.length < batchSize) break;
+  }
+  return deleted;
+}

@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import type { Job } from 'bullmq';
+import type { ServiceContext } from '../context.js';
+import { ConflictError, DependencyUnavailableError } from '../errors.js';
+import type { components } from '../generated/api.js';
+import { RESOURCE_NAMES, type ResourceName } from '../resources/index.js';
+import { isConnected } from '../store/integrations.js';
+import type { Integration } from '../store/schema.js';
+import { abandonSyncLog, createSyncLog, findSyncLog, deleteSyncLog } from '../store/sync-logs.js';
+import { SYNC_JOB_NAME, syncJobId, syncJobOptions, syncQueue, type SyncJobData, type SyncMode, type SyncTrigger } from './queue.js';
+
+export type SyncAccepted = components['schemas']['SyncAccepted'];
+export type SyncJobState = components['schemas']['SyncJob'];
+
+export interface EnqueueSyncsOptions {
+  /** Default: every resource. */
+  resources?: readonly ResourceName[];
+  mode: SyncMode;
+  trigger: SyncTrigger;
+}
+
+export const SYNC_LOGS_PATH = '/api/shopify/sync-logs/';
+
+/** States in which a job still holds its id: a second job for the same integration and resource is refused. */
+const PENDING = new Set(['waiting', 'delayed', 'prioritized', 'active', 'waiting-children']);
+/** States in which the job has not started yet (its data may still change; it may be removed). */
+const NOT_STARTED = new Set(['waiting', 'delayed', 'prioritized']);
+
+async function redisCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw new DependencyUnavailableError('Redis (job queue)', error);
+  }
+}
+
+/**
+ * Queues one sync job per resource of a connected integration (manual, admin, connect and scheduled
+ * triggers all come through here). A resource whose job is queued or running is answered
+ * `already_queued`; when that job has not started and is incremental, a request for `full` upgrades it.
+ * Throws ConflictError when the integration is inactive or its token was revoked, and
+ * DependencyUnavailableError (503) when Redis is unreachable.
+ */
+export async function enqueueSyncs(ctx: ServiceContext, integration: Integration, opts: EnqueueSyncsOptions): Promise<SyncAccepted> {
+  if (!isConnected(integration)) {
+    throw new ConflictError(integration.is_active === 1
+      ? 'Shopify revoked this store\'s access token; reconnect the store before syncing'
+      : 'The store is disconnected; connect it before syncing');
+  }
+  const resources = opts.resources ?? RESOURCE_NAMES;
+  const jobs = await Promise.all(resources.map((resource) => enqueueSync(ctx, integration, resource, opts.mode, opts.trigger)));
+  return { mode: opts.mode, jobs, links: { sync_logs: SYNC_LOGS_PATH } };
+}
+
+export async function enqueueSync(ctx: ServiceContext, integration: Integration, resource: ResourceName, mode: SyncMode, trigger: SyncTrigger): Promise<SyncJobState> {
+  const queue = syncQueue(ctx);
+  const jobId = syncJobId(integration.id, resource);
+  const alreadyQueued = { resource, job_id: jobId, state: 'already_queued' } as const;
+
+  const existing = await redisCall(() => queue.getJob(jobId));
+  if (existing) {
+    const state = await redisCall(() => existing.getState());
+    if (PENDING.has(state)) {
+      await upgradeToFull(existing, state, mode);
+      return alreadyQueued;
+    }
+    // A finished job that was kept (older settings): free its id.
+    if (state === 'completed' || state === 'failed') await redisCall(() => existing.remove());
+  }
+
+  const logId = await createSyncLog(ctx.db, {
+    tenant_id: integration.tenant_id, integration_id: integration.id, resource, trigger, mode, status: 'queued', job_id: jobId,
+  });
+  const nonce = randomUUID();
+  const data: SyncJobData = { integrationId: integration.id, tenantId: integration.tenant_id, resource, mode, trigger, logId, nonce };
+  try {
+    await redisCall(() => queue.add(SYNC_JOB_NAME, data, syncJobOptions(ctx.config, jobId)));
+    // A concurrent request may have won the id between our check and our add: then BullMQ kept its job.
+    const stored = await redisCall(() => queue.getJob(jobId));
+    if (stored && stored.data.nonce !== nonce && (await findSyncLog(ctx.db, logId))?.status === 'queued') {
+      await deleteSyncLog(ctx.db, logId);
+      return alreadyQueued;
+    }
+  } catch (error) {
+    await deleteSyncLog(ctx.db, logId).catch(() => undefined);
+    throw error;
+  }
+  return { resource, job_id: jobId, state: 'queued' };
+}
+
+async function upgradeToFull(job: Job<SyncJobData>, state: string, mode: SyncMode): Promise<void> {
+  if (mode !== 'full' || job.data.mode === 'full' || !NOT_STARTED.has(state)) return;
+  await redisCall(() => job.updateData({ ...job.data, mode: 'full' }));
+}
+
+/**
+ * Removes the integration's sync jobs that have not started (disconnect). A running one stops by itself
+ * at its next page, when it finds the integration disconnected. Returns how many jobs were removed.
+ */
+export async function cancelIntegrationSyncs(ctx: ServiceContext, integrationId: number): Promise<number> {
+  const queue = syncQueue(ctx);
+  let removed = 0;
+  for (const resource of RESOURCE_NAMES) {
+    const job = await redisCall(() => queue.getJob(syncJobId(integrationId, resource)));
+    if (!job || !NOT_STARTED.has(await redisCall(() => job.getState()))) continue;
+    try {
+      await job.remove();
+    } catch {
+      continue; // it started meanwhile (locked): it will stop by itself
+    }
+    removed++;
+    if (job.data.logId !== undefined) await abandonSyncLog(ctx.db, job.data.logId, 'Cancelled: the store was disconnected', ['queued']);
+  }
+  return removed;
+}

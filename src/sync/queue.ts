@@ -1,0 +1,49 @@
+import type { JobsOptions, Queue } from 'bullmq';
+import type { Config } from '../config.js';
+import type { ServiceContext } from '../context.js';
+import type { components } from '../generated/api.js';
+import type { ResourceName } from '../resources/index.js';
+
+export type SyncMode = components['schemas']['SyncMode'];
+export type SyncTrigger = components['schemas']['SyncTrigger'];
+
+/** What a sync job carries. The token never travels through Redis: the worker reads it from MySQL. */
+export interface SyncJobData {
+  integrationId: number;
+  tenantId: string;
+  resource: ResourceName;
+  mode: SyncMode;
+  trigger: SyncTrigger;
+  /** The `queued` sync log row written when the job was added (the first attempt takes it over). */
+  logId?: number;
+  /** Tells this producer's add apart from a concurrent one that won the race for the job id. */
+  nonce?: string;
+}
+
+export interface FanOutJobData {
+  resource: ResourceName;
+}
+
+export const SYNC_JOB_NAME = 'sync';
+export const FAN_OUT_JOB_NAME = 'fan-out';
+
+/**
+ * One id per integration and resource: while a job with this id is waiting, delayed (between attempts)
+ * or active, BullMQ refuses a second one. Finished jobs are removed at once, so the id is free again.
+ */
+export function syncJobId(integrationId: number, resource: ResourceName): string {
+  return `sync:${integrationId}:${resource}`;
+}
+
+export function syncJobOptions(config: Config, jobId: string): JobsOptions {
+  return {
+    jobId,
+    attempts: config.sync.jobAttempts,
+    backoff: { type: 'exponential', delay: Math.round(config.sync.jobBackoffSeconds * 1000) },
+    removeOnComplete: true,
+    removeOnFail: true,
+  };
+}
+
+export const syncQueue = (ctx: Pick<ServiceContext, 'queues'>) => ctx.queues.sync as Queue<SyncJobData>;
+export const fanOutQueue = (ctx: Pick<ServiceContext, 'queues'>) => ctx.queues.syncFanOut as Queue<FanOutJobData>;

@@ -1,0 +1,174 @@
+import type { ServiceContext } from '../context.js';
+import { AppError, errorMessage } from '../errors.js';
+import type { Logger } from '../platform/logger.js';
+import { RESOURCES, type ResourceName } from '../resources/index.js';
+import { createShopifyClient, type ShopifyClient } from '../shopify/admin-client.js';
+import { ShopifyUnauthorizedError } from '../shopify/errors.js';
+import { findIntegrationById, isConnected, markError, markSuccess, markTokenRevoked } from '../store/integrations.js';
+import type { Owner } from '../store/records.js';
+import type { Integration } from '../store/schema.js';
+import { abandonSyncLog, claimQueuedSyncLog, createSyncLog, finishSyncLog, type SyncCounts } from '../store/sync-logs.js';
+import { databaseNow, getSyncState, markUnseenRecordsDeleted, saveSyncCompleted, type SyncState } from '../store/sync-state.js';
+import { IntegrationDisconnectedError, SyncInterruptedError } from './errors.js';
+import { prefetchOne, recordPages } from './pages.js';
+import type { SyncMode, SyncTrigger } from './queue.js';
+import { mapPage, writePage } from './write-page.js';
+
+export interface SyncRequest {
+  integrationId: number;
+  resource: ResourceName;
+  mode: SyncMode;
+  trigger: SyncTrigger;
+  jobId: string | null;
+  /** A `queued` log row written at enqueue time, taken over by this run. */
+  logId?: number;
+}
+
+export interface SyncOptions {
+  /** Stops the run between two pages (worker shutdown). */
+  signal?: AbortSignal;
+  /** Replaces the Shopify client (benchmarks: rate limiter off). */
+  createClient?: (integration: Integration, accessToken: string) => ShopifyClient;
+}
+
+export type SyncResult =
+  | { status: 'skipped'; reason: string }
+  | { status: 'succeeded'; logId: number; mode: SyncMode; counts: SyncCounts; pageCapReached: boolean; recordsSkipped: number };
+
+/** Without `read_all_orders` Shopify lists only the last 60 days of orders; older ones must not look deleted. */
+const RECENT_ORDERS_MS = 59 * 86_400_000;
+
+/**
+ * Which run this is. A scheduled incremental becomes full when the last full run is older than
+ * SYNC_FULL_EVERY_SECONDS (only a full run finds deletions), and a first run is always full.
+ */
+function effectiveMode(ctx: ServiceContext, req: SyncRequest, state: SyncState, now: Date): SyncMode {
+  if (req.mode === 'full') return 'full';
+  if (state.cursorUpdatedAt === null && state.lastFullSyncAt === null) return 'full';
+  const every = ctx.config.sync.fullSyncEverySeconds * 1000;
+  const fullDue = every > 0 && (state.lastFullSyncAt === null || now.getTime() - state.lastFullSyncAt.getTime() >= every);
+  return req.trigger === 'scheduled' && fullDue ? 'full' : 'incremental';
+}
+
+/** The queued row of this job becomes the running one; otherwise (a retry, a re-run after a crash) a new row. */
+async function openLog(ctx: ServiceContext, req: SyncRequest, integration: Integration, mode: SyncMode, startedAt: Date): Promise<number> {
+  const jobId = req.jobId ?? null;
+  if (req.logId !== undefined) {
+    if (await claimQueuedSyncLog(ctx.db, req.logId, { mode, job_id: jobId ?? '', started_at: startedAt })) return req.logId;
+    await abandonSyncLog(ctx.db, req.logId, 'Interrupted: the worker running it stopped; the job ran again', ['running']);
+  }
+  return createSyncLog(ctx.db, {
+    tenant_id: integration.tenant_id,
+    integration_id: integration.id,
+    resource: req.resource,
+    trigger: req.trigger,
+    mode,
+    status: 'running',
+    job_id: jobId,
+    started_at: startedAt,
+  });
+}
+
+function clientFor(ctx: ServiceContext, integration: Integration, opts: SyncOptions): ShopifyClient {
+  let accessToken: string;
+  try {
+    accessToken = ctx.secrets.decrypt(integration.access_token_encrypted);
+  } catch (error) {
+    throw new AppError('The access token cannot be decrypted with the configured keys', { code: 'token-undecryptable', retriable: false, cause: error });
+  }
+  if (opts.createClient) return opts.createClient(integration, accessToken);
+  return createShopifyClient(
+    { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, config: ctx.config.shopify, maxPages: ctx.config.sync.maxPages },
+    { shopDomain: integration.shop_domain, accessToken, apiVersion: integration.api_version },
+  );
+}
+
+/**
+ * One sync run of one resource of one integration, driven by the registry:
+ * pages from Shopify (one page prefetched) → map → order-free upsert, one transaction per page →
+ * (full) sweep of rows Shopify no longer has → cursor → sync log.
+ *
+ * The `updated_at` cursor moves only after a complete walk: Shopify pages come in id order, not
+ * `updated_at` order, so the newest `updated_at` seen so far says nothing about the pages not read yet.
+ * A run that crashes therefore resumes from the cursor of the last complete run (the upserts are
+ * idempotent, so re-reading is harmless); a crashed full run simply starts again.
+ */
+export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncOptions = {}): Promise<SyncResult> {
+  const resource = RESOURCES[req.resource];
+  const integration = await findIntegrationById(ctx.db, req.integrationId);
+  if (!integration || !isConnected(integration)) {
+    const reason = 'The integration is not connected any more; the run was skipped';
+    if (req.logId !== undefined) await abandonSyncLog(ctx.db, req.logId, reason);
+    return { status: 'skipped', reason };
+  }
+
+  const startedAt = new Date();
+  const state = await getSyncState(ctx.db, integration.id, req.resource);
+  const mode = effectiveMode(ctx, req, state, startedAt);
+  // The sweep compares `synced_at` (written with the database's clock) with the database's clock.
+  const sweepFrom = mode === 'full' ? await databaseNow(ctx.db) : null;
+  const logId = await openLog(ctx, req, integration, mode, startedAt);
+  const log = ctx.logger.child({ component: 'sync', integrationId: integration.id, resource: req.resource, mode, logId });
+  const owner: Owner = { tenantId: integration.tenant_id, integrationId: integration.id };
+  const counts: SyncCounts = { pages: 0, records_fetched: 0, records_written: 0, records_deleted: 0 };
+  let pageCapReached = false;
+  let recordsSkipped = 0;
+  let keyless = 0;
+  let maxSeen: Date | null = null;
+
+  try {
+    const client = clientFor(ctx, integration, opts);
+    const params = mode === 'incremental' && state.cursorUpdatedAt
+      ? { updated_at_min: new Date(state.cursorUpdatedAt.getTime() - ctx.config.sync.overlapSeconds * 1000).toISOString() }
+      : {};
+    const mapCtx = { shopCurrency: integration.shop_currency };
+    for await (const page of prefetchOne(recordPages(client, resource, params, ctx.config.sync.maxPages))) {
+      if (opts.signal?.aborted) throw new SyncInterruptedError();
+      const mapped = mapPage(resource, page.items, mapCtx, log);
+      counts.pages++;
+      counts.records_fetched += page.items.length;
+      recordsSkipped += mapped.skipped;
+      keyless += mapped.keyless;
+      if (mapped.maxUpdatedAt && (!maxSeen || mapped.maxUpdatedAt > maxSeen)) maxSeen = mapped.maxUpdatedAt;
+      counts.records_written += await writePage(ctx.db, resource, owner, mapped, { logId, counts, markSeen: mode === 'full' });
+      if (page.capReached) pageCapReached = true;
+    }
+
+    // A capped walk, or a record whose key could not be read, would make present records look deleted.
+    const sweepStarted = performance.now();
+    if (sweepFrom && !pageCapReached && keyless === 0) counts.records_deleted = await sweepDeleted(ctx, integration, req.resource, sweepFrom, startedAt);
+    const sweepMs = Math.round(performance.now() - sweepStarted);
+    // Never past the start: what changes during the run is read again by the next one.
+    const cursor = pageCapReached || !maxSeen ? null : new Date(Math.min(maxSeen.getTime(), startedAt.getTime()));
+    const finishedAt = new Date();
+    await saveSyncCompleted(ctx.db, integration.id, req.resource, { cursor, mode, at: finishedAt });
+    const note = recordsSkipped > 0 ? `${recordsSkipped} record(s) could not be mapped and were skipped (see the worker log)` : null;
+    await finishSyncLog(ctx.db, logId, { ...counts, status: 'succeeded', page_cap_reached: pageCapReached, error: note, finished_at: finishedAt });
+    await markSuccess(ctx.db, integration.id, finishedAt);
+    log.info({ ...counts, pageCapReached, ms: finishedAt.getTime() - startedAt.getTime(), sweepMs }, 'sync succeeded');
+    return { status: 'succeeded', logId, mode, counts, pageCapReached, recordsSkipped };
+  } catch (error) {
+    await recordFailure(ctx, log, integration.id, logId, counts, pageCapReached, error);
+    throw error;
+  }
+}
+
+async function recordFailure(ctx: ServiceContext, log: Logger, integrationId: number, logId: number, counts: SyncCounts, pageCapReached: boolean, error: unknown) {
+  const message = errorMessage(error);
+  await finishSyncLog(ctx.db, logId, { ...counts, status: 'failed', page_cap_reached: pageCapReached, error: message }).catch((e) => log.error({ err: e }, 'could not record the failed sync'));
+  if (error instanceof SyncInterruptedError || error instanceof IntegrationDisconnectedError) {
+    log.info({ reason: message }, 'sync stopped');
+    return;
+  }
+  if (error instanceof ShopifyUnauthorizedError) await markTokenRevoked(ctx.db, integrationId).catch(() => undefined);
+  await markError(ctx.db, integrationId, message).catch(() => undefined);
+  log.warn({ err: message }, 'sync failed');
+}
+
+/** Marks what a complete full walk did not see as deleted (see markUnseenRecordsDeleted). */
+function sweepDeleted(ctx: ServiceContext, integration: Integration, name: ResourceName, sweepFrom: Date, startedAt: Date): Promise<number> {
+  const owner: Owner = { tenantId: integration.tenant_id, integrationId: integration.id };
+  const recentOrdersOnly = name === 'orders' && !integration.scopes.split(/[\s,]+/).includes('read_all_orders');
+  const opts = recentOrdersOnly ? { createdSince: new Date(startedAt.getTime() - RECENT_ORDERS_MS) } : {};
+  return markUnseenRecordsDeleted(ctx.db, RESOURCES[name], owner, sweepFrom, opts);
+}

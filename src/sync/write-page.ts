@@ -1,0 +1,82 @@
+import { sql, type Transaction } from 'kysely';
+import type { Db } from '../platform/db.js';
+import type { Logger } from '../platform/logger.js';
+import type { MapContext, MappedRecord, ResourceDefinition } from '../resources/index.js';
+import { upsertRecords, type Owner } from '../store/records.js';
+import type { Database } from '../store/schema.js';
+import { updateSyncLogProgress, type SyncCounts } from '../store/sync-logs.js';
+import { touchRecords } from '../store/sync-state.js';
+import { IntegrationDisconnectedError, isDeadlock } from './errors.js';
+import type { ShopifyRecord } from './pages.js';
+
+export interface MappedPage {
+  records: MappedRecord[];
+  /** Keys of every record of the page, mapped or not (a full sync marks them seen). */
+  keys: unknown[][];
+  /** Newest `updated_at` of the page. */
+  maxUpdatedAt: Date | null;
+  /** Records that could not be mapped (logged and skipped; a retry would fail the same way). */
+  skipped: number;
+  /** A record whose key could not even be read: a full sync must not sweep deletions then. */
+  keyless: number;
+}
+
+/** Shopify JSON → rows through the registry's mapper; one bad record is skipped, not the whole sync. */
+export function mapPage(resource: ResourceDefinition, items: ShopifyRecord[], mapCtx: MapContext, log: Logger): MappedPage {
+  const page: MappedPage = { records: [], keys: [], maxUpdatedAt: null, skipped: 0, keyless: 0 };
+  for (const item of items) {
+    try {
+      const mapped = resource.map(item, mapCtx);
+      page.records.push(mapped);
+      page.keys.push(resource.keyColumns.map((c) => mapped.row[c]));
+      if (!page.maxUpdatedAt || mapped.row.updated_at > page.maxUpdatedAt) page.maxUpdatedAt = mapped.row.updated_at;
+    } catch (error) {
+      page.skipped++;
+      let key: unknown[] | undefined;
+      try {
+        key = resource.keyOf(item);
+        page.keys.push(key);
+      } catch {
+        page.keyless++;
+      }
+      log.warn({ err: (error as Error).message, key }, 'Shopify record skipped: it could not be mapped');
+    }
+  }
+  return page;
+}
+
+/** Locks the integration row (shared) and fails when it was disconnected: a disconnect's purge then never races a page. */
+async function assertConnected(trx: Transaction<Database>, integrationId: number): Promise<void> {
+  const { rows } = await sql<{ is_active: number; token_revoked_at: Date | null }>`
+    SELECT is_active, token_revoked_at FROM shopify_integrations WHERE id = ${integrationId} LOCK IN SHARE MODE`.execute(trx);
+  const row = rows[0];
+  if (!row || row.is_active !== 1 || row.token_revoked_at !== null) throw new IntegrationDisconnectedError();
+}
+
+/**
+ * One page in one transaction: order-free upsert (a stored newer version wins), in a full sync the
+ * "seen" mark, and the run's progress. A deadlock with a concurrent webhook batch is retried.
+ */
+export async function writePage(
+  db: Db,
+  resource: ResourceDefinition,
+  owner: Owner,
+  page: MappedPage,
+  progress: { logId: number; counts: SyncCounts; markSeen: boolean },
+): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction().execute(async (trx) => {
+        await assertConnected(trx, owner.integrationId);
+        const { written } = await upsertRecords(trx, resource, owner, page.records);
+        // A written row got a fresh `synced_at` already; only a page with unchanged (skipped) rows needs the mark.
+        if (progress.markSeen && written < page.keys.length) await touchRecords(trx, resource, owner, page.keys);
+        const counts = { ...progress.counts, records_written: progress.counts.records_written + written };
+        await updateSyncLogProgress(trx, progress.logId, counts);
+        return written;
+      });
+    } catch (error) {
+      if (!isDeadlock(error) || attempt >= 3) throw error;
+    }
+  }
+}
