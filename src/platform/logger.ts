@@ -7,6 +7,8 @@ export const REDACTED_PATHS = [
   'req.headers["x-shopify-hmac-sha256"]',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
+  // Redirects carry OAuth state and authorize parameters.
+  'res.headers.location',
   'accessToken', 'access_token', '*.accessToken', '*.access_token',
   'webhookSecret', 'webhook_secret', '*.webhookSecret', '*.webhook_secret',
   'apiKey', 'api_key', '*.apiKey', '*.api_key', 'client_secret', '*.client_secret',

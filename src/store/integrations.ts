@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../platform/db.js';
-import type { Integration, IntegrationUpdate, NewIntegration } from './schema.js';
+import type { Integration, IntegrationUpdate, NewIntegration, SyncLog } from './schema.js';
 
 export async function createIntegration(db: Db, values: NewIntegration): Promise<Integration> {
   const result = await db.insertInto('shopify_integrations').values(values).executeTakeFirstOrThrow();
@@ -47,4 +47,129 @@ export async function markError(db: Db, id: number, message: string, at = new Da
 /** Shopify answered 401: the token was revoked (or the app uninstalled). */
 export async function markTokenRevoked(db: Db, id: number, at = new Date()): Promise<void> {
   await db.updateTable('shopify_integrations').set({ token_revoked_at: at }).where('id', '=', id).where('token_revoked_at', 'is', null).execute();
+}
+
+// ---------- connecting, health and listing (connection flows, admin) ----------
+
+/** What a connect writes: everything of the row but its identity, health and timestamps. */
+export type ConnectionValues = Pick<
+  NewIntegration,
+  'shop_domain' | 'install_method' | 'access_token_encrypted' | 'webhook_secret_encrypted' | 'encryption_key_id' | 'scopes' | 'api_version' | 'shop_name' | 'shop_plan' | 'shop_currency'
+>;
+
+export type SaveConnectionResult =
+  | { outcome: 'saved'; integration: Integration; previous: Integration | undefined }
+  | { outcome: 'conflict' };
+
+const isDuplicateKey = (err: unknown) => (err as { code?: string })?.code === 'ER_DUP_ENTRY';
+
+/**
+ * Saves the tenant's connection: updates its row (reactivated, error state and token revocation cleared)
+ * or inserts one. A shop held by another tenant's active integration is a conflict; one held by another
+ * tenant's disconnected integration is released (that row and its sync state are deleted) so the
+ * merchant can move the store. The unique keys on tenant and shop settle races: a duplicate key
+ * re-runs the decision once.
+ */
+export async function saveTenantConnection(db: Db, tenantId: string, values: ConnectionValues): Promise<SaveConnectionResult> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await db.transaction().execute(async (trx) => {
+        const holder = await trx.selectFrom('shopify_integrations').selectAll().where('shop_domain', '=', values.shop_domain).executeTakeFirst();
+        if (holder && holder.tenant_id !== tenantId) {
+          if (holder.is_active === 1) return { outcome: 'conflict' } as const;
+          await trx.deleteFrom('shopify_sync_state').where('integration_id', '=', holder.id).execute();
+          await trx.deleteFrom('shopify_integrations').where('id', '=', holder.id).where('is_active', '=', 0).execute();
+        }
+        const previous = await trx.selectFrom('shopify_integrations').selectAll().where('tenant_id', '=', tenantId).executeTakeFirst();
+        const healthy = { is_active: 1, token_revoked_at: null, error_count: 0, last_error_at: null, last_error_message: null };
+        let id: number;
+        if (previous) {
+          await trx.updateTable('shopify_integrations').set({ ...values, ...healthy }).where('id', '=', previous.id).execute();
+          id = previous.id;
+        } else {
+          const result = await trx.insertInto('shopify_integrations').values({ ...values, ...healthy, tenant_id: tenantId, last_sync_at: null }).executeTakeFirstOrThrow();
+          id = Number(result.insertId);
+        }
+        const integration = await trx.selectFrom('shopify_integrations').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+        return { outcome: 'saved', integration, previous } as const;
+      });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      if (attempt >= 1) return { outcome: 'conflict' };
+    }
+  }
+}
+
+/** Disconnected: the scheduler only fans out to active integrations. Returns whether it was active. */
+export async function deactivateIntegration(db: Db, id: number): Promise<boolean> {
+  const result = await db.updateTable('shopify_integrations').set({ is_active: 0 }).where('id', '=', id).where('is_active', '=', 1).executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Drops what a sync or webhook remembered about an integration's data (cursors, processed event ids). */
+export async function deleteIntegrationSyncState(db: Db, integrationId: number): Promise<void> {
+  await db.deleteFrom('shopify_sync_state').where('integration_id', '=', integrationId).execute();
+  await db.deleteFrom('shopify_webhook_events').where('integration_id', '=', integrationId).execute();
+}
+
+/** Whether a failure means the token is no longer accepted (Shopify answered 401). */
+function isRevokedToken(err: unknown): boolean {
+  return (err as { upstreamStatus?: unknown })?.upstreamStatus === 401;
+}
+
+/**
+ * Records a failed call for an integration's health in one statement: counts it, keeps its time and
+ * message, and when Shopify answered 401 marks the token revoked (the integration is then not connected).
+ */
+export async function recordIntegrationError(db: Db, id: number, err: unknown, at = new Date()): Promise<void> {
+  const message = (err instanceof Error ? err.message : String(err)).slice(0, 1000);
+  await db
+    .updateTable('shopify_integrations')
+    .set({
+      error_count: sql<number>`error_count + 1`,
+      last_error_at: at,
+      last_error_message: message,
+      ...(isRevokedToken(err) ? { token_revoked_at: sql<Date>`COALESCE(token_revoked_at, ${at})` } : {}),
+    })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** A keyset page of every tenant's integrations (admin), by id. */
+export async function listIntegrations(db: Db, opts: { limit: number; afterId?: number; isActive?: boolean }) {
+  let q = db.selectFrom('shopify_integrations').selectAll().orderBy('id', 'asc').limit(opts.limit + 1);
+  if (opts.afterId !== undefined) q = q.where('id', '>', opts.afterId);
+  if (opts.isActive !== undefined) q = q.where('is_active', '=', opts.isActive ? 1 : 0);
+  const rows = await q.execute();
+  return { rows: rows.slice(0, opts.limit), hasMore: rows.length > opts.limit };
+}
+
+/**
+ * The latest sync log of each resource of each integration, in one query: the newest id per
+ * (integration, resource) comes from the (integration_id, resource, id) index, then those rows are read.
+ */
+export async function latestSyncLogs(db: Db, integrationIds: number[]): Promise<Map<number, Map<string, SyncLog>>> {
+  const byIntegration = new Map<number, Map<string, SyncLog>>();
+  if (integrationIds.length === 0) return byIntegration;
+  const rows = await db
+    .selectFrom('shopify_sync_logs as l')
+    .innerJoin(
+      (eb) =>
+        eb
+          .selectFrom('shopify_sync_logs')
+          .select((s) => s.fn.max('id').as('id'))
+          .where('integration_id', 'in', integrationIds)
+          .groupBy(['integration_id', 'resource'])
+          .as('latest'),
+      (join) => join.onRef('latest.id', '=', 'l.id'),
+    )
+    .selectAll('l')
+    .execute();
+  for (const row of rows) {
+    const integrationId = Number(row.integration_id);
+    const logs = byIntegration.get(integrationId) ?? new Map<string, SyncLog>();
+    logs.set(row.resource, row);
+    byIntegration.set(integrationId, logs);
+  }
+  return byIntegration;
 }

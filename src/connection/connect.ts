@@ -1,0 +1,88 @@
+import type { ServiceContext } from '../context.js';
+import { ConflictError } from '../errors.js';
+import type { components } from '../generated/api.js';
+import { purgeTenantRecords } from '../store/records.js';
+import { deleteIntegrationSyncState, recordIntegrationError, saveTenantConnection } from '../store/integrations.js';
+import type { Integration } from '../store/schema.js';
+import type { ShopifyShop } from '../shopify/types.js';
+import { queueInitialSync } from './initial-sync.js';
+import { clientForIntegration, connectFailure, shopifyClient } from './shopify.js';
+import { integrationStatus } from './status.js';
+import { deleteWebhooks, registerWebhooks, type WebhookRegistration } from './webhook-subscriptions.js';
+
+export type ConnectResult = components['schemas']['ConnectResult'];
+
+export interface ConnectRequest {
+  tenantId: string;
+  /** Already normalized (`normalizeShopDomain`). */
+  shopDomain: string;
+  accessToken: string;
+  /** A custom app's API secret, verifying this store's webhooks. */
+  webhookSecret?: string | undefined;
+  installMethod: 'token' | 'oauth';
+  /** Granted scopes when known (the OAuth token response says them; a pasted token does not). */
+  scopes?: string[];
+}
+
+/**
+ * Connects a store: test the token at Shopify → save it encrypted → register webhooks → queue the
+ * initial full sync. Nothing is saved unless Shopify accepted the token.
+ */
+export async function connectStore(ctx: ServiceContext, req: ConnectRequest): Promise<ConnectResult> {
+  const log = ctx.logger.child({ tenantId: req.tenantId, shop: req.shopDomain, installMethod: req.installMethod });
+  const client = shopifyClient(ctx, req.shopDomain, req.accessToken);
+
+  let shop: ShopifyShop;
+  try {
+    shop = await client.testConnection();
+  } catch (err) {
+    throw connectFailure(err, req.shopDomain, 'the connection test');
+  }
+
+  const saved = await saveTenantConnection(ctx.db, req.tenantId, {
+    shop_domain: req.shopDomain,
+    install_method: req.installMethod,
+    access_token_encrypted: ctx.secrets.encrypt(req.accessToken),
+    webhook_secret_encrypted: req.webhookSecret ? ctx.secrets.encrypt(req.webhookSecret) : null,
+    encryption_key_id: ctx.secrets.currentKeyId,
+    scopes: (req.scopes ?? []).join(','),
+    api_version: ctx.config.shopify.apiVersion,
+    shop_name: shop.name?.slice(0, 255) ?? null,
+    shop_plan: shop.plan_name?.slice(0, 100) ?? null,
+    shop_currency: /^[A-Z]{3}$/.test(shop.currency ?? '') ? shop.currency : null,
+  });
+  if (saved.outcome === 'conflict') throw new ConflictError(`${req.shopDomain} is already connected to another tenant`);
+  const { integration, previous } = saved;
+  log.info({ integrationId: integration.id, reconnect: previous !== undefined }, 'store connected');
+
+  if (previous && previous.shop_domain !== integration.shop_domain) await forgetPreviousShop(ctx, previous);
+
+  let webhooks: WebhookRegistration;
+  try {
+    webhooks = await registerWebhooks(client, ctx.config, log);
+  } catch (err) {
+    // Only a 401 gets here: the token was revoked between the test and now.
+    await recordIntegrationError(ctx.db, integration.id, err);
+    throw connectFailure(err, req.shopDomain, 'webhook registration');
+  }
+
+  const initialSync = await queueInitialSync(ctx, integration);
+  return { integration: await integrationStatus(ctx, integration), webhooks, initial_sync: initialSync };
+}
+
+/**
+ * The tenant moved to another shop: the copy of the old shop must not mix with the new one, and the
+ * old shop should stop sending us webhooks (best effort, with the old token).
+ */
+async function forgetPreviousShop(ctx: ServiceContext, previous: Integration): Promise<void> {
+  await ctx.db.transaction().execute(async (trx) => {
+    await purgeTenantRecords(trx, previous.tenant_id);
+    await deleteIntegrationSyncState(trx, previous.id);
+  });
+  if (previous.is_active !== 1 || previous.token_revoked_at) return;
+  try {
+    await deleteWebhooks(clientForIntegration(ctx, previous), ctx.config);
+  } catch (err) {
+    ctx.logger.info({ shop: previous.shop_domain, error: (err as Error)?.message }, 'could not remove the previous shop\'s webhook subscriptions');
+  }
+}
