@@ -938,6 +938,8 @@ export interface components {
             /** @description Entries not yet delivered to the group. */
             lag: number | null;
             dead_letters: number;
+            /** @description Deliveries acknowledged and dropped because their topic is not in SHOPIFY_WEBHOOK_TOPICS. */
+            ignored?: number;
             consumers: {
                 name: string;
                 pending: number;

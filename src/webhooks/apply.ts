@@ -1,0 +1,136 @@
+import type { Db } from '../platform/db.js';
+import type { MappedRecord, ResourceDefinition, ResourceName } from '../resources/index.js';
+import { markRecordsDeleted, upsertRecords, type Owner } from '../store/records.js';
+import { keysDeletableAt } from '../store/record-deletions.js';
+import { eventKey, recordNewEvents, type WebhookOwner } from '../store/webhook-events.js';
+import { markUninstalled, recordCustomerDataRequest, redactCustomer, redactShop, validateCompliancePayload } from './compliance.js';
+import { decodeEnvelope, type WebhookEnvelope } from './stream.js';
+import { actionForTopic, type TopicAction } from './topics.js';
+
+/** An entry that can never succeed as it is (unreadable, unmappable): dead-lettered without retries. */
+export class PoisonError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PoisonError';
+  }
+}
+
+/** A stream entry decoded and mapped, ready to be applied in a transaction. */
+export interface PreparedEvent {
+  streamId: string;
+  envelope: WebhookEnvelope;
+  owner: Owner;
+  action: TopicAction;
+  /** Upserts: the mapped record. */
+  record?: MappedRecord;
+  /** Deletes: the record's key values. */
+  key?: unknown[];
+}
+
+export function decodeEntry(fields: Record<string, string>): WebhookEnvelope {
+  try {
+    return decodeEnvelope(fields);
+  } catch (err) {
+    throw new PoisonError((err as Error).message, { cause: err });
+  }
+}
+
+/** Decodes and maps one entry outside any transaction: mapping errors are poison, found before MySQL is touched. */
+export function prepareEvent(streamId: string, envelope: WebhookEnvelope, owner: WebhookOwner): PreparedEvent {
+  const action = actionForTopic(envelope.topic);
+  if (!action) throw new PoisonError(`no handler for topic ${envelope.topic}`);
+  const base = { streamId, envelope, owner: { tenantId: owner.tenantId, integrationId: owner.integrationId }, action };
+  try {
+    if (action.kind === 'upsert' || action.kind === 'delete') {
+      const payload = JSON.parse(envelope.body) as unknown;
+      if (!payload || typeof payload !== 'object' || Array.isArray(payload)) throw new Error('payload must be a JSON object');
+      const json = payload as Record<string, unknown>;
+      if (action.kind === 'upsert') return { ...base, record: action.resource.map(json, { shopCurrency: owner.shopCurrency }) };
+      return { ...base, key: action.resource.keyOf(json) };
+    }
+    validateCompliancePayload(envelope);
+    return base;
+  } catch (err) {
+    throw new PoisonError(`${envelope.topic}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export interface ApplyResult {
+  /** Events applied for the first time. */
+  applied: number;
+  /** Events already applied before (redeliveries): nothing changed. */
+  duplicates: number;
+}
+
+/**
+ * Resources whose keys can come back after a delete: an inventory level disconnected and connected
+ * again keeps its (item, location) key, so a late disconnect must not hide the newer connection.
+ * Product, order and customer ids are never reused: their deletion is final, whatever the timestamps.
+ */
+const KEYS_COME_BACK = new Set<ResourceName>(['inventory']);
+
+/** Compliance actions run after the batch's record changes, redactions last, so a change in the same batch cannot bring erased data back. */
+const SPECIAL_ORDER: TopicAction['kind'][] = ['app-uninstalled', 'customer-data-request', 'customer-redact', 'shop-redact'];
+
+/**
+ * Applies a batch in ONE transaction: records the event ids (duplicates are found and skipped), then
+ * one upsert per integration and resource, the deletes, and the compliance actions. READ COMMITTED
+ * keeps the upserts' locking reads from taking gap locks, which would make concurrent consumers
+ * inserting new records deadlock on each other; the upserts compare versions themselves, so no
+ * snapshot is needed.
+ */
+export async function applyEvents(db: Db, events: PreparedEvent[]): Promise<ApplyResult> {
+  return db.transaction().setIsolationLevel('read committed').execute(async (trx) => {
+    const fresh = await recordNewEvents(trx, events.map((e) => ({
+      integrationId: e.owner.integrationId,
+      tenantId: e.owner.tenantId,
+      eventId: e.envelope.eventId,
+      topic: e.envelope.topic,
+      webhookId: e.envelope.webhookId,
+      triggeredAt: e.envelope.triggeredAt,
+      receivedAt: e.envelope.receivedAt,
+    })));
+    const toApply: PreparedEvent[] = [];
+    for (const e of events) {
+      const key = eventKey(e.owner.integrationId, e.envelope.eventId);
+      if (fresh.delete(key)) toApply.push(e); // a second copy in the same batch finds the key gone
+    }
+
+    const upserts = new Map<string, { owner: Owner; resource: ResourceDefinition; records: MappedRecord[] }>();
+    const deletes = new Map<string, { owner: Owner; resource: ResourceDefinition; keys: unknown[][]; deletedAt: Date }>();
+    const specials: PreparedEvent[] = [];
+    for (const e of toApply) {
+      const { action, owner } = e;
+      if (action.kind === 'upsert') {
+        const group = `${owner.integrationId}|${action.resource.name}`;
+        const entry = upserts.get(group) ?? { owner, resource: action.resource, records: [] };
+        entry.records.push(e.record as MappedRecord);
+        upserts.set(group, entry);
+      } else if (action.kind === 'delete') {
+        const deletedAt = e.envelope.triggeredAt ?? e.envelope.receivedAt;
+        const group = `${owner.integrationId}|${action.resource.name}|${deletedAt.getTime()}`;
+        const entry = deletes.get(group) ?? { owner, resource: action.resource, keys: [], deletedAt };
+        entry.keys.push(e.key as unknown[]);
+        deletes.set(group, entry);
+      } else {
+        specials.push(e);
+      }
+    }
+
+    // Same order in every transaction (integration, then resource), so concurrent batches lock alike.
+    const byGroup = <T>(m: Map<string, T>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+    for (const u of byGroup(upserts)) await upsertRecords(trx, u.resource, u.owner, u.records);
+    for (const d of byGroup(deletes)) {
+      const keys = KEYS_COME_BACK.has(d.resource.name) ? await keysDeletableAt(trx, d.resource, d.owner.tenantId, d.keys, d.deletedAt) : d.keys;
+      await markRecordsDeleted(trx, d.resource, d.owner, keys, d.deletedAt);
+    }
+    specials.sort((a, b) => SPECIAL_ORDER.indexOf(a.action.kind) - SPECIAL_ORDER.indexOf(b.action.kind));
+    for (const e of specials) {
+      if (e.action.kind === 'app-uninstalled') await markUninstalled(trx, e.owner, e.envelope);
+      else if (e.action.kind === 'customer-data-request') await recordCustomerDataRequest(trx, e.owner, e.envelope);
+      else if (e.action.kind === 'customer-redact') await redactCustomer(trx, e.owner, e.envelope);
+      else if (e.action.kind === 'shop-redact') await redactShop(trx, e.owner);
+    }
+    return { applied: toApply.length, duplicates: events.length - toApply.length };
+  });
+}

@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ServiceContext } from '../context.js';
+import { ClientError, DependencyUnavailableError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
+import { isValidShopDomain } from '../shopify/oauth.js';
+import { verifyWebhookHmac } from '../shopify/hmac.js';
+import { createShopLookup, type ShopWebhookTarget } from './shop-lookup.js';
+import { encodeEnvelope, webhookKeys, type WebhookEnvelope } from './stream.js';
+import { acceptedTopics } from './topics.js';
+
+export interface IncomingWebhook {
+  headers: IncomingHttpHeaders;
+  /** The raw body, byte for byte as received (the HMAC covers exactly these bytes). */
+  body: Buffer;
+}
+
+export type IngestResult = { status: 'queued'; id: string } | { status: 'ignored' };
+
+/** An XADD that got no answer in this time is reported as Redis being unavailable (Shopify retries). */
+const XADD_TIMEOUT_MS = 2000;
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined || first.trim() === '' ? undefined : first.trim();
+}
+
+function headerError(name: string, message: string): ValidationError {
+  return new ValidationError(`${name} ${message}`, [{ location: 'header', name, message }]);
+}
+
+function requiredHeader(headers: IncomingHttpHeaders, name: string, maxLength: number): string {
+  const value = header(headers, name.toLowerCase());
+  if (value === undefined) throw headerError(name, 'is required');
+  if (value.length > maxLength) throw headerError(name, `must be at most ${maxLength} characters`);
+  return value;
+}
+
+function optionalHeader(headers: IncomingHttpHeaders, name: string, maxLength: number): string | null {
+  const value = header(headers, name.toLowerCase());
+  if (value !== undefined && value.length > maxLength) throw headerError(name, `must be at most ${maxLength} characters`);
+  return value ?? null;
+}
+
+function parseObject(text: string): void {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ValidationError('The webhook body is not valid JSON', [{ location: 'body', name: '(body)', message: 'malformed JSON' }]);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ValidationError('The webhook body must be a JSON object', [{ location: 'body', name: '(body)', message: 'must be an object' }]);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Webhook ingest: verify, then append to the stream. Nothing is stored unless the HMAC verifies, and
+ * nothing is acknowledged unless Redis stored it. Order of checks: HMAC present → headers → shop (an
+ * unknown shop is only reported to a sender holding the app secret, so shops cannot be probed) →
+ * HMAC → topic allow-list → JSON → XADD.
+ */
+export function createWebhookIngest(ctx: ServiceContext) {
+  const keys = webhookKeys(ctx);
+  const shops = createShopLookup(ctx);
+  const topics = acceptedTopics(ctx.config.shopify.webhookTopics);
+  const { apiSecret } = ctx.config.shopify;
+  const { maxBodyBytes, streamMaxLen } = ctx.config.webhooks;
+
+  async function verifiedTarget(shop: string, body: Buffer, hmac: string): Promise<ShopWebhookTarget> {
+    const target = await shops.get(shop);
+    if (!target) {
+      if (!verifyWebhookHmac(body, hmac, [apiSecret])) throw new UnauthorizedError('The webhook signature does not match');
+      throw new NotFoundError(`No integration is connected for shop ${shop}`);
+    }
+    if (verifyWebhookHmac(body, hmac, [target.secret])) return target;
+    const reloaded = await shops.refreshAfterMismatch(shop);
+    if (reloaded && verifyWebhookHmac(body, hmac, [reloaded.secret])) return reloaded;
+    throw new UnauthorizedError('The webhook signature does not match');
+  }
+
+  function countIgnored(topic: string): void {
+    ctx.redis.hIncrBy(keys.ignored, topic, 1).catch((err: Error) => ctx.logger.warn({ err: err.message }, 'could not count an ignored webhook'));
+  }
+
+  return {
+    async receive({ headers, body }: IncomingWebhook): Promise<IngestResult> {
+      if (body.length > maxBodyBytes) throw new ClientError(`The webhook body is larger than ${maxBodyBytes} bytes`, { status: 413, code: 'payload-too-large' });
+      const hmac = header(headers, 'x-shopify-hmac-sha256');
+      if (!hmac) throw new UnauthorizedError('X-Shopify-Hmac-Sha256 is missing');
+      const topic = requiredHeader(headers, 'X-Shopify-Topic', 128);
+      const shop = requiredHeader(headers, 'X-Shopify-Shop-Domain', 255).toLowerCase();
+      if (!isValidShopDomain(shop)) throw headerError('X-Shopify-Shop-Domain', 'must be a *.myshopify.com domain');
+      const webhookId = optionalHeader(headers, 'X-Shopify-Webhook-Id', 128);
+      const eventIdHeader = optionalHeader(headers, 'X-Shopify-Event-Id', 128);
+      const apiVersion = optionalHeader(headers, 'X-Shopify-API-Version', 32);
+      const triggered = optionalHeader(headers, 'X-Shopify-Triggered-At', 64);
+
+      const target = await verifiedTarget(shop, body, hmac);
+      if (!topics.has(topic)) {
+        countIgnored(topic);
+        return { status: 'ignored' };
+      }
+      const text = body.toString('utf8');
+      parseObject(text);
+
+      const triggeredAt = triggered ? new Date(triggered) : null;
+      const envelope: WebhookEnvelope = {
+        topic,
+        shop,
+        integrationId: target.integrationId,
+        tenantId: target.tenantId,
+        webhookId,
+        // Shopify's retries keep the event id; without one, identical redeliveries still dedupe.
+        eventId: eventIdHeader ?? webhookId ?? `sha256:${createHash('sha256').update(topic).update('\n').update(body).digest('hex')}`,
+        triggeredAt: triggeredAt && !Number.isNaN(triggeredAt.getTime()) ? triggeredAt : null,
+        apiVersion,
+        receivedAt: new Date(),
+        body: text,
+      };
+      let id: string;
+      try {
+        id = await withTimeout(
+          ctx.redis.xAdd(keys.stream, '*', encodeEnvelope(envelope), { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: streamMaxLen } }),
+          XADD_TIMEOUT_MS,
+        );
+      } catch (err) {
+        throw new DependencyUnavailableError('Redis', err);
+      }
+      return { status: 'queued', id };
+    },
+  };
+}
+export type WebhookIngest = ReturnType<typeof createWebhookIngest>;

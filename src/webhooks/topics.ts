@@ -1,0 +1,29 @@
+import { resourceForTopic, type ResourceDefinition } from '../resources/index.js';
+
+/** What a webhook topic asks the service to do. Record topics come from the resource registry. */
+export type TopicAction =
+  | { kind: 'upsert'; resource: ResourceDefinition }
+  | { kind: 'delete'; resource: ResourceDefinition }
+  | { kind: 'app-uninstalled' }
+  | { kind: 'customer-data-request' }
+  | { kind: 'customer-redact' }
+  | { kind: 'shop-redact' };
+
+const SPECIAL: Record<string, TopicAction> = {
+  'app/uninstalled': { kind: 'app-uninstalled' },
+  'customers/data_request': { kind: 'customer-data-request' },
+  'customers/redact': { kind: 'customer-redact' },
+  'shop/redact': { kind: 'shop-redact' },
+};
+
+/** The action of a topic, or undefined when the service has no handler for it. */
+export function actionForTopic(topic: string): TopicAction | undefined {
+  const record = resourceForTopic(topic);
+  if (record) return { kind: record.action, resource: record.resource };
+  return SPECIAL[topic];
+}
+
+/** Topics accepted at ingest: the configured allow-list, limited to topics that have a handler. */
+export function acceptedTopics(allowList: readonly string[]): Set<string> {
+  return new Set(allowList.filter((topic) => actionForTopic(topic) !== undefined));
+}
