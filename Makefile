@@ -5,8 +5,9 @@ SHELL := /bin/bash
 export DATABASE_URL ?= mysql://root@127.0.0.1:3306/shopify_integration
 export REDIS_URL ?= redis://127.0.0.1:6379
 NPM_STAMP := node_modules/.install-stamp
+SDK_STAMP := sdk/typescript/node_modules/.install-stamp
 
-.PHONY: help install services generate check-generated migrate run api worker test test-unit lint typecheck build mock-shopify clean
+.PHONY: help install sdk-install services generate check-generated sdk check-docs migrate run api worker test test-unit lint typecheck build mock-shopify clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -18,14 +19,26 @@ $(NPM_STAMP): package.json package-lock.json
 
 install: $(NPM_STAMP) ## Install the exact dependency tree from package-lock.json
 
+$(SDK_STAMP): sdk/typescript/package.json sdk/typescript/package-lock.json
+	bash scripts/generate-sdk.sh --install
+
+sdk-install: $(SDK_STAMP) ## Install the TypeScript SDK's own dependencies (the tests drive the service through it)
+
 services: ## Find MariaDB/MySQL and Redis at DATABASE_URL/REDIS_URL, or start them (compose, else Debian packages)
 	@bash scripts/services.sh
 
-generate: install ## Regenerate src/generated/ (bundled contract + types) from openapi/
+generate: install sdk-install ## Regenerate src/generated/ and the SDK's types from openapi/
 	npm run -s generate
+	npm run -s sdk
 
-check-generated: install ## Fail when src/generated/ is stale
+check-generated: install sdk-install ## Fail when src/generated/ or the SDK's types are stale
 	npm run -s check:generated
+	npm run -s check:sdk
+
+sdk: generate ## Regenerate the TypeScript SDK (sdk/typescript) from the contract
+
+check-docs: install ## Load /docs in headless Chromium (installed if missing): every tag and operation, Authorize
+	npm run -s check:docs
 
 migrate: install services ## Create the database if needed and apply migrations
 	npm run -s migrate
@@ -40,16 +53,16 @@ api: install ## Run only the API
 worker: install ## Run only the worker
 	npm run -s start:worker
 
-test: install services check-generated lint ## Set up and run the whole test suite (real MariaDB and Redis)
+test: install sdk-install services check-generated lint ## Set up and run the whole test suite (real MariaDB and Redis)
 	npm test
 
 test-unit: install ## Run the unit tests only
 	npm run -s test:unit
 
-lint: install ## ESLint, tsc --noEmit and the OpenAPI linter
+lint: install sdk-install ## ESLint, tsc --noEmit and the OpenAPI linter
 	npm run -s lint
 
-typecheck: install ## tsc --noEmit
+typecheck: install sdk-install ## tsc --noEmit
 	npm run -s typecheck
 
 build: install ## Compile to dist/ (what the Docker image runs)
@@ -59,4 +72,4 @@ mock-shopify: install ## Run the mock Shopify with a seeded shop
 	npm run -s mock-shopify
 
 clean: ## Remove build output and installed modules
-	rm -rf dist node_modules
+	rm -rf dist node_modules sdk/typescript/node_modules sdk/typescript/dist

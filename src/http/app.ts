@@ -33,8 +33,8 @@ export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express 
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
   app.set('query parser', 'extended');
 
-  app.use('/docs', helmet({ contentSecurityPolicy: false }));
-  app.use(helmet());
+  // CSP stays on (Swagger UI works under it) but must not upgrade plain-HTTP asset requests to https.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(
     pinoHttp({
       logger: ctx.logger,

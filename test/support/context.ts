@@ -62,6 +62,7 @@ export async function startTestContext(env: Record<string, string> = {}): Promis
     async close() {
       await api.stop();
       await deleteKeys(ctx, `${config.redisKeyPrefix}*`);
+      await deleteKeys(ctx, `{${config.redisKeyPrefix}}*`);
       await closeContext(ctx);
       await dropDatabase(databaseUrl);
     },
