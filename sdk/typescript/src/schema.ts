@@ -509,13 +509,16 @@ export interface components {
          * @example 2024-03-01T12:00:00.000Z
          */
         NullableTimestamp: string | null;
+        /** @enum {string|null} */
+        NullableSyncStatus: "queued" | "running" | "succeeded" | "failed" | null;
+        /** @enum {string|null} */
+        NullableSyncMode: "incremental" | "full" | null;
+        /** @enum {string|null} */
+        NullableSyncTrigger: "scheduled" | "manual" | "connect" | "admin" | null;
         ResourceSyncStatus: {
-            /** @enum {string|null} */
-            status: "queued" | "running" | "succeeded" | "failed" | null;
-            /** @enum {string|null} */
-            mode: "incremental" | "full" | null;
-            /** @enum {string|null} */
-            trigger: "scheduled" | "manual" | "connect" | "admin" | null;
+            status: components["schemas"]["NullableSyncStatus"];
+            mode: components["schemas"]["NullableSyncMode"];
+            trigger: components["schemas"]["NullableSyncTrigger"];
             started_at: components["schemas"]["NullableTimestamp"];
             finished_at: components["schemas"]["NullableTimestamp"];
             /** @example 250 */
@@ -523,6 +526,13 @@ export interface components {
             /** @example 250 */
             records_written: number;
             error: string | null;
+        };
+        /** @description The latest sync run of each resource. */
+        ResourceSyncStatuses: {
+            products: components["schemas"]["ResourceSyncStatus"];
+            orders: components["schemas"]["ResourceSyncStatus"];
+            customers: components["schemas"]["ResourceSyncStatus"];
+            inventory: components["schemas"]["ResourceSyncStatus"];
         };
         IntegrationStatus: {
             /** @example acme-store.myshopify.com */
@@ -553,13 +563,12 @@ export interface components {
             last_error_at: components["schemas"]["NullableTimestamp"];
             last_error_message: string | null;
             error_count: number;
-            /** @description The latest sync run of each resource. */
-            resources: {
-                products: components["schemas"]["ResourceSyncStatus"];
-                orders: components["schemas"]["ResourceSyncStatus"];
-                customers: components["schemas"]["ResourceSyncStatus"];
-                inventory: components["schemas"]["ResourceSyncStatus"];
-            };
+            resources: components["schemas"]["ResourceSyncStatuses"];
+        };
+        WebhookRegistrationFailure: {
+            /** @example orders/paid */
+            topic: string;
+            error: string;
         };
         WebhookRegistration: {
             /** @example https://api.example.com/api/shopify/webhook/ */
@@ -571,10 +580,7 @@ export interface components {
              */
             created: string[];
             existing: string[];
-            failed: {
-                topic: string;
-                error: string;
-            }[];
+            failed: components["schemas"]["WebhookRegistrationFailure"][];
         };
         /**
          * @default incremental
@@ -591,15 +597,16 @@ export interface components {
              * @description `already_queued`: a run for this resource is queued or running and was not duplicated.
              * @enum {string}
              */
-            state: "queued" | "already_queued" | "recorded";
+            state: "queued" | "already_queued";
+        };
+        SyncLinks: {
+            /** @example /api/shopify/sync-logs/ */
+            sync_logs: string;
         };
         SyncAccepted: {
             mode: components["schemas"]["SyncMode"];
             jobs: components["schemas"]["SyncJob"][];
-            links: {
-                /** @example /api/shopify/sync-logs/ */
-                sync_logs: string;
-            };
+            links: components["schemas"]["SyncLinks"];
         };
         ConnectResult: {
             integration: components["schemas"]["IntegrationStatus"];
@@ -669,12 +676,18 @@ export interface components {
             state: string;
             expires_at: components["schemas"]["Timestamp"];
         };
+        /** @description The record or event as Shopify sends it for the topic. */
+        WebhookPayload: {
+            [key: string]: unknown;
+        };
         WebhookAccepted: {
             /** @enum {string} */
             status: "queued" | "ignored";
             /** @description Stream entry id. */
             id?: string;
         };
+        /** @enum {string} */
+        ProductStatus: "active" | "archived" | "draft";
         /**
          * Format: int64
          * @example 8123456789012
@@ -685,6 +698,11 @@ export interface components {
          * @example 19.99
          */
         Money: string | null;
+        /**
+         * Format: int64
+         * @example 6234567890123
+         */
+        NullableShopifyId: number | null;
         ProductVariant: {
             id: components["schemas"]["ShopifyId"];
             product_id: components["schemas"]["ShopifyId"];
@@ -701,11 +719,7 @@ export interface components {
             currency: string | null;
             /** @example 1 */
             position: number | null;
-            /**
-             * Format: int64
-             * @example 4523456789012
-             */
-            inventory_item_id: number | null;
+            inventory_item_id: components["schemas"]["NullableShopifyId"];
             /** @example 12 */
             inventory_quantity: number | null;
             created_at: components["schemas"]["NullableTimestamp"];
@@ -745,12 +759,14 @@ export interface components {
             data: components["schemas"]["Product"][];
             next_cursor: components["schemas"]["NextCursor"];
         };
+        /** @enum {string} */
+        OrderFinancialStatus: "pending" | "authorized" | "partially_paid" | "paid" | "partially_refunded" | "refunded" | "voided";
+        /** @enum {string} */
+        OrderFulfillmentStatus: "fulfilled" | "partial" | "restocked" | "unfulfilled";
         LineItem: {
             id: components["schemas"]["ShopifyId"];
-            /** Format: int64 */
-            product_id: number | null;
-            /** Format: int64 */
-            variant_id: number | null;
+            product_id: components["schemas"]["NullableShopifyId"];
+            variant_id: components["schemas"]["NullableShopifyId"];
             /** @example Classic Tee */
             title: string | null;
             /** @example TEE-L-BLU */
@@ -767,11 +783,7 @@ export interface components {
             order_number: number | null;
             /** @example jane@example.com */
             email: string | null;
-            /**
-             * Format: int64
-             * @example 6234567890123
-             */
-            customer_id: number | null;
+            customer_id: components["schemas"]["NullableShopifyId"];
             /** @example paid */
             financial_status: string | null;
             /** @example fulfilled */
@@ -793,6 +805,8 @@ export interface components {
             data: components["schemas"]["Order"][];
             next_cursor: components["schemas"]["NextCursor"];
         };
+        /** @enum {string} */
+        CustomerState: "disabled" | "invited" | "enabled" | "declined";
         Customer: {
             id: components["schemas"]["ShopifyId"];
             /** @example jane@example.com */
@@ -842,11 +856,16 @@ export interface components {
         };
         /** @enum {string} */
         SyncStatus: "queued" | "running" | "succeeded" | "failed";
+        /**
+         * Format: int64
+         * @description An id of this service's own records.
+         * @example 17
+         */
+        DbId: number;
         /** @enum {string} */
         SyncTrigger: "scheduled" | "manual" | "connect" | "admin";
         SyncLog: {
-            /** @example 17 */
-            id: number;
+            id: components["schemas"]["DbId"];
             resource: components["schemas"]["ResourceName"];
             trigger: components["schemas"]["SyncTrigger"];
             mode: components["schemas"]["SyncMode"];
@@ -868,7 +887,7 @@ export interface components {
             next_cursor: components["schemas"]["NextCursor"];
         };
         AdminIntegrationEntry: {
-            id: number;
+            id: components["schemas"]["DbId"];
             tenant_id: string;
             integration: components["schemas"]["IntegrationStatus"];
         };
@@ -879,7 +898,7 @@ export interface components {
         /** @example acme */
         TenantId: string;
         ApiKeyInfo: {
-            id: number;
+            id: components["schemas"]["DbId"];
             tenant_id: string;
             name: string;
             /** @description The first characters of the key, to recognise it. */
@@ -898,7 +917,7 @@ export interface components {
             name?: string;
         };
         ApiKeyCreated: {
-            id: number;
+            id: components["schemas"]["DbId"];
             tenant_id: string;
             name: string;
             key_prefix: string;
@@ -931,6 +950,12 @@ export interface components {
         DeadLetterReplayResult: {
             replayed: number;
         };
+        WebhookConsumer: {
+            name: string;
+            pending: number;
+            /** Format: int64 */
+            idle_ms: number;
+        };
         WebhookStats: {
             stream_length: number;
             /** @description Delivered to a consumer but not acknowledged. */
@@ -940,11 +965,7 @@ export interface components {
             dead_letters: number;
             /** @description Deliveries acknowledged and dropped because their topic is not in SHOPIFY_WEBHOOK_TOPICS. */
             ignored?: number;
-            consumers: {
-                name: string;
-                pending: number;
-                idle_ms: number;
-            }[];
+            consumers: components["schemas"]["WebhookConsumer"][];
         };
         Health: {
             /** @enum {string} */
@@ -1060,6 +1081,32 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The body is larger than the service accepts. */
+        PayloadTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://shopify-integration.dev/problems/payload-too-large",
+                 *       "title": "Payload Too Large",
+                 *       "status": 413,
+                 *       "detail": "The request body is too large"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is not of a media type the operation accepts. */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The key may not use this operation. */
         Forbidden: {
             headers: {
@@ -1071,6 +1118,15 @@ export interface components {
         };
     };
     parameters: {
+        /** @example products/update */
+        WebhookTopic: string;
+        WebhookHmac: string;
+        /** @example acme-store.myshopify.com */
+        WebhookShopDomain: string;
+        WebhookId: string;
+        WebhookEventId: string;
+        WebhookApiVersion: string;
+        WebhookTriggeredAt: string;
         /** @description Page size. */
         Limit: number;
         /** @description The `next_cursor` of the previous page (opaque). */
@@ -1261,23 +1317,21 @@ export interface operations {
             query?: never;
             header: {
                 /** @example products/update */
-                "X-Shopify-Topic": string;
-                "X-Shopify-Hmac-Sha256": string;
+                "X-Shopify-Topic": components["parameters"]["WebhookTopic"];
+                "X-Shopify-Hmac-Sha256": components["parameters"]["WebhookHmac"];
                 /** @example acme-store.myshopify.com */
-                "X-Shopify-Shop-Domain": string;
-                "X-Shopify-Webhook-Id"?: string;
-                "X-Shopify-Event-Id"?: string;
-                "X-Shopify-API-Version"?: string;
-                "X-Shopify-Triggered-At"?: string;
+                "X-Shopify-Shop-Domain": components["parameters"]["WebhookShopDomain"];
+                "X-Shopify-Webhook-Id"?: components["parameters"]["WebhookId"];
+                "X-Shopify-Event-Id"?: components["parameters"]["WebhookEventId"];
+                "X-Shopify-API-Version"?: components["parameters"]["WebhookApiVersion"];
+                "X-Shopify-Triggered-At"?: components["parameters"]["WebhookTriggeredAt"];
             };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["WebhookPayload"];
             };
         };
         responses: {
@@ -1293,8 +1347,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
-            413: components["responses"]["BadRequest"];
-            415: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1304,23 +1358,21 @@ export interface operations {
             query?: never;
             header: {
                 /** @example products/update */
-                "X-Shopify-Topic": string;
-                "X-Shopify-Hmac-Sha256": string;
+                "X-Shopify-Topic": components["parameters"]["WebhookTopic"];
+                "X-Shopify-Hmac-Sha256": components["parameters"]["WebhookHmac"];
                 /** @example acme-store.myshopify.com */
-                "X-Shopify-Shop-Domain": string;
-                "X-Shopify-Webhook-Id"?: string;
-                "X-Shopify-Event-Id"?: string;
-                "X-Shopify-API-Version"?: string;
-                "X-Shopify-Triggered-At"?: string;
+                "X-Shopify-Shop-Domain": components["parameters"]["WebhookShopDomain"];
+                "X-Shopify-Webhook-Id"?: components["parameters"]["WebhookId"];
+                "X-Shopify-Event-Id"?: components["parameters"]["WebhookEventId"];
+                "X-Shopify-API-Version"?: components["parameters"]["WebhookApiVersion"];
+                "X-Shopify-Triggered-At"?: components["parameters"]["WebhookTriggeredAt"];
             };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["WebhookPayload"];
             };
         };
         responses: {
@@ -1336,8 +1388,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
-            413: components["responses"]["BadRequest"];
-            415: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1358,7 +1410,7 @@ export interface operations {
                 updated_at_max?: components["parameters"]["UpdatedAtMax"];
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
-                status?: "active" | "archived" | "draft";
+                status?: components["schemas"]["ProductStatus"];
                 vendor?: string;
                 product_type?: string;
                 handle?: string;
@@ -1434,8 +1486,8 @@ export interface operations {
                 updated_at_max?: components["parameters"]["UpdatedAtMax"];
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
-                financial_status?: "pending" | "authorized" | "partially_paid" | "paid" | "partially_refunded" | "refunded" | "voided";
-                fulfillment_status?: "fulfilled" | "partial" | "restocked" | "unfulfilled";
+                financial_status?: components["schemas"]["OrderFinancialStatus"];
+                fulfillment_status?: components["schemas"]["OrderFulfillmentStatus"];
                 customer_id?: number;
                 email?: string;
             };
@@ -1511,7 +1563,7 @@ export interface operations {
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
                 email?: string;
-                state?: "disabled" | "invited" | "enabled" | "declined";
+                state?: components["schemas"]["CustomerState"];
             };
             header?: never;
             path?: never;
@@ -1748,7 +1800,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Integration id. */
-                id: number;
+                id: components["schemas"]["DbId"];
             };
             cookie?: never;
         };
@@ -1841,7 +1893,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: number;
+                id: components["schemas"]["DbId"];
             };
             cookie?: never;
         };
