@@ -34,31 +34,25 @@ export function createDb(databaseUrl: string, connectionLimit = 10): Db {
   return new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
 }
 
-/** Creates the database named in the URL when it does not exist yet (local runs, tests). */
-export async function ensureDatabase(databaseUrl: string): Promise<void> {
-  const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+/** Runs one statement about the URL's database on a connection to its server (the database may not exist). */
+async function onServer(databaseUrl: string, statement: (name: string) => string): Promise<void> {
+  const name = decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, ''));
   if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`database name "${name}" must be letters, digits and _`);
   const opts = poolOptionsFromUrl(databaseUrl, 1);
   delete opts.database;
   const pool = createPool(opts).promise();
   try {
-    await pool.query(`CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    await pool.query(statement(name));
   } finally {
     await pool.end();
   }
 }
 
-export async function dropDatabase(databaseUrl: string): Promise<void> {
-  const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`database name "${name}" must be letters, digits and _`);
-  const opts = poolOptionsFromUrl(databaseUrl, 1);
-  delete opts.database;
-  const pool = createPool(opts).promise();
-  try {
-    await pool.query(`DROP DATABASE IF EXISTS \`${name}\``);
-  } finally {
-    await pool.end();
-  }
+/** Creates the database named in the URL when it does not exist yet (local runs, tests). */
+export function ensureDatabase(databaseUrl: string): Promise<void> {
+  return onServer(databaseUrl, (name) => `CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+}
+
+export function dropDatabase(databaseUrl: string): Promise<void> {
+  return onServer(databaseUrl, (name) => `DROP DATABASE IF EXISTS \`${name}\``);
 }
