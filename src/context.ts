@@ -1,7 +1,8 @@
 import type { Config } from './config.js';
 import type { SecretBox } from './platform/crypto.js';
-import type { Db } from './platform/db.js';
+import type { Db } from './store/schema.js';
 import type { Logger } from './platform/logger.js';
+import type { Metrics } from './platform/metrics.js';
 import type { Queues } from './platform/queues.js';
 import type { Redis, RedisKeys } from './platform/redis.js';
 
@@ -15,4 +16,6 @@ export interface ServiceContext {
   secrets: SecretBox;
   /** BullMQ queues (producers); workers are started by the worker process only. */
   queues: Queues;
+  /** Prometheus families of this process (a registry of its own per context). */
+  metrics: Metrics;
 }

@@ -1,3 +1,4 @@
+import type { Database } from '../store/schema.js';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { createDb } from '../platform/db.js';
@@ -21,7 +22,7 @@ async function main() {
     console.log(USAGE);
     process.exit(values.help ? 0 : 2);
   }
-  const db = createDb(loadConfig().databaseUrl, 1);
+  const db = createDb<Database>(loadConfig().databaseUrl, 1);
   try {
     if (verb === 'create') {
       if (!values.tenant || !TENANT_ID.test(values.tenant)) throw new Error('--tenant is required: letters, digits, _ . - (at most 64)');

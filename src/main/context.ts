@@ -1,15 +1,17 @@
+import type { Database } from '../store/schema.js';
 import type { Config } from '../config.js';
 import type { ServiceContext } from '../context.js';
 import { createSecretBox } from '../platform/crypto.js';
 import { createDb } from '../platform/db.js';
 import { createLogger, type Logger } from '../platform/logger.js';
+import { createMetrics } from '../platform/metrics.js';
 import { closeQueues, createQueues } from '../platform/queues.js';
 import { createRedis, redisKeys } from '../platform/redis.js';
 
 /** config → logger → db → redis → queues: the infrastructure both processes (and tests) start from. */
 export async function createContext(config: Config, logger?: Logger): Promise<ServiceContext> {
   const log = logger ?? createLogger({ level: config.logLevel });
-  const db = createDb(config.databaseUrl, config.databasePoolSize);
+  const db = createDb<Database>(config.databaseUrl, config.databasePoolSize);
   const redis = createRedis(config.redisUrl);
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   await redis.connect();
@@ -22,6 +24,7 @@ export async function createContext(config: Config, logger?: Logger): Promise<Se
     keys: redisKeys(config.redisKeyPrefix),
     secrets: createSecretBox(config.encryption.key, config.encryption.previousKeys),
     queues,
+    metrics: createMetrics(),
   };
 }
 

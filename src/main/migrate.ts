@@ -1,3 +1,4 @@
+import type { Database } from '../store/schema.js';
 import { loadConfig } from '../config.js';
 import { createDb, ensureDatabase } from '../platform/db.js';
 import { migrateToLatest } from '../store/migrate.js';
@@ -6,7 +7,7 @@ import { failStartup } from './lifecycle.js';
 async function main() {
   const config = loadConfig();
   await ensureDatabase(config.databaseUrl);
-  const db = createDb(config.databaseUrl, 1);
+  const db = createDb<Database>(config.databaseUrl, 1);
   try {
     const result = await migrateToLatest(db);
     const applied = result.results ?? [];

@@ -1,8 +1,5 @@
 import { Kysely, MysqlDialect } from 'kysely';
 import { createPool, type PoolOptions } from 'mysql2';
-import type { Database } from '../store/schema.js';
-
-export type Db = Kysely<Database>;
 
 /** mysql2 pool options from a `mysql://user:pass@host:port/db` URL. */
 export function poolOptionsFromUrl(databaseUrl: string, connectionLimit = 10): PoolOptions {
@@ -25,13 +22,14 @@ export function poolOptionsFromUrl(databaseUrl: string, connectionLimit = 10): P
   };
 }
 
-export function createDb(databaseUrl: string, connectionLimit = 10): Db {
+/** A Kysely instance over a mysql2 pool; `DB` is the schema type (the store's `Database`). */
+export function createDb<DB>(databaseUrl: string, connectionLimit = 10): Kysely<DB> {
   const pool = createPool(poolOptionsFromUrl(databaseUrl, connectionLimit));
   // Every session works in UTC so DATETIME values mean the same on every server.
   pool.on('connection', (conn) => {
     conn.query("SET time_zone = '+00:00'");
   });
-  return new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
+  return new Kysely<DB>({ dialect: new MysqlDialect({ pool }) });
 }
 
 /** Runs one statement about the URL's database on a connection to its server (the database may not exist). */

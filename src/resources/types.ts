@@ -1,9 +1,12 @@
-import type { Database } from '../store/schema.js';
-
 export type ResourceName = 'products' | 'orders' | 'customers' | 'inventory';
 export const RESOURCE_NAMES: readonly ResourceName[] = ['products', 'orders', 'customers', 'inventory'];
 
 export type Row = Record<string, unknown>;
+
+/** The tables the registry's records live in (the store's schema declares them). */
+export type RecordTable =
+  | 'shopify_products' | 'shopify_product_variants' | 'shopify_orders' | 'shopify_order_line_items'
+  | 'shopify_customers' | 'shopify_inventory_levels';
 
 /** What one Shopify record becomes: its row, and the rows of its children (variants, line items). */
 export interface MappedRecord {
@@ -26,11 +29,11 @@ export interface FilterDefinition {
 export interface ResourceDefinition {
   name: ResourceName;
   /** Table of the record itself. */
-  table: keyof Database & string;
+  table: RecordTable;
   /** Columns that identify a record within a tenant, in keyset order. */
   keyColumns: readonly string[];
   /** Child table replaced with each newer version of the parent. */
-  child?: { table: keyof Database & string; parentColumn: string; apiField: string; orderColumn: string };
+  child?: { table: RecordTable; parentColumn: string; apiField: string; orderColumn: string };
   /** Where the sync reads it from Shopify (inventory reads per location, see the sync). */
   shopify: { path: string; rootKey: string; params: Record<string, string> };
   /** Webhook topics that carry the full record, and topics that delete it. */

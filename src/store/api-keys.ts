@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db } from '../platform/db.js';
+import type { Db } from './schema.js';
 import { randomToken, sha256Hex } from '../platform/crypto.js';
 import type { ApiKey } from './schema.js';
 

@@ -1,5 +1,5 @@
 import type { ColumnType, Generated, Kysely, Selectable, Transaction } from 'kysely';
-import type { Db } from '../platform/db.js';
+import type { Db } from './schema.js';
 import type { Database, JsonColumn } from './schema.js';
 
 /** `shopify_data_requests` (migration 0002): customers/data_request webhooks, kept for the operator. */

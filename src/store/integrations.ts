@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db } from '../platform/db.js';
+import type { Db } from './schema.js';
 import type { Integration, IntegrationUpdate, NewIntegration, SyncLog } from './schema.js';
 
 export async function createIntegration(db: Db, values: NewIntegration): Promise<Integration> {

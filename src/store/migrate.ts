@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Migrator, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
-import type { Db } from '../platform/db.js';
+import type { Db } from './schema.js';
 
 /** Loads `migrations/*.ts` (or the compiled `*.js` in a build); names sort in apply order. */
 class FolderMigrationProvider implements MigrationProvider {

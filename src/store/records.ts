@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Db } from '../platform/db.js';
+import type { Db } from './schema.js';
 import type { MappedRecord, ResourceDefinition, Row } from '../resources/index.js';
 import type { Database } from './schema.js';
 import { parseJsonColumn } from './schema.js';

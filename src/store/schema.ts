@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Kysely, Selectable, Updateable } from 'kysely';
 
 /** JSON columns: MySQL hands back objects, MariaDB strings (its JSON is LONGTEXT); written as strings. */
 export type JsonColumn = ColumnType<unknown, string, string>;
@@ -178,6 +178,8 @@ export interface Database {
   shopify_sync_logs: SyncLogsTable;
   shopify_webhook_events: WebhookEventsTable;
 }
+
+export type Db = Kysely<Database>;
 
 export type ApiKey = Selectable<ApiKeysTable>;
 export type Integration = Selectable<IntegrationsTable>;

@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely';
-import type { Db } from '../platform/db.js';
+import type { Db } from './schema.js';
 import type { Database, NewSyncLog, SyncLog } from './schema.js';
 
 type Executor = Db | Transaction<Database>;

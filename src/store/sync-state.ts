@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
-import type { Db } from '../platform/db.js';
+import type { Db } from './schema.js';
 import type { ResourceDefinition } from '../resources/index.js';
 import type { Owner } from './records.js';
 import type { Database } from './schema.js';

@@ -1,5 +1,5 @@
 import { sql, type Transaction } from 'kysely';
-import type { Db } from '../platform/db.js';
+import type { Db } from '../store/schema.js';
 import type { Logger } from '../platform/logger.js';
 import type { MapContext, MappedRecord, ResourceDefinition } from '../resources/index.js';
 import { upsertRecords, type Owner } from '../store/records.js';

@@ -1,4 +1,4 @@
-import type { Db } from '../platform/db.js';
+import type { Db } from '../store/schema.js';
 import type { MappedRecord, ResourceDefinition, ResourceName } from '../resources/index.js';
 import { markRecordsDeleted, upsertRecords, type Owner } from '../store/records.js';
 import { keysDeletableAt } from '../store/record-deletions.js';
@@ -60,6 +60,8 @@ export interface ApplyResult {
   applied: number;
   /** Events already applied before (redeliveries): nothing changed. */
   duplicates: number;
+  /** The same split by topic (metrics). */
+  byTopic: Map<string, { applied: number; duplicates: number }>;
 }
 
 /**
@@ -131,6 +133,17 @@ export async function applyEvents(db: Db, events: PreparedEvent[]): Promise<Appl
       else if (e.action.kind === 'customer-redact') await redactCustomer(trx, e.owner, e.envelope);
       else if (e.action.kind === 'shop-redact') await redactShop(trx, e.owner);
     }
-    return { applied: toApply.length, duplicates: events.length - toApply.length };
+    return { applied: toApply.length, duplicates: events.length - toApply.length, byTopic: countByTopic(events, new Set(toApply)) };
   });
+}
+
+function countByTopic(events: PreparedEvent[], applied: Set<PreparedEvent>): ApplyResult['byTopic'] {
+  const byTopic: ApplyResult['byTopic'] = new Map();
+  for (const e of events) {
+    const entry = byTopic.get(e.envelope.topic) ?? { applied: 0, duplicates: 0 };
+    if (applied.has(e)) entry.applied++;
+    else entry.duplicates++;
+    byTopic.set(e.envelope.topic, entry);
+  }
+  return byTopic;
 }

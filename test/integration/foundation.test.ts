@@ -1,3 +1,4 @@
+import type { Database } from '../../src/store/schema.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
@@ -18,7 +19,7 @@ describe('migrations', () => {
   it('when applied to an empty database twice, then every table exists and the second run changes nothing', async () => {
     const url = `${TEST_DATABASE_SERVER}/${uniqueName('shopint_migrate')}`;
     await ensureDatabase(url);
-    const db = createDb(url, 1);
+    const db = createDb<Database>(url, 1);
     try {
       const first = await migrateToLatest(db);
       expect(first.results?.every((r) => r.status === 'Success')).to.equal(true);
