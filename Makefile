@@ -7,7 +7,7 @@ export REDIS_URL ?= redis://127.0.0.1:6379
 NPM_STAMP := node_modules/.install-stamp
 SDK_STAMP := sdk/typescript/node_modules/.install-stamp
 
-.PHONY: help install sdk-install services generate check-generated sdk check-docs migrate run api worker test test-unit lint typecheck build mock-shopify clean
+.PHONY: help install sdk-install services generate check-generated sdk check-docs demo migrate run api worker test test-unit lint typecheck build mock-shopify clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +46,9 @@ migrate: install services ## Create the database if needed and apply migrations
 run: install services migrate ## Set up everything, then run the API and the worker together (Ctrl-C stops both)
 	@echo "API on http://localhost:$${PORT:-3000} — Swagger UI at http://localhost:$${PORT:-3000}/docs"
 	@trap 'kill 0' INT TERM EXIT; npm run -s start:worker & npm run -s start:api & wait
+
+demo: install services ## End-to-end demo against a seeded mock Shopify: connect, sync, webhooks, counts (KEEP=1 keeps it serving)
+	npm run -s demo -- $(if $(KEEP),--keep)
 
 api: install ## Run only the API
 	npm run -s start:api

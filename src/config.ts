@@ -160,6 +160,11 @@ export function loadConfig(env: Env = process.env) {
       maxDeliveries: r.int('WEBHOOK_MAX_DELIVERIES', 5, 1, 1000),
     },
     oauthStateTtlSeconds: r.int('OAUTH_STATE_TTL_SECONDS', 600, 10, 86400),
+    /** The worker's own /metrics listener (the API serves /metrics on its port); unset = off. Both need ADMIN_API_KEY. */
+    workerMetrics: {
+      port: r.optional('WORKER_METRICS_PORT') === undefined ? null : r.int('WORKER_METRICS_PORT', 9465, 0, 65535),
+      host: r.str('WORKER_METRICS_HOST', '0.0.0.0'),
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 import type { ServiceContext } from '../context.js';
 import { AppError, UnprocessableError } from '../errors.js';
+import { shopifyClientObserver } from '../platform/metrics.js';
 import { createShopifyClient, type ShopifyClient } from '../shopify/admin-client.js';
 import { ShopifyApiError, ShopifyNotFoundError, ShopifyRetriableError, ShopifyUnauthorizedError } from '../shopify/errors.js';
 import type { Integration } from '../store/schema.js';
@@ -7,7 +8,7 @@ import type { Integration } from '../store/schema.js';
 /** A Shopify client for a store and token (the token stays inside the client's request headers). */
 export function shopifyClient(ctx: ServiceContext, shopDomain: string, accessToken: string, apiVersion?: string): ShopifyClient {
   return createShopifyClient(
-    { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, config: ctx.config.shopify },
+    { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, config: ctx.config.shopify, observer: shopifyClientObserver(ctx.metrics) },
     { shopDomain, accessToken, ...(apiVersion ? { apiVersion } : {}) },
   );
 }

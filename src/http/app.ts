@@ -6,7 +6,8 @@ import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
 import type { ServiceContext } from '../context.js';
 import { securityHandlers } from './auth.js';
-import { loadContract } from './contract.js';
+import { loadContract, rejectNonFiniteNumbers } from './contract.js';
+import { httpMetrics } from './metrics.js';
 import { errorHandler, notFoundHandler } from './problem.js';
 import { healthRoutes } from './routes/health.js';
 import { recordRoutes } from './routes/records.js';
@@ -20,11 +21,14 @@ export interface AppRoutes {
   raw?: Router[];
   /** Routes behind the contract validator. */
   api?: Router[];
+  /** Operator pages outside the contract (/metrics, /admin/queues): guarded by the admin key themselves, mounted before the parsers and the validator. */
+  operator?: Router[];
 }
 
 /**
- * Middleware order: security headers → request log (request id) → raw-body routes → JSON parser →
- * contract validator (routes, auth, parameters, bodies; responses too in tests) → routes → docs → errors.
+ * Middleware order: request metrics → security headers → request log (request id) → raw-body routes →
+ * operator pages → JSON parser → contract validator (routes, auth, parameters, bodies; responses too in
+ * tests) → routes → docs → errors.
  */
 export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express {
   const app = express();
@@ -33,6 +37,7 @@ export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express 
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
   app.set('query parser', 'extended');
 
+  app.use(httpMetrics(ctx.metrics));
   // CSP stays on (Swagger UI works under it) but must not upgrade plain-HTTP asset requests to https.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(
@@ -52,13 +57,16 @@ export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express 
   );
 
   for (const router of routes.raw ?? []) app.use(router);
+  for (const router of routes.operator ?? []) app.use(router);
 
   app.use(express.json({ limit: '1mb' }));
   // Every API path answers with and without its trailing slash; the contract spells them with one.
+  // Repeated trailing slashes count as one, as the contract validator reads them (else `/products//`
+  // matched listProducts there and no route here).
   app.use((req, _res, next) => {
     const q = req.url.indexOf('?');
     const path = q === -1 ? req.url : req.url.slice(0, q);
-    if (path.startsWith('/api/') && !path.endsWith('/')) req.url = `${path}/${q === -1 ? '' : req.url.slice(q)}`;
+    if (path.startsWith('/api/') && !/[^/]\/$/.test(path)) req.url = `${path.replace(/\/+$/, '')}/${q === -1 ? '' : req.url.slice(q)}`;
     next();
   });
   app.get('/openapi.json', (_req, res) => {
@@ -73,6 +81,8 @@ export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express 
     OpenApiValidator.middleware({
       apiSpec: contract,
       validateRequests: { allowUnknownQueryParameters: false },
+      // Full format checks: the fast ones let `2024-03-01T25:00:00Z` through as a date-time.
+      ajvFormats: { mode: 'full' },
       validateResponses: ctx.config.nodeEnv === 'test' ? { removeAdditional: false } : false,
       validateSecurity: { handlers: securityHandlers(ctx) },
       ignoreUndocumented: true,
@@ -80,6 +90,7 @@ export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express 
       ignorePaths: WEBHOOK_PATHS,
     }),
   );
+  app.use(rejectNonFiniteNumbers);
 
   app.use(healthRoutes(ctx));
   app.use(recordRoutes(ctx));

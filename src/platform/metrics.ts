@@ -19,13 +19,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     webhooksReceived: new Counter({
       name: 'webhooks_received_total',
-      help: 'Webhooks received by topic and outcome (queued, ignored, rejected)',
+      help: 'Webhooks received by topic and outcome (queued, ignored, rejected: 4xx, error: 5xx); unknown topics as "other"',
       labelNames: ['topic', 'outcome'] as const,
       registers,
     }),
     webhooksApplied: new Counter({
       name: 'webhooks_applied_total',
-      help: 'Webhook events applied to the database by topic (duplicates counted as duplicate)',
+      help: 'Webhook events by topic and result: applied, duplicate (already applied before), dropped (the shop has no integration any more)',
       labelNames: ['topic', 'result'] as const,
       registers,
     }),
@@ -77,3 +77,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The Shopify client's observer hooks (src/shopify/admin-client.ts) feeding these families. */
+export function shopifyClientObserver(metrics: Metrics) {
+  return {
+    response: (status: number | 'error') => metrics.shopifyRequests.inc({ status: String(status) }),
+    retry: () => metrics.shopifyRetries.inc(),
+    throttled: () => metrics.shopifyThrottled.inc(),
+    limiterWait: (ms: number) => metrics.shopifyLimiterWait.inc(ms / 1000),
+  };
+}

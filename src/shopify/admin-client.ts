@@ -23,9 +23,19 @@ export interface ShopifyClientDeps {
   maxPages?: number;
   retry?: Partial<RetryPolicy>;
   random?: () => number;
+  /** Told about every attempt, retry and limiter wait (metrics); the client itself knows no registry. */
+  observer?: ShopifyClientObserver;
 }
 
-/** Counters of one client (metrics come later): HTTP attempts, retries, 429s, time spent waiting for the limiter. */
+/** Hooks for metrics. `status` is the HTTP status of an attempt, or 'error' when no response came. */
+export interface ShopifyClientObserver {
+  response?(status: number | 'error', durationMs: number): void;
+  retry?(): void;
+  throttled?(): void;
+  limiterWait?(ms: number): void;
+}
+
+/** Counters of one client (process-wide metrics go through `observer`): HTTP attempts, retries, 429s, time spent waiting for the limiter. */
 export interface ShopifyClientStats {
   requests: number;
   retries: number;
@@ -94,12 +104,14 @@ export function createShopifyClient(deps: ShopifyClientDeps, integration: Shopif
         ? deps.rateLimit
         : createRedisRateLimiter({ redis: deps.redis, keys: deps.keys, shop, bucketSize: config.bucketSize, ratePerSecond: config.maxRequestsPerSecond, logger: log });
   const stats: ShopifyClientStats = { requests: 0, retries: 0, throttled: 0, limiterWaitMs: 0 };
+  const observer = deps.observer ?? {};
 
   async function waitForSlot(): Promise<void> {
     for (;;) {
       const waitMs = await limiter.acquire();
       if (waitMs <= 0) return;
       stats.limiterWaitMs += waitMs;
+      observer.limiterWait?.(waitMs);
       await sleep(waitMs);
     }
   }
@@ -125,17 +137,20 @@ export function createShopifyClient(deps: ShopifyClientDeps, integration: Shopif
       text = await res.text();
     } catch (error) {
       const durationMs = Math.round(performance.now() - started);
+      observer.response?.('error', durationMs);
       const timeout = (error as Error)?.name === 'TimeoutError';
       const reason = timeout ? `timed out after ${config.requestTimeoutMs} ms` : `failed: ${(error as Error)?.message}${(error as { cause?: Error })?.cause?.message ? ` (${(error as { cause?: Error }).cause?.message})` : ''}`;
       log.debug({ method, path: logPath, query: loggableQuery(params), status: 0, durationMs, attempt, error: reason }, 'shopify request');
       throw new ShopifyRetriableError(`${method} ${logPath} ${reason}`, { upstreamStatus: 0, method, path: logPath, cause: error }, timeout ? 'timeout' : 'network', timeout ? 'shopify-timeout' : 'shopify-unreachable');
     }
     const durationMs = Math.round(performance.now() - started);
+    observer.response?.(res.status, durationMs);
     const callLimitHeader = res.headers.get('x-shopify-shop-api-call-limit');
     const requestId = res.headers.get('x-request-id') ?? undefined;
     log.debug({ method, path: logPath, query: loggableQuery(params), status: res.status, durationMs, callLimit: callLimitHeader, attempt, requestId }, 'shopify request');
     if (res.status === 429) {
       stats.throttled++;
+      observer.throttled?.();
       const retryAfterMs = parseRetryAfterMs(res.headers.get('retry-after'));
       void limiter.throttled(retryAfterMs).catch(() => undefined);
       throw errorForStatus(429, { shopifyErrors: extractShopifyErrors(text), requestId, method, path: logPath, retryAfterMs });
@@ -168,6 +183,7 @@ export function createShopifyClient(deps: ShopifyClientDeps, integration: Shopif
         ...(deps.random ? { random: deps.random } : {}),
         onRetry: (error, decision, attempt) => {
           stats.retries++;
+          observer.retry?.();
           log.debug({ method, path, attempt, delayMs: decision.delayMs, reason: decision.reason, status: error instanceof ShopifyApiError ? error.upstreamStatus : undefined }, 'shopify request will be retried');
         },
       },

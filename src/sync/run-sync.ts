@@ -1,13 +1,14 @@
 import type { ServiceContext } from '../context.js';
 import { AppError, errorMessage } from '../errors.js';
 import type { Logger } from '../platform/logger.js';
+import { shopifyClientObserver } from '../platform/metrics.js';
 import { RESOURCES, type ResourceName } from '../resources/index.js';
 import { createShopifyClient, type ShopifyClient } from '../shopify/admin-client.js';
 import { ShopifyUnauthorizedError } from '../shopify/errors.js';
 import { findIntegrationById, isConnected, markError, markSuccess, markTokenRevoked } from '../store/integrations.js';
 import type { Owner } from '../store/records.js';
 import type { Integration } from '../store/schema.js';
-import { abandonSyncLog, claimQueuedSyncLog, createSyncLog, finishSyncLog, type SyncCounts } from '../store/sync-logs.js';
+import { abandonOpenSyncLogsOfJob, abandonSyncLog, claimQueuedSyncLog, createSyncLog, finishSyncLog, type SyncCounts } from '../store/sync-logs.js';
 import { databaseNow, getSyncState, markUnseenRecordsDeleted, saveSyncCompleted, type SyncState } from '../store/sync-state.js';
 import { IntegrationDisconnectedError, SyncInterruptedError } from './errors.js';
 import { prefetchOne, recordPages } from './pages.js';
@@ -50,13 +51,24 @@ function effectiveMode(ctx: ServiceContext, req: SyncRequest, state: SyncState, 
   return req.trigger === 'scheduled' && fullDue ? 'full' : 'incremental';
 }
 
-/** The queued row of this job becomes the running one; otherwise (a retry, a re-run after a crash) a new row. */
+/**
+ * The queued row of this job becomes the running one; otherwise (a retry, a re-run after a crash) a new
+ * row. Rows of the same job that earlier attempts left open (their worker was killed) are closed, each
+ * of them and not only the first one, however many times the job was interrupted.
+ */
 async function openLog(ctx: ServiceContext, req: SyncRequest, integration: Integration, mode: SyncMode, startedAt: Date): Promise<number> {
   const jobId = req.jobId ?? null;
-  if (req.logId !== undefined) {
-    if (await claimQueuedSyncLog(ctx.db, req.logId, { mode, job_id: jobId ?? '', started_at: startedAt })) return req.logId;
-    await abandonSyncLog(ctx.db, req.logId, 'Interrupted: the worker running it stopped; the job ran again', ['running']);
+  const logId = req.logId !== undefined && (await claimQueuedSyncLog(ctx.db, req.logId, { mode, job_id: jobId ?? '', started_at: startedAt }))
+    ? req.logId
+    : await createLog(ctx, req, integration, mode, startedAt);
+  if (jobId !== null) {
+    await abandonOpenSyncLogsOfJob(ctx.db, { integrationId: integration.id, resource: req.resource, jobId }, 'Interrupted: the worker running it stopped; the job ran again', { before: startedAt, statuses: ['running'], keepId: logId });
   }
+  return logId;
+}
+
+function createLog(ctx: ServiceContext, req: SyncRequest, integration: Integration, mode: SyncMode, startedAt: Date): Promise<number> {
+  const jobId = req.jobId ?? null;
   return createSyncLog(ctx.db, {
     tenant_id: integration.tenant_id,
     integration_id: integration.id,
@@ -78,7 +90,7 @@ function clientFor(ctx: ServiceContext, integration: Integration, opts: SyncOpti
   }
   if (opts.createClient) return opts.createClient(integration, accessToken);
   return createShopifyClient(
-    { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, config: ctx.config.shopify, maxPages: ctx.config.sync.maxPages },
+    { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, config: ctx.config.shopify, maxPages: ctx.config.sync.maxPages, observer: shopifyClientObserver(ctx.metrics) },
     { shopDomain: integration.shop_domain, accessToken, apiVersion: integration.api_version },
   );
 }
@@ -99,6 +111,7 @@ export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncO
   if (!integration || !isConnected(integration)) {
     const reason = 'The integration is not connected any more; the run was skipped';
     if (req.logId !== undefined) await abandonSyncLog(ctx.db, req.logId, reason);
+    ctx.metrics.syncRuns.inc({ resource: req.resource, outcome: 'skipped' });
     return { status: 'skipped', reason };
   }
 
@@ -146,11 +159,23 @@ export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncO
     await finishSyncLog(ctx.db, logId, { ...counts, status: 'succeeded', page_cap_reached: pageCapReached, error: note, finished_at: finishedAt });
     await markSuccess(ctx.db, integration.id, finishedAt);
     log.info({ ...counts, pageCapReached, ms: finishedAt.getTime() - startedAt.getTime(), sweepMs }, 'sync succeeded');
+    countRun(ctx, req.resource, 'succeeded', startedAt, counts);
     return { status: 'succeeded', logId, mode, counts, pageCapReached, recordsSkipped };
   } catch (error) {
     await recordFailure(ctx, log, integration.id, logId, counts, pageCapReached, error);
+    countRun(ctx, req.resource, error instanceof SyncInterruptedError || error instanceof IntegrationDisconnectedError ? 'interrupted' : 'failed', startedAt, counts);
     throw error;
   }
+}
+
+/** Metrics of a finished run; records written before a failure count too (they are in MySQL). */
+function countRun(ctx: ServiceContext, resource: ResourceName, outcome: 'succeeded' | 'failed' | 'interrupted', startedAt: Date, counts: SyncCounts): void {
+  const m = ctx.metrics;
+  m.syncRuns.inc({ resource, outcome });
+  m.syncDuration.observe({ resource }, (Date.now() - startedAt.getTime()) / 1000);
+  m.syncRecords.inc({ resource, kind: 'fetched' }, counts.records_fetched);
+  m.syncRecords.inc({ resource, kind: 'written' }, counts.records_written);
+  m.syncRecords.inc({ resource, kind: 'deleted' }, counts.records_deleted);
 }
 
 async function recordFailure(ctx: ServiceContext, log: Logger, integrationId: number, logId: number, counts: SyncCounts, pageCapReached: boolean, error: unknown) {

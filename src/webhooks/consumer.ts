@@ -3,9 +3,10 @@ import type { ServiceContext } from '../context.js';
 import { errorMessage } from '../errors.js';
 import type { Redis } from '../platform/redis.js';
 import { eventKey, findWebhookOwners, recordedEvents, type WebhookOwner } from '../store/webhook-events.js';
-import { applyEvents, decodeEntry, prepareEvent, type PreparedEvent } from './apply.js';
+import { applyEvents, decodeEntry, prepareEvent, type ApplyResult, type PreparedEvent } from './apply.js';
 import { moveToDeadLetters, type DeadLetterInput } from './dead-letters.js';
 import { backoffMs, isConflict, isTransient } from './failures.js';
+import { topicLabel } from './topics.js';
 import { CONSUMER_GROUP, ensureConsumerGroup, entriesOf, isNoGroupError, webhookKeys, type StreamEntry, type WebhookEnvelope, type WebhookKeys } from './stream.js';
 
 type Source = 'new' | 'history' | 'claim';
@@ -182,6 +183,7 @@ class StreamConsumer {
       if (!owner) {
         this.ctx.logger.warn({ integrationId: envelope.integrationId, topic: envelope.topic, eventId: envelope.eventId }, 'webhook of a shop that no longer has an integration: dropped');
         gone.push(delivered.id);
+        this.ctx.metrics.webhooksApplied.inc({ topic: topicLabel(envelope.topic), result: 'dropped' });
         continue;
       }
       try {
@@ -203,9 +205,10 @@ class StreamConsumer {
       await this.isolate(prepared);
       return;
     }
+    this.countApplied(result);
     // Only after the commit; if this fails (Redis away), the entries are re-read and found already applied.
     await this.ack(prepared.map((p) => p.delivered.id));
-    this.ctx.logger.debug({ consumer: this.name, ...result }, 'webhook batch applied');
+    this.ctx.logger.debug({ consumer: this.name, applied: result.applied, duplicates: result.duplicates }, 'webhook batch applied');
   }
 
   /**
@@ -227,7 +230,7 @@ class StreamConsumer {
     for (const { delivered, event } of prepared) {
       let failure: unknown;
       try {
-        await this.untilDone(() => applyEvents(this.ctx.db, [event]));
+        this.countApplied(await this.untilDone(() => applyEvents(this.ctx.db, [event])));
       } catch (err) {
         if (err instanceof Stopped) throw err;
         failure = err;
@@ -289,6 +292,15 @@ class StreamConsumer {
   private async deadLetter(entries: DeadLetterInput[]): Promise<void> {
     for (const e of entries) this.ctx.logger.error({ id: e.id, topic: e.fields.topic, eventId: e.fields.event_id, deliveries: e.deliveries, err: e.error, consumer: this.name }, 'webhook moved to the dead letters');
     await moveToDeadLetters(this.reader, this.keys, entries, this.ctx.config.webhooks.streamMaxLen);
+    for (const e of entries) this.ctx.metrics.webhooksDeadLettered.inc({ topic: topicLabel(e.fields.topic) });
+  }
+
+  private countApplied(result: ApplyResult): void {
+    for (const [topic, n] of result.byTopic) {
+      const label = topicLabel(topic);
+      if (n.applied > 0) this.ctx.metrics.webhooksApplied.inc({ topic: label, result: 'applied' }, n.applied);
+      if (n.duplicates > 0) this.ctx.metrics.webhooksApplied.inc({ topic: label, result: 'duplicate' }, n.duplicates);
+    }
   }
 
   /** Removes this consumer from the group on a clean stop when it holds nothing, so stats list live consumers. */

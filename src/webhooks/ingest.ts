@@ -6,7 +6,7 @@ import { isValidShopDomain } from '../shopify/oauth.js';
 import { verifyWebhookHmac } from '../shopify/hmac.js';
 import { createShopLookup, type ShopWebhookTarget } from './shop-lookup.js';
 import { encodeEnvelope, webhookKeys, type WebhookEnvelope } from './stream.js';
-import { acceptedTopics } from './topics.js';
+import { acceptedTopics, topicLabel } from './topics.js';
 
 export interface IncomingWebhook {
   headers: IncomingHttpHeaders;
@@ -93,7 +93,7 @@ export function createWebhookIngest(ctx: ServiceContext) {
     ctx.redis.hIncrBy(keys.ignored, topic, 1).catch((err: Error) => ctx.logger.warn({ err: err.message }, 'could not count an ignored webhook'));
   }
 
-  return {
+  const unmetered = {
     async receive({ headers, body }: IncomingWebhook): Promise<IngestResult> {
       if (body.length > maxBodyBytes) throw new ClientError(`The webhook body is larger than ${maxBodyBytes} bytes`, { status: 413, code: 'payload-too-large' });
       const hmac = header(headers, 'x-shopify-hmac-sha256');
@@ -138,6 +138,21 @@ export function createWebhookIngest(ctx: ServiceContext) {
         throw new DependencyUnavailableError('Redis', err);
       }
       return { status: 'queued', id };
+    },
+  };
+
+  return {
+    /** Verifies and queues one delivery, counted by topic and outcome (queued, ignored, rejected = 4xx, error = 5xx). */
+    async receive(webhook: IncomingWebhook): Promise<IngestResult> {
+      const topic = topicLabel(header(webhook.headers, 'x-shopify-topic'));
+      try {
+        const result = await unmetered.receive(webhook);
+        ctx.metrics.webhooksReceived.inc({ topic, outcome: result.status });
+        return result;
+      } catch (err) {
+        ctx.metrics.webhooksReceived.inc({ topic, outcome: err instanceof ClientError ? 'rejected' : 'error' });
+        throw err;
+      }
     },
   };
 }

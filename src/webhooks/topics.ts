@@ -27,3 +27,11 @@ export function actionForTopic(topic: string): TopicAction | undefined {
 export function acceptedTopics(allowList: readonly string[]): Set<string> {
   return new Set(allowList.filter((topic) => actionForTopic(topic) !== undefined));
 }
+
+/**
+ * A topic as a metrics label: topics the service handles keep their name, anything else (a topic
+ * header of a forged or unexpected request) is "other", so a sender cannot create label values.
+ */
+export function topicLabel(topic: string | undefined): string {
+  return topic !== undefined && actionForTopic(topic) !== undefined ? topic : 'other';
+}

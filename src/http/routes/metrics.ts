@@ -1,0 +1,51 @@
+import { Router } from 'express';
+import type { ServiceContext } from '../../context.js';
+import { errorMessage } from '../../errors.js';
+import { webhookStats } from '../../webhooks/stats.js';
+import { webhookKeys } from '../../webhooks/stream.js';
+import { requireOperatorKey } from '../operator-auth.js';
+
+/** A scrape must answer even while Redis hangs: the stream gauges then keep their last values. */
+const STATS_TIMEOUT_MS = 1000;
+
+/**
+ * Sets the webhook stream gauges from Redis (XLEN, XINFO). The stream is shared, so every process
+ * reports the same values: aggregate with max(), not sum().
+ */
+async function refreshStreamGauges(ctx: ServiceContext): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const stats = await Promise.race([
+      webhookStats(ctx.redis, webhookKeys(ctx)),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${STATS_TIMEOUT_MS} ms`)), STATS_TIMEOUT_MS);
+      }),
+    ]);
+    const gauge = ctx.metrics.webhookStream;
+    gauge.set({ state: 'length' }, stats.stream_length);
+    gauge.set({ state: 'pending' }, stats.pending);
+    // Acknowledged entries are deleted (XDEL), which makes Redis report lag as unknown (null); the
+    // stream then holds only the backlog, so length − pending is exactly what no consumer has read yet.
+    gauge.set({ state: 'lag' }, stats.lag ?? Math.max(0, stats.stream_length - stats.pending));
+    gauge.set({ state: 'dead_letters' }, stats.dead_letters);
+  } catch (err) {
+    ctx.logger.warn({ err: errorMessage(err) }, 'metrics: could not read the webhook stream state');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * `GET /metrics` in Prometheus' text format, behind the operator key (Bearer, or Basic password). It is
+ * not part of the REST contract (not JSON, not for integrators): mounted before the validator.
+ */
+export function metricsRoutes(ctx: ServiceContext): Router {
+  const router = Router();
+  router.get('/metrics', requireOperatorKey(ctx), async (_req, res) => {
+    await refreshStreamGauges(ctx);
+    const body = await ctx.metrics.registry.metrics();
+    res.setHeader('Cache-Control', 'no-store');
+    res.type(ctx.metrics.registry.contentType).send(body);
+  });
+  return router;
+}

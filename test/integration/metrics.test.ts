@@ -1,0 +1,203 @@
+import { expect } from 'chai';
+import { startMetricsServer } from '../../src/main/metrics-server.js';
+import type { Integration } from '../../src/store/schema.js';
+import { ADMIN_KEY } from '../support/context.js';
+import { call, expectProblem } from '../support/http.js';
+import { startSyncTestContext, type SyncTestContext } from '../support/sync.js';
+import { runConsumers, sendWebhook, waitFor } from '../support/webhooks.js';
+
+const SHOP = 'metrics-store.myshopify.com';
+const APP_SECRET = 'test-app-secret';
+
+interface Sample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Prometheus text format → samples by metric name (enough of the format for these assertions). */
+function parseMetrics(text: string): Map<string, Sample[]> {
+  const out = new Map<string, Sample[]>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1] as string] = l[2] as string;
+    const list = out.get(m[1] as string) ?? [];
+    list.push({ labels, value: Number(m[3]) });
+    out.set(m[1] as string, list);
+  }
+  return out;
+}
+
+/** Sum of a family's samples whose labels include `labels`. */
+function total(metrics: Map<string, Sample[]>, name: string, labels: Record<string, string> = {}): number {
+  const samples = metrics.get(name);
+  if (!samples) throw new Error(`${name} is missing from /metrics`);
+  return samples.filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+}
+
+const basic = (password: string) => `Basic ${Buffer.from(`operator:${password}`).toString('base64')}`;
+
+describe('metrics and the queue dashboard', function () {
+  this.timeout(20_000);
+  let t: SyncTestContext;
+  let integration: Integration;
+  let key: string;
+  let metrics: Map<string, Sample[]>;
+  let productId: number;
+
+  before(async () => {
+    t = await startSyncTestContext({ shops: [{ domain: SHOP, products: 12, orders: 4, customers: 4, locations: 1 }] });
+    integration = await t.connect('tenant-metrics', SHOP);
+    key = await t.keyFor('tenant-metrics');
+    await t.startWorker();
+    const stopConsumers = await runConsumers(t);
+    try {
+      // A sync against the mock, through one 429 and one 503 (each retried by the client).
+      t.mock.setFaults({ throttleNext: 1, throttleRetryAfter: '0.05', failNext: 1, errorStatus: 503 }, SHOP);
+      const sync = await call(t.url, 'POST', '/api/shopify/sync/', { key, body: { resources: ['products'], mode: 'full' } });
+      expect(sync.status, sync.text).to.equal(202);
+      await t.waitForRuns(integration.id, 1);
+
+      // Reads: a list and one record (the route label must be the pattern, not the id).
+      const list = await call(t.url, 'GET', '/api/shopify/products/?limit=2', { key });
+      expect(list.status, list.text).to.equal(200);
+      productId = list.body.data[0].id;
+      expect((await call(t.url, 'GET', `/api/shopify/products/${productId}/`, { key })).status).to.equal(200);
+
+      // Webhooks: one applied, the same event again (duplicate), one with a bad signature, one that cannot be mapped.
+      const update = { ...t.mock.shop(SHOP).updateProduct(productId, { title: 'Renamed by webhook' }) };
+      const body = JSON.stringify(update.payload);
+      expect((await sendWebhook(t.url, { topic: 'products/update', shop: SHOP, body, secret: APP_SECRET, eventId: update.eventId })).status).to.equal(200);
+      expect((await sendWebhook(t.url, { topic: 'products/update', shop: SHOP, body, secret: 'not-the-secret' })).status).to.equal(401);
+      expect((await sendWebhook(t.url, { topic: 'made/up', shop: SHOP, body: '{}', secret: 'not-the-secret' })).status).to.equal(401);
+      await waitFor('the webhook applied', async () => (await t.ctx.db.selectFrom('shopify_webhook_events').select('event_id').where('event_id', '=', update.eventId).executeTakeFirst()) !== undefined);
+      expect((await sendWebhook(t.url, { topic: 'products/update', shop: SHOP, body, secret: APP_SECRET, eventId: update.eventId })).status).to.equal(200);
+      expect((await sendWebhook(t.url, { topic: 'products/update', shop: SHOP, body: '{"title":"no id"}', secret: APP_SECRET })).status).to.equal(200);
+      await waitFor('the duplicate and the dead letter counted', async () => {
+        const m = await scrape();
+        return total(m, 'webhooks_applied_total', { result: 'duplicate' }) === 1 && total(m, 'webhooks_dead_lettered_total') === 1;
+      });
+    } finally {
+      await stopConsumers();
+    }
+    metrics = await scrape();
+  });
+  after(async () => t?.close());
+
+  async function scrape(): Promise<Map<string, Sample[]>> {
+    const res = await call(t.url, 'GET', '/metrics', { key: ADMIN_KEY });
+    expect(res.status, res.text).to.equal(200);
+    return parseMetrics(res.text);
+  }
+
+  describe('GET /metrics', () => {
+    it('when scraped with the admin key, then it answers the Prometheus text format', async () => {
+      const res = await call(t.url, 'GET', '/metrics', { key: ADMIN_KEY });
+      expect(res.status).to.equal(200);
+      expect(res.headers.get('content-type')).to.match(/^text\/plain; version=0\.0\.4/);
+      expect(res.text).to.include('# TYPE http_request_duration_seconds histogram');
+    });
+
+    it('when requests were served, then they are counted by route pattern and status, never by raw URL', () => {
+      expect(total(metrics, 'http_request_duration_seconds_count', { method: 'GET', route: '/api/shopify/products/', status: '200' })).to.equal(1);
+      expect(total(metrics, 'http_request_duration_seconds_count', { method: 'GET', route: '/api/shopify/products/{id}/', status: '200' })).to.equal(1);
+      expect(total(metrics, 'http_request_duration_seconds_count', { method: 'POST', route: '/api/shopify/sync/', status: '202' })).to.equal(1);
+      expect(total(metrics, 'http_request_duration_seconds_count', { method: 'POST', route: '/api/shopify/webhook', status: '401' })).to.equal(2);
+      expect(total(metrics, 'http_request_duration_seconds_bucket', { route: '/api/shopify/products/', le: '+Inf' })).to.equal(1);
+      const routes = new Set(metrics.get('http_request_duration_seconds_count')?.map((s) => s.labels.route));
+      expect([...routes].join(' ')).not.to.include(String(productId));
+    });
+
+    it('when webhooks arrived, then they are counted by topic and outcome, unknown topics as "other"', () => {
+      expect(total(metrics, 'webhooks_received_total', { topic: 'products/update', outcome: 'queued' })).to.equal(3);
+      expect(total(metrics, 'webhooks_received_total', { topic: 'products/update', outcome: 'rejected' })).to.equal(1);
+      expect(total(metrics, 'webhooks_received_total', { topic: 'other', outcome: 'rejected' })).to.equal(1);
+      expect(metrics.get('webhooks_received_total')?.map((s) => s.labels.topic)).not.to.include('made/up');
+    });
+
+    it('when the worker applied them, then applied, duplicate and dead-lettered are counted by topic', () => {
+      expect(total(metrics, 'webhooks_applied_total', { topic: 'products/update', result: 'applied' })).to.equal(1);
+      expect(total(metrics, 'webhooks_applied_total', { topic: 'products/update', result: 'duplicate' })).to.equal(1);
+      expect(total(metrics, 'webhooks_dead_lettered_total', { topic: 'products/update' })).to.equal(1);
+    });
+
+    it('when scraped, then the stream gauges are read from Redis (length, pending, lag, dead letters)', () => {
+      for (const state of ['length', 'pending', 'lag']) expect(total(metrics, 'webhook_stream_entries', { state }), state).to.equal(0);
+      expect(total(metrics, 'webhook_stream_entries', { state: 'dead_letters' })).to.equal(1);
+    });
+
+    it('when a sync ran, then runs, duration and records are counted by resource and outcome', () => {
+      expect(total(metrics, 'sync_runs_total', { resource: 'products', outcome: 'succeeded' })).to.equal(1);
+      expect(total(metrics, 'sync_run_duration_seconds_count', { resource: 'products' })).to.equal(1);
+      expect(total(metrics, 'sync_records_total', { resource: 'products', kind: 'fetched' })).to.equal(12);
+      expect(total(metrics, 'sync_records_total', { resource: 'products', kind: 'written' })).to.equal(12);
+      expect(total(metrics, 'sync_records_total', { resource: 'products', kind: 'deleted' })).to.equal(0);
+    });
+
+    it('when Shopify answered 429 and 503, then calls by status, retries, 429s and limiter wait are counted', () => {
+      expect(total(metrics, 'shopify_requests_total', { status: '200' })).to.be.at.least(1);
+      expect(total(metrics, 'shopify_requests_total', { status: '429' })).to.equal(1);
+      expect(total(metrics, 'shopify_requests_total', { status: '503' })).to.equal(1);
+      expect(total(metrics, 'shopify_retries_total')).to.equal(2);
+      expect(total(metrics, 'shopify_throttled_total')).to.equal(1);
+      expect(total(metrics, 'shopify_limiter_wait_seconds_total')).to.be.at.least(0);
+    });
+
+    it('when scraped, then the default process metrics are there', () => {
+      expect(total(metrics, 'process_cpu_user_seconds_total')).to.be.greaterThan(0);
+      expect(total(metrics, 'nodejs_heap_size_used_bytes')).to.be.greaterThan(0);
+    });
+
+    it('when called without the admin key, with a tenant key or a wrong one, then 401 problem', async () => {
+      const none = await call(t.url, 'GET', '/metrics');
+      expectProblem(none, 401);
+      expect(none.headers.get('www-authenticate')).to.match(/^Bearer/);
+      expectProblem(await call(t.url, 'GET', '/metrics', { key }), 401);
+      expectProblem(await call(t.url, 'GET', '/metrics', { key: `${ADMIN_KEY}x` }), 401);
+    });
+
+    it('when the admin key comes as the HTTP Basic password, then 200', async () => {
+      expect((await call(t.url, 'GET', '/metrics', { headers: { authorization: basic(ADMIN_KEY) } })).status).to.equal(200);
+    });
+  });
+
+  describe('the worker metrics listener', () => {
+    it('when started, then it serves /metrics behind the admin key and nothing else', async () => {
+      const server = await startMetricsServer(t.ctx, 0, '127.0.0.1');
+      try {
+        expectProblem(await call(server.url, 'GET', '/metrics'), 401);
+        const res = await call(server.url, 'GET', '/metrics', { key: ADMIN_KEY });
+        expect(res.status).to.equal(200);
+        expect(res.text).to.include('sync_runs_total{resource="products",outcome="succeeded"} 1');
+        expectProblem(await call(server.url, 'GET', '/api/shopify/products/', { key }), 404);
+      } finally {
+        await server.stop();
+      }
+    });
+  });
+
+  describe('GET /admin/queues', () => {
+    it('when opened without the admin key, then 401 asking for HTTP Basic (the browser prompts)', async () => {
+      const res = await call(t.url, 'GET', '/admin/queues');
+      expectProblem(res, 401);
+      expect(res.headers.get('www-authenticate')).to.match(/^Basic realm=/);
+      expectProblem(await call(t.url, 'GET', '/admin/queues', { headers: { authorization: basic('wrong-password') } }), 401);
+      expectProblem(await call(t.url, 'GET', '/admin/queues/api/queues', { key }), 401);
+    });
+
+    it('when opened with the admin key as the Basic password, then the dashboard page is served', async () => {
+      const res = await call(t.url, 'GET', '/admin/queues', { headers: { authorization: basic(ADMIN_KEY) } });
+      expect(res.status).to.equal(200);
+      expect(res.headers.get('content-type')).to.match(/^text\/html/);
+      expect(res.text).to.include('<base href="/admin/queues/"');
+    });
+
+    it('when its API is called with the admin key, then it lists the service\'s queues', async () => {
+      const res = await call(t.url, 'GET', '/admin/queues/api/queues?activeQueue=sync&page=1&jobsPerPage=10', { key: ADMIN_KEY });
+      expect(res.status, res.text).to.equal(200);
+      expect(res.body.queues.map((q: { name: string }) => q.name)).to.have.members(['sync', 'sync-fan-out']);
+      expect(res.headers.get('x-powered-by')).to.equal(null);
+    });
+  });
+});
