@@ -39,7 +39,7 @@ COPY package.json ./
 COPY scripts/docker-entrypoint.sh ./scripts/docker-entrypoint.sh
 USER node
 EXPOSE 3000
-# For the api role. The worker serves no HTTP: run it with --no-healthcheck (compose.yaml disables it).
+# For the api role. The worker serves HTTP only for /metrics (WORKER_METRICS_PORT): run it with --no-healthcheck.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Started through sh so the script needs no executable bit in the build context.
