@@ -65,6 +65,31 @@ export async function abandonSyncLog(db: Executor, id: number, reason: string, f
   return Number(result.numUpdatedRows) > 0;
 }
 
+/**
+ * Closes, as failed, the runs of a job that attempts which died left open (a killed worker cannot close
+ * its run; a job BullMQ fails after too many stalls never runs again): every row of this job id in one
+ * of `statuses` begun before `before`, except `keepId` (the run of the attempt now starting). One attempt
+ * of a job id runs at a time, so such rows belong to no live attempt. Returns how many were closed.
+ */
+export async function abandonOpenSyncLogsOfJob(
+  db: Executor,
+  job: { integrationId: number; resource: string; jobId: string },
+  reason: string,
+  opts: { before: Date; statuses: SyncLogStatus[]; keepId?: number },
+): Promise<number> {
+  let q = db
+    .updateTable('shopify_sync_logs')
+    .set({ status: 'failed', error: clip(reason), finished_at: new Date() })
+    .where('integration_id', '=', job.integrationId)
+    .where('resource', '=', job.resource)
+    .where('job_id', '=', job.jobId)
+    .where('status', 'in', opts.statuses)
+    .where('started_at', '<', opts.before);
+  if (opts.keepId !== undefined) q = q.where('id', '!=', opts.keepId);
+  const result = await q.executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
 export async function deleteSyncLog(db: Executor, id: number): Promise<void> {
   await db.deleteFrom('shopify_sync_logs').where('id', '=', id).execute();
 }

@@ -23,6 +23,8 @@ export interface SyncRequest {
   jobId: string | null;
   /** A `queued` log row written at enqueue time, taken over by this run. */
   logId?: number;
+  /** The job's last recorded failure, if an earlier attempt failed (quoted when closing the runs it left open). */
+  lastJobError?: string;
 }
 
 export interface SyncOptions {
@@ -62,10 +64,14 @@ async function openLog(ctx: ServiceContext, req: SyncRequest, integration: Integ
     ? req.logId
     : await createLog(ctx, req, integration, mode, startedAt);
   if (jobId !== null) {
-    await abandonOpenSyncLogsOfJob(ctx.db, { integrationId: integration.id, resource: req.resource, jobId }, 'Interrupted: the worker running it stopped; the job ran again', { before: startedAt, statuses: ['running'], keepId: logId });
+    await abandonOpenSyncLogsOfJob(ctx.db, { integrationId: integration.id, resource: req.resource, jobId }, interruptedReason(req.lastJobError), { before: startedAt, statuses: ['running'], keepId: logId });
   }
   return logId;
 }
+
+/** Why a run was left open: its worker died, or MySQL was away when the attempt failed (the job's error says which). */
+const interruptedReason = (lastJobError: string | undefined) =>
+  `Interrupted: the attempt ended without closing this run (its worker stopped, or MySQL was unreachable${lastJobError ? `; last job error: ${lastJobError}` : ''}); the job ran again`;
 
 function createLog(ctx: ServiceContext, req: SyncRequest, integration: Integration, mode: SyncMode, startedAt: Date): Promise<number> {
   const jobId = req.jobId ?? null;

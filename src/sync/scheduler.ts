@@ -16,16 +16,36 @@ export async function registerSyncSchedulers(ctx: ServiceContext): Promise<void>
   const queue = fanOutQueue(ctx);
   for (const resource of RESOURCE_NAMES) {
     const seconds = ctx.config.shopify.syncIntervals[resource];
-    if (seconds > 0) {
-      await queue.upsertJobScheduler(schedulerId(resource), { every: seconds * 1000 }, {
-        name: FAN_OUT_JOB_NAME,
-        data: { resource },
-        opts: { removeOnComplete: true, removeOnFail: true },
-      });
-    } else {
-      await queue.removeJobScheduler(schedulerId(resource));
-    }
+    if (seconds > 0) await upsertScheduler(ctx, resource, seconds);
+    else await queue.removeJobScheduler(schedulerId(resource));
   }
+}
+
+function upsertScheduler(ctx: ServiceContext, resource: ResourceName, seconds: number) {
+  return fanOutQueue(ctx).upsertJobScheduler(schedulerId(resource), { every: seconds * 1000 }, {
+    name: FAN_OUT_JOB_NAME,
+    data: { resource },
+    opts: { removeOnComplete: true, removeOnFail: true },
+  });
+}
+
+/**
+ * Re-creates the schedulers Redis no longer has (it restarted without persistence, was flushed, or
+ * failed over to an empty replica). Without them no scheduled sync would run until a worker restarts —
+ * and the scheduled syncs are what repair the webhooks such a loss took away. Existing ones are left
+ * alone (upserting them would move their next tick). Returns how many were re-created.
+ */
+export async function restoreMissingSyncSchedulers(ctx: ServiceContext): Promise<number> {
+  const queue = fanOutQueue(ctx);
+  let restored = 0;
+  for (const resource of RESOURCE_NAMES) {
+    const seconds = ctx.config.shopify.syncIntervals[resource];
+    if (seconds <= 0 || (await queue.getJobScheduler(schedulerId(resource)))) continue;
+    await upsertScheduler(ctx, resource, seconds);
+    restored++;
+  }
+  if (restored > 0) ctx.logger.warn({ restored }, 'sync schedulers were missing from Redis (its data was lost?): re-created');
+  return restored;
 }
 
 export interface FanOutResult {

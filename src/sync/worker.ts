@@ -2,10 +2,11 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { ServiceContext } from '../context.js';
 import { errorMessage } from '../errors.js';
 import { createWorker } from '../platform/queues.js';
+import { abandonOpenSyncLogsOfJob } from '../store/sync-logs.js';
 import { isRetriable, SyncInterruptedError } from './errors.js';
 import type { FanOutJobData, SyncJobData } from './queue.js';
 import { runSync, type SyncResult } from './run-sync.js';
-import { fanOut, registerSyncSchedulers, type FanOutResult } from './scheduler.js';
+import { fanOut, registerSyncSchedulers, restoreMissingSyncSchedulers, type FanOutResult } from './scheduler.js';
 
 /**
  * Runs sync jobs (`SYNC_CONCURRENCY` at a time in this process; any number of processes share the
@@ -16,18 +17,25 @@ export async function startSyncWorker(ctx: ServiceContext): Promise<() => Promis
   await registerSyncSchedulers(ctx);
   const stopping = new AbortController();
   const running = new Set<Promise<unknown>>();
+  // maxStalledCount: a job whose worker died (SIGKILL, OOM) goes back to the queue as often as it may
+  // fail; BullMQ's default (once) failed a sync for good when a second crash hit the same long run.
   const syncWorker = createWorker<SyncJobData, SyncResult>(ctx.config, ctx.logger, 'sync', (job, token) => {
     const run = processSyncJob(ctx, job, token, stopping.signal);
     const tracked = run.catch(() => undefined);
     running.add(tracked);
     void tracked.finally(() => running.delete(tracked));
     return run;
-  }, { concurrency: ctx.config.sync.concurrency });
+  }, { concurrency: ctx.config.sync.concurrency, maxStalledCount: ctx.config.sync.jobAttempts });
+  syncWorker.on('failed', (job) => {
+    if (job) void closeRunsOfFailedJob(ctx, job);
+  });
   const fanOutWorker = createWorker<FanOutJobData, FanOutResult>(ctx.config, ctx.logger, 'syncFanOut', (job) => fanOut(ctx, job.data.resource), {
     concurrency: 1,
   });
   await Promise.all([syncWorker.waitUntilReady(), fanOutWorker.waitUntilReady()]);
+  const watchdog = watchSchedulers(ctx);
   return async () => {
+    clearInterval(watchdog);
     stopping.abort();
     // close() stops fetching at once but does not wait for running processors: they stop at their next
     // page and put their job back; wait for that too before the caller closes MySQL and Redis.
@@ -37,12 +45,41 @@ export async function startSyncWorker(ctx: ServiceContext): Promise<() => Promis
   };
 }
 
+/** Checks that the schedulers still exist, as often as the shortest interval (at most every minute). */
+function watchSchedulers(ctx: ServiceContext): NodeJS.Timeout | undefined {
+  const intervals = Object.values(ctx.config.shopify.syncIntervals).filter((s) => s > 0);
+  if (intervals.length === 0) return undefined;
+  const timer = setInterval(() => {
+    restoreMissingSyncSchedulers(ctx).catch((error) => ctx.logger.warn({ err: errorMessage(error) }, 'could not check the sync schedulers'));
+  }, Math.min(60_000, Math.min(...intervals) * 1000));
+  timer.unref();
+  return timer;
+}
+
+/**
+ * A failed attempt normally closes its own run, and the next attempt closes what a dead one left open.
+ * A job that fails for good gets no next attempt: one BullMQ fails because it stalled too often (its
+ * worker died each time), or whose last run could not be written (MySQL away). Its open runs are closed
+ * here, so none stays `running` for ever. (`finishedOn` is set only when no retry follows.)
+ */
+async function closeRunsOfFailedJob(ctx: ServiceContext, job: Job<SyncJobData>): Promise<void> {
+  if (!job.id || !job.finishedOn) return;
+  try {
+    await abandonOpenSyncLogsOfJob(ctx.db, { integrationId: job.data.integrationId, resource: job.data.resource, jobId: job.id }, `Failed: ${job.failedReason ?? 'the job failed'}`, {
+      before: new Date(job.finishedOn),
+      statuses: ['queued', 'running'],
+    });
+  } catch (error) {
+    ctx.logger.warn({ err: errorMessage(error), jobId: job.id }, 'could not close the runs of a failed sync job');
+  }
+}
+
 /** One attempt of a sync job; tells BullMQ whether another attempt may help. */
 export async function processSyncJob(ctx: ServiceContext, job: Job<SyncJobData>, token: string | undefined, signal: AbortSignal): Promise<SyncResult> {
   const { integrationId, resource, mode, trigger, logId } = job.data;
   try {
     if (signal.aborted) throw new SyncInterruptedError();
-    return await runSync(ctx, { integrationId, resource, mode, trigger, jobId: job.id ?? null, ...(logId !== undefined ? { logId } : {}) }, { signal });
+    return await runSync(ctx, { integrationId, resource, mode, trigger, jobId: job.id ?? null, ...(logId !== undefined ? { logId } : {}), ...(job.failedReason ? { lastJobError: job.failedReason } : {}) }, { signal });
   } catch (error) {
     if (error instanceof SyncInterruptedError) {
       // Back to the queue without spending an attempt; another worker (or this one after restart) resumes.

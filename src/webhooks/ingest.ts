@@ -16,6 +16,8 @@ export interface IncomingWebhook {
 
 export type IngestResult = { status: 'queued'; id: string } | { status: 'ignored' };
 
+const HMAC_BASE64 = /^[A-Za-z0-9+/]{43}=$/;
+
 /** An XADD that got no answer in this time is reported as Redis being unavailable (Shopify retries). */
 const XADD_TIMEOUT_MS = 2000;
 
@@ -98,6 +100,9 @@ export function createWebhookIngest(ctx: ServiceContext) {
       if (body.length > maxBodyBytes) throw new ClientError(`The webhook body is larger than ${maxBodyBytes} bytes`, { status: 413, code: 'payload-too-large' });
       const hmac = header(headers, 'x-shopify-hmac-sha256');
       if (!hmac) throw new UnauthorizedError('X-Shopify-Hmac-Sha256 is missing');
+      // Exactly one standard base64 SHA-256 (44 characters), as Shopify sends it: the lenient base64
+      // decoder would otherwise accept a doubled header ("<valid>, ") or junk around a valid signature.
+      if (!HMAC_BASE64.test(hmac)) throw new UnauthorizedError('The webhook signature does not match');
       const topic = requiredHeader(headers, 'X-Shopify-Topic', 128);
       const shop = requiredHeader(headers, 'X-Shopify-Shop-Domain', 255).toLowerCase();
       if (!isValidShopDomain(shop)) throw headerError('X-Shopify-Shop-Domain', 'must be a *.myshopify.com domain');

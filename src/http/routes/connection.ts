@@ -4,10 +4,23 @@ import { disconnectStore } from '../../connection/disconnect.js';
 import { normalizeShopDomain } from '../../connection/shop-domain.js';
 import { tenantStatus } from '../../connection/status.js';
 import type { ServiceContext } from '../../context.js';
+import { ValidationError } from '../../errors.js';
 import type { components } from '../../generated/api.js';
 import { tenantOf } from '../auth.js';
 
 type Schemas = components['schemas'];
+
+/**
+ * The token travels in the X-Shopify-Access-Token header: one that cannot (CR/LF, NUL, non-ASCII) was
+ * never issued by Shopify. Refused here as a bad field, instead of failing the request to Shopify and
+ * being reported as Shopify unavailable (502, "try again later").
+ */
+function headerSafeToken(token: string): string {
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new ValidationError('access_token must be printable ASCII, as Shopify issues it', [{ location: 'body', name: 'access_token', message: 'must be printable ASCII without spaces' }]);
+  }
+  return token;
+}
 
 /** Connect (pasted Admin API token), status, disconnect: the tenant's own store. */
 export function connectionRoutes(ctx: ServiceContext): Router {
@@ -18,7 +31,7 @@ export function connectionRoutes(ctx: ServiceContext): Router {
     const result = await connectStore(ctx, {
       tenantId: tenantOf(req),
       shopDomain: normalizeShopDomain(body.shop_domain, { location: 'body', name: 'shop_domain' }),
-      accessToken: body.access_token,
+      accessToken: headerSafeToken(body.access_token),
       webhookSecret: body.webhook_secret,
       installMethod: 'token',
     });
