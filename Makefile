@@ -7,7 +7,7 @@ export REDIS_URL ?= redis://127.0.0.1:6379
 NPM_STAMP := node_modules/.install-stamp
 SDK_STAMP := sdk/typescript/node_modules/.install-stamp
 
-.PHONY: help install sdk-install services generate check-generated sdk check-docs demo migrate run api worker test test-unit lint typecheck build mock-shopify clean
+.PHONY: help install sdk-install services generate check-generated sdk check-docs demo bench test-faults migrate run api worker test test-unit lint typecheck build mock-shopify clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -58,6 +58,12 @@ worker: install ## Run only the worker
 
 test: install sdk-install services check-generated lint ## Set up and run the whole test suite (real MariaDB and Redis)
 	npm test
+
+test-faults: install sdk-install services ## Fault suites (process kills, outages, Shopify faults, Redis data loss, 60 s load); minutes
+	npm run -s test:faults
+
+bench: install services ## Benchmarks of every hot path next to its baseline → docs/benchmarks.md (QUICK=1: a short run)
+	npm run -s bench -- $(if $(QUICK),--quick)
 
 test-unit: install ## Run the unit tests only
 	npm run -s test:unit
