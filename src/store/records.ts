@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Db } from './schema.js';
 import type { MappedRecord, ResourceDefinition, Row } from '../resources/index.js';
 import type { Database } from './schema.js';
@@ -166,8 +166,7 @@ export async function listRecords(db: Db, resource: ResourceDefinition, tenantId
   if (!query.includeDeleted) q = q.where('deleted_at', 'is', null);
   if (query.after) {
     const after = query.after;
-    // Row-value comparison walks the (tenant_id, key…) index from the cursor on.
-    q = q.where(sql`(${sql.join(keys.map((k) => sql.ref(k)))}) > (${sql.join(after)})` as never);
+    q = q.where(afterKey(keys, after) as never);
   }
   for (const k of keys) q = q.orderBy(k, 'asc');
   const rows: Row[] = await q.limit(query.limit + 1).execute();
@@ -177,6 +176,17 @@ export async function listRecords(db: Db, resource: ResourceDefinition, tenantId
     rows: page.map((row) => ({ row, children: children.get(row.id as number) ?? [] })),
     nextKey: rows.length > query.limit ? keys.map((k) => (page[page.length - 1] as Row)[k]) : null,
   };
+}
+
+/**
+ * "Strictly after this key" spelled so the index serves it as a range: MariaDB does not turn a row-value
+ * comparison `(a, b) > (?, ?)` into one, so `a >= ? AND (a > ? OR b > ?)` (the leading column bounds it).
+ */
+function afterKey(keys: readonly string[], after: unknown[]): RawBuilder<unknown> {
+  const [first, ...rest] = keys;
+  if (rest.length === 0) return sql`${sql.ref(first as string)} > ${after[0]}`;
+  const tail = afterKey(rest, after.slice(1));
+  return sql`(${sql.ref(first as string)} >= ${after[0]} AND (${sql.ref(first as string)} > ${after[0]} OR ${tail}))`;
 }
 
 export async function getRecords(db: Db, resource: ResourceDefinition, tenantId: string, firstKey: number, includeDeleted: boolean) {

@@ -9,8 +9,8 @@ import { revokeApiKey } from '../../src/store/api-keys.js';
 import { migrateToLatest } from '../../src/store/migrate.js';
 import { markRecordsDeleted } from '../../src/store/records.js';
 import { startTestContext, TEST_DATABASE_SERVER, uniqueName, type TestContext } from '../support/context.js';
-import { call, expectProblem } from '../support/http.js';
-import { newId, product, seedIntegration, seedRecords } from '../support/seed.js';
+import { call, expectProblem, type ApiResponse } from '../support/http.js';
+import { inventoryLevel, newId, product, seedIntegration, seedRecords } from '../support/seed.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
 const run = promisify(execFile);
@@ -87,6 +87,23 @@ describe('foundation', () => {
     expect(new Set(seen).size).to.equal(seen.length, 'no duplicates');
     expect(seen.filter((id) => originalIds.includes(id))).to.have.length(1000);
     expect([...seen].sort((a, b) => a - b)).to.deep.equal(seen, 'in id order');
+  });
+
+  it('when inventory levels (a two-column key) are walked by cursor, then each comes exactly once in key order', async () => {
+    const owner = await seedIntegration(t.ctx, 'tenant-walk-inventory');
+    const key = await t.keyFor('tenant-walk-inventory');
+    const items = [newId(), newId(), newId(), newId()];
+    const locations = [5_000_000_000_101, 5_000_000_000_102, 5_000_000_000_103];
+    await seedRecords(t.ctx, owner, 'inventory', items.flatMap((item) => locations.map((location) => inventoryLevel({ inventory_item_id: item, location_id: location }))));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: ApiResponse = await call(t.url, 'GET', `/api/shopify/inventory/?limit=5${cursor ? `&cursor=${cursor}` : ''}`, { key });
+      expect(res.status, res.text).to.equal(200);
+      seen.push(...res.body.data.map((l: { inventory_item_id: number; location_id: number }) => `${l.inventory_item_id}/${l.location_id}`));
+      cursor = res.body.next_cursor;
+    } while (cursor);
+    expect(seen).to.deep.equal(items.flatMap((item) => locations.map((location) => `${item}/${location}`)));
   });
 
   it('when an older version arrives after a newer one, then the newer data stays (order-free upsert)', async () => {
