@@ -1,38 +1,11 @@
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import type { ServiceContext } from '../context.js';
 import { createApp } from '../http/app.js';
+import { serve, type RunningServer } from './listen.js';
 import { apiRoutes } from './routes.js';
 
-export interface RunningApi {
-  server: Server;
-  port: number;
-  url: string;
-  stop(): Promise<void>;
-}
+export type RunningApi = RunningServer;
 
 /** Starts the HTTP API; `port` 0 picks a free port (tests). Resolves with the bound address. */
-export async function startApi(ctx: ServiceContext, port = ctx.config.port, host = ctx.config.host): Promise<RunningApi> {
-  const app = createApp(ctx, apiRoutes(ctx));
-  const server = app.listen(port, host);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  // Keep-alive longer than typical load balancers' idle timeout, so they close first.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  const address = server.address() as AddressInfo;
-  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  return {
-    server,
-    port: address.port,
-    url: `http://${shownHost}:${address.port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 5000).unref();
-      }),
-  };
+export function startApi(ctx: ServiceContext, port = ctx.config.port, host = ctx.config.host): Promise<RunningApi> {
+  return serve(createApp(ctx, apiRoutes(ctx)), port, host);
 }
