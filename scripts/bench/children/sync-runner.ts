@@ -103,9 +103,10 @@ function shopifyApiNodeClient(shop: string, accessToken: string, mockUrl: string
 
 serveRunner(
   {
-    /** SHOPIFY_API_BASE_URL and the shared limiter's numbers (SHOPIFY_BUCKET_SIZE, SHOPIFY_MAX_REQUESTS_PER_SECOND), set before a run as the env would. */
-    configure({ apiBaseUrl, bucketSize, maxRequestsPerSecond }: { apiBaseUrl: string; bucketSize: number; maxRequestsPerSecond: number }) {
+    /** SHOPIFY_API_BASE_URL, the shared limiter's numbers (SHOPIFY_BUCKET_SIZE, SHOPIFY_MAX_REQUESTS_PER_SECOND) and SYNC_MAX_PAGES, set before a run as the env would. */
+    configure({ apiBaseUrl, bucketSize, maxRequestsPerSecond, maxPages }: { apiBaseUrl: string; bucketSize: number; maxRequestsPerSecond: number; maxPages?: number }) {
       ctx.config.shopify.apiBaseUrl = apiBaseUrl;
+      if (maxPages !== undefined) ctx.config.sync.maxPages = maxPages;
       ctx.config.shopify.bucketSize = bucketSize;
       ctx.config.shopify.maxRequestsPerSecond = maxRequestsPerSecond;
     },

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { procCpuTicks, procMemory } from './procfs.js';
+import { procCpuTicks, procMemory, resetPeakMemory } from './procfs.js';
 
 /**
  * A benchmark process (server, worker, mock Shopify) started from the compiled tree (see build.ts) and
@@ -17,6 +17,8 @@ export interface BenchChild<Ready = Record<string, unknown>> {
   call<T = unknown>(cmd: string, args?: unknown): Promise<T>;
   /** Resident set now and its peak so far (VmHWM), MB. */
   memory(): { rssMb: number; peakMb: number };
+  /** Starts a new peak (VmHWM back to the current RSS), so a phase's peak is its own. */
+  resetPeakMemory(): boolean;
   cpuTicks(): number;
   stop(): Promise<void>;
 }
@@ -98,6 +100,7 @@ export async function startChild<Ready = Record<string, unknown>>(name: string, 
       });
     },
     memory: () => procMemory(pid),
+    resetPeakMemory: () => resetPeakMemory(pid),
     cpuTicks: () => procCpuTicks(pid),
     stop: () => stopProcess(proc),
   };

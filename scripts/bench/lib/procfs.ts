@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { CpuShares } from './types.js';
 
 /** Linux /proc readings: memory and CPU time of processes, and of the machine. Zero where unreadable. */
@@ -25,6 +25,16 @@ export function procMemory(pid: number): { rssMb: number; peakMb: number } {
   const status = read(`/proc/${pid}/status`) ?? '';
   const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+}
+
+/** Resets the kernel's peak resident set (VmHWM) of a process to its current RSS (Linux clear_refs). */
+export function resetPeakMemory(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** utime + stime of a process, in clock ticks. */
