@@ -13,7 +13,7 @@ import { applyBenchmark } from './apply.js';
 import { ingestBenchmark } from './ingest.js';
 import { compileForBenchmarks } from './lib/build.js';
 import { stopAllChildren, useCompiledChildren } from './lib/child.js';
-import { assertLoopback, cleanupAll } from './lib/infra.js';
+import { assertLoopback, cleanupAll, sweepStaleRuns } from './lib/infra.js';
 import { machineInfo } from './lib/machine.js';
 import { renderReport } from './lib/report.js';
 import { printResult } from './lib/print.js';
@@ -53,6 +53,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 async function main(): Promise<void> {
   assertLoopback();
+  for (const leftover of await sweepStaleRuns()) console.log(`removed a leftover of a benchmark run that was killed: ${leftover}`);
   const started = new Date();
   const machine = await machineInfo();
   console.log(`Benchmarks (${quick ? 'QUICK' : 'full'}) on ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGb} GB; node ${machine.versions.node}, ${machine.versions.mysql}, Redis ${machine.versions.redis}`);

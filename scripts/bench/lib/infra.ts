@@ -3,9 +3,10 @@ import { sql } from 'kysely';
 import { loadConfig } from '../../../src/config.js';
 import type { ServiceContext } from '../../../src/context.js';
 import { closeContext, createContext } from '../../../src/main/context.js';
-import { dropDatabase, ensureDatabase } from '../../../src/platform/db.js';
+import { createPool } from 'mysql2';
+import { dropDatabase, ensureDatabase, poolOptionsFromUrl } from '../../../src/platform/db.js';
 import { createLogger } from '../../../src/platform/logger.js';
-import type { Redis } from '../../../src/platform/redis.js';
+import { createRedis, type Redis } from '../../../src/platform/redis.js';
 import { createIntegration } from '../../../src/store/integrations.js';
 import { migrateToLatest } from '../../../src/store/migrate.js';
 import type { Integration } from '../../../src/store/schema.js';
@@ -122,6 +123,54 @@ const DATA_TABLES = [
 /** Removes every database and key prefix a benchmark still holds (end of run, Ctrl-C, failure). */
 export async function cleanupAll(): Promise<void> {
   await Promise.allSettled([...live].map((b) => b.cleanup()));
+}
+
+const pidAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * What a run killed outright (SIGKILL, a dead terminal) could not remove: benchmark databases and key
+ * prefixes whose runner process no longer exists. Names carry the runner's pid (`shopint_bench_<id>_<pid>_…`,
+ * `bench_<id>_<pid>_…`), so those of a run still going are never touched. Returns what was removed.
+ */
+export async function sweepStaleRuns(): Promise<string[]> {
+  const opts = poolOptionsFromUrl(BENCH_DATABASE_SERVER, 1);
+  delete opts.database;
+  const pool = createPool(opts).promise();
+  const redis = createRedis(BENCH_REDIS_URL);
+  const removed: string[] = [];
+  try {
+    const [rows] = await pool.query("SHOW DATABASES LIKE 'shopint\\_bench\\_%'");
+    for (const row of rows as Record<string, string>[]) {
+      const name = Object.values(row)[0] as string;
+      const m = /^shopint_bench_[a-z]+_(\d+)_[0-9a-f]+$/.exec(name);
+      if (!m || pidAlive(Number(m[1]))) continue;
+      await pool.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      removed.push(`database ${name}`);
+    }
+    await redis.connect();
+    const prefixes = new Set<string>();
+    for await (const keys of redis.scanIterator({ MATCH: '*bench_*', COUNT: 1000 })) {
+      for (const key of Array.isArray(keys) ? keys : [keys]) {
+        const m = /^\{?(bench_[a-z]+_(\d+)_[0-9a-f]+)[}:]/.exec(key);
+        if (m && !pidAlive(Number(m[2]))) prefixes.add(m[1] as string);
+      }
+    }
+    for (const prefix of prefixes) {
+      const n = (await deleteMatching(redis, `${prefix}:*`)) + (await deleteMatching(redis, `{${prefix}}:*`));
+      removed.push(`${n} Redis key(s) under ${prefix}`);
+    }
+  } finally {
+    await pool.end();
+    if (redis.isOpen) await redis.quit();
+  }
+  return removed;
 }
 
 export async function deleteMatching(redis: Redis, pattern: string): Promise<number> {
