@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import express, { type Express, type Router } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
-import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
 import type { ServiceContext } from '../context.js';
@@ -9,6 +7,8 @@ import { securityHandlers } from './auth.js';
 import { loadContract, rejectNonFiniteNumbers } from './contract.js';
 import { httpMetrics } from './metrics.js';
 import { errorHandler, notFoundHandler } from './problem.js';
+import { requestIdOf } from './request-id.js';
+import { securityHeaders } from './security-headers.js';
 import { healthRoutes } from './routes/health.js';
 import { recordRoutes } from './routes/records.js';
 
@@ -17,7 +17,11 @@ const SECRET_QUERY_PARAMS = /([?&](?:code|hmac|state|signature|access_token)=)[^
 const WEBHOOK_PATHS = /^\/api\/(shopify|integrations\/shopify)\/webhook\/?$/;
 
 export interface AppRoutes {
-  /** Routes that read their own raw body (webhooks), mounted before the JSON parser and the validator. */
+  /**
+   * Routes that read their own raw body (webhooks), mounted first: ahead of the JSON parser and the
+   * validator, and of the app-wide metrics, security headers and request log, whose work they do
+   * themselves as far as a server-to-server POST needs it (see routes/webhooks.ts).
+   */
   raw?: Router[];
   /** Routes behind the contract validator. */
   api?: Router[];
@@ -26,8 +30,8 @@ export interface AppRoutes {
 }
 
 /**
- * Middleware order: request metrics → security headers → request log (request id) → raw-body routes →
- * operator pages → JSON parser → contract validator (routes, auth, parameters, bodies; responses too in
+ * Middleware order: raw-body routes (webhooks) → request metrics → security headers → request log
+ * (request id) → operator pages → JSON parser → contract validator (routes, auth, parameters, bodies; responses too in
  * tests) → routes → docs → errors.
  */
 export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express {
@@ -37,18 +41,13 @@ export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express 
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
   app.set('query parser', 'extended');
 
+  for (const router of routes.raw ?? []) app.use(router);
   app.use(httpMetrics(ctx.metrics));
-  // CSP stays on (Swagger UI works under it) but must not upgrade plain-HTTP asset requests to https.
-  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+  app.use(securityHeaders());
   app.use(
     pinoHttp({
       logger: ctx.logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
+      genReqId: requestIdOf,
       serializers: {
         req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.replace(SECRET_QUERY_PARAMS, '$1[redacted]') }),
       },
@@ -56,7 +55,6 @@ export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express 
     }),
   );
 
-  for (const router of routes.raw ?? []) app.use(router);
   for (const router of routes.operator ?? []) app.use(router);
 
   app.use(express.json({ limit: '1mb' }));

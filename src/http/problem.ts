@@ -68,6 +68,8 @@ export const notFoundHandler: RequestHandler = (req, res) => {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (caught, req, res, _next) => {
     const err = req.dependencyError ?? caught;
+    // Routes mounted ahead of the request log (webhooks) have a request id but no request logger.
+    const log = () => req.log ?? logger.child({ reqId: req.id });
     if (res.headersSent) {
       res.end();
       return;
@@ -76,7 +78,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return sendProblem(res, err.status, err.message, err.errors ? { errors: err.errors as FieldError[] } : {}, err.code);
     }
     if (err instanceof AppError) {
-      if (err.status >= 500) (req.log ?? logger).warn({ err }, 'request failed');
+      if (err.status >= 500) log().warn({ err }, 'request failed');
       if (err.status === 503 || err.status === 429) res.setHeader('Retry-After', '5');
       return sendProblem(res, err.status, err.message, {}, err.code);
     }
@@ -90,7 +92,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       const detail = status === 404 ? `No route for ${req.method} ${req.path}` : String(err.message ?? 'Bad request');
       return sendProblem(res, status, detail, errors && status === 400 ? { errors } : {});
     }
-    (req.log ?? logger).error({ err }, 'unhandled error');
+    log().error({ err }, 'unhandled error');
     return sendProblem(res, 500, 'An unexpected error occurred; quote the request id when reporting it.');
   };
 }

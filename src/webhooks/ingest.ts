@@ -5,7 +5,7 @@ import { ClientError, DependencyUnavailableError, NotFoundError, UnauthorizedErr
 import { isValidShopDomain } from '../shopify/oauth.js';
 import { verifyWebhookHmac } from '../shopify/hmac.js';
 import { createShopLookup, type ShopWebhookTarget } from './shop-lookup.js';
-import { encodeEnvelope, webhookKeys, type WebhookEnvelope } from './stream.js';
+import { encodeEnvelope, webhookKeys } from './stream.js';
 import { acceptedTopics, topicLabel } from './topics.js';
 
 export interface IncomingWebhook {
@@ -44,10 +44,10 @@ function optionalHeader(headers: IncomingHttpHeaders, name: string, maxLength: n
   return value ?? null;
 }
 
-function parseObject(text: string): void {
+function assertJsonObject(body: Buffer): void {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(body.toString('utf8'));
   } catch {
     throw new ValidationError('The webhook body is not valid JSON', [{ location: 'body', name: '(body)', message: 'malformed JSON' }]);
   }
@@ -116,11 +116,10 @@ export function createWebhookIngest(ctx: ServiceContext) {
         countIgnored(topic);
         return { status: 'ignored' };
       }
-      const text = body.toString('utf8');
-      parseObject(text);
+      assertJsonObject(body);
 
       const triggeredAt = triggered ? new Date(triggered) : null;
-      const envelope: WebhookEnvelope = {
+      const envelope = {
         topic,
         shop,
         integrationId: target.integrationId,
@@ -131,8 +130,8 @@ export function createWebhookIngest(ctx: ServiceContext) {
         triggeredAt: triggeredAt && !Number.isNaN(triggeredAt.getTime()) ? triggeredAt : null,
         apiVersion,
         receivedAt: new Date(),
-        body: text,
-      };
+        body,
+      } satisfies Parameters<typeof encodeEnvelope>[0];
       let id: string;
       try {
         id = await withTimeout(

@@ -32,8 +32,12 @@ export interface WebhookEnvelope {
   body: string;
 }
 
-/** Field order puts the body last so `XRANGE` output stays readable for an operator. */
-export function encodeEnvelope(e: WebhookEnvelope): Record<string, string> {
+/**
+ * Field order puts the body last so `XRANGE` output stays readable for an operator. Ingest hands the body
+ * over as the bytes it received: the Redis client then writes them as they are, where a string would be
+ * copied into the command and encoded to UTF-8 again.
+ */
+export function encodeEnvelope(e: Omit<WebhookEnvelope, 'body'> & { body: string | Buffer }): Record<string, string | Buffer> {
   return {
     topic: e.topic,
     shop: e.shop,

@@ -77,6 +77,17 @@ describe('webhook ingest (POST /api/shopify/webhook/)', () => {
     it('when the HMAC header is missing, then 401', async () => {
       expectProblem(await sendWebhook(t.url, { topic: 'products/update', shop: SHOP, secret: APP_SECRET, body: '{}', headers: { 'x-shopify-hmac-sha256': null } }), 401);
     });
+    it('when a delivery is rejected, then one log line names its request id, shop, status and reason (never the body)', async () => {
+      const res = await sendWebhook(t.url, { topic: 'products/update', shop: SHOP, secret: 'not-the-secret', body: JSON.stringify({ id: 7, title: 'log-probe-title' }) });
+      expectProblem(res, 401);
+      const requestId = res.headers.get('x-request-id');
+      expect(requestId).to.match(/^[\w.:-]+$/);
+      expect(res.body.request_id).to.equal(requestId);
+      const lines = t.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.reqId === requestId);
+      expect(lines).to.have.length(1);
+      expect(lines[0]).to.include({ msg: 'webhook rejected', shop: SHOP, status: 401, reason: 'The webhook signature does not match' });
+      expect(t.logs.text()).not.to.include('log-probe-title');
+    });
     it('when the topic header is missing, then 400 naming the header', async () => {
       const res = await sendWebhook(t.url, { topic: 'products/update', shop: SHOP, secret: APP_SECRET, body: '{}', headers: { 'x-shopify-topic': null } });
       expectProblem(res, 400);
