@@ -5,6 +5,7 @@ export const customers: ResourceDefinition = {
   name: 'customers',
   table: 'shopify_customers',
   keyColumns: ['id'],
+  readColumns: ['id', 'email', 'first_name', 'last_name', 'phone', 'state', 'orders_count', 'total_spent', 'currency', 'tags', 'created_at', 'updated_at', 'deleted_at'],
   shopify: { path: 'customers', rootKey: 'customers', params: {} },
   webhookTopics: { upsert: ['customers/create', 'customers/update'], delete: ['customers/delete'] },
   map(c, ctx) {

@@ -6,6 +6,7 @@ export const inventory: ResourceDefinition = {
   name: 'inventory',
   table: 'shopify_inventory_levels',
   keyColumns: ['inventory_item_id', 'location_id'],
+  readColumns: ['inventory_item_id', 'location_id', 'available', 'updated_at', 'deleted_at'],
   shopify: { path: 'inventory_levels', rootKey: 'inventory_levels', params: {} },
   webhookTopics: {
     upsert: ['inventory_levels/update', 'inventory_levels/connect'],

@@ -7,7 +7,17 @@ export const orders: ResourceDefinition = {
   name: 'orders',
   table: 'shopify_orders',
   keyColumns: ['id'],
-  child: { table: 'shopify_order_line_items', parentColumn: 'order_id', apiField: 'line_items', orderColumn: 'id' },
+  readColumns: [
+    'id', 'name', 'order_number', 'email', 'customer_id', 'financial_status', 'fulfillment_status', 'currency', 'total_price',
+    'subtotal_price', 'total_tax', 'processed_at', 'closed_at', 'cancelled_at', 'created_at', 'updated_at', 'deleted_at',
+  ],
+  child: {
+    table: 'shopify_order_line_items',
+    parentColumn: 'order_id',
+    apiField: 'line_items',
+    orderColumn: 'id',
+    readColumns: ['id', 'order_id', 'product_id', 'variant_id', 'title', 'sku', 'quantity', 'price'],
+  },
   // Without status=any Shopify returns open orders only.
   shopify: { path: 'orders', rootKey: 'orders', params: { status: 'any' } },
   webhookTopics: {

@@ -7,7 +7,14 @@ export const products: ResourceDefinition = {
   name: 'products',
   table: 'shopify_products',
   keyColumns: ['id'],
-  child: { table: 'shopify_product_variants', parentColumn: 'product_id', apiField: 'variants', orderColumn: 'position' },
+  readColumns: ['id', 'title', 'handle', 'vendor', 'product_type', 'status', 'tags', 'created_at', 'updated_at', 'deleted_at'],
+  child: {
+    table: 'shopify_product_variants',
+    parentColumn: 'product_id',
+    apiField: 'variants',
+    orderColumn: 'position',
+    readColumns: ['id', 'product_id', 'title', 'sku', 'price', 'compare_at_price', 'currency', 'position', 'inventory_item_id', 'inventory_quantity', 'created_at', 'updated_at'],
+  },
   shopify: { path: 'products', rootKey: 'products', params: {} },
   webhookTopics: { upsert: ['products/create', 'products/update'], delete: ['products/delete'] },
   map(p, ctx) {

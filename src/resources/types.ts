@@ -32,8 +32,13 @@ export interface ResourceDefinition {
   table: RecordTable;
   /** Columns that identify a record within a tenant, in keyset order. */
   keyColumns: readonly string[];
-  /** Child table replaced with each newer version of the parent. */
-  child?: { table: RecordTable; parentColumn: string; apiField: string; orderColumn: string };
+  /**
+   * Columns `toApi` reads. API reads select only these (and the key), never `raw`: each record's whole
+   * Shopify JSON is kept for reprocessing, not served.
+   */
+  readColumns: readonly string[];
+  /** Child table replaced with each newer version of the parent; `readColumns` as above. */
+  child?: { table: RecordTable; parentColumn: string; apiField: string; orderColumn: string; readColumns: readonly string[] };
   /** Where the sync reads it from Shopify (inventory reads per location, see the sync). */
   shopify: { path: string; rootKey: string; params: Record<string, string> };
   /** Webhook topics that carry the full record, and topics that delete it. */

@@ -159,9 +159,12 @@ export interface ListQuery {
   includeDeleted: boolean;
 }
 
+/** What an API read selects: the columns `toApi` reads and the key (never `raw`). */
+const apiColumns = (readColumns: readonly string[], required: readonly string[]) => [...new Set([...required, ...readColumns])];
+
 export async function listRecords(db: Db, resource: ResourceDefinition, tenantId: string, query: ListQuery) {
   const keys = resource.keyColumns;
-  let q = untyped(db).selectFrom(resource.table).selectAll().where('tenant_id', '=', tenantId);
+  let q = untyped(db).selectFrom(resource.table).select(apiColumns(resource.readColumns, keys)).where('tenant_id', '=', tenantId);
   for (const f of query.filters) q = q.where(f.column, f.op, f.value);
   if (!query.includeDeleted) q = q.where('deleted_at', 'is', null);
   if (query.after) {
@@ -192,7 +195,7 @@ function afterKey(keys: readonly string[], after: unknown[]): RawBuilder<unknown
 export async function getRecords(db: Db, resource: ResourceDefinition, tenantId: string, firstKey: number, includeDeleted: boolean) {
   let q = untyped(db)
     .selectFrom(resource.table)
-    .selectAll()
+    .select(apiColumns(resource.readColumns, resource.keyColumns))
     .where('tenant_id', '=', tenantId)
     .where(resource.keyColumns[0] as string, '=', firstKey);
   if (!includeDeleted) q = q.where('deleted_at', 'is', null);
@@ -205,10 +208,10 @@ export async function getRecords(db: Db, resource: ResourceDefinition, tenantId:
 async function childrenOf(db: Db, resource: ResourceDefinition, tenantId: string, parents: Row[]) {
   const byParent = new Map<number, Row[]>();
   if (!resource.child || parents.length === 0) return byParent;
-  const { table, parentColumn, orderColumn } = resource.child;
+  const { table, parentColumn, orderColumn, readColumns } = resource.child;
   const rows: Row[] = await untyped(db)
     .selectFrom(table)
-    .selectAll()
+    .select(apiColumns(readColumns, [parentColumn]))
     .where('tenant_id', '=', tenantId)
     .where(parentColumn, 'in', parents.map((p) => p.id))
     .orderBy(parentColumn)

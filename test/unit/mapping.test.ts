@@ -37,3 +37,26 @@ describe('mapping rejects malformed timestamps', () => {
     }
   });
 });
+
+describe('resource registry: what the API reads', () => {
+  /** A stored row holding only `columns`: reading any other column fails the test. */
+  const rowOf = (table: string, columns: readonly string[]) =>
+    new Proxy({} as Record<string, unknown>, {
+      get(_target, name) {
+        if (typeof name !== 'string' || name === 'then') return undefined;
+        if (!columns.includes(name)) throw new Error(`${table}: toApi reads ${name}, which readColumns does not select`);
+        return null;
+      },
+    });
+
+  for (const resource of Object.values(RESOURCES)) {
+    it(`when ${resource.name} are served, then toApi reads only the selected columns, and never raw`, () => {
+      expect(resource.readColumns).not.to.include('raw');
+      expect(resource.child?.readColumns ?? []).not.to.include('raw');
+      const child = resource.child ? [rowOf(resource.child.table, resource.child.readColumns)] : [];
+      const body = resource.toApi(rowOf(resource.table, resource.readColumns), child);
+      expect(Object.keys(body)).to.include('updated_at');
+      if (resource.child) expect(body[resource.child.apiField]).to.have.length(1);
+    });
+  }
+});
