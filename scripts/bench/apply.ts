@@ -218,7 +218,7 @@ function rowsOf(batch: BenchEvent[], integrationId: number): Map<string, Row[]> 
     if (!entry) continue;
     const mapped = entry.resource.map(JSON.parse(e.body) as Record<string, unknown>, { shopCurrency: 'USD' });
     add(entry.resource.table, { ...mapped.row, raw: JSON.stringify(mapped.row.raw), tenant_id: TENANT, integration_id: integrationId });
-    if (entry.resource.child) for (const c of mapped.children) add(entry.resource.child.table, { ...c, raw: JSON.stringify(c.raw), tenant_id: TENANT });
+    if (entry.resource.child) for (const c of mapped.children) add(entry.resource.child.table, { ...c, tenant_id: TENANT });
   }
   return tables;
 }

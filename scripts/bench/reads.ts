@@ -176,10 +176,8 @@ function seedStatements(integrationId: number): Record<string, string> {
           'product_type', 'Apparel', 'status', 'active', 'tags', 'cotton, summer, sale', 'body_html', CONCAT('<p>', REPEAT('Soft, breathable cotton. ', 16), '</p>'),
           'created_at', DATE_FORMAT(${AT}, '%Y-%m-%dT%H:%i:%s-05:00'), 'updated_at', DATE_FORMAT(${AT}, '%Y-%m-%dT%H:%i:%s-05:00'))
       FROM ${NUMBERS} WHERE n < ?`,
-    shopify_product_variants: `INSERT INTO shopify_product_variants (tenant_id, id, product_id, title, sku, price, compare_at_price, currency, position, inventory_item_id, inventory_quantity, created_at, updated_at, raw)
-      SELECT ${t}, ${VARIANT_ID0} + n, ${PRODUCT_ID0} + n, 'Default Title', CONCAT('SKU-', n), 19.99, NULL, 'USD', 1, ${ITEM_ID0} + n, n % 50, ${AT}, ${AT},
-        JSON_OBJECT('id', ${VARIANT_ID0} + n, 'product_id', ${PRODUCT_ID0} + n, 'title', 'Default Title', 'sku', CONCAT('SKU-', n), 'price', '19.99', 'position', 1,
-          'inventory_item_id', ${ITEM_ID0} + n, 'inventory_quantity', n % 50, 'created_at', DATE_FORMAT(${AT}, '%Y-%m-%dT%H:%i:%s-05:00'))
+    shopify_product_variants: `INSERT INTO shopify_product_variants (tenant_id, id, product_id, title, sku, price, compare_at_price, currency, position, inventory_item_id, inventory_quantity, created_at, updated_at)
+      SELECT ${t}, ${VARIANT_ID0} + n, ${PRODUCT_ID0} + n, 'Default Title', CONCAT('SKU-', n), 19.99, NULL, 'USD', 1, ${ITEM_ID0} + n, n % 50, ${AT}, ${AT}
       FROM ${NUMBERS} WHERE n < ?`,
     shopify_inventory_levels: `INSERT INTO shopify_inventory_levels (tenant_id, inventory_item_id, location_id, integration_id, available, updated_at, raw)
       SELECT ${t}, ${ITEM_ID0} + FLOOR(n / ${LOCATIONS}), ${LOCATION_ID0} + (n % ${LOCATIONS}) + 1, ${integrationId}, n % 50, ${AT},

@@ -57,7 +57,6 @@ export const orders: ResourceDefinition = {
         sku: text(li.sku, 255),
         quantity: integer(li.quantity) ?? 0,
         price: money(li.price, 'line_item.price'),
-        raw: li,
       })),
     };
   },

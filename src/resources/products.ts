@@ -46,7 +46,6 @@ export const products: ResourceDefinition = {
         inventory_quantity: integer(v.inventory_quantity),
         created_at: timestamp(v.created_at, 'variant.created_at'),
         updated_at: timestamp(v.updated_at, 'variant.updated_at'),
-        raw: v,
       })),
     };
   },

@@ -93,7 +93,8 @@ function guardedUpdate(columns: string[]) {
 async function replaceChildren(db: AnyDb, resource: ResourceDefinition, owner: Owner, parents: MappedRecord[]) {
   const child = resource.child as NonNullable<ResourceDefinition['child']>;
   const parentIds = parents.map((p) => p.row.id as number);
-  const children = parents.flatMap((p) => p.children).map((c) => serialize({ ...c, tenant_id: owner.tenantId }));
+  // Children have no `raw`: their JSON is part of the parent's.
+  const children = parents.flatMap((p) => p.children).map((c): Row => ({ ...c, tenant_id: owner.tenantId }));
   // Stale children are found through the parent index and deleted by primary key: a NOT IN delete
   // would scan every child row of the tenant.
   const keep = new Set(children.map((c) => c.id as number));

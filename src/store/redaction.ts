@@ -50,7 +50,7 @@ export async function customerOrderIds(trx: Trx, tenantId: string, customerId: n
   return rows.map((r) => Number(r.id));
 }
 
-/** Clears the email of these orders and rewrites their raw JSON and their line items' raw JSON. */
+/** Clears the email of these orders and rewrites their raw JSON (which holds their line items too). */
 export async function eraseOrderRows(trx: Trx, tenantId: string, orderIds: number[], scrub: (raw: Json) => Json): Promise<number> {
   if (orderIds.length === 0) return 0;
   const orders = await trx.selectFrom('shopify_orders').select(['id', 'raw']).where('tenant_id', '=', tenantId).where('id', 'in', orderIds).execute();
@@ -61,18 +61,6 @@ export async function eraseOrderRows(trx: Trx, tenantId: string, orderIds: numbe
       .where('tenant_id', '=', tenantId)
       .where('id', '=', order.id)
       .execute();
-  }
-  const lineItems = await trx
-    .selectFrom('shopify_order_line_items')
-    .select(['id', 'raw'])
-    .where('tenant_id', '=', tenantId)
-    .where('order_id', 'in', orderIds)
-    .execute();
-  for (const item of lineItems) {
-    const before = JSON.stringify(parseJsonColumn(item.raw));
-    const after = JSON.stringify(scrub(JSON.parse(before) as Json));
-    if (after === before) continue;
-    await trx.updateTable('shopify_order_line_items').set({ raw: after }).where('tenant_id', '=', tenantId).where('id', '=', item.id).execute();
   }
   return orders.length;
 }

@@ -74,7 +74,6 @@ export interface ProductVariantsTable {
   inventory_quantity: number | null;
   created_at: Date | null;
   updated_at: Date | null;
-  raw: JsonColumn;
 }
 
 export interface OrdersTable extends RecordBase {
@@ -104,7 +103,6 @@ export interface OrderLineItemsTable {
   sku: string | null;
   quantity: number;
   price: string | null;
-  raw: JsonColumn;
 }
 
 export interface CustomersTable extends RecordBase {
