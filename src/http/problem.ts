@@ -5,14 +5,15 @@ import type { Logger } from '../platform/logger.js';
 const PROBLEM_BASE = 'https://shopify-integration.dev/problems/';
 const TITLES: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content',
-  429: 'Too Many Requests', 500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway',
-  503: 'Service Unavailable', 504: 'Gateway Timeout',
+  408: 'Request Timeout', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
+  422: 'Unprocessable Content', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
 };
 const SLUGS: Record<number, string> = {
   400: 'validation-error', 401: 'unauthorized', 403: 'forbidden', 404: 'not-found', 405: 'method-not-allowed',
-  409: 'conflict', 413: 'payload-too-large', 415: 'unsupported-media-type', 422: 'unprocessable', 429: 'rate-limited',
-  500: 'internal-error', 501: 'not-implemented', 502: 'upstream-error', 503: 'service-unavailable', 504: 'upstream-timeout',
+  408: 'request-timeout', 409: 'conflict', 413: 'payload-too-large', 415: 'unsupported-media-type', 422: 'unprocessable',
+  429: 'rate-limited', 431: 'headers-too-large', 500: 'internal-error', 501: 'not-implemented', 502: 'upstream-error',
+  503: 'service-unavailable', 504: 'upstream-timeout',
 };
 
 export interface FieldError {
@@ -43,6 +44,25 @@ export function sendProblem(res: Response, status: number, detail: string, extra
     ...extra,
   };
   res.status(status).type('application/problem+json').json(problem);
+}
+
+/**
+ * A whole HTTP response carrying a problem, for requests Node's HTTP parser refuses before Express sees
+ * them (malformed request line or headers, headers over the size limit, headers too slow): written
+ * straight to the socket, which is then closed.
+ */
+export function rawProblemResponse(status: number, detail: string): string {
+  const title = TITLES[status] ?? 'Error';
+  const body = JSON.stringify({ type: PROBLEM_BASE + (SLUGS[status] ?? 'error'), title, status, detail } satisfies Problem);
+  return [
+    `HTTP/1.1 ${status} ${title}`,
+    'Content-Type: application/problem+json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'X-Content-Type-Options: nosniff',
+    'Connection: close',
+    '',
+    body,
+  ].join('\r\n');
 }
 
 const LOCATIONS: Record<string, FieldError['location']> = {

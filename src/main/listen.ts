@@ -1,6 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
+import { rawProblemResponse } from '../http/problem.js';
 
 export interface RunningServer {
   server: Server;
@@ -16,6 +18,7 @@ export async function serve(app: Express, port: number, host: string): Promise<R
     server.once('listening', resolve);
     server.once('error', reject);
   });
+  server.on('clientError', answerRefusedRequest);
   // Keep-alive longer than typical load balancers' idle timeout, so they close first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
@@ -32,4 +35,17 @@ export async function serve(app: Express, port: number, host: string): Promise<R
         setTimeout(() => server.closeAllConnections(), 5000).unref();
       }),
   };
+}
+
+/** Node's parser refused the request (see rawProblemResponse); a socket already gone gets nothing. */
+function answerRefusedRequest(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, detail] =
+    err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'The request headers are larger than the server accepts']
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'The request headers did not arrive in time']
+    : [400, 'The request is not valid HTTP/1.1'];
+  socket.end(rawProblemResponse(status, detail));
 }

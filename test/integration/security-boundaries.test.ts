@@ -211,7 +211,7 @@ describe('security: signatures, OAuth state, headers and limits', () => {
       expectProblem(await call(t.url, 'POST', WEBHOOK_PATH, { rawBody: webhook, headers: { 'content-type': 'application/json', 'x-shopify-hmac-sha256': signWebhookBody(webhook, APP_SECRET), 'x-shopify-topic': 'products/update', 'x-shopify-shop-domain': SHOP } }), 413);
     });
 
-    it('when HTTP itself is abused (CR/LF inside a header, smuggling with Content-Length and Transfer-Encoding, a 20 KB header), then Node refuses it with a 4xx and closes, and the service keeps serving', async () => {
+    it('when HTTP itself is abused (CR/LF inside a header, smuggling with Content-Length and Transfer-Encoding, a 20 KB header), then it is refused with a problem+json 4xx (431 for the header) and closed, and the service keeps serving', async () => {
       const host = new URL(t.url).host;
       const cases: [string, string][] = [
         ['CR/LF in a reflected header', `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nX-Request-Id: abc\rSet-Cookie: injected=1\r\n\r\n`],
@@ -223,8 +223,14 @@ describe('security: signatures, OAuth state, headers and limits', () => {
       ];
       for (const [name, bytes] of cases) {
         const answer = parseRaw(await sendRaw(t.url, bytes));
-        expect(answer.status, name).to.be.within(400, 499);
+        expect(answer.status, name).to.equal(name === 'a 20 KB header' ? 431 : 400);
         expect(Object.keys(answer.headers).join(' '), name).not.to.match(/set-cookie/);
+        expect(answer.headers['content-type'], name).to.match(/^application\/problem\+json/);
+        expect(answer.headers.connection, name).to.equal('close');
+        const problem = JSON.parse(answer.body) as { status: number; title: string; type: string; detail: string };
+        expect(problem, name).to.include({ status: answer.status });
+        expect(problem.type, name).to.match(/^https:\/\/.+\/problems\/(validation-error|headers-too-large)$/);
+        expect(problem.detail, name).to.be.a('string').and.not.to.include('injected');
       }
       // Reflected header: X-Request-Id is echoed only when it is a plain id.
       const res = await call(t.url, 'GET', '/healthz', { headers: { 'x-request-id': 'abc<script>' } });
