@@ -159,6 +159,14 @@ export function loadConfig(env: Env = process.env) {
       claimIdleMs: r.int('WEBHOOK_CLAIM_IDLE_MS', 60000, 100, 86400000),
       maxDeliveries: r.int('WEBHOOK_MAX_DELIVERIES', 5, 1, 1000),
     },
+    /**
+     * How long what only the service needs is kept (the worker deletes the rest hourly). Webhook event
+     * ids must outlive Shopify's redeliveries (48 h at most), so a redelivery is still recognised.
+     */
+    retention: {
+      webhookEventDays: r.int('WEBHOOK_EVENT_RETENTION_DAYS', 7, 2, 3650),
+      syncLogDays: r.int('SYNC_LOG_RETENTION_DAYS', 90, 1, 3650),
+    },
     oauthStateTtlSeconds: r.int('OAUTH_STATE_TTL_SECONDS', 600, 10, 86400),
     /** The worker's own /metrics listener (the API serves /metrics on its port); unset = off. Both need ADMIN_API_KEY. */
     workerMetrics: {

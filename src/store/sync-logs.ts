@@ -124,3 +124,30 @@ export async function latestSyncLogs(db: Db, integrationId: number): Promise<Map
     .execute();
   return new Map(rows.map((r) => [r.resource, r]));
 }
+
+/**
+ * Deletes up to `limit` finished runs that ended before `before`, oldest first, except the latest run of
+ * each integration and resource (status pages show it however old it is). Returns how many went.
+ */
+export async function deleteSyncLogsFinishedBefore(db: Db, before: Date, limit: number): Promise<number> {
+  const expired = await db
+    .selectFrom('shopify_sync_logs as l')
+    .select('l.id')
+    .where('l.finished_at', '<', before)
+    .where('l.status', 'in', ['succeeded', 'failed'])
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('shopify_sync_logs as n')
+          .select('n.id')
+          .whereRef('n.integration_id', '=', 'l.integration_id')
+          .whereRef('n.resource', '=', 'l.resource')
+          .whereRef('n.id', '>', 'l.id'),
+      ),
+    )
+    .orderBy('l.finished_at')
+    .limit(limit)
+    .execute();
+  if (expired.length === 0) return 0;
+  const result = await db.deleteFrom('shopify_sync_logs').where('id', 'in', expired.map((r) => r.id)).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

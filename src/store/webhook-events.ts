@@ -96,3 +96,9 @@ export async function recordedEvents(db: Kysely<Database>, refs: { integrationId
     .execute();
   return new Set(rows.map((r) => eventKey(Number(r.integration_id), r.event_id)));
 }
+
+/** Deletes up to `limit` event ids processed before `before` (oldest first); returns how many went. */
+export async function deleteWebhookEventsProcessedBefore(db: Kysely<Database>, before: Date, limit: number): Promise<number> {
+  const result = await db.deleteFrom('shopify_webhook_events').where('processed_at', '<', before).orderBy('processed_at').limit(limit).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
