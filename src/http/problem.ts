@@ -33,12 +33,13 @@ export interface Problem {
   [extension: string]: unknown;
 }
 
+function problemOf(status: number, detail: string, code?: string): Problem {
+  return { type: PROBLEM_BASE + (code ?? SLUGS[status] ?? 'error'), title: TITLES[status] ?? 'Error', status, detail };
+}
+
 export function sendProblem(res: Response, status: number, detail: string, extra: Partial<Problem> = {}, code?: string): void {
   const problem: Problem = {
-    type: PROBLEM_BASE + (code ?? SLUGS[status] ?? 'error'),
-    title: TITLES[status] ?? 'Error',
-    status,
-    detail,
+    ...problemOf(status, detail, code),
     instance: res.req.originalUrl.split('?')[0],
     ...(res.req.id !== undefined ? { request_id: String(res.req.id) } : {}),
     ...extra,
@@ -52,10 +53,10 @@ export function sendProblem(res: Response, status: number, detail: string, extra
  * straight to the socket, which is then closed.
  */
 export function rawProblemResponse(status: number, detail: string): string {
-  const title = TITLES[status] ?? 'Error';
-  const body = JSON.stringify({ type: PROBLEM_BASE + (SLUGS[status] ?? 'error'), title, status, detail } satisfies Problem);
+  const problem = problemOf(status, detail);
+  const body = JSON.stringify(problem);
   return [
-    `HTTP/1.1 ${status} ${title}`,
+    `HTTP/1.1 ${status} ${problem.title}`,
     'Content-Type: application/problem+json; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
     'X-Content-Type-Options: nosniff',
