@@ -31,8 +31,8 @@ export interface AppRoutes {
 
 /**
  * Middleware order: raw-body routes (webhooks) → request metrics → security headers → request log
- * (request id) → operator pages → JSON parser → contract validator (routes, auth, parameters, bodies; responses too in
- * tests) → routes → docs → errors.
+ * (request id) → operator pages → JSON parser → contract validator (routes, auth, parameters, bodies;
+ * responses too in tests) → routes → docs → errors.
  */
 export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express {
   const app = express();

@@ -5,7 +5,7 @@ import { ClientError, DependencyUnavailableError, NotFoundError, UnauthorizedErr
 import { isValidShopDomain } from '../shopify/oauth.js';
 import { verifyWebhookHmac } from '../shopify/hmac.js';
 import { createShopLookup, type ShopWebhookTarget } from './shop-lookup.js';
-import { encodeEnvelope, webhookKeys } from './stream.js';
+import { encodeEnvelope, webhookKeys, type OutgoingEnvelope } from './stream.js';
 import { acceptedTopics, topicLabel } from './topics.js';
 
 export interface IncomingWebhook {
@@ -119,7 +119,7 @@ export function createWebhookIngest(ctx: ServiceContext) {
       assertJsonObject(body);
 
       const triggeredAt = triggered ? new Date(triggered) : null;
-      const envelope = {
+      const envelope: OutgoingEnvelope = {
         topic,
         shop,
         integrationId: target.integrationId,
@@ -131,7 +131,7 @@ export function createWebhookIngest(ctx: ServiceContext) {
         apiVersion,
         receivedAt: new Date(),
         body,
-      } satisfies Parameters<typeof encodeEnvelope>[0];
+      };
       let id: string;
       try {
         id = await withTimeout(

@@ -33,11 +33,13 @@ export interface WebhookEnvelope {
 }
 
 /**
- * Field order puts the body last so `XRANGE` output stays readable for an operator. Ingest hands the body
- * over as the bytes it received: the Redis client then writes them as they are, where a string would be
- * copied into the command and encoded to UTF-8 again.
+ * An envelope on its way into the stream. Ingest hands the body over as the bytes it received: the Redis
+ * client then writes them as they are, where a string would be copied into the command and encoded again.
  */
-export function encodeEnvelope(e: Omit<WebhookEnvelope, 'body'> & { body: string | Buffer }): Record<string, string | Buffer> {
+export type OutgoingEnvelope = Omit<WebhookEnvelope, 'body'> & { body: string | Buffer };
+
+/** Field order puts the body last so `XRANGE` output stays readable for an operator. */
+export function encodeEnvelope(e: OutgoingEnvelope): Record<string, string | Buffer> {
   return {
     topic: e.topic,
     shop: e.shop,
