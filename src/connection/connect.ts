@@ -2,6 +2,7 @@ import type { ServiceContext } from '../context.js';
 import { ConflictError } from '../errors.js';
 import type { components } from '../generated/api.js';
 import { purgeTenantRecords } from '../store/records.js';
+import { sealAccessToken, sealWebhookSecret } from '../store/integration-secrets.js';
 import { deleteIntegrationSyncState, recordIntegrationError, saveTenantConnection } from '../store/integrations.js';
 import type { Integration } from '../store/schema.js';
 import type { ShopifyShop } from '../shopify/types.js';
@@ -39,11 +40,12 @@ export async function connectStore(ctx: ServiceContext, req: ConnectRequest): Pr
     throw connectFailure(err, req.shopDomain, 'the connection test');
   }
 
+  const owner = { tenant_id: req.tenantId, shop_domain: req.shopDomain };
   const saved = await saveTenantConnection(ctx.db, req.tenantId, {
     shop_domain: req.shopDomain,
     install_method: req.installMethod,
-    access_token_encrypted: ctx.secrets.encrypt(req.accessToken),
-    webhook_secret_encrypted: req.webhookSecret ? ctx.secrets.encrypt(req.webhookSecret) : null,
+    access_token_encrypted: sealAccessToken(ctx.secrets, owner, req.accessToken),
+    webhook_secret_encrypted: req.webhookSecret ? sealWebhookSecret(ctx.secrets, owner, req.webhookSecret) : null,
     encryption_key_id: ctx.secrets.currentKeyId,
     scopes: (req.scopes ?? []).join(','),
     api_version: ctx.config.shopify.apiVersion,

@@ -3,6 +3,7 @@ import { AppError, UnprocessableError } from '../errors.js';
 import { shopifyClientObserver } from '../platform/metrics.js';
 import { createShopifyClient, type ShopifyClient } from '../shopify/admin-client.js';
 import { ShopifyApiError, ShopifyNotFoundError, ShopifyRetriableError, ShopifyUnauthorizedError } from '../shopify/errors.js';
+import { openAccessToken } from '../store/integration-secrets.js';
 import type { Integration } from '../store/schema.js';
 
 /** A Shopify client for a store and token (the token stays inside the client's request headers). */
@@ -15,7 +16,7 @@ export function shopifyClient(ctx: ServiceContext, shopDomain: string, accessTok
 
 /** The client of a saved integration (its token decrypted in memory only). */
 export function clientForIntegration(ctx: ServiceContext, integration: Integration): ShopifyClient {
-  return shopifyClient(ctx, integration.shop_domain, ctx.secrets.decrypt(integration.access_token_encrypted), integration.api_version);
+  return shopifyClient(ctx, integration.shop_domain, openAccessToken(ctx.secrets, integration), integration.api_version);
 }
 
 /** Shopify's own words for a failure (its `errors` body), short enough for a problem detail. */

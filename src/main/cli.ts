@@ -1,14 +1,17 @@
 import type { Database } from '../store/schema.js';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
+import { createSecretBox, keyId } from '../platform/crypto.js';
 import { createDb } from '../platform/db.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../store/api-keys.js';
+import { resealIntegrationSecrets } from '../store/integration-secrets.js';
 import { failStartup } from './lifecycle.js';
 
 const USAGE = `usage:
   npm run cli -- api-key create --tenant <tenant-id> [--name <name>]   prints the new key once, on the last line
   npm run cli -- api-key list [--tenant <tenant-id>]
-  npm run cli -- api-key revoke --id <key-id>`;
+  npm run cli -- api-key revoke --id <key-id>
+  npm run cli -- secrets reseal                                       encrypts every stored token and webhook secret again with TOKEN_ENCRYPTION_KEY`;
 
 const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -18,13 +21,21 @@ async function main() {
     options: { tenant: { type: 'string' }, name: { type: 'string' }, id: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   const [noun, verb] = positionals;
-  if (values.help || noun !== 'api-key' || !verb) {
+  if (values.help || !((noun === 'api-key' && verb) || (noun === 'secrets' && verb === 'reseal'))) {
     console.log(USAGE);
     process.exit(values.help ? 0 : 2);
   }
-  const db = createDb<Database>(loadConfig().databaseUrl, 1);
+  const config = loadConfig();
+  const db = createDb<Database>(config.databaseUrl, 1);
   try {
-    if (verb === 'create') {
+    if (noun === 'secrets') {
+      const { resealed, unreadable } = await resealIntegrationSecrets(db, createSecretBox(config.encryption.key, config.encryption.previousKeys));
+      console.log(`Re-encrypted the secrets of ${resealed} integration(s) with key ${keyId(config.encryption.key)}.`);
+      if (unreadable.length > 0) {
+        console.log(`No configured key opens the secrets of integration(s) ${unreadable.join(', ')}: reconnect those stores.`);
+        process.exitCode = 1;
+      }
+    } else if (verb === 'create') {
       if (!values.tenant || !TENANT_ID.test(values.tenant)) throw new Error('--tenant is required: letters, digits, _ . - (at most 64)');
       const { record, key } = await createApiKey(db, values.tenant, values.name ?? 'default');
       console.log(`Created API key ${record.id} "${record.name}" for tenant ${record.tenant_id}. It is shown only now; store it safely:`);

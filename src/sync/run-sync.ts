@@ -5,6 +5,7 @@ import { shopifyClientObserver } from '../platform/metrics.js';
 import { RESOURCES, type ResourceName } from '../resources/index.js';
 import { createShopifyClient, type ShopifyClient } from '../shopify/admin-client.js';
 import { ShopifyUnauthorizedError } from '../shopify/errors.js';
+import { openAccessToken } from '../store/integration-secrets.js';
 import { findIntegrationById, isConnected, markError, markSuccess, markTokenRevoked } from '../store/integrations.js';
 import type { Owner } from '../store/records.js';
 import type { Integration } from '../store/schema.js';
@@ -90,7 +91,7 @@ function createLog(ctx: ServiceContext, req: SyncRequest, integration: Integrati
 function clientFor(ctx: ServiceContext, integration: Integration, opts: SyncOptions): ShopifyClient {
   let accessToken: string;
   try {
-    accessToken = ctx.secrets.decrypt(integration.access_token_encrypted);
+    accessToken = openAccessToken(ctx.secrets, integration);
   } catch (error) {
     throw new AppError('The access token cannot be decrypted with the configured keys', { code: 'token-undecryptable', retriable: false, cause: error });
   }

@@ -1,5 +1,6 @@
 import type { ServiceContext } from '../context.js';
 import { AppError, DependencyUnavailableError } from '../errors.js';
+import { openWebhookSecret } from '../store/integration-secrets.js';
 import { findIntegrationByShop } from '../store/integrations.js';
 
 /** What ingest needs to know about a shop: whose it is, and which secret signs its webhooks. */
@@ -38,7 +39,7 @@ export function createShopLookup(ctx: Pick<ServiceContext, 'db' | 'secrets' | 'c
     let secret = ctx.config.shopify.apiSecret;
     if (integration.webhook_secret_encrypted) {
       try {
-        secret = ctx.secrets.decrypt(integration.webhook_secret_encrypted);
+        secret = openWebhookSecret(ctx.secrets, { ...integration, webhook_secret_encrypted: integration.webhook_secret_encrypted });
       } catch (err) {
         ctx.logger.error({ err: (err as Error).message, integrationId: integration.id }, 'cannot decrypt the webhook secret of an integration');
         throw new AppError('The webhook secret of this shop cannot be read', { status: 500 });

@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { openAccessToken, openWebhookSecret } from '../../src/store/integration-secrets.js';
 import { expect } from 'chai';
 import { startMockShopify, defaultToken, type MockShopify } from '../../scripts/mock-shopify/index.js';
 import { clientForIntegration } from '../../src/connection/shopify.js';
@@ -87,8 +88,8 @@ describe('connection API (against the mock Shopify)', () => {
         expect(String(value), column).not.to.include(SECRET);
       }
       expect(row!.encryption_key_id).to.equal(t.ctx.secrets.currentKeyId);
-      expect(t.ctx.secrets.decrypt(row!.access_token_encrypted)).to.equal(tokenOf('acme.myshopify.com'));
-      expect(t.ctx.secrets.decrypt(row!.webhook_secret_encrypted!)).to.equal(SECRET);
+      expect(openAccessToken(t.ctx.secrets, row!)).to.equal(tokenOf('acme.myshopify.com'));
+      expect(openWebhookSecret(t.ctx.secrets, { ...row!, webhook_secret_encrypted: row!.webhook_secret_encrypted! })).to.equal(SECRET);
     });
 
     it('when the same tenant connects again, then its row is updated and existing subscriptions are kept', async () => {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { openAccessToken } from '../../src/store/integration-secrets.js';
 import { startMockShopify, type MockShopify } from '../../scripts/mock-shopify/index.js';
 import { sha256Hex } from '../../src/platform/crypto.js';
 import { signOAuthQuery } from '../../src/shopify/oauth.js';
@@ -110,7 +111,7 @@ describe('OAuth install (against the mock Shopify)', () => {
       expect(res.body.webhooks.created.length).to.be.greaterThan(0);
 
       const [row] = await integrationsOf('tenant-oauth');
-      const token = t.ctx.secrets.decrypt(row!.access_token_encrypted);
+      const token = openAccessToken(t.ctx.secrets, row!);
       expect(mock.shop('oauth-a.myshopify.com').accessTokens.has(token)).to.equal(true);
       issued.push(token);
       expect(res.text).not.to.include(token);

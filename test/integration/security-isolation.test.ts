@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { sealWebhookSecret } from '../../src/store/integration-secrets.js';
 import { startMockShopify, type MockShopify } from '../../scripts/mock-shopify/index.js';
 import { RESOURCE_NAMES, type ResourceName } from '../../src/resources/index.js';
 import { updateIntegration } from '../../src/store/integrations.js';
@@ -85,7 +86,7 @@ describe('security: tenant isolation over every endpoint', () => {
     a = await seedTenant(t, 'tenant-a', SHOP_A, 'a', 5_200_000_000_001);
     b = await seedTenant(t, 'tenant-b', SHOP_B, 'b', 5_200_000_000_002);
     lonely = await t.keyFor('tenant-without-store');
-    await updateIntegration(t.ctx.db, a.integrationId, { webhook_secret_encrypted: t.ctx.secrets.encrypt(A_SECRET) });
+    await updateIntegration(t.ctx.db, a.integrationId, { webhook_secret_encrypted: sealWebhookSecret(t.ctx.secrets, { tenant_id: 'tenant-a', shop_domain: SHOP_A }, A_SECRET) });
   });
   after(async () => {
     await t?.close();

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { openAccessToken, openWebhookSecret } from '../../src/store/integration-secrets.js';
 import { sql } from 'kysely';
 import { startMockShopify, type MockShopify, type MockWebhookEvent } from '../../scripts/mock-shopify/index.js';
 import { sha256Hex } from '../../src/platform/crypto.js';
@@ -201,11 +202,11 @@ describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth
       expect(key.startsWith(row.key_prefix) && row.key_prefix.length <= 10).to.equal(true);
     }
     // The tokens are there, encrypted: each decrypts to what Shopify issued.
-    const integrations = await t.ctx.db.selectFrom('shopify_integrations').select(['shop_domain', 'access_token_encrypted', 'webhook_secret_encrypted']).execute();
+    const integrations = await t.ctx.db.selectFrom('shopify_integrations').select(['tenant_id', 'shop_domain', 'access_token_encrypted', 'webhook_secret_encrypted']).execute();
     const tokenRow = integrations.find((i) => i.shop_domain === TOKEN_SHOP)!;
-    expect(t.ctx.secrets.decrypt(tokenRow.access_token_encrypted)).to.equal(PASTED_TOKEN);
-    expect(t.ctx.secrets.decrypt(tokenRow.webhook_secret_encrypted!)).to.equal(STORE_SECRET);
-    expect(t.ctx.secrets.decrypt(integrations.find((i) => i.shop_domain === OAUTH_SHOP)!.access_token_encrypted)).to.equal(secrets['oauth access token']);
+    expect(openAccessToken(t.ctx.secrets, tokenRow)).to.equal(PASTED_TOKEN);
+    expect(openWebhookSecret(t.ctx.secrets, { ...tokenRow, webhook_secret_encrypted: tokenRow.webhook_secret_encrypted! })).to.equal(STORE_SECRET);
+    expect(openAccessToken(t.ctx.secrets, integrations.find((i) => i.shop_domain === OAUTH_SHOP)!)).to.equal(secrets['oauth access token']);
   });
 
   it('when every key under the test prefix is read (stream entries, jobs, limiter, OAuth states), then no secret is in Redis, neither while queued nor after', async () => {

@@ -1,4 +1,5 @@
 import type { ServiceContext } from '../../src/context.js';
+import { sealAccessToken } from '../../src/store/integration-secrets.js';
 import { RESOURCES, type ResourceName } from '../../src/resources/index.js';
 import { createIntegration } from '../../src/store/integrations.js';
 import { upsertRecords, type Owner } from '../../src/store/records.js';
@@ -7,7 +8,7 @@ export async function seedIntegration(ctx: ServiceContext, tenantId: string, sho
   const integration = await createIntegration(ctx.db, {
     tenant_id: tenantId,
     shop_domain: shopDomain,
-    access_token_encrypted: ctx.secrets.encrypt('shpat_seeded'),
+    access_token_encrypted: sealAccessToken(ctx.secrets, { tenant_id: tenantId, shop_domain: shopDomain }, 'shpat_seeded'),
     encryption_key_id: ctx.secrets.currentKeyId,
     api_version: ctx.config.shopify.apiVersion,
     shop_currency: 'USD',

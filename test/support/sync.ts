@@ -1,4 +1,5 @@
 import { startMockShopify, type MockShopify, type MockShopifyOptions } from '../../scripts/mock-shopify/index.js';
+import { sealAccessToken } from '../../src/store/integration-secrets.js';
 import { bullPrefix } from '../../src/platform/queues.js';
 import type { ResourceName } from '../../src/resources/index.js';
 import { createIntegration, findIntegrationById } from '../../src/store/integrations.js';
@@ -50,7 +51,7 @@ export async function startSyncTestContext(mockOptions: MockShopifyOptions, env:
       const created = await createIntegration(t.ctx.db, {
         tenant_id: tenantId,
         shop_domain: shopDomain,
-        access_token_encrypted: t.ctx.secrets.encrypt(shop.accessToken),
+        access_token_encrypted: sealAccessToken(t.ctx.secrets, { tenant_id: tenantId, shop_domain: shopDomain }, shop.accessToken),
         encryption_key_id: t.ctx.secrets.currentKeyId,
         api_version: t.config.shopify.apiVersion,
         scopes: shop.scope,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { sealWebhookSecret } from '../../src/store/integration-secrets.js';
 import type { Kysely } from 'kysely';
 import type { ServiceContext } from '../../src/context.js';
 import { signWebhookBody } from '../../src/shopify/hmac.js';
@@ -43,7 +44,7 @@ export function sendWebhook(url: string, w: RawWebhook): Promise<ApiResponse> {
 /** An integration for a (mock) shop, optionally with its own webhook secret. */
 export async function connectShop(ctx: ServiceContext, tenantId: string, shopDomain: string, webhookSecret?: string) {
   const owner = await seedIntegration(ctx, tenantId, shopDomain);
-  if (webhookSecret) await updateIntegration(ctx.db, owner.integrationId, { webhook_secret_encrypted: ctx.secrets.encrypt(webhookSecret) });
+  if (webhookSecret) await updateIntegration(ctx.db, owner.integrationId, { webhook_secret_encrypted: sealWebhookSecret(ctx.secrets, { tenant_id: tenantId, shop_domain: shopDomain }, webhookSecret) });
   return owner;
 }
 

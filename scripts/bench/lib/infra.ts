@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { sealAccessToken } from '../../../src/store/integration-secrets.js';
 import { sql } from 'kysely';
 import { loadConfig } from '../../../src/config.js';
 import type { ServiceContext } from '../../../src/context.js';
@@ -193,7 +194,7 @@ export async function seedIntegration(ctx: ServiceContext, tenantId: string, sho
   return createIntegration(ctx.db, {
     tenant_id: tenantId,
     shop_domain: shop,
-    access_token_encrypted: ctx.secrets.encrypt(accessToken),
+    access_token_encrypted: sealAccessToken(ctx.secrets, { tenant_id: tenantId, shop_domain: shop }, accessToken),
     encryption_key_id: ctx.secrets.currentKeyId,
     api_version: ctx.config.shopify.apiVersion,
     scopes: 'read_products,read_orders,read_all_orders,read_customers,read_inventory,read_locations',
