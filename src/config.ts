@@ -86,6 +86,7 @@ export const HANDLED_WEBHOOK_TOPICS = [
   'orders/create', 'orders/updated', 'orders/cancelled', 'orders/fulfilled', 'orders/paid', 'orders/delete',
   'customers/create', 'customers/update', 'customers/delete',
   'inventory_levels/update', 'inventory_levels/connect', 'inventory_levels/disconnect',
+  'inventory_items/delete', 'locations/delete',
   'app/uninstalled', 'customers/data_request', 'customers/redact', 'shop/redact',
 ] as const;
 
@@ -145,6 +146,8 @@ export function loadConfig(env: Env = process.env) {
       concurrency: r.int('SYNC_CONCURRENCY', 4, 1, 256),
       overlapSeconds: r.int('SYNC_OVERLAP_SECONDS', 300, 0, 86400),
       maxPages: r.int('SYNC_MAX_PAGES', 1000, 1, 100000),
+      /** Records per Shopify page (`limit`); Shopify's maximum, 250, unless a test or a slow store wants smaller pages. */
+      pageSize: r.int('SYNC_PAGE_SIZE', 250, 1, 250),
       /** BullMQ attempts of one sync job (the client already retries each request) and the base of their exponential backoff. */
       jobAttempts: r.int('SYNC_JOB_ATTEMPTS', 5, 1, 100),
       jobBackoffSeconds: r.num('SYNC_JOB_BACKOFF_SECONDS', 30, 0, 86400),
@@ -158,6 +161,15 @@ export function loadConfig(env: Env = process.env) {
       batchSize: r.int('WEBHOOK_BATCH_SIZE', 200, 1, 10000),
       claimIdleMs: r.int('WEBHOOK_CLAIM_IDLE_MS', 60000, 100, 86400000),
       maxDeliveries: r.int('WEBHOOK_MAX_DELIVERIES', 5, 1, 1000),
+      /** Unknown shops are remembered this long, so a flood for one costs one SELECT per window (0 = not cached). */
+      unknownShopCacheMs: r.int('WEBHOOK_UNKNOWN_SHOP_CACHE_MS', 5000, 0, 600_000),
+      /** Deliveries failing authentication per client IP and minute (a token bucket); past it, 429 before any work. */
+      sourceMaxAuthFailuresPerMinute: r.int('WEBHOOK_SOURCE_MAX_AUTH_FAILURES_PER_MINUTE', 120, 1, 1_000_000),
+      /** Per-shop quotas at ingest, far above what a real busy shop sends; past them, 429 (Shopify retries). */
+      shopMaxPerMinute: r.int('WEBHOOK_SHOP_MAX_PER_MINUTE', 6000, 1, 100_000_000),
+      shopMaxBytesPerMinute: r.int('WEBHOOK_SHOP_MAX_BYTES_PER_MINUTE', 200 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+      /** Bodies kept in a dead letter are cut to this size (a cut one says so and cannot be replayed). */
+      deadLetterMaxBodyBytes: r.int('WEBHOOK_DEAD_LETTER_MAX_BODY_BYTES', 64 * 1024, 1024, 64 * 1024 * 1024),
     },
     /**
      * How long what only the service needs is kept (the worker deletes the rest hourly). Webhook event
@@ -166,8 +178,22 @@ export function loadConfig(env: Env = process.env) {
     retention: {
       webhookEventDays: r.int('WEBHOOK_EVENT_RETENTION_DAYS', 7, 2, 3650),
       syncLogDays: r.int('SYNC_LOG_RETENTION_DAYS', 90, 1, 3650),
+      deadLetterDays: r.int('WEBHOOK_DEAD_LETTER_RETENTION_DAYS', 7, 1, 3650),
     },
     oauthStateTtlSeconds: r.int('OAUTH_STATE_TTL_SECONDS', 600, 10, 86400),
+    /** Pending OAuth installs one tenant may hold; starting one more drops its oldest. */
+    oauthMaxPendingPerTenant: r.int('OAUTH_MAX_PENDING_PER_TENANT', 20, 1, 1000),
+    /** `POST /api/shopify/connect/` calls per tenant and minute (each calls Shopify); past it, 429. */
+    connectMaxPerMinute: r.int('CONNECT_MAX_PER_MINUTE', 10, 1, 10000),
+    /**
+     * Bounds of the API's record reads: reads one tenant may run at once in one API process (keep it below
+     * DATABASE_POOL_SIZE so other tenants always find a connection), and the time after which MySQL stops
+     * one read statement (0 = unbounded). Syncs, webhooks and purges are never bounded by these.
+     */
+    reads: {
+      maxConcurrentPerTenant: r.int('API_MAX_CONCURRENT_READS_PER_TENANT', 8, 1, 10000),
+      statementTimeoutMs: r.int('API_READ_STATEMENT_TIMEOUT_MS', 5000, 0, 3_600_000),
+    },
     /** The worker's own /metrics listener (the API serves /metrics on its port); unset = off. Both need ADMIN_API_KEY. */
     workerMetrics: {
       port: r.optional('WORKER_METRICS_PORT') === undefined ? null : r.int('WORKER_METRICS_PORT', 9465, 0, 65535),

@@ -5,6 +5,7 @@ import type { Logger } from './platform/logger.js';
 import type { Metrics } from './platform/metrics.js';
 import type { Queues } from './platform/queues.js';
 import type { Redis, RedisKeys } from './platform/redis.js';
+import type { ShopEvents } from './webhooks/shop-events.js';
 
 /** The infrastructure every part of the service is handed (never imported as a global). */
 export interface ServiceContext {
@@ -18,4 +19,6 @@ export interface ServiceContext {
   queues: Queues;
   /** Prometheus families of this process (a registry of its own per context). */
   metrics: Metrics;
+  /** Shop connects announced by any process (Redis pub/sub), so cached shop lookups are dropped at once. */
+  shopEvents: ShopEvents;
 }

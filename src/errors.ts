@@ -33,6 +33,15 @@ export class DependencyUnavailableError extends RetriableError {
   }
 }
 
+/** Too many requests for now (a rate or quota): the same request succeeds after `retryAfterSeconds`. */
+export class ThrottledError extends RetriableError {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message, { status: 429, code: 'rate-limited' });
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  }
+}
+
 /** The request itself is wrong; repeating it unchanged cannot help. */
 export class ClientError extends AppError {
   readonly errors?: { location: string; name: string; message: string }[];

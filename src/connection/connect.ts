@@ -7,9 +7,10 @@ import { deleteIntegrationSyncState, recordIntegrationError, saveTenantConnectio
 import type { Integration } from '../store/schema.js';
 import type { ShopifyShop } from '../shopify/types.js';
 import { queueInitialSync } from './initial-sync.js';
-import { clientForIntegration, connectFailure, shopifyClient } from './shopify.js';
+import { clientForIntegration, connectFailure, shopifyClient, unverifiedTokenClient } from './shopify.js';
 import { integrationStatus } from './status.js';
 import { deleteWebhooks, registerWebhooks, type WebhookRegistration } from './webhook-subscriptions.js';
+import { announceShopConnected } from '../webhooks/shop-events.js';
 
 export type ConnectResult = components['schemas']['ConnectResult'];
 
@@ -26,16 +27,15 @@ export interface ConnectRequest {
 }
 
 /**
- * Connects a store: test the token at Shopify → save it encrypted → register webhooks → queue the
- * initial full sync. Nothing is saved unless Shopify accepted the token.
+ * Connects a store: test the token at Shopify (outside the shop's shared rate-limit bucket) → save it
+ * encrypted → register webhooks → queue the initial full sync. Nothing is saved unless Shopify accepted
+ * the token. A shop another tenant disconnected moves here (see `saveTenantConnection`), logged at warn.
  */
 export async function connectStore(ctx: ServiceContext, req: ConnectRequest): Promise<ConnectResult> {
   const log = ctx.logger.child({ tenantId: req.tenantId, shop: req.shopDomain, installMethod: req.installMethod });
-  const client = shopifyClient(ctx, req.shopDomain, req.accessToken);
-
   let shop: ShopifyShop;
   try {
-    shop = await client.testConnection();
+    shop = await unverifiedTokenClient(ctx, req.shopDomain, req.accessToken).testConnection();
   } catch (err) {
     throw connectFailure(err, req.shopDomain, 'the connection test');
   }
@@ -54,8 +54,15 @@ export async function connectStore(ctx: ServiceContext, req: ConnectRequest): Pr
     shop_currency: /^[A-Z]{3}$/.test(shop.currency ?? '') ? shop.currency : null,
   });
   if (saved.outcome === 'conflict') throw new ConflictError(`${req.shopDomain} is already connected to another tenant`);
-  const { integration, previous } = saved;
+  const { integration, previous, displaced } = saved;
   log.info({ integrationId: integration.id, reconnect: previous !== undefined }, 'store connected');
+  // Every API process drops what it cached about the shop (and about the tenant's previous one): its webhooks are accepted at once.
+  for (const shop of new Set([integration.shop_domain, previous?.shop_domain ?? integration.shop_domain])) await announceShopConnected(ctx, shop);
+  if (displaced) {
+    log.warn({ integrationId: integration.id, previousTenantId: displaced.tenant_id, previousIntegrationId: displaced.id }, 'shop moved here from another tenant, which had disconnected it; that tenant\'s copy of it was deleted');
+  }
+  // The token is verified: from here on its calls count against the shop's shared bucket.
+  const client = shopifyClient(ctx, req.shopDomain, req.accessToken);
 
   if (previous && previous.shop_domain !== integration.shop_domain) await forgetPreviousShop(ctx, previous);
 

@@ -7,6 +7,9 @@ import type { Integration } from '../store/schema.js';
 import { stopIntegrationSyncs } from './initial-sync.js';
 import { clientForIntegration } from './shopify.js';
 import { deleteWebhooks } from './webhook-subscriptions.js';
+import { DependencyUnavailableError } from '../errors.js';
+import { eraseFromWebhookStreams } from '../webhooks/compliance.js';
+import { webhookKeys } from '../webhooks/stream.js';
 
 export type DisconnectResult = components['schemas']['DisconnectResult'];
 
@@ -33,6 +36,10 @@ export async function disconnectStore(ctx: ServiceContext, tenantId: string, opt
     await ctx.db.transaction().execute(async (trx) => {
       await purgeTenantRecords(trx, tenantId);
       if (integration) await deleteIntegrationSyncState(trx, integration.id);
+    });
+    // What Redis still holds of it (backlog, dead letters) goes too; Redis away → 503, and the purge is repeated.
+    if (integration) await eraseFromWebhookStreams(ctx.redis, webhookKeys(ctx), { kind: 'integration', integrationId: integration.id }).catch((err: unknown) => {
+      throw new DependencyUnavailableError('Redis', err);
     });
   }
   return { shop_domain: integration?.shop_domain ?? null, is_active: false, webhooks_deleted: webhooksDeleted, purged: opts.purge };

@@ -1,19 +1,17 @@
 import type { ServiceContext } from '../context.js';
-import { AppError, DependencyUnavailableError, UnauthorizedError, ValidationError } from '../errors.js';
+import { AppError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
 import type { components } from '../generated/api.js';
-import { randomToken, sha256Hex } from '../platform/crypto.js';
-import { buildAuthorizeUrl, exchangeCodeForToken, verifyOAuthQuery, type OAuthVerification } from '../shopify/oauth.js';
+import { randomToken } from '../platform/crypto.js';
+import { deriveKey } from '../platform/derived-keys.js';
+import { buildAuthorizeUrl, exchangeCodeForToken, shopOrigin, verifyOAuthQuery, type OAuthVerification } from '../shopify/oauth.js';
 import { connectStore, type ConnectResult } from './connect.js';
+import { CONFIRM_COOKIE_MAX_SECONDS, confirmCookieFor, confirmCookieMatches, installCookieFor, installCookieMatches } from './install-cookies.js';
+import { confirmationPageCsp, renderConfirmationPage } from './oauth-page.js';
+import { peekPendingInstall, savePendingInstall, takePendingInstall } from './oauth-states.js';
 import { normalizeShopDomain } from './shop-domain.js';
 import { connectFailure } from './shopify.js';
 
 export type OAuthInitiateResult = components['schemas']['OAuthInitiateResult'];
-
-/** What a state stands for: the tenant that started the install, for this shop. */
-interface PendingInstall {
-  tenant_id: string;
-  shop: string;
-}
 
 /** How old a callback's `timestamp` may be (Shopify's own libraries allow the same order of magnitude). */
 const CALLBACK_MAX_AGE_SECONDS = 300;
@@ -31,18 +29,7 @@ const REJECTIONS: Record<Rejection, () => Error> = {
   'no-secret': () => notConfigured(),
 };
 
-/** States live in Redis: when it is down, installs answer 503 (retry later), not 500. */
-async function redisCall<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw new DependencyUnavailableError('Redis', err);
-  }
-}
-
-/** Only a hash of the state names the key: a Redis dump does not hand out usable states. */
-const stateKey = (ctx: ServiceContext, state: string) => ctx.keys.key('oauth-state', sha256Hex(state));
-
+export const OAUTH_BEGIN_PATH = '/api/shopify/oauth/begin/';
 export const oauthRedirectUri = (ctx: ServiceContext) => `${ctx.config.shopify.webhookBaseUrl}/api/shopify/oauth/callback/`;
 
 function requireAppCredentials(ctx: ServiceContext): { apiKey: string; apiSecret: string } {
@@ -51,18 +38,75 @@ function requireAppCredentials(ctx: ServiceContext): { apiKey: string; apiSecret
   return { apiKey, apiSecret };
 }
 
-/** Step 1: a single-use state bound to tenant and shop (kept for `oauthStateTtlSeconds`), and the authorize URL. */
+/** The key signing the install cookies (derived from TOKEN_ENCRYPTION_KEY). */
+const cookieKeys = new WeakMap<Buffer, Buffer>();
+function cookieKey(ctx: ServiceContext): Buffer {
+  const master = ctx.config.encryption.key;
+  let key = cookieKeys.get(master);
+  if (!key) cookieKeys.set(master, (key = deriveKey(master, 'oauth-install-cookie')));
+  return key;
+}
+
+/** Install cookies are `Secure` when the service is reached over https. */
+export const oauthCookiesSecure = (ctx: ServiceContext) => ctx.config.shopify.webhookBaseUrl.startsWith('https:');
+
+const beginUrl = (ctx: ServiceContext, state: string) => `${ctx.config.shopify.webhookBaseUrl}${OAUTH_BEGIN_PATH}?state=${encodeURIComponent(state)}`;
+
+const unknownState = () => new NotFoundError('This install link is unknown, expired or already used; start the install again from your account');
+
+/**
+ * Step 1 (tenant key): a single-use state bound to tenant and shop (kept for `oauthStateTtlSeconds`),
+ * and the link the merchant opens: our confirmation page, never Shopify's authorize URL, so an install
+ * is always confirmed in the browser that finishes it.
+ */
 export async function initiateOAuth(ctx: ServiceContext, tenantId: string, shopInput: unknown): Promise<OAuthInitiateResult> {
   const shop = normalizeShopDomain(shopInput, { location: 'query', name: 'shop' });
-  const { apiKey } = requireAppCredentials(ctx);
+  requireAppCredentials(ctx);
   const state = randomToken(32);
   const ttl = ctx.config.oauthStateTtlSeconds;
-  const pending: PendingInstall = { tenant_id: tenantId, shop };
-  await redisCall(() => ctx.redis.set(stateKey(ctx, state), JSON.stringify(pending), { expiration: { type: 'EX', value: ttl }, condition: 'NX' }));
-  const authorizeUrl = buildAuthorizeUrl({
-    apiBaseUrl: ctx.config.shopify.apiBaseUrl, shop, clientId: apiKey, scopes: ctx.config.shopify.scopes, redirectUri: oauthRedirectUri(ctx), state,
+  await savePendingInstall(ctx, state, { tenant_id: tenantId, shop }, ttl);
+  return { authorize_url: beginUrl(ctx, state), state, expires_at: new Date(Date.now() + ttl * 1000).toISOString() };
+}
+
+export interface ConfirmationAnswer {
+  html: string;
+  csp: string;
+  confirmCookie: { value: string; maxAgeSeconds: number };
+}
+
+/**
+ * Step 2 (public, the merchant's browser): the page naming the shop and the tenant, with a
+ * confirmation nonce in a SameSite=Strict cookie that its form echoes. Nothing is consumed.
+ */
+export async function showConfirmation(ctx: ServiceContext, state: string): Promise<ConfirmationAnswer> {
+  requireAppCredentials(ctx);
+  const found = await peekPendingInstall(ctx, state);
+  if (!found) throw unknownState();
+  const maxAgeSeconds = Math.max(1, Math.min(CONFIRM_COOKIE_MAX_SECONDS, Math.floor(found.ttlMs / 1000)));
+  const { value, nonce } = confirmCookieFor(cookieKey(ctx), state, maxAgeSeconds);
+  const html = renderConfirmationPage({
+    shop: found.pending.shop, tenantId: found.pending.tenant_id, state, nonce, action: OAUTH_BEGIN_PATH, expiresAt: new Date(Date.now() + found.ttlMs),
   });
-  return { authorize_url: authorizeUrl, state, expires_at: new Date(Date.now() + ttl * 1000).toISOString() };
+  return { html, csp: confirmationPageCsp(shopOrigin(ctx.config.shopify.apiBaseUrl, found.pending.shop)), confirmCookie: { value, maxAgeSeconds } };
+}
+
+/**
+ * Step 3 (the page's form): the nonce cookie must come back with the form's nonce (a form posted from
+ * another site carries no SameSite=Strict cookie); then the browser gets the install cookie, as
+ * long-lived as the state, and goes on to Shopify's authorize page.
+ */
+export async function confirmInstall(ctx: ServiceContext, form: { state: string; nonce: string }, confirmCookie: string | undefined) {
+  const { apiKey } = requireAppCredentials(ctx);
+  if (!confirmCookieMatches(cookieKey(ctx), confirmCookie, form.state, form.nonce)) {
+    throw new ForbiddenError('This confirmation did not come from the confirmation page in this browser; open the install link again and confirm there');
+  }
+  const found = await peekPendingInstall(ctx, form.state);
+  if (!found) throw unknownState();
+  const maxAgeSeconds = Math.max(1, Math.floor(found.ttlMs / 1000));
+  const authorizeUrl = buildAuthorizeUrl({
+    apiBaseUrl: ctx.config.shopify.apiBaseUrl, shop: found.pending.shop, clientId: apiKey, scopes: ctx.config.shopify.scopes, redirectUri: oauthRedirectUri(ctx), state: form.state,
+  });
+  return { authorizeUrl, installCookie: { value: installCookieFor(cookieKey(ctx), form.state, maxAgeSeconds), maxAgeSeconds } };
 }
 
 /**
@@ -78,20 +122,14 @@ export function callbackParams(rawQuery: string): Record<string, string> {
   return params;
 }
 
-/** Consumes the state (GETDEL: a state works once, even when two callbacks race). */
-async function takePendingInstall(ctx: ServiceContext, state: string): Promise<PendingInstall | undefined> {
-  const value = await redisCall(() => ctx.redis.getDel(stateKey(ctx, state)));
-  if (!value) return undefined;
-  const parsed = JSON.parse(value) as Partial<PendingInstall>;
-  return typeof parsed.tenant_id === 'string' && typeof parsed.shop === 'string' ? (parsed as PendingInstall) : undefined;
-}
-
 /**
- * Step 2, Shopify's redirect back: HMAC (app secret) → timestamp freshness → shop name → state (single
- * use, same shop) → code for token → connect as a pasted token would. Each check fails before anything
- * is written; the state is consumed only once the request is known to come from Shopify.
+ * Step 4, Shopify's redirect back: HMAC (app secret) → timestamp freshness → shop name → a known state
+ * → the install cookie of the browser that confirmed it (403 otherwise, the state kept) → the state
+ * consumed (single use, same shop) → code for token → connect as a pasted token would. Each check fails
+ * before anything is written; the state is consumed only once the request is known to come from
+ * Shopify through the confirming browser.
  */
-export async function completeOAuth(ctx: ServiceContext, params: Record<string, string>): Promise<ConnectResult> {
+export async function completeOAuth(ctx: ServiceContext, params: Record<string, string>, installCookie: string | undefined): Promise<ConnectResult> {
   const { apiKey, apiSecret } = requireAppCredentials(ctx);
   for (const name of ['code', 'shop', 'state', 'timestamp', 'hmac']) {
     if (!params[name]) throw new ValidationError(`The callback lacks "${name}"`, [{ location: 'query', name, message: 'is required' }]);
@@ -99,8 +137,14 @@ export async function completeOAuth(ctx: ServiceContext, params: Record<string, 
   const check = verifyOAuthQuery(params, apiSecret, { maxAgeSeconds: CALLBACK_MAX_AGE_SECONDS });
   if (!check.valid) throw REJECTIONS[check.reason]();
   const shop = normalizeShopDomain(params.shop, { location: 'query', name: 'shop' });
-  const pending = await takePendingInstall(ctx, params.state as string);
-  if (!pending) throw new UnauthorizedError('The OAuth state is unknown, expired or already used; start the install again');
+  const state = params.state as string;
+  const unknown = () => new UnauthorizedError('The OAuth state is unknown, expired or already used; start the install again');
+  if (!(await peekPendingInstall(ctx, state))) throw unknown();
+  if (!installCookieMatches(cookieKey(ctx), installCookie, state)) {
+    throw new ForbiddenError('This install was not confirmed in this browser; start the install again from the same browser');
+  }
+  const pending = await takePendingInstall(ctx, state);
+  if (!pending) throw unknown();
   if (pending.shop !== shop) throw new UnauthorizedError('The OAuth state was issued for another shop');
 
   let token: { access_token: string; scope: string };

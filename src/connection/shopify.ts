@@ -14,6 +14,19 @@ export function shopifyClient(ctx: ServiceContext, shopDomain: string, accessTok
   );
 }
 
+/**
+ * A client for testing a token not verified yet (a pasted one): its calls take nothing from the shop's
+ * shared rate-limit bucket, nor move it from the token's `X-Shopify-Shop-Api-Call-Limit`. That bucket
+ * is our app's at Shopify; a bogus token (401) or another app's token never spends it, so counting
+ * them would let anyone starve the shop's syncs with bogus connects.
+ */
+export function unverifiedTokenClient(ctx: ServiceContext, shopDomain: string, accessToken: string): ShopifyClient {
+  return createShopifyClient(
+    { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, config: ctx.config.shopify, observer: shopifyClientObserver(ctx.metrics), rateLimit: false },
+    { shopDomain, accessToken },
+  );
+}
+
 /** The client of a saved integration (its token decrypted in memory only). */
 export function clientForIntegration(ctx: ServiceContext, integration: Integration): ShopifyClient {
   return shopifyClient(ctx, integration.shop_domain, openAccessToken(ctx.secrets, integration), integration.api_version);

@@ -43,6 +43,7 @@ export function toIntegrationStatus(integration: Integration, logs: Map<string, 
     last_error_at: iso(integration.last_error_at),
     last_error_message: integration.last_error_message,
     error_count: integration.error_count,
+    connected_elsewhere_at: iso(integration.shop_released_at),
     resources: Object.fromEntries(RESOURCE_NAMES.map((r) => [r, resourceStatus(logs.get(r))])) as IntegrationStatus['resources'],
   };
 }

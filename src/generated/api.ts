@@ -17,7 +17,11 @@ export interface paths {
          * Connect a store with an Admin API access token
          * @description Tests the token against Shopify first and saves nothing unless it works. Then registers webhook
          *     subscriptions for every handled topic and queues an initial full sync of every resource.
-         *     The token and webhook secret are stored encrypted and never returned.
+         *     The token and webhook secret are stored encrypted and never returned. The connection test of a token
+         *     not verified yet does not use the shop's shared rate-limit bucket. A tenant may connect
+         *     `CONNECT_MAX_PER_MINUTE` times a minute (then 429 with `Retry-After`).
+         *     A shop connected to another tenant is a 409; one another tenant has disconnected moves here, and that
+         *     tenant's copied data of it is deleted (its status then shows `connected_elsewhere_at`).
          */
         post: operations["connectStore"];
         /**
@@ -57,7 +61,12 @@ export interface paths {
         };
         /**
          * Start Shopify's OAuth install
-         * @description Returns the Shopify authorize URL with a single-use `state` bound to this tenant (or redirects to it with `redirect=true`).
+         * @description Stores a single-use `state` bound to this tenant and shop, and returns `authorize_url`: **our**
+         *     confirmation page (`GET /api/shopify/oauth/begin/`), never Shopify's authorize URL. The merchant
+         *     opens it in their browser, sees which shop is being connected to which tenant and confirms; only
+         *     then is the browser sent on to Shopify, carrying a cookie that the callback requires. With
+         *     `redirect=true` the answer is a redirect to that page. A tenant holds at most
+         *     `OAUTH_MAX_PENDING_PER_TENANT` pending states: starting another drops the oldest.
          */
         get: operations["initiateOAuth"];
         put?: never;
@@ -78,12 +87,42 @@ export interface paths {
         /**
          * Shopify's OAuth callback
          * @description Called by the merchant's browser coming back from Shopify. Verifies the query HMAC, the timestamp,
-         *     the shop name and the single-use state, exchanges the code for a token and connects the store.
-         *     Redirects to `SHOPIFY_OAUTH_SUCCESS_URL` when it is set.
+         *     the shop name, the single-use state and the install cookie set by `POST /api/shopify/oauth/begin/`
+         *     in the same browser (403 without it: the state is then not consumed), exchanges the code for a
+         *     token and connects the store. Redirects to `SHOPIFY_OAUTH_SUCCESS_URL` when it is set.
          */
         get: operations["completeOAuth"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shopify/oauth/begin/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The merchant's confirmation page of an install
+         * @description Public page the merchant opens in their browser (the `authorize_url` of initiate). It names the shop
+         *     and the tenant it is being connected to and asks for confirmation with a form POST. It sets a
+         *     short-lived `SameSite=Strict` cookie whose signed nonce the form echoes, so a form submitted from
+         *     another site is refused. Never framed, never cached.
+         */
+        get: operations["showOAuthConfirmation"];
+        put?: never;
+        /**
+         * The merchant confirms the install
+         * @description The confirmation form. Checks the nonce cookie of the page against the form's `nonce`, then sets
+         *     the signed install cookie (HttpOnly, `SameSite=Lax`, path `/api/shopify/oauth/`, as long-lived as
+         *     the state) that the callback requires, and answers 303 to Shopify's authorize page.
+         */
+        post: operations["confirmOAuthInstall"];
         delete?: never;
         options?: never;
         head?: never;
@@ -103,7 +142,8 @@ export interface paths {
          * Receive a Shopify webhook
          * @description Shopify delivers webhooks here. The raw body is verified with `X-Shopify-Hmac-Sha256` (the store's
          *     webhook secret when it has one, else the app secret), queued durably and answered in milliseconds.
-         *     Topics not handled are acknowledged and dropped.
+         *     Topics not handled are acknowledged and dropped. Each shop has a quota per minute (deliveries and
+         *     bytes), and an address whose deliveries keep failing authentication is refused for a while (429).
          */
         post: operations["receiveShopifyWebhook"];
         delete?: never;
@@ -125,7 +165,8 @@ export interface paths {
          * Receive a Shopify webhook (alias path)
          * @description Shopify delivers webhooks here. The raw body is verified with `X-Shopify-Hmac-Sha256` (the store's
          *     webhook secret when it has one, else the app secret), queued durably and answered in milliseconds.
-         *     Topics not handled are acknowledged and dropped.
+         *     Topics not handled are acknowledged and dropped. Each shop has a quota per minute (deliveries and
+         *     bytes), and an address whose deliveries keep failing authentication is refused for a while (429).
          */
         post: operations["receiveShopifyWebhookAlias"];
         delete?: never;
@@ -563,6 +604,11 @@ export interface components {
             last_error_at: components["schemas"]["NullableTimestamp"];
             last_error_message: string | null;
             error_count: number;
+            /**
+             * Format: date-time
+             * @description When this store, disconnected here, was connected to another account; the data copied from it was deleted then. Null otherwise.
+             */
+            connected_elsewhere_at: string | null;
             resources: components["schemas"]["ResourceSyncStatuses"];
         };
         WebhookRegistrationFailure: {
@@ -591,7 +637,10 @@ export interface components {
         ResourceName: "products" | "orders" | "customers" | "inventory";
         SyncJob: {
             resource: components["schemas"]["ResourceName"];
-            /** @example sync:42:products */
+            /**
+             * @description Opaque: the same resource of the same store always has the same id while a run is queued or running.
+             * @example sync:3f9c2a7d41b08e65d2c1a9f0:products
+             */
             job_id: string;
             /**
              * @description `already_queued`: a run for this resource is queued or running and was not duplicated.
@@ -627,11 +676,11 @@ export interface components {
             /** @example must be <= 250 */
             message: string;
         };
+        /** @description One dependency's state; why it is down is in the service's log, not here. */
         ReadinessCheck: {
             /** @enum {string} */
             status: "up" | "down";
             latency_ms?: number;
-            error?: string;
         };
         ReadinessChecks: {
             mysql: components["schemas"]["ReadinessCheck"];
@@ -669,10 +718,11 @@ export interface components {
         OAuthInitiateResult: {
             /**
              * Format: uri
-             * @example https://acme-store.myshopify.com/admin/oauth/authorize?client_id=abc123&scope=read_products&state=s1
+             * @description The confirmation page the merchant opens in their browser (never Shopify's URL: an install that skips it fails at the callback).
+             * @example https://api.example.com/api/shopify/oauth/begin/?state=s1
              */
             authorize_url: string;
-            /** @description Single-use value bound to this tenant. */
+            /** @description Single-use value bound to this tenant and shop. */
             state: string;
             expires_at: components["schemas"]["Timestamp"];
         };
@@ -878,8 +928,13 @@ export interface components {
             records_fetched: number;
             records_written: number;
             records_deleted: number;
-            /** @description True when the run stopped at the page cap (1,000 pages). */
+            /** @description True when the run stopped at the page cap (SYNC_MAX_PAGES, 1,000 by default): the run was partial and the next run continues its walk. */
             page_cap_reached: boolean;
+            /**
+             * @description Where the next run continues the walk this run left unfinished (page cap or failure), e.g. `since_id=8000000000250`; null when the walk is complete. Deletions are marked, and incremental syncs move on, only once a walk is complete.
+             * @example since_id=8000000000250
+             */
+            resumes_from: string | null;
             error: string | null;
         };
         SyncLogList: {
@@ -936,6 +991,12 @@ export interface components {
             error: string;
             deliveries: number;
             dead_lettered_at: components["schemas"]["Timestamp"];
+            /** @description The body was cut to `WEBHOOK_DEAD_LETTER_MAX_BODY_BYTES`; such a dead letter cannot be replayed. */
+            body_truncated: boolean;
+            /** @description Size of the original body. */
+            body_bytes: number;
+            /** @description SHA-256 (hex) of the original body; only for a truncated one. */
+            body_sha256?: string;
         };
         DeadLetterList: {
             data: components["schemas"]["DeadLetter"][];
@@ -949,6 +1010,8 @@ export interface components {
         };
         DeadLetterReplayResult: {
             replayed: number;
+            /** @description Dead letters asked for that stay where they are because their body was truncated (absent when none). */
+            not_replayable?: string[];
         };
         WebhookConsumer: {
             name: string;
@@ -1081,6 +1144,15 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The body is not of a media type the operation accepts. */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The body is larger than the service accepts. */
         PayloadTooLarge: {
             headers: {
@@ -1098,12 +1170,41 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The body is not of a media type the operation accepts. */
-        UnsupportedMediaType: {
+        /** @description Too many requests of this tenant at once or within a time window; retry after `Retry-After` seconds. */
+        TooManyRequests: {
             headers: {
+                /** @description Seconds to wait before retrying. */
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://shopify-integration.dev/problems/rate-limited",
+                 *       "title": "Too Many Requests",
+                 *       "status": 429,
+                 *       "detail": "At most 8 reads of one tenant run at once; retry when one has finished"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description MySQL is unavailable, or the read ran longer than the service allows (`API_READ_STATEMENT_TIMEOUT_MS`) and was stopped; retry after `Retry-After` seconds, or narrow the read. */
+        ReadUnavailable: {
+            headers: {
+                /** @description Seconds to wait before retrying. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://shopify-integration.dev/problems/read-timeout",
+                 *       "title": "Service Unavailable",
+                 *       "status": 503,
+                 *       "detail": "The read took longer than 5000 ms and was stopped; retry later or narrow it with filters"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1178,6 +1279,16 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             409: components["responses"]["Conflict"];
             422: components["responses"]["Unprocessable"];
+            /** @description Too many connects by this tenant in the last minute; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1256,7 +1367,7 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthInitiateResult"];
                 };
             };
-            /** @description Redirect to Shopify's authorize page. */
+            /** @description Redirect to the confirmation page (`authorize_url`). */
             302: {
                 headers: {
                     Location?: string;
@@ -1305,10 +1416,105 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            /** @description The install cookie is missing, invalid or names another install; start the install again from the same browser. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             409: components["responses"]["Conflict"];
             422: components["responses"]["Unprocessable"];
             500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    showOAuthConfirmation: {
+        parameters: {
+            query: {
+                state: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The confirmation page. */
+            200: {
+                headers: {
+                    /** @description The confirmation nonce cookie (SameSite=Strict, HttpOnly). */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description The state is unknown, expired or already used; start the install again. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    confirmOAuthInstall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    state: string;
+                    nonce: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Confirmed; on to Shopify's authorize page. */
+            303: {
+                headers: {
+                    Location?: string;
+                    /** @description The install cookie (SameSite=Lax, HttpOnly). */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description The nonce cookie is missing or does not match the form (for example a form posted from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The state is unknown, expired or already used; start the install again. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1349,6 +1555,21 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /**
+             * @description The shop is over its webhook quota for this minute (`WEBHOOK_SHOP_MAX_PER_MINUTE`,
+             *     `WEBHOOK_SHOP_MAX_BYTES_PER_MINUTE`), or too many deliveries from this address failed
+             *     authentication (`WEBHOOK_SOURCE_MAX_AUTH_FAILURES_PER_MINUTE`). Nothing was stored; Shopify retries.
+             */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before sending again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1390,6 +1611,21 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /**
+             * @description The shop is over its webhook quota for this minute (`WEBHOOK_SHOP_MAX_PER_MINUTE`,
+             *     `WEBHOOK_SHOP_MAX_BYTES_PER_MINUTE`), or too many deliveries from this address failed
+             *     authentication (`WEBHOOK_SOURCE_MAX_AUTH_FAILURES_PER_MINUTE`). Nothing was stored; Shopify retries.
+             */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before sending again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1432,8 +1668,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            503: components["responses"]["ServiceUnavailable"];
+            503: components["responses"]["ReadUnavailable"];
         };
     };
     getProduct: {
@@ -1466,8 +1703,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            503: components["responses"]["ServiceUnavailable"];
+            503: components["responses"]["ReadUnavailable"];
         };
     };
     listOrders: {
@@ -1508,8 +1746,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            503: components["responses"]["ServiceUnavailable"];
+            503: components["responses"]["ReadUnavailable"];
         };
     };
     getOrder: {
@@ -1542,8 +1781,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            503: components["responses"]["ServiceUnavailable"];
+            503: components["responses"]["ReadUnavailable"];
         };
     };
     listCustomers: {
@@ -1582,8 +1822,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            503: components["responses"]["ServiceUnavailable"];
+            503: components["responses"]["ReadUnavailable"];
         };
     };
     getCustomer: {
@@ -1616,8 +1857,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            503: components["responses"]["ServiceUnavailable"];
+            503: components["responses"]["ReadUnavailable"];
         };
     };
     listInventoryLevels: {
@@ -1655,8 +1897,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            503: components["responses"]["ServiceUnavailable"];
+            503: components["responses"]["ReadUnavailable"];
         };
     };
     getInventoryItemLevels: {
@@ -1689,8 +1932,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            503: components["responses"]["ServiceUnavailable"];
+            503: components["responses"]["ReadUnavailable"];
         };
     };
     startSync: {

@@ -4,7 +4,7 @@ import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
 import type { ServiceContext } from '../context.js';
 import { securityHandlers } from './auth.js';
-import { loadContract, rejectNonFiniteNumbers } from './contract.js';
+import { contractGate, loadContract, rejectNonFiniteNumbers } from './contract.js';
 import { httpMetrics } from './metrics.js';
 import { errorHandler, notFoundHandler } from './problem.js';
 import { requestIdOf } from './request-id.js';
@@ -15,6 +15,11 @@ import { recordRoutes } from './routes/records.js';
 /** Query parameters whose values never reach a log line. */
 const SECRET_QUERY_PARAMS = /([?&](?:code|hmac|state|signature|access_token)=)[^&]*/gi;
 const WEBHOOK_PATHS = /^\/api\/(shopify|integrations\/shopify)\/webhook\/?$/;
+/**
+ * The contract's request bodies are small (the largest, a replay of 1,000 Redis stream ids of at most
+ * 41 characters, is under 45 KB): a larger JSON body is refused with 413 instead of being parsed.
+ */
+const JSON_BODY_LIMIT = '64kb';
 
 export interface AppRoutes {
   /**
@@ -31,8 +36,9 @@ export interface AppRoutes {
 
 /**
  * Middleware order: raw-body routes (webhooks) → request metrics → security headers → request log
- * (request id) → operator pages → JSON parser → contract validator (routes, auth, parameters, bodies;
- * responses too in tests) → routes → docs → errors.
+ * (request id) → operator pages → trailing slashes → contract document and docs → contract gate
+ * (405 for undocumented methods, 401 without a bearer token) → JSON parser → contract validator (routes,
+ * auth, parameters, bodies; responses too in tests) → routes → errors.
  */
 export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express {
   const app = express();
@@ -57,7 +63,6 @@ export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express 
 
   for (const router of routes.operator ?? []) app.use(router);
 
-  app.use(express.json({ limit: '1mb' }));
   // Every API path answers with and without its trailing slash; the contract spells them with one.
   // Repeated trailing slashes count as one, as the contract validator reads them (else `/products//`
   // matched listProducts there and no route here).
@@ -75,6 +80,11 @@ export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express 
     swaggerOptions: { persistAuthorization: true, displayRequestDuration: true, tryItOutEnabled: false },
   }));
 
+  app.use(contractGate(contract));
+  app.use(express.json({ limit: JSON_BODY_LIMIT }));
+  // The OAuth install confirmation is a browser's form POST (two short fields).
+  app.use('/api/shopify/oauth/begin/', express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 }));
+
   app.use(
     OpenApiValidator.middleware({
       apiSpec: contract,
@@ -83,7 +93,8 @@ export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express 
       ajvFormats: { mode: 'full' },
       validateResponses: ctx.config.nodeEnv === 'test' ? { removeAdditional: false } : false,
       validateSecurity: { handlers: securityHandlers(ctx) },
-      ignoreUndocumented: true,
+      // The contract gate already refused undocumented methods; this keeps them refused should it move.
+      ignoreUndocumented: false,
       useRequestUrl: true,
       ignorePaths: WEBHOOK_PATHS,
     }),

@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
-import { AppError, ClientError } from '../errors.js';
+import { AppError, ClientError, ThrottledError } from '../errors.js';
 import type { Logger } from '../platform/logger.js';
 
 const PROBLEM_BASE = 'https://shopify-integration.dev/problems/';
@@ -100,7 +100,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (err instanceof AppError) {
       if (err.status >= 500) log().warn({ err }, 'request failed');
-      if (err.status === 503 || err.status === 429) res.setHeader('Retry-After', '5');
+      if (err.status === 503 || err.status === 429) res.setHeader('Retry-After', String(err instanceof ThrottledError ? err.retryAfterSeconds : 5));
       return sendProblem(res, err.status, err.message, {}, err.code);
     }
     // body-parser and express-openapi-validator errors carry a status.

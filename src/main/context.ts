@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../platform/logger.js';
 import { createMetrics } from '../platform/metrics.js';
 import { closeQueues, createQueues } from '../platform/queues.js';
 import { createRedis, redisKeys } from '../platform/redis.js';
+import { createShopEvents } from '../webhooks/shop-events.js';
 
 /** config → logger → db → redis → queues: the infrastructure both processes (and tests) start from. */
 export async function createContext(config: Config, logger?: Logger): Promise<ServiceContext> {
@@ -16,19 +17,22 @@ export async function createContext(config: Config, logger?: Logger): Promise<Se
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   await redis.connect();
   const queues = await createQueues(config, log);
+  const keys = redisKeys(config.redisKeyPrefix);
   return {
     config,
     logger: log,
     db,
     redis,
-    keys: redisKeys(config.redisKeyPrefix),
+    keys,
     secrets: createSecretBox(config.encryption.key, config.encryption.previousKeys),
     queues,
     metrics: createMetrics(),
+    shopEvents: createShopEvents(redis, keys, log),
   };
 }
 
 export async function closeContext(ctx: ServiceContext): Promise<void> {
   await closeQueues(ctx.queues);
+  await ctx.shopEvents.close();
   await Promise.allSettled([ctx.redis.isOpen ? ctx.redis.quit() : Promise.resolve(), ctx.db.destroy()]);
 }

@@ -2,6 +2,8 @@ import type { ServiceContext } from '../context.js';
 import { errorMessage } from '../errors.js';
 import { deleteSyncLogsFinishedBefore } from '../store/sync-logs.js';
 import { deleteWebhookEventsProcessedBefore } from '../store/webhook-events.js';
+import { trimDeadLettersBefore } from '../webhooks/dead-letters.js';
+import { webhookKeys } from '../webhooks/stream.js';
 
 const DAY_MS = 86_400_000;
 /** Rows per DELETE: short statements, so applying webhooks never waits long behind the pruning. */
@@ -35,6 +37,15 @@ export async function pruneExpired(ctx: Pick<ServiceContext, 'db' | 'config'>, n
 }
 
 /**
+ * Deletes webhook dead letters older than WEBHOOK_DEAD_LETTER_RETENTION_DAYS: they hold customers'
+ * personal data, and an operator who has not replayed one within the week will not. (The stream's
+ * MAXLEN cap still bounds their number meanwhile.)
+ */
+export async function trimExpiredDeadLetters(ctx: Pick<ServiceContext, 'redis' | 'keys' | 'config'>, now = new Date()): Promise<number> {
+  return trimDeadLettersBefore(ctx.redis, webhookKeys(ctx), new Date(now.getTime() - ctx.config.retention.deadLetterDays * DAY_MS));
+}
+
+/**
  * Prunes at start and then hourly in every worker process; a Redis lock held for most of the hour
  * makes one process do it per hour. A failed pass is logged and tried again at the next tick.
  */
@@ -44,10 +55,10 @@ export function startRetention(ctx: ServiceContext): () => Promise<void> {
     try {
       const won = await ctx.redis.set(lockKey, String(process.pid), { NX: true, PX: EVERY_MS - 60_000 });
       if (won !== 'OK') return;
-      const pruned = await pruneExpired(ctx);
-      if (pruned.webhookEvents + pruned.syncLogs > 0) ctx.logger.info(pruned, 'expired webhook event ids and sync runs deleted');
+      const pruned = { ...(await pruneExpired(ctx)), deadLetters: await trimExpiredDeadLetters(ctx) };
+      if (pruned.webhookEvents + pruned.syncLogs + pruned.deadLetters > 0) ctx.logger.info(pruned, 'expired webhook event ids, sync runs and dead letters deleted');
     } catch (error) {
-      ctx.logger.warn({ err: errorMessage(error) }, 'could not delete expired webhook event ids and sync runs; next try in an hour');
+      ctx.logger.warn({ err: errorMessage(error) }, 'could not delete expired webhook event ids, sync runs and dead letters; next try in an hour');
     }
   };
   let running = pass();

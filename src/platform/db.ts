@@ -1,5 +1,6 @@
-import { Kysely, MysqlDialect } from 'kysely';
+import { CompiledQuery, Kysely, MysqlDialect, sql, type SelectQueryBuilder } from 'kysely';
 import { createPool, type PoolOptions } from 'mysql2';
+import { RetriableError } from '../errors.js';
 
 /** mysql2 pool options from a `mysql://user:pass@host:port/db` URL. */
 export function poolOptionsFromUrl(databaseUrl: string, connectionLimit = 10): PoolOptions {
@@ -30,6 +31,52 @@ export function createDb<DB>(databaseUrl: string, connectionLimit = 10): Kysely<
     conn.query("SET time_zone = '+00:00'");
   });
   return new Kysely<DB>({ dialect: new MysqlDialect({ pool }) });
+}
+
+export type ServerFlavour = 'mysql' | 'mariadb';
+
+const flavours = new WeakMap<Kysely<any>, Promise<ServerFlavour>>();
+
+/** MySQL or MariaDB, asked once per Kysely instance (`SELECT VERSION()` names MariaDB in its answer). */
+export function serverFlavour(db: Kysely<any>): Promise<ServerFlavour> {
+  let flavour = flavours.get(db);
+  if (!flavour) {
+    flavour = sql<{ v: string }>`SELECT VERSION() AS v`.execute(db).then((r) => (/mariadb/i.test(String(r.rows[0]?.v)) ? 'mariadb' : 'mysql'));
+    // A failed probe (server away) is asked again next time rather than remembered.
+    flavour.catch(() => flavours.delete(db));
+    flavours.set(db, flavour);
+  }
+  return flavour;
+}
+
+/** A statement cut by its time bound; the same read may pass later. */
+export class StatementTimeoutError extends RetriableError {
+  constructor(readonly timeoutMs: number, cause?: unknown) {
+    super(`The read took longer than ${timeoutMs} ms and was stopped; retry later or narrow it with filters`, { status: 503, code: 'read-timeout', cause });
+  }
+}
+
+/** ER_QUERY_TIMEOUT (MySQL's MAX_EXECUTION_TIME) and ER_STATEMENT_TIMEOUT (MariaDB's max_statement_time). */
+const TIMEOUT_ERRNOS = new Set([3024, 1969]);
+
+/**
+ * Runs a SELECT that the server stops after `timeoutMs` (0: no bound). MySQL takes the optimizer hint
+ * `MAX_EXECUTION_TIME`, which MariaDB ignores; MariaDB takes `SET STATEMENT max_statement_time=… FOR`,
+ * which MySQL does not parse. Both bound this statement only, never the pooled session.
+ */
+export async function selectWithTimeout<O>(db: Kysely<any>, query: SelectQueryBuilder<any, any, O>, timeoutMs: number): Promise<O[]> {
+  if (timeoutMs <= 0) return query.execute();
+  const ms = Math.ceil(timeoutMs);
+  try {
+    if ((await serverFlavour(db)) === 'mysql') return await query.modifyFront(sql.raw(`/*+ MAX_EXECUTION_TIME(${ms}) */`)).execute();
+    const compiled = query.compile();
+    const seconds = (ms / 1000).toFixed(3);
+    const result = await db.executeQuery<O>(CompiledQuery.raw(`SET STATEMENT max_statement_time=${seconds} FOR ${compiled.sql}`, [...compiled.parameters]));
+    return result.rows;
+  } catch (err) {
+    if (TIMEOUT_ERRNOS.has((err as { errno?: number }).errno ?? 0)) throw new StatementTimeoutError(ms, err);
+    throw err;
+  }
 }
 
 /** Runs one statement about the URL's database on a connection to its server (the database may not exist). */

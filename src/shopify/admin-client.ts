@@ -17,7 +17,11 @@ export interface ShopifyClientDeps {
   config: Config['shopify'];
   fetch?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
-  /** `false` turns the shared rate limiter off (benchmarks); a `RateLimiter` replaces it. Default: on. */
+  /**
+   * `false` turns the shared rate limiter off: benchmarks, and tokens not verified yet, whose calls are
+   * not our app's to count (neither taken from the shop's shared bucket nor read into it). A
+   * `RateLimiter` replaces it. Default: on.
+   */
   rateLimit?: boolean | RateLimiter;
   /** Default page cap of `pages()` (1000). */
   maxPages?: number;

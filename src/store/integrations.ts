@@ -1,6 +1,11 @@
 import { sql } from 'kysely';
+import { purgeTenantRecords } from './records.js';
 import type { Db } from './schema.js';
 import type { Integration, IntegrationUpdate, NewIntegration, SyncLog } from './schema.js';
+
+/** The row holding a shop (a row another tenant's shop moved away from no longer holds it). */
+const holderOf = (db: Db, shopDomain: string) =>
+  db.selectFrom('shopify_integrations').selectAll().where('shop_domain', '=', shopDomain.toLowerCase()).where('shop_released_at', 'is', null);
 
 export async function createIntegration(db: Db, values: NewIntegration): Promise<Integration> {
   const result = await db.insertInto('shopify_integrations').values(values).executeTakeFirstOrThrow();
@@ -15,8 +20,9 @@ export function findIntegrationByTenant(db: Db, tenantId: string): Promise<Integ
   return db.selectFrom('shopify_integrations').selectAll().where('tenant_id', '=', tenantId).executeTakeFirst();
 }
 
+/** The integration holding the shop (not the rows of tenants it moved away from). */
 export function findIntegrationByShop(db: Db, shopDomain: string): Promise<Integration | undefined> {
-  return db.selectFrom('shopify_integrations').selectAll().where('shop_domain', '=', shopDomain.toLowerCase()).executeTakeFirst();
+  return holderOf(db, shopDomain).executeTakeFirst();
 }
 
 export function findIntegrationById(db: Db, id: number): Promise<Integration | undefined> {
@@ -58,30 +64,35 @@ export type ConnectionValues = Pick<
 >;
 
 export type SaveConnectionResult =
-  | { outcome: 'saved'; integration: Integration; previous: Integration | undefined }
+  | { outcome: 'saved'; integration: Integration; previous: Integration | undefined; displaced: Integration | undefined }
   | { outcome: 'conflict' };
 
 const isDuplicateKey = (err: unknown) => (err as { code?: string })?.code === 'ER_DUP_ENTRY';
 
 /**
- * Saves the tenant's connection: updates its row (reactivated, error state and token revocation cleared)
- * or inserts one. A shop held by another tenant's active integration is a conflict; one held by another
- * tenant's disconnected integration is released (that row and its sync state are deleted) so the
- * merchant can move the store. The unique keys on tenant and shop settle races: a duplicate key
- * re-runs the decision once.
+ * Saves the tenant's connection: updates its row (reactivated; error state, token revocation and a past
+ * move cleared) or inserts one. A shop held by another tenant's active integration is a conflict. One
+ * held by another tenant's disconnected integration moves here, never silently: that tenant's copied
+ * records and sync state are deleted (they are no longer its to hold) and its row is kept, marked with
+ * `shop_released_at`, so its status says the shop is connected elsewhere; the caller gets it back as
+ * `displaced` to log. The unique keys on tenant and shop holder settle races: a duplicate key re-runs the
+ * decision once.
  */
-export async function saveTenantConnection(db: Db, tenantId: string, values: ConnectionValues): Promise<SaveConnectionResult> {
+export async function saveTenantConnection(db: Db, tenantId: string, values: ConnectionValues, now = new Date()): Promise<SaveConnectionResult> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await db.transaction().execute(async (trx) => {
-        const holder = await trx.selectFrom('shopify_integrations').selectAll().where('shop_domain', '=', values.shop_domain).executeTakeFirst();
+        let displaced: Integration | undefined;
+        const holder = await holderOf(trx, values.shop_domain).executeTakeFirst();
         if (holder && holder.tenant_id !== tenantId) {
           if (holder.is_active === 1) return { outcome: 'conflict' } as const;
-          await trx.deleteFrom('shopify_sync_state').where('integration_id', '=', holder.id).execute();
-          await trx.deleteFrom('shopify_integrations').where('id', '=', holder.id).where('is_active', '=', 0).execute();
+          await purgeTenantRecords(trx, holder.tenant_id);
+          await deleteIntegrationSyncState(trx, holder.id);
+          await trx.updateTable('shopify_integrations').set({ shop_released_at: now }).where('id', '=', holder.id).execute();
+          displaced = holder;
         }
         const previous = await trx.selectFrom('shopify_integrations').selectAll().where('tenant_id', '=', tenantId).executeTakeFirst();
-        const healthy = { is_active: 1, token_revoked_at: null, error_count: 0, last_error_at: null, last_error_message: null };
+        const healthy = { is_active: 1, token_revoked_at: null, shop_released_at: null, error_count: 0, last_error_at: null, last_error_message: null };
         let id: number;
         if (previous) {
           await trx.updateTable('shopify_integrations').set({ ...values, ...healthy }).where('id', '=', previous.id).execute();
@@ -91,7 +102,7 @@ export async function saveTenantConnection(db: Db, tenantId: string, values: Con
           id = Number(result.insertId);
         }
         const integration = await trx.selectFrom('shopify_integrations').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-        return { outcome: 'saved', integration, previous } as const;
+        return { outcome: 'saved', integration, previous, displaced } as const;
       });
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;

@@ -32,6 +32,10 @@ export interface IntegrationsTable {
   shop_currency: string | null;
   is_active: Generated<number>;
   token_revoked_at: Date | null;
+  /** When the shop, disconnected here, was connected to another tenant (this row then no longer holds it). */
+  shop_released_at: Date | null;
+  /** The shop while this row holds it, NULL once released (generated; unique): see migration 0006. */
+  shop_holder: ColumnType<string | null, never, never>;
   last_sync_at: Date | null;
   last_error_at: Date | null;
   last_error_message: string | null;
@@ -45,6 +49,8 @@ interface RecordBase {
   id: number;
   integration_id: number;
   updated_at: Date;
+  /** Secondary version: when this version was observed (migration 0008). */
+  observed_at: Timestamp;
   raw: JsonColumn;
   deleted_at: Date | null;
   synced_at: Timestamp;
@@ -130,6 +136,14 @@ export interface SyncStateTable {
   cursor_updated_at: Date | null;
   last_full_sync_at: Date | null;
   last_incremental_sync_at: Date | null;
+  /** The walk in progress (null when none): see migration 0007. */
+  walk_mode: string | null;
+  walk_started_at: Date | null;
+  walk_updated_at_min: Date | null;
+  walk_max_updated_at: Date | null;
+  walk_keyless: Generated<number>;
+  /** JSON of where the next run continues the walk. */
+  walk_position: string | null;
   updated_at: Timestamp;
 }
 
@@ -150,6 +164,8 @@ export interface SyncLogsTable {
   records_deleted: Generated<number>;
   page_cap_reached: Generated<number>;
   error: string | null;
+  /** Where the walk of a partial run continues (null when the run completed its walk). */
+  resumes_from: Generated<string | null>;
 }
 
 export interface WebhookEventsTable {
@@ -161,6 +177,26 @@ export interface WebhookEventsTable {
   triggered_at: Date | null;
   received_at: Date;
   processed_at: Timestamp;
+}
+
+/** Customers, orders and shops (record id = integration id) erased by compliance webhooks: see migration 0008. */
+export interface RedactionsTable {
+  tenant_id: string;
+  resource: string;
+  record_id: number;
+  integration_id: number;
+  redacted_at: Date;
+  created_at: CreatedAt;
+}
+
+/** Ids Shopify deleted for good that other records hang on (inventory items, locations): see migration 0009. */
+export interface RemovedKeysTable {
+  tenant_id: string;
+  resource: string;
+  key_column: string;
+  key_value: number;
+  integration_id: number;
+  removed_at: Date;
 }
 
 export interface Database {
@@ -175,6 +211,8 @@ export interface Database {
   shopify_sync_state: SyncStateTable;
   shopify_sync_logs: SyncLogsTable;
   shopify_webhook_events: WebhookEventsTable;
+  shopify_redactions: RedactionsTable;
+  shopify_removed_keys: RemovedKeysTable;
 }
 
 export type Db = Kysely<Database>;

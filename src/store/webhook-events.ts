@@ -74,7 +74,8 @@ export interface WebhookOwner {
  * deleted since (the shop moved to another tenant), by the shop's current integration. Absent: dropped.
  */
 export async function findWebhookOwners(db: Kysely<Database>, refs: { integrationId: number; shop: string }[]) {
-  const select = () => db.selectFrom('shopify_integrations').select(['id', 'tenant_id', 'shop_currency', 'shop_domain']);
+  // A row the shop moved away from (released) counts as gone: its tenant no longer holds the shop's data.
+  const select = () => db.selectFrom('shopify_integrations').select(['id', 'tenant_id', 'shop_currency', 'shop_domain']).where('shop_released_at', 'is', null);
   const toOwner = (r: { id: number; tenant_id: string; shop_currency: string | null }): WebhookOwner => ({ integrationId: Number(r.id), tenantId: r.tenant_id, shopCurrency: r.shop_currency });
   const byId = new Map<number, WebhookOwner>();
   const byShop = new Map<string, WebhookOwner>();

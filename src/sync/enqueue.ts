@@ -1,8 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import type { ServiceContext } from '../context.js';
 import { ConflictError, DependencyUnavailableError } from '../errors.js';
 import type { components } from '../generated/api.js';
+import { deriveKey } from '../platform/derived-keys.js';
 import { RESOURCE_NAMES, type ResourceName } from '../resources/index.js';
 import { isConnected } from '../store/integrations.js';
 import type { Integration } from '../store/schema.js';
@@ -25,6 +26,24 @@ export const SYNC_LOGS_PATH = '/api/shopify/sync-logs/';
 const PENDING = new Set(['waiting', 'delayed', 'prioritized', 'active', 'waiting-children']);
 /** States in which the job has not started yet (its data may still change; it may be removed). */
 const NOT_STARTED = new Set(['waiting', 'delayed', 'prioritized']);
+
+const jobKeySecrets = new WeakMap<Buffer, Buffer>();
+
+/**
+ * The integration's part of its job ids: an HMAC of its id (key derived from TOKEN_ENCRYPTION_KEY), so
+ * job ids, which tenants see in sync answers, logs and status, do not tell how many stores the service
+ * holds, yet the same integration always gets the same id (BullMQ's duplicate protection).
+ */
+export function integrationJobKey(ctx: Pick<ServiceContext, 'config'>, integrationId: number): string {
+  const master = ctx.config.encryption.key;
+  let secret = jobKeySecrets.get(master);
+  if (!secret) jobKeySecrets.set(master, (secret = deriveKey(master, 'sync-job-id')));
+  return createHmac('sha256', secret).update(String(integrationId)).digest('hex').slice(0, 24);
+}
+
+/** The job id of an integration's sync of one resource. */
+export const integrationSyncJobId = (ctx: Pick<ServiceContext, 'config'>, integrationId: number, resource: ResourceName) =>
+  syncJobId(integrationJobKey(ctx, integrationId), resource);
 
 async function redisCall<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -54,7 +73,7 @@ export async function enqueueSyncs(ctx: ServiceContext, integration: Integration
 
 export async function enqueueSync(ctx: ServiceContext, integration: Integration, resource: ResourceName, mode: SyncMode, trigger: SyncTrigger): Promise<SyncJobState> {
   const queue = syncQueue(ctx);
-  const jobId = syncJobId(integration.id, resource);
+  const jobId = integrationSyncJobId(ctx, integration.id, resource);
   const alreadyQueued = { resource, job_id: jobId, state: 'already_queued' } as const;
 
   const existing = await redisCall(() => queue.getJob(jobId));
@@ -101,7 +120,7 @@ export async function cancelIntegrationSyncs(ctx: ServiceContext, integrationId:
   const queue = syncQueue(ctx);
   let removed = 0;
   for (const resource of RESOURCE_NAMES) {
-    const job = await redisCall(() => queue.getJob(syncJobId(integrationId, resource)));
+    const job = await redisCall(() => queue.getJob(integrationSyncJobId(ctx, integrationId, resource)));
     if (!job || !NOT_STARTED.has(await redisCall(() => job.getState()))) continue;
     try {
       await job.remove();

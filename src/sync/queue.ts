@@ -30,9 +30,11 @@ export const FAN_OUT_JOB_NAME = 'fan-out';
 /**
  * One id per integration and resource: while a job with this id is waiting, delayed (between attempts)
  * or active, BullMQ refuses a second one. Finished jobs are removed at once, so the id is free again.
+ * `integrationKey` is the integration's opaque key (`integrationJobKey`), never its sequential id:
+ * tenants see job ids.
  */
-export function syncJobId(integrationId: number, resource: ResourceName): string {
-  return `sync:${integrationId}:${resource}`;
+export function syncJobId(integrationKey: string, resource: ResourceName): string {
+  return `sync:${integrationKey}:${resource}`;
 }
 
 export function syncJobOptions(config: Config, jobId: string): JobsOptions {

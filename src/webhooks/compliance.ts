@@ -4,47 +4,15 @@ import { shopifyId } from '../resources/mapping.js';
 import { deleteTenantDataRequests, eraseDataRequestContacts, recordDataRequest } from '../store/data-requests.js';
 import { markTokenRevoked } from '../store/integrations.js';
 import { purgeTenantRecords, type Owner } from '../store/records.js';
-import { customerOrderIds, eraseCustomerRow, eraseOrderRows } from '../store/redaction.js';
+import { customerOrderIds, eraseCustomerRow, eraseOrderRows, keepCustomerFields, scrubPersonalData, searchableIdentifiers } from '../store/redaction.js';
+import { lockIntegrationExclusive, recordRedactions } from '../store/redactions.js';
 import type { Database } from '../store/schema.js';
-import type { WebhookEnvelope } from './stream.js';
+import type { Redis } from '../platform/redis.js';
+import { deleteStreamEntries } from './dead-letters.js';
+import { CONSUMER_GROUP, type WebhookEnvelope, type WebhookKeys } from './stream.js';
 
 type Json = Record<string, unknown>;
 type Trx = Transaction<Database>;
-
-/** Customer raw JSON keeps only these (non-personal) fields after a redaction: an allow-list, so fields Shopify adds later are erased too. */
-const CUSTOMER_KEPT_FIELDS = new Set([
-  'id', 'admin_graphql_api_id', 'created_at', 'updated_at', 'state', 'orders_count', 'total_spent', 'currency',
-  'verified_email', 'tax_exempt', 'tax_exemptions', 'last_order_id', 'last_order_name',
-]);
-
-/** Keys that carry personal data wherever they appear in an order (customer, addresses, client details). */
-const PERSONAL_KEYS = new Set([
-  'email', 'contact_email', 'phone', 'first_name', 'last_name', 'billing_address', 'shipping_address', 'addresses',
-  'default_address', 'address1', 'address2', 'zip', 'company', 'latitude', 'longitude', 'client_details', 'browser_ip',
-  'note', 'note_attributes', 'customer_locale', 'destination_location', 'origin_location', 'properties',
-]);
-
-function keepCustomerFields(raw: Json): Json {
-  return Object.fromEntries(Object.entries(raw).filter(([key]) => CUSTOMER_KEPT_FIELDS.has(key)));
-}
-
-/**
- * Removes personal keys at any depth, and — belt and braces — any remaining string that contains one
- * of the customer's identifiers (email, phone, full name).
- */
-export function scrubPersonalData(value: unknown, identifiers: string[]): unknown {
-  if (typeof value === 'string') {
-    const lower = value.toLowerCase();
-    return identifiers.some((id) => lower.includes(id)) ? null : value;
-  }
-  if (Array.isArray(value)) return value.map((v) => scrubPersonalData(v, identifiers));
-  if (value && typeof value === 'object') {
-    const out: Json = {};
-    for (const [key, v] of Object.entries(value)) if (!PERSONAL_KEYS.has(key)) out[key] = scrubPersonalData(v, identifiers);
-    return out;
-  }
-  return value;
-}
 
 function parsePayload(envelope: WebhookEnvelope): Json {
   const payload = JSON.parse(envelope.body) as unknown;
@@ -65,24 +33,38 @@ export function validateCompliancePayload(envelope: WebhookEnvelope): void {
   }
 }
 
-/** customers/redact: erase the customer's personal data from the customer row and from their orders. */
+/**
+ * customers/redact: erase the customer's personal data from the customer row and from their orders,
+ * and record the customer and the orders named, for good: the upsert path scrubs any later version of
+ * them (a retried webhook, the backlog, a dead-letter replay, a sync page), even of orders not stored yet.
+ */
 export async function redactCustomer(trx: Trx, owner: Owner, envelope: WebhookEnvelope): Promise<void> {
   const payload = parsePayload(envelope);
   const customer = (payload.customer ?? {}) as Json;
   const customerId = shopifyId(customer.id, 'customer.id');
+  await lockIntegrationExclusive(trx, owner.integrationId);
   const stored = await eraseCustomerRow(trx, owner.tenantId, customerId, keepCustomerFields);
   const emails = [optionalText(customer.email), stored?.email ?? null].filter((e): e is string => e !== null);
   const phones = [optionalText(customer.phone), stored?.phone ?? null].filter((p): p is string => p !== null);
-  const fullName = [stored?.firstName, stored?.lastName].filter(Boolean).join(' ');
   // Short values (a two-letter name) would match unrelated text; personal keys are removed regardless.
-  const identifiers = [...emails, ...phones, ...(fullName.includes(' ') ? [fullName] : [])].map((s) => s.toLowerCase()).filter((s) => s.length >= 5);
-  const orderIds = await customerOrderIds(trx, owner.tenantId, customerId, idList(payload.orders_to_redact, 'orders_to_redact'), emails);
+  const identifiers = searchableIdentifiers(emails, phones, [{ first: stored?.firstName, last: stored?.lastName }]);
+  const ordersToRedact = idList(payload.orders_to_redact, 'orders_to_redact');
+  const orderIds = await customerOrderIds(trx, owner.tenantId, customerId, ordersToRedact, emails);
   await eraseOrderRows(trx, owner.tenantId, orderIds, (raw) => scrubPersonalData(raw, identifiers) as Json);
+  const redactedAt = envelope.triggeredAt ?? envelope.receivedAt;
+  await recordRedactions(trx, owner, 'customers', [customerId], redactedAt);
+  await recordRedactions(trx, owner, 'orders', [...ordersToRedact, ...orderIds], redactedAt);
   await eraseDataRequestContacts(trx, owner.tenantId, customerId);
 }
 
-/** shop/redact (48 h after uninstall): every record of the shop goes. The integration row stays for the operator. */
-export async function redactShop(trx: Trx, owner: Owner): Promise<void> {
+/**
+ * shop/redact (48 h after uninstall): every record of the shop goes, and the redaction is recorded so
+ * that nothing observed before it (retries, backlog, replays) is written again. The integration row
+ * stays for the operator.
+ */
+export async function redactShop(trx: Trx, owner: Owner, envelope: WebhookEnvelope): Promise<void> {
+  await lockIntegrationExclusive(trx, owner.integrationId);
+  await recordRedactions(trx, owner, 'shop', [owner.integrationId], envelope.triggeredAt ?? envelope.receivedAt);
   await purgeTenantRecords(trx, owner.tenantId);
   await deleteTenantDataRequests(trx, owner.tenantId);
 }
@@ -113,4 +95,51 @@ export async function recordCustomerDataRequest(trx: Trx, owner: Owner, envelope
  */
 export async function markUninstalled(trx: Trx, owner: Owner, envelope: WebhookEnvelope): Promise<void> {
   await markTokenRevoked(trx, owner.integrationId, envelope.triggeredAt ?? envelope.receivedAt);
+}
+
+/** What a redaction or purge removes from Redis, besides MySQL: dead letters and backlog that carry its data. */
+export type StreamRedaction =
+  | { kind: 'customer'; shop: string; customerId: string; emails: string[]; phones: string[] }
+  | { kind: 'integration'; integrationId: number };
+
+/** The Redis part of a compliance event (customers/redact, shop/redact); undefined for other topics. */
+export function streamRedactionOf(envelope: WebhookEnvelope): StreamRedaction | undefined {
+  if (envelope.topic === 'shop/redact') return { kind: 'integration', integrationId: envelope.integrationId };
+  if (envelope.topic !== 'customers/redact') return undefined;
+  const customer = (parsePayload(envelope).customer ?? {}) as Json;
+  const text = (value: unknown) => optionalText(value)?.toLowerCase();
+  return {
+    kind: 'customer',
+    shop: envelope.shop,
+    customerId: String(shopifyId(customer.id, 'customer.id')),
+    emails: [text(customer.email)].filter((e): e is string => e !== undefined),
+    phones: [text(customer.phone)].filter((p): p is string => p !== undefined && p.length >= 5),
+  };
+}
+
+function namesCustomer(r: Extract<StreamRedaction, { kind: 'customer' }>): (fields: Record<string, string>) => boolean {
+  // The id as a whole number (not inside a longer one); bodies may be truncated, so no JSON parsing.
+  const id = new RegExp(`(?<![0-9])${r.customerId}(?![0-9])`);
+  return (fields) => {
+    if (fields.shop !== r.shop) return false;
+    const body = fields.body ?? '';
+    if (id.test(body)) return true;
+    const lower = body.toLowerCase();
+    return [...r.emails, ...r.phones].some((s) => lower.includes(s));
+  };
+}
+
+/**
+ * Redaction reaches Redis too: for a customer, the shop's dead letters whose body names them (id, email
+ * or phone of the redact payload) are deleted; for a shop/redact or a purge, every dead letter and every
+ * entry still waiting in the stream of that integration. Idempotent: a redelivered redaction deletes nothing more.
+ */
+export async function eraseFromWebhookStreams(redis: Redis, keys: WebhookKeys, redaction: StreamRedaction): Promise<{ deadLetters: number; backlog: number }> {
+  if (redaction.kind === 'customer') {
+    return { deadLetters: (await deleteStreamEntries(redis, keys.deadLetters, namesCustomer(redaction))).length, backlog: 0 };
+  }
+  const ofIntegration = (fields: Record<string, string>) => fields.integration_id === String(redaction.integrationId);
+  const deadLetters = (await deleteStreamEntries(redis, keys.deadLetters, ofIntegration)).length;
+  const backlog = (await deleteStreamEntries(redis, keys.stream, ofIntegration, CONSUMER_GROUP)).length;
+  return { deadLetters, backlog };
 }

@@ -4,6 +4,7 @@ import { errorMessage } from '../errors.js';
 import type { Redis } from '../platform/redis.js';
 import { eventKey, findWebhookOwners, recordedEvents, type WebhookOwner } from '../store/webhook-events.js';
 import { applyEvents, decodeEntry, prepareEvent, type ApplyResult, type PreparedEvent } from './apply.js';
+import { eraseFromWebhookStreams, streamRedactionOf } from './compliance.js';
 import { moveToDeadLetters, type DeadLetterInput } from './dead-letters.js';
 import { backoffMs, isConflict, isTransient } from './failures.js';
 import { topicLabel } from './topics.js';
@@ -208,6 +209,7 @@ class StreamConsumer {
     this.countApplied(result);
     // Only after the commit; if this fails (Redis away), the entries are re-read and found already applied.
     await this.ack(prepared.map((p) => p.delivered.id));
+    await this.eraseRedacted(prepared.map((p) => p.event));
     this.ctx.logger.debug({ consumer: this.name, applied: result.applied, duplicates: result.duplicates }, 'webhook batch applied');
   }
 
@@ -237,6 +239,7 @@ class StreamConsumer {
       }
       if (failure === undefined) {
         await this.ack([delivered.id]);
+        await this.eraseRedacted([event]);
         continue;
       }
       const error = `${event.envelope.topic}: ${errorMessage(failure)}`;
@@ -291,8 +294,26 @@ class StreamConsumer {
 
   private async deadLetter(entries: DeadLetterInput[]): Promise<void> {
     for (const e of entries) this.ctx.logger.error({ id: e.id, topic: e.fields.topic, eventId: e.fields.event_id, deliveries: e.deliveries, err: e.error, consumer: this.name }, 'webhook moved to the dead letters');
-    await moveToDeadLetters(this.reader, this.keys, entries, this.ctx.config.webhooks.streamMaxLen);
+    const { streamMaxLen, deadLetterMaxBodyBytes } = this.ctx.config.webhooks;
+    await moveToDeadLetters(this.reader, this.keys, entries, { maxLen: streamMaxLen, maxBodyBytes: deadLetterMaxBodyBytes });
     for (const e of entries) this.ctx.metrics.webhooksDeadLettered.inc({ topic: topicLabel(e.fields.topic) });
+  }
+
+  /**
+   * After a redaction is committed, what Redis still holds of it goes too (dead letters, and for a shop
+   * the backlog). A failure is logged: the dead letters' retention removes them in the end.
+   */
+  private async eraseRedacted(events: PreparedEvent[]): Promise<void> {
+    for (const { envelope } of events) {
+      try {
+        const redaction = streamRedactionOf(envelope);
+        if (!redaction) continue;
+        const erased = await eraseFromWebhookStreams(this.reader, this.keys, redaction);
+        this.ctx.logger.info({ topic: envelope.topic, integrationId: envelope.integrationId, ...erased }, 'redaction applied to the webhook stream and dead letters');
+      } catch (err) {
+        this.ctx.logger.warn({ err: errorMessage(err), topic: envelope.topic, integrationId: envelope.integrationId }, 'could not erase a redaction from the webhook stream and dead letters');
+      }
+    }
   }
 
   private countApplied(result: ApplyResult): void {

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ServiceContext } from '../context.js';
-import { ClientError, DependencyUnavailableError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
+import { AppError, ClientError, DependencyUnavailableError, NotFoundError, ThrottledError, UnauthorizedError, ValidationError } from '../errors.js';
 import { isValidShopDomain } from '../shopify/oauth.js';
 import { verifyWebhookHmac } from '../shopify/hmac.js';
 import { createShopLookup, type ShopWebhookTarget } from './shop-lookup.js';
+import { appendWithinQuota, type QuotaAppend } from './shop-quota.js';
+import { createSourceLimiter } from './source-limiter.js';
 import { encodeEnvelope, webhookKeys, type OutgoingEnvelope } from './stream.js';
 import { acceptedTopics, topicLabel } from './topics.js';
 
@@ -12,6 +14,8 @@ export interface IncomingWebhook {
   headers: IncomingHttpHeaders;
   /** The raw body, byte for byte as received (the HMAC covers exactly these bytes). */
   body: Buffer;
+  /** The client's address (behind trusted proxies, the forwarded one): failed authentications are limited per source. */
+  source?: string;
 }
 
 export type IngestResult = { status: 'queued'; id: string } | { status: 'ignored' };
@@ -68,16 +72,18 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 /**
  * Webhook ingest: verify, then append to the stream. Nothing is stored unless the HMAC verifies, and
- * nothing is acknowledged unless Redis stored it. Order of checks: HMAC present → headers → shop (an
- * unknown shop is only reported to a sender holding the app secret, so shops cannot be probed) →
- * HMAC → topic allow-list → JSON → XADD.
+ * nothing is acknowledged unless Redis stored it. Order of checks: source not over its failed
+ * authentications (429) → HMAC present → headers → shop (cached, unknown ones too; an unknown shop is
+ * only reported to a sender holding the app secret, so shops cannot be probed) → HMAC → topic
+ * allow-list → JSON → the shop's quota and XADD in one script (429 past the quota).
  */
 export function createWebhookIngest(ctx: ServiceContext) {
   const keys = webhookKeys(ctx);
   const shops = createShopLookup(ctx);
   const topics = acceptedTopics(ctx.config.shopify.webhookTopics);
   const { apiSecret } = ctx.config.shopify;
-  const { maxBodyBytes, streamMaxLen } = ctx.config.webhooks;
+  const { maxBodyBytes, streamMaxLen, shopMaxPerMinute, shopMaxBytesPerMinute } = ctx.config.webhooks;
+  const sources = createSourceLimiter(ctx.config.webhooks.sourceMaxAuthFailuresPerMinute);
 
   async function verifiedTarget(shop: string, body: Buffer, hmac: string): Promise<ShopWebhookTarget> {
     const target = await shops.get(shop);
@@ -91,8 +97,9 @@ export function createWebhookIngest(ctx: ServiceContext) {
     throw new UnauthorizedError('The webhook signature does not match');
   }
 
+  /** Counted by label (a handled topic, else "other"), so senders cannot add fields to the hash. */
   function countIgnored(topic: string): void {
-    ctx.redis.hIncrBy(keys.ignored, topic, 1).catch((err: Error) => ctx.logger.warn({ err: err.message }, 'could not count an ignored webhook'));
+    ctx.redis.hIncrBy(keys.ignored, topicLabel(topic), 1).catch((err: Error) => ctx.logger.warn({ err: err.message }, 'could not count an ignored webhook'));
   }
 
   const unmetered = {
@@ -132,29 +139,48 @@ export function createWebhookIngest(ctx: ServiceContext) {
         receivedAt: new Date(),
         body,
       };
-      let id: string;
+      let appended: QuotaAppend;
       try {
-        id = await withTimeout(
-          ctx.redis.xAdd(keys.stream, '*', encodeEnvelope(envelope), { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: streamMaxLen } }),
+        appended = await withTimeout(
+          appendWithinQuota(ctx.redis, keys, shop, encodeEnvelope(envelope), {
+            maxPerMinute: shopMaxPerMinute, maxBytesPerMinute: shopMaxBytesPerMinute, size: body.length, streamMaxLen,
+          }),
           XADD_TIMEOUT_MS,
         );
       } catch (err) {
         throw new DependencyUnavailableError('Redis', err);
       }
-      return { status: 'queued', id };
+      if (!appended.appended) {
+        // Logged once per refusal by the route ("webhook rejected", with the shop and this reason).
+        throw new ThrottledError(`Shop ${shop} is over its webhook ${appended.exceeded === 'bytes' ? 'byte' : 'delivery'} quota for this minute`, appended.retryAfterSeconds);
+      }
+      return { status: 'queued', id: appended.id };
     },
   };
+
+  /** Refuses a source past its failed authentications before any work; charges it for each new one. */
+  async function receiveLimited(webhook: IncomingWebhook): Promise<IngestResult> {
+    const source = webhook.source ?? 'unknown';
+    const wait = sources.retryAfterSeconds(source);
+    if (wait > 0) throw new ThrottledError('Too many deliveries from this address failed authentication', wait);
+    try {
+      return await unmetered.receive(webhook);
+    } catch (err) {
+      if (err instanceof UnauthorizedError) sources.charge(source);
+      throw err;
+    }
+  }
 
   return {
     /** Verifies and queues one delivery, counted by topic and outcome (queued, ignored, rejected = 4xx, error = 5xx). */
     async receive(webhook: IncomingWebhook): Promise<IngestResult> {
       const topic = topicLabel(header(webhook.headers, 'x-shopify-topic'));
       try {
-        const result = await unmetered.receive(webhook);
+        const result = await receiveLimited(webhook);
         ctx.metrics.webhooksReceived.inc({ topic, outcome: result.status });
         return result;
       } catch (err) {
-        ctx.metrics.webhooksReceived.inc({ topic, outcome: err instanceof ClientError ? 'rejected' : 'error' });
+        ctx.metrics.webhooksReceived.inc({ topic, outcome: err instanceof AppError && err.status < 500 ? 'rejected' : 'error' });
         throw err;
       }
     },

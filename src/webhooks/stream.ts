@@ -9,8 +9,13 @@ export function webhookKeys(ctx: Pick<ServiceContext, 'keys'>) {
   return {
     stream: ctx.keys.key('{webhooks}', 'stream'),
     deadLetters: ctx.keys.key('{webhooks}', 'dead'),
-    /** Hash: topic → number of deliveries acknowledged and dropped (topic not in the allow-list). */
+    /** Hash: topic label (a handled topic, else "other") → deliveries acknowledged and dropped (not in the allow-list). */
     ignored: ctx.keys.key('{webhooks}', 'ignored'),
+    /**
+     * Hash (count, bytes) of what one shop appended in one minute; in the stream's slot, since the quota
+     * script checks it and appends to the stream together.
+     */
+    shopQuota: (shop: string, minute: number) => ctx.keys.key('{webhooks}', 'quota', shop, String(minute)),
   };
 }
 export type WebhookKeys = ReturnType<typeof webhookKeys>;

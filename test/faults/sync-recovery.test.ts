@@ -4,9 +4,9 @@
  */
 import { expect } from 'chai';
 import { createSyncLog, findSyncLog } from '../../src/store/sync-logs.js';
-import { enqueueSync } from '../../src/sync/enqueue.js';
+import { enqueueSync, integrationSyncJobId } from '../../src/sync/enqueue.js';
 import { runSync } from '../../src/sync/run-sync.js';
-import { syncJobId, syncQueue } from '../../src/sync/queue.js';
+import { syncQueue } from '../../src/sync/queue.js';
 import { eventually, startSyncTestContext, type SyncTestContext } from '../support/sync.js';
 
 const SHOP = 'recovery-shop.myshopify.com';
@@ -22,7 +22,7 @@ describe('sync runs left open by attempts that died', function () {
 
   it('when two earlier attempts of a job were killed (two runs left running), then the next attempt closes both, naming the last job error, and runs to success', async () => {
     const integration = await t.connect('tenant-recovery', SHOP);
-    const jobId = syncJobId(integration.id, 'products');
+    const jobId = integrationSyncJobId(t.ctx, integration.id, 'products');
     const base = { tenant_id: 'tenant-recovery', integration_id: integration.id, resource: 'products', trigger: 'manual', mode: 'full', job_id: jobId } as const;
     const queued = await createSyncLog(t.ctx.db, { ...base, status: 'running', started_at: new Date(Date.now() - 60_000) });
     const second = await createSyncLog(t.ctx.db, { ...base, status: 'running', started_at: new Date(Date.now() - 30_000) });
@@ -42,7 +42,7 @@ describe('sync runs left open by attempts that died', function () {
     const integration = await t.connect('tenant-stalled', 'stalled-shop.myshopify.com');
     const accepted = await enqueueSync(t.ctx, integration, 'customers', 'full', 'manual');
     expect(accepted.state).to.equal('queued');
-    const jobId = syncJobId(integration.id, 'customers');
+    const jobId = integrationSyncJobId(t.ctx, integration.id, 'customers');
     // What a dead attempt leaves behind: its run `running`; and what BullMQ does to a job past its stall
     // limit: a deferred failure, applied by the next worker that takes the job.
     const [run] = await t.runsOf(integration.id, 'customers');

@@ -3,7 +3,8 @@ import { openAccessToken, openWebhookSecret } from '../../src/store/integration-
 import { expect } from 'chai';
 import { startMockShopify, defaultToken, type MockShopify } from '../../scripts/mock-shopify/index.js';
 import { clientForIntegration } from '../../src/connection/shopify.js';
-import { findIntegrationByTenant, markSuccess, recordIntegrationError } from '../../src/store/integrations.js';
+import { rateLimitKey } from '../../src/shopify/rate-limiter.js';
+import { findIntegrationByShop, findIntegrationByTenant, markSuccess, recordIntegrationError } from '../../src/store/integrations.js';
 import { startTestContext, type TestContext } from '../support/context.js';
 import { call, expectProblem } from '../support/http.js';
 import { product, seedRecords } from '../support/seed.js';
@@ -41,7 +42,7 @@ describe('connection API (against the mock Shopify)', () => {
   const tokens: string[] = [];
   const SECRET = 'custom-app-secret-do-not-log-0451';
 
-  const domains = ['acme', 'beta', 'gamma', 'delta', 'moved', 'revoked', 'status', 'purge'].map((n) => `${n}.myshopify.com`);
+  const domains = ['acme', 'beta', 'gamma', 'delta', 'moved', 'revoked', 'status', 'purge', 'bucket'].map((n) => `${n}.myshopify.com`);
   const tokenOf = (domain: string) => defaultToken(domain);
   const connect = (key: string, body: Record<string, unknown>) => call(t.url, 'POST', '/api/shopify/connect/', { key, body });
   const ourSubscriptions = (domain: string) => mock.shop(domain).webhooks.filter((w) => w.address === ADDRESS);
@@ -80,6 +81,12 @@ describe('connection API (against the mock Shopify)', () => {
       expect(ourSubscriptions('acme.myshopify.com').map((w) => w.topic)).to.have.members(expectedTopics);
       expect(res.body.initial_sync.mode).to.equal('full');
       expect(res.body.initial_sync.jobs.map((j: { resource: string }) => j.resource)).to.have.members(['products', 'orders', 'customers', 'inventory']);
+      // Job ids are opaque: they do not carry the sequential integration id.
+      const { id } = (await rowOf('tenant-acme'))!;
+      for (const job of res.body.initial_sync.jobs as { resource: string; job_id: string }[]) {
+        expect(job.job_id).to.match(new RegExp(`^sync:[0-9a-f]{24}:${job.resource}$`));
+        expect(job.job_id).not.to.include(`:${id}:`);
+      }
 
       const row = await rowOf('tenant-acme');
       expect(row).to.exist;
@@ -181,6 +188,37 @@ describe('connection API (against the mock Shopify)', () => {
     });
   });
 
+  describe('POST /api/shopify/connect/ limits', () => {
+    it('when bogus tokens are connected for a shop 20 times, then the shop\'s shared rate-limit bucket is not touched', async () => {
+      const bucketKey = rateLimitKey(t.ctx.keys, 'bucket.myshopify.com');
+      const requestsBefore = mock.shop('bucket.myshopify.com').stats.requests;
+      for (let i = 0; i < 20; i++) {
+        const k = await t.keyFor(`tenant-bogus-${i % 4}`);
+        expectProblem(await connect(k, { shop_domain: 'bucket.myshopify.com', access_token: `shpat_bogus_${i}` }), 422);
+      }
+      expect(mock.shop('bucket.myshopify.com').stats.requests - requestsBefore).to.equal(20);
+      expect(await t.ctx.redis.exists(bucketKey)).to.equal(0);
+      // A verified token's calls (webhook registration) do count against it.
+      const owner = await t.keyFor('tenant-bucket');
+      expect((await connect(owner, { shop_domain: 'bucket.myshopify.com', access_token: tokenOf('bucket.myshopify.com') })).status).to.equal(201);
+      expect(Number(await t.ctx.redis.hGet(bucketKey, 'level'))).to.be.greaterThan(0);
+    });
+
+    it(`when a tenant connects more than CONNECT_MAX_PER_MINUTE times in a minute, then 429 with Retry-After and Shopify is not asked`, async () => {
+      const k = await t.keyFor('tenant-hammer');
+      for (let i = 0; i < t.config.connectMaxPerMinute; i++) {
+        expectProblem(await connect(k, { shop_domain: 'bucket.myshopify.com', access_token: `shpat_loop_${i}` }), 422);
+      }
+      const requests = mock.shop('bucket.myshopify.com').stats.requests;
+      const res = await connect(k, { shop_domain: 'bucket.myshopify.com', access_token: 'shpat_loop_last' });
+      expectProblem(res, 429);
+      expect(Number(res.headers.get('retry-after'))).to.be.within(1, 60);
+      expect(mock.shop('bucket.myshopify.com').stats.requests).to.equal(requests);
+      // Other tenants are not affected.
+      expectProblem(await connect(await t.keyFor('tenant-calm'), { shop_domain: 'bucket.myshopify.com', access_token: 'shpat_calm' }), 422);
+    });
+  });
+
   describe('GET /api/shopify/status/', () => {
     let key: string;
     before(async () => {
@@ -262,12 +300,36 @@ describe('connection API (against the mock Shopify)', () => {
       expect(mock.shop('beta.myshopify.com').stats.requests).to.equal(requests);
     });
 
-    it('when a disconnected shop is connected by another tenant, then it moves there', async () => {
+    it('when a disconnected shop is connected by another tenant, then it moves there, the previous tenant\'s copy goes and its status says so, with a warning logged', async () => {
+      const leaver = (await rowOf('tenant-leaver'))!;
+      await seedRecords(t.ctx, { tenantId: 'tenant-leaver', integrationId: leaver.id }, 'products', [product()]);
+      await t.ctx.db.insertInto('shopify_sync_state').values({ integration_id: leaver.id, resource: 'products', cursor_updated_at: new Date(), last_full_sync_at: new Date(), last_incremental_sync_at: null }).execute();
       const key = await t.keyFor('tenant-newowner');
       const res = await connect(key, { shop_domain: 'beta.myshopify.com', access_token: tokenOf('beta.myshopify.com') });
       expect(res.status, res.text).to.equal(201);
+      expect(res.body.integration.connected_elsewhere_at).to.equal(null);
       expect((await rowOf('tenant-newowner'))!.shop_domain).to.equal('beta.myshopify.com');
-      expect(await rowOf('tenant-leaver')).to.equal(undefined);
+
+      // The previous tenant's row stays, disconnected and no longer holding the shop; what it copied is gone.
+      const leaverKey = await t.keyFor('tenant-leaver');
+      const status = await call(t.url, 'GET', '/api/shopify/status/', { key: leaverKey });
+      expect(status.status, status.text).to.equal(200);
+      expect(status.body).to.include({ shop_domain: 'beta.myshopify.com', is_active: false, is_connected: false });
+      expect(Date.parse(status.body.connected_elsewhere_at)).to.be.within(Date.now() - 60_000, Date.now());
+      expect((await call(t.url, 'GET', '/api/shopify/products/', { key: leaverKey })).body.data).to.deep.equal([]);
+      expect(await t.ctx.db.selectFrom('shopify_sync_state').selectAll().where('integration_id', '=', leaver.id).execute()).to.deep.equal([]);
+      expect((await findIntegrationByShop(t.ctx.db, 'beta.myshopify.com'))!.tenant_id).to.equal('tenant-newowner');
+      const warned = t.logs.lines.map((l) => JSON.parse(l) as { level: number; msg: string; previousTenantId?: string; tenantId?: string }).filter((l) => l.level === 40 && /moved here from another tenant/.test(l.msg));
+      expect(warned.map((l) => [l.previousTenantId, l.tenantId])).to.deep.include(['tenant-leaver', 'tenant-newowner']);
+
+      // While the new tenant holds it, the previous one cannot take it back (409); once released, it can.
+      expectProblem(await connect(leaverKey, { shop_domain: 'beta.myshopify.com', access_token: tokenOf('beta.myshopify.com') }), 409);
+      expect((await call(t.url, 'DELETE', '/api/shopify/connect/', { key })).status).to.equal(200);
+      const back = await connect(leaverKey, { shop_domain: 'beta.myshopify.com', access_token: tokenOf('beta.myshopify.com') });
+      expect(back.status, back.text).to.equal(201);
+      expect(back.body.integration).to.include({ is_active: true, connected_elsewhere_at: null });
+      expect((await rowOf('tenant-leaver'))!.id).to.equal(leaver.id);
+      expect((await call(t.url, 'GET', '/api/shopify/status/', { key })).body.connected_elsewhere_at).to.be.a('string');
     });
 
     it('when purge=true, then the synced data and sync state of this tenant go, and other tenants keep theirs', async () => {

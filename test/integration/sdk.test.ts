@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { startMockShopify, type MockShopify } from '../../scripts/mock-shopify/index.js';
-import { ApiProblemError, type ShopifyIntegrationClient } from '../../sdk/typescript/src/index.js';
+import { ApiProblemError, createClient, type ShopifyIntegrationClient } from '../../sdk/typescript/src/index.js';
 import { signWebhookBody } from '../../src/shopify/hmac.js';
 import { createApiKey } from '../../src/store/api-keys.js';
 import { ADMIN_KEY, startTestContext, type TestContext } from '../support/context.js';
@@ -136,29 +136,41 @@ describe('TypeScript SDK against the running service', () => {
   });
 
   describe('OAuth', () => {
-    let authorizeUrl: URL | undefined;
+    let link: URL | undefined;
+    const HOOKS = 'https://hooks.example.test';
 
-    it('when a tenant starts the OAuth install, then it gets the authorize URL with a single-use state', async function () {
+    it('when a tenant starts the OAuth install, then it gets the confirmation link with a single-use state', async function () {
       const client = await clientOf('sdk-oauth');
       const { data } = await run(this, () => client.GET('/api/shopify/oauth/initiate/', { params: { query: { shop: OAUTH_SHOP } } }));
-      authorizeUrl = new URL(data.authorize_url);
-      expect(authorizeUrl.searchParams.get('state')).to.equal(data.state);
-      expect(authorizeUrl.searchParams.get('client_id')).to.equal(mock.apiKey);
+      link = new URL(data.authorize_url);
+      expect(link.pathname).to.equal('/api/shopify/oauth/begin/');
+      expect(link.searchParams.get('state')).to.equal(data.state);
       expect(Date.parse(data.expires_at)).to.be.greaterThan(Date.now());
     });
 
-    it('when Shopify redirects back with a valid callback, then the store is connected by OAuth', async function () {
-      if (!authorizeUrl) {
-        // The forged-callback case below still calls the callback.
-        if (this.test) this.test.title += ' (skipped: needs the authorize URL of the initiate case)';
+    it('when the merchant confirms in a browser and Shopify redirects back, then the store is connected by OAuth', async function () {
+      if (!link) {
+        if (this.test) this.test.title += ' (skipped: needs the link of the initiate case)';
         this.skip();
       }
-      // The merchant approves at the (mock) Shopify, which redirects to the callback with signed parameters.
-      const approval = await fetch(`${mock.url}/${OAUTH_SHOP}/admin/oauth/authorize${authorizeUrl!.search}`, { redirect: 'manual' });
+      const state = link!.searchParams.get('state')!;
+      // The browser: the page (its nonce cookie), the confirmation (the install cookie), Shopify's approval.
+      const { data: html, response: page } = await run(this, () => sdkClient(t, coverage).GET('/api/shopify/oauth/begin/', { params: { query: { state } }, parseAs: 'text' }));
+      const confirmCookie = page.headers.getSetCookie()[0]!.split(';')[0]!;
+      const nonce = /name="nonce" value="([^"]+)"/.exec(String(html))![1]!;
+      const manual = createClient({ baseUrl: t.url, fetch: (req) => fetch(req, { redirect: 'manual' }), headers: { cookie: confirmCookie } });
+      manual.use(coverage.middleware);
+      const confirmed = await rejection(manual.POST('/api/shopify/oauth/begin/', {
+        body: { state, nonce }, bodySerializer: (b: Record<string, string>) => new URLSearchParams(b).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }));
+      expect(confirmed.status).to.equal(303); // the SDK reports every non-2xx answer as an error: here, the redirect to Shopify
+      const installCookie = confirmed.response.headers.getSetCookie().find((c) => c.startsWith('shopint_oauth_install='))!.split(';')[0]!;
+      const approval = await fetch(confirmed.response.headers.get('location')!, { redirect: 'manual' });
       expect(approval.status).to.equal(302);
       const callback = new URL(approval.headers.get('location')!);
+      expect(callback.origin).to.equal(HOOKS);
       const q = Object.fromEntries(callback.searchParams) as { code: string; hmac: string; shop: string; state: string; timestamp: string; host?: string };
-      const { data, response } = await run(this, () => sdkClient(t, coverage).GET('/api/shopify/oauth/callback/', { params: { query: q } }));
+      const { data, response } = await run(this, () => sdkClient(t, coverage).GET('/api/shopify/oauth/callback/', { params: { query: q }, headers: { cookie: installCookie } }));
       expect(response.status).to.equal(201);
       expect(data.integration).to.include({ shop_domain: OAUTH_SHOP, install_method: 'oauth', is_connected: true });
     });
@@ -168,6 +180,13 @@ describe('TypeScript SDK against the running service', () => {
       const err = await run(this, () => rejection(sdkClient(t, coverage).GET('/api/shopify/oauth/callback/', { params: { query: forged } })));
       expect(err.status).to.be.oneOf([400, 401]);
       expect(err.type).to.match(/^https:\/\//);
+    });
+
+    it('when a confirmation is posted without the page\'s cookie, then 403 problem', async function () {
+      const err = await run(this, () => rejection(sdkClient(t, coverage).POST('/api/shopify/oauth/begin/', {
+        body: { state: 'some-state', nonce: 'some-nonce' }, bodySerializer: (b: Record<string, string>) => new URLSearchParams(b).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      })));
+      expect(err.status).to.equal(403);
     });
   });
 

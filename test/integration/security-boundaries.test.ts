@@ -8,6 +8,7 @@ import { webhookKeys } from '../../src/webhooks/stream.js';
 import { startTestContext, type TestContext } from '../support/context.js';
 import { parseRaw, sendRaw } from '../support/fuzz-client.js';
 import { call, expectProblem, type ApiResponse } from '../support/http.js';
+import { OAuthBrowser } from '../support/oauth-browser.js';
 import { connectShop, WEBHOOK_PATH } from '../support/webhooks.js';
 
 const APP_SECRET = 'bounds-app-secret';
@@ -116,8 +117,20 @@ describe('security: signatures, OAuth state, headers and limits', () => {
       expect(res.status, res.text).to.equal(200);
       return res.body as { authorize_url: string; state: string };
     };
-    const approve = async (authorizeUrl: string) => new URL((await fetch(authorizeUrl, { redirect: 'manual' })).headers.get('location')!).search;
-    const callback = (search: string) => call(t.url, 'GET', `/api/shopify/oauth/callback/${search}`);
+    /** Each install's browser, by state: the callback comes back in the browser that confirmed. */
+    const browsers = new Map<string, OAuthBrowser>();
+    const browserFor = (link: string) => {
+      const browser = new OAuthBrowser(t.url, 'https://hooks.example.test');
+      browsers.set(new URL(link).searchParams.get('state')!, browser);
+      return browser;
+    };
+    const confirm = (link: string) => browserFor(link).confirm(link);
+    const approve = (link: string) => browserFor(link).approve(link);
+    const callback = async (search: string) => {
+      const cookies = browsers.get(new URLSearchParams(search).get('state') ?? '')?.cookies;
+      const cookie = cookies ? [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') : undefined;
+      return call(t.url, 'GET', `/api/shopify/oauth/callback/${search}`, cookie ? { headers: { cookie } } : {});
+    };
     const owner = async (shop: string) => (await t.ctx.db.selectFrom('shopify_integrations').select('tenant_id').where('shop_domain', '=', shop).executeTakeFirst())?.tenant_id;
 
     it('when the genuine callback is replayed five times at once, then exactly one install happens and the others are 401', async () => {
@@ -155,7 +168,8 @@ describe('security: signatures, OAuth state, headers and limits', () => {
 
     it('when Shopify refuses the code, then the state is spent all the same: a second try with it is 401', async () => {
       const key = await t.keyFor('oauth-spent');
-      const { state } = await initiate(key, OAUTH_SHOPS[3]!);
+      const { state, authorize_url } = await initiate(key, OAUTH_SHOPS[3]!);
+      await confirm(authorize_url);
       const params = { code: 'not-a-code', shop: OAUTH_SHOPS[3]!, state, timestamp: String(Math.floor(Date.now() / 1000)) };
       const signed = `?${new URLSearchParams({ ...params, hmac: signOAuthQuery(params, APP_SECRET) })}`;
       expectProblem(await callback(signed), 422);
@@ -190,9 +204,9 @@ describe('security: signatures, OAuth state, headers and limits', () => {
       }
     });
 
-    it('when a JSON body is over 1 MB (with or without Content-Length) or a webhook over its limit, then 413 problem+json, before any handler runs', async () => {
+    it('when a JSON body is over 64 KB (with or without Content-Length) or a webhook over its limit, then 413 problem+json, before any handler runs', async () => {
       const key = await t.keyFor('bounds-tenant');
-      const big = JSON.stringify({ shop_domain: 'x.myshopify.com', access_token: 'a'.repeat(1024 * 1024) });
+      const big = JSON.stringify({ shop_domain: 'x.myshopify.com', access_token: 'a'.repeat(64 * 1024) });
       expectProblem(await call(t.url, 'POST', '/api/shopify/connect/', { key, rawBody: big, headers: { 'content-type': 'application/json' } }), 413);
       // Chunked: the limit is counted while reading, not taken from a header.
       const target = new URL(`${t.url}/api/shopify/connect/`);
@@ -202,7 +216,7 @@ describe('security: signatures, OAuth state, headers and limits', () => {
           res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']) }));
         });
         req.on('error', reject);
-        for (let i = 0; i < 40; i++) req.write('x'.repeat(64 * 1024));
+        for (let i = 0; i < 4; i++) req.write('x'.repeat(32 * 1024));
         req.end();
       });
       expect(chunked.status).to.equal(413);

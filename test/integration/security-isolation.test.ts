@@ -4,6 +4,7 @@ import { startMockShopify, type MockShopify } from '../../scripts/mock-shopify/i
 import { RESOURCE_NAMES, type ResourceName } from '../../src/resources/index.js';
 import { updateIntegration } from '../../src/store/integrations.js';
 import { createSyncLog } from '../../src/store/sync-logs.js';
+import { integrationSyncJobId } from '../../src/sync/enqueue.js';
 import { syncQueue } from '../../src/sync/queue.js';
 import { startWebhookConsumers } from '../../src/webhooks/consumer.js';
 import { ADMIN_KEY, startTestContext, type TestContext } from '../support/context.js';
@@ -157,8 +158,8 @@ describe('security: tenant isolation over every endpoint', () => {
   it('when tenant B triggers syncs, then only B\'s integration gets jobs; B cannot start A\'s through the operator route; a tenant without a store gets 404', async () => {
     const res = await call(t.url, 'POST', '/api/shopify/sync/', { key: b.key, body: { mode: 'full' } });
     expect(res.status, res.text).to.equal(202);
-    expect(res.body.jobs.map((j: { job_id: string }) => j.job_id)).to.deep.equal(RESOURCE_NAMES.map((r) => `sync:${b.integrationId}:${r}`));
-    for (const resource of RESOURCE_NAMES) expect(await syncQueue(t.ctx).getJob(`sync:${a.integrationId}:${resource}`), resource).to.equal(undefined);
+    expect(res.body.jobs.map((j: { job_id: string }) => j.job_id)).to.deep.equal(RESOURCE_NAMES.map((r) => integrationSyncJobId(t.ctx, b.integrationId, r)));
+    for (const resource of RESOURCE_NAMES) expect(await syncQueue(t.ctx).getJob(integrationSyncJobId(t.ctx, a.integrationId, resource)), resource).to.equal(undefined);
     const queuedForA = await t.ctx.db.selectFrom('shopify_sync_logs').select('id').where('integration_id', '=', a.integrationId).where('status', '=', 'queued').execute();
     expect(queuedForA).to.deep.equal([]);
 

@@ -9,6 +9,7 @@ import { startWebhookConsumers } from '../../src/webhooks/consumer.js';
 import { ADMIN_KEY, deleteKeys, startTestContext, type TestContext } from '../support/context.js';
 import { attemptDelivery } from '../support/fault-sender.js';
 import { call, type ApiResponse } from '../support/http.js';
+import { OAuthBrowser } from '../support/oauth-browser.js';
 import { drained, waitFor } from '../support/webhooks.js';
 import { bullPrefix } from '../../src/platform/queues.js';
 
@@ -117,10 +118,12 @@ describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth
     // 3. A store installed through OAuth: initiate, the merchant approves, Shopify calls back.
     const initiated = await record('oauth initiate', call(t.url, 'GET', `/api/shopify/oauth/initiate/?shop=${OAUTH_SHOP}`, { key: oauthKey }));
     secrets['oauth state'] = initiated.body.state;
-    const approve = await fetch(initiated.body.authorize_url, { redirect: 'manual' });
-    const callback = new URL(approve.headers.get('location')!);
+    const browser = new OAuthBrowser(t.url, 'https://hooks.example.test');
+    const callback = new URL(`https://shop.example${await browser.approve(initiated.body.authorize_url)}`);
     secrets['oauth code'] = callback.searchParams.get('code')!;
-    const installed = await record('oauth callback', call(t.url, 'GET', `/api/shopify/oauth/callback/${callback.search}`));
+    for (const [name, value] of browser.cookies) secrets[`oauth cookie ${name}`] = value;
+    const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const installed = await record('oauth callback', call(t.url, 'GET', `/api/shopify/oauth/callback/${callback.search}`, { headers: { cookie } }));
     expect(installed.status, installed.text).to.equal(201);
     secrets['oauth access token'] = mock.shop(OAUTH_SHOP).accessToken;
     await record('oauth replay', call(t.url, 'GET', `/api/shopify/oauth/callback/${callback.search}`));
@@ -192,7 +195,7 @@ describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth
   it('when every text column of every table is scanned, then no secret is stored in clear; API keys are stored as their SHA-256 only', async () => {
     const dump = await mysqlDump(t);
     expect(dump.columns).to.be.greaterThan(30);
-    for (const seen of [TOKEN_SHOP, OAUTH_SHOP, 'v1:']) expect(dump.text, seen).to.include(seen);
+    for (const seen of [TOKEN_SHOP, OAUTH_SHOP, 'v2:']) expect(dump.text, seen).to.include(seen);
     expect(found(dump.text, secrets)).to.deep.equal([]);
     const stored = await t.ctx.db.selectFrom('api_keys').select(['tenant_id', 'key_hash', 'key_prefix']).where('tenant_id', 'in', ['sec-token-tenant', 'sec-oauth-tenant']).execute();
     expect(stored).to.have.length(2);

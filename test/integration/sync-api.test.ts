@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { QUEUE_NAMES } from '../../src/platform/queues.js';
 import { createSyncLog } from '../../src/store/sync-logs.js';
-import { cancelIntegrationSyncs, enqueueSyncs } from '../../src/sync/enqueue.js';
-import { fanOutQueue, syncJobId, syncQueue } from '../../src/sync/queue.js';
+import { cancelIntegrationSyncs, enqueueSyncs, integrationSyncJobId } from '../../src/sync/enqueue.js';
+import { fanOutQueue, syncQueue } from '../../src/sync/queue.js';
 import { fanOut, registerSyncSchedulers, schedulerId } from '../../src/sync/scheduler.js';
 import type { Integration } from '../../src/store/schema.js';
 import { ADMIN_KEY } from '../support/context.js';
@@ -36,8 +36,8 @@ describe('sync API, queue and scheduler', function () {
       expect(res.status, res.text).to.equal(202);
       expect(res.body.mode).to.equal('incremental');
       expect(res.body.links).to.deep.equal({ sync_logs: '/api/shopify/sync-logs/' });
-      expect(res.body.jobs).to.have.deep.members(['products', 'orders', 'customers', 'inventory'].map((r) => ({ resource: r, job_id: `sync:${integration.id}:${r}`, state: 'queued' })));
-      const job = await syncQueue(t.ctx).getJob(syncJobId(integration.id, 'orders'));
+      expect(res.body.jobs).to.have.deep.members((['products', 'orders', 'customers', 'inventory'] as const).map((r) => ({ resource: r, job_id: integrationSyncJobId(t.ctx, integration.id, r), state: 'queued' })));
+      const job = await syncQueue(t.ctx).getJob(integrationSyncJobId(t.ctx, integration.id, 'orders'));
       expect(job?.data).to.include({ integrationId: integration.id, tenantId: 'tenant-api', resource: 'orders', mode: 'incremental', trigger: 'manual' });
       expect(JSON.stringify(job?.data)).not.to.include('shpat_'); // the token never travels through Redis
     });
@@ -47,7 +47,7 @@ describe('sync API, queue and scheduler', function () {
       const second = await call(t.url, 'POST', '/api/shopify/sync/', { key, body: { resources: ['products'] } });
       expect(first.body.jobs[0].state).to.equal('queued');
       expect(second.status).to.equal(202);
-      expect(second.body.jobs).to.deep.equal([{ resource: 'products', job_id: `sync:${integration.id}:products`, state: 'already_queued' }]);
+      expect(second.body.jobs).to.deep.equal([{ resource: 'products', job_id: integrationSyncJobId(t.ctx, integration.id, 'products'), state: 'already_queued' }]);
       expect((await syncQueue(t.ctx).getJobCounts('waiting')).waiting).to.equal(1);
       const queuedLogs = await t.ctx.db.selectFrom('shopify_sync_logs').selectAll().where('integration_id', '=', integration.id).where('status', '=', 'queued').execute();
       expect(queuedLogs.filter((l) => l.resource === 'products')).to.have.length(1);
@@ -66,8 +66,8 @@ describe('sync API, queue and scheduler', function () {
     it('when a full sync is asked while an incremental one waits, then the waiting job becomes full', async () => {
       await call(t.url, 'POST', '/api/shopify/sync/', { key, body: { resources: ['orders'] } });
       const res = await call(t.url, 'POST', '/api/shopify/sync/', { key, body: { resources: ['orders'], mode: 'full' } });
-      expect(res.body).to.deep.include({ mode: 'full', jobs: [{ resource: 'orders', job_id: `sync:${integration.id}:orders`, state: 'already_queued' }] });
-      expect((await syncQueue(t.ctx).getJob(syncJobId(integration.id, 'orders')))?.data.mode).to.equal('full');
+      expect(res.body).to.deep.include({ mode: 'full', jobs: [{ resource: 'orders', job_id: integrationSyncJobId(t.ctx, integration.id, 'orders'), state: 'already_queued' }] });
+      expect((await syncQueue(t.ctx).getJob(integrationSyncJobId(t.ctx, integration.id, 'orders')))?.data.mode).to.equal('full');
     });
 
     it('when resources or mode are not in the contract, then 400 naming the field', async () => {
@@ -103,8 +103,8 @@ describe('sync API, queue and scheduler', function () {
     it('when the operator starts a sync, then 202 with admin-triggered jobs', async () => {
       const res = await call(t.url, 'POST', `/api/admin/integrations/${integration.id}/sync/`, { key: ADMIN_KEY, body: { resources: ['inventory'], mode: 'full' } });
       expect(res.status, res.text).to.equal(202);
-      expect(res.body.jobs).to.deep.equal([{ resource: 'inventory', job_id: `sync:${integration.id}:inventory`, state: 'queued' }]);
-      expect((await syncQueue(t.ctx).getJob(syncJobId(integration.id, 'inventory')))?.data).to.include({ trigger: 'admin', mode: 'full' });
+      expect(res.body.jobs).to.deep.equal([{ resource: 'inventory', job_id: integrationSyncJobId(t.ctx, integration.id, 'inventory'), state: 'queued' }]);
+      expect((await syncQueue(t.ctx).getJob(integrationSyncJobId(t.ctx, integration.id, 'inventory')))?.data).to.include({ trigger: 'admin', mode: 'full' });
     });
     it('when the integration does not exist, then 404', async () => {
       expectProblem(await call(t.url, 'POST', '/api/admin/integrations/999999/sync/', { key: ADMIN_KEY }), 404);
@@ -184,11 +184,11 @@ describe('sync API, queue and scheduler', function () {
       const active = await t.connect('tenant-fan-active', 'fan-active.myshopify.com');
       const result = await fanOut(t.ctx, 'products');
       const queue = syncQueue(t.ctx);
-      expect(await queue.getJob(syncJobId(active.id, 'products'))).to.not.equal(undefined);
-      expect(await queue.getJob(syncJobId(integration.id, 'products'))).to.not.equal(undefined);
-      expect(await queue.getJob(syncJobId(inactive.id, 'products'))).to.equal(undefined);
-      expect(await queue.getJob(syncJobId(revoked.id, 'products'))).to.equal(undefined);
-      expect((await queue.getJob(syncJobId(active.id, 'products')))?.data).to.include({ trigger: 'scheduled', mode: 'incremental' });
+      expect(await queue.getJob(integrationSyncJobId(t.ctx, active.id, 'products'))).to.not.equal(undefined);
+      expect(await queue.getJob(integrationSyncJobId(t.ctx, integration.id, 'products'))).to.not.equal(undefined);
+      expect(await queue.getJob(integrationSyncJobId(t.ctx, inactive.id, 'products'))).to.equal(undefined);
+      expect(await queue.getJob(integrationSyncJobId(t.ctx, revoked.id, 'products'))).to.equal(undefined);
+      expect((await queue.getJob(integrationSyncJobId(t.ctx, active.id, 'products')))?.data).to.include({ trigger: 'scheduled', mode: 'incremental' });
       expect(result.failed).to.equal(0);
       const again = await fanOut(t.ctx, 'products');
       expect(again.queued).to.equal(0);

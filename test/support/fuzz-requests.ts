@@ -71,8 +71,8 @@ const CONTRACT_PATH = path.resolve(import.meta.dirname, '../../src/generated/ope
 const MUTATING = new Set(['disconnectStore', 'startSync', 'adminStartSync', 'adminCreateApiKey', 'adminRevokeApiKey']);
 /** Operations whose body names what to do: without it (the base request) they refuse; each property alone succeeds. */
 const BASE_REJECTED = new Set(['adminReplayDeadLetters']);
-/** Operations that cannot succeed without a secret the fuzzer does not have (Shopify's signature, a real token). */
-const NEVER_SUCCEEDS = new Set(['connectStore', 'completeOAuth']);
+/** Operations that cannot succeed without a secret the fuzzer does not have (Shopify's signature, a real token, an issued install state and its browser cookie). */
+const NEVER_SUCCEEDS = new Set(['connectStore', 'completeOAuth', 'showOAuthConfirmation', 'confirmOAuthInstall']);
 const WEBHOOK_OPS = new Set(['receiveShopifyWebhook', 'receiveShopifyWebhookAlias']);
 const LIST_FILTERS = new Set(['vendor', 'product_type', 'handle', 'email']);
 

@@ -6,15 +6,18 @@ import type { components } from '../../generated/api.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../store/api-keys.js';
 import { listIntegrations } from '../../store/integrations.js';
 import type { ApiKey } from '../../store/schema.js';
-import { decodeCursor, encodeCursor } from '../cursor.js';
+import { encodeCursor } from '../cursor.js';
+import { booleanParam, cursorParam, dbIdParam, expectValid, isDbId, limitParam, matches, stringParam, TENANT_ID } from '../params.js';
 
 type Schemas = components['schemas'];
+/** The contract's ApiKeyCreateRequest.name: any text of 1 to 100 characters. */
+const KEY_NAME = { pattern: /^[\s\S]+$/, maxLength: 100 };
 
-/** Query values arrive validated and coerced by express-openapi-validator (the operator key is checked there too). */
+/** Validated by the contract already; parsed and bounded here again (see params.ts). */
 function page(query: Request['query']): { limit: number; afterId?: number } {
-  const limit = Number(query.limit ?? 50);
-  if (typeof query.cursor !== 'string') return { limit };
-  return { limit, afterId: Number(decodeCursor(query.cursor, 1)[0]) };
+  const limit = limitParam(query);
+  const afterId = cursorParam(query, isDbId);
+  return afterId === undefined ? { limit } : { limit, afterId };
 }
 
 const nextCursor = (hasMore: boolean, rows: { id: number }[]) => (hasMore && rows.length > 0 ? encodeCursor([rows[rows.length - 1]!.id]) : null);
@@ -36,7 +39,7 @@ export function adminTenantRoutes(ctx: ServiceContext): Router {
   const router = Router();
 
   router.get('/api/admin/integrations/', async (req, res) => {
-    const isActive = req.query.is_active === undefined ? undefined : String(req.query.is_active) === 'true';
+    const isActive = booleanParam(req.query, 'is_active');
     const { rows, hasMore } = await listIntegrations(ctx.db, { ...page(req.query), ...(isActive === undefined ? {} : { isActive }) });
     const statuses = await integrationStatuses(ctx, rows);
     const body: Schemas['AdminIntegrationList'] = {
@@ -47,20 +50,22 @@ export function adminTenantRoutes(ctx: ServiceContext): Router {
   });
 
   router.get('/api/admin/api-keys/', async (req, res) => {
-    const tenantId = typeof req.query.tenant_id === 'string' ? req.query.tenant_id : undefined;
+    const tenantId = stringParam(req.query, 'tenant_id', TENANT_ID);
     const { rows, hasMore } = await listApiKeys(ctx.db, { ...page(req.query), ...(tenantId ? { tenantId } : {}) });
     res.json({ data: rows.map(apiKeyInfo), next_cursor: nextCursor(hasMore, rows) } satisfies Schemas['ApiKeyList']);
   });
 
   router.post('/api/admin/api-keys/', async (req, res) => {
     const body = req.body as Schemas['ApiKeyCreateRequest'];
+    expectValid(matches(body?.tenant_id, TENANT_ID), 'body', 'tenant_id', 'is not a valid tenant id');
+    expectValid(body.name === undefined || matches(body.name, KEY_NAME), 'body', 'name', 'must be 1 to 100 characters');
     const { record, key } = await createApiKey(ctx.db, body.tenant_id, body.name ?? 'default');
     req.log.info({ apiKeyId: record.id, tenantId: record.tenant_id, keyPrefix: record.key_prefix }, 'API key created');
     res.status(201).json({ ...apiKeyInfo(record), key } satisfies Schemas['ApiKeyCreated']);
   });
 
   router.delete('/api/admin/api-keys/:id/', async (req, res) => {
-    const id = Number(req.params.id);
+    const id = dbIdParam(req.params.id, 'path', 'id');
     const revoked = await revokeApiKey(ctx.db, id);
     if (!revoked) throw new NotFoundError(`API key ${id} not found`);
     req.log.info({ apiKeyId: id, tenantId: revoked.tenant_id }, 'API key revoked');

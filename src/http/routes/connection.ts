@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { takeConnectAttempt } from '../../connection/connect-rate.js';
 import { connectStore } from '../../connection/connect.js';
 import { disconnectStore } from '../../connection/disconnect.js';
 import { normalizeShopDomain } from '../../connection/shop-domain.js';
@@ -28,13 +29,11 @@ export function connectionRoutes(ctx: ServiceContext): Router {
 
   router.post('/api/shopify/connect/', async (req, res) => {
     const body = req.body as Schemas['ConnectRequest'];
-    const result = await connectStore(ctx, {
-      tenantId: tenantOf(req),
-      shopDomain: normalizeShopDomain(body.shop_domain, { location: 'body', name: 'shop_domain' }),
-      accessToken: headerSafeToken(body.access_token),
-      webhookSecret: body.webhook_secret,
-      installMethod: 'token',
-    });
+    const tenantId = tenantOf(req);
+    const shopDomain = normalizeShopDomain(body.shop_domain, { location: 'body', name: 'shop_domain' });
+    const accessToken = headerSafeToken(body.access_token);
+    await takeConnectAttempt(ctx, tenantId);
+    const result = await connectStore(ctx, { tenantId, shopDomain, accessToken, webhookSecret: body.webhook_secret, installMethod: 'token' });
     res.status(201).json(result satisfies Schemas['ConnectResult']);
   });
 

@@ -6,6 +6,7 @@ import { RESOURCES, type ResourceDefinition, type ResourceName } from '../../res
 import { getRecords, listRecords, type ListQuery } from '../../store/records.js';
 import { tenantOf } from '../auth.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
+import { perTenantReadLimiter } from '../read-limiter.js';
 
 type Schemas = components['schemas'];
 /** The contract's list and item shapes of each resource. */
@@ -32,12 +33,30 @@ function listQuery(resource: ResourceDefinition, query: Request['query']): ListQ
   };
 }
 
-/** List and retrieve endpoints of every resource of the registry. */
-export function recordRoutes(ctx: Pick<ServiceContext, 'db'>): Router {
+/**
+ * List and retrieve endpoints of every resource of the registry. Each read holds one of its tenant's
+ * slots (429 past `API_MAX_CONCURRENT_READS_PER_TENANT`) and each statement is bounded by
+ * `API_READ_STATEMENT_TIMEOUT_MS` (503 when cut).
+ */
+export function recordRoutes(ctx: Pick<ServiceContext, 'db' | 'config'>): Router {
   const router = Router();
+  const limiter = perTenantReadLimiter(ctx.config.reads.maxConcurrentPerTenant);
+  const bounds = { timeoutMs: ctx.config.reads.statementTimeoutMs };
+  /** Runs a tenant's read in one of its slots, given back however the read ends. */
+  const limited = async <T>(tenantId: string, read: () => Promise<T>): Promise<T> => {
+    const release = limiter.acquire(tenantId);
+    try {
+      return await read();
+    } finally {
+      release();
+    }
+  };
+
   for (const resource of Object.values(RESOURCES)) {
     router.get(`/api/shopify/${resource.name}/`, async (req, res) => {
-      const page = await listRecords(ctx.db, resource, tenantOf(req), listQuery(resource, req.query));
+      const tenantId = tenantOf(req);
+      const query = listQuery(resource, req.query);
+      const page = await limited(tenantId, () => listRecords(ctx.db, resource, tenantId, query, bounds));
       const body = {
         data: page.rows.map(({ row, children }) => resource.toApi(row, children)),
         next_cursor: page.nextKey ? encodeCursor(page.nextKey) : null,
@@ -46,9 +65,10 @@ export function recordRoutes(ctx: Pick<ServiceContext, 'db'>): Router {
     });
 
     router.get(`/api/shopify/${resource.name}/:id/`, async (req, res) => {
+      const tenantId = tenantOf(req);
       const id = Number(req.params.id);
       const includeDeleted = String(req.query.include_deleted) === 'true';
-      const found = await getRecords(ctx.db, resource, tenantOf(req), id, includeDeleted);
+      const found = await limited(tenantId, () => getRecords(ctx.db, resource, tenantId, id, includeDeleted, bounds));
       if (found.length === 0) throw new NotFoundError(`${singular(resource.name)} ${id} not found`);
       res.json(itemBody(resource, id, found));
     });

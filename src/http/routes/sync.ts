@@ -5,7 +5,7 @@ import type { components } from '../../generated/api.js';
 import { findIntegrationByTenant } from '../../store/integrations.js';
 import type { SyncLog } from '../../store/schema.js';
 import { listSyncLogs } from '../../store/sync-logs.js';
-import { enqueueSyncs } from '../../sync/enqueue.js';
+import { enqueueSyncs, integrationSyncJobId } from '../../sync/enqueue.js';
 import { tenantOf } from '../auth.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 
@@ -17,14 +17,23 @@ export function syncRequestOf(req: Request): { resources?: Schemas['ResourceName
   return { ...(body.resources ? { resources: body.resources } : {}), mode: body.mode ?? 'incremental' };
 }
 
-export function syncLogToApi(row: SyncLog): Schemas['SyncLog'] {
+/**
+ * A run's job id as tenants see it. Runs logged before job ids became opaque carry the sequential
+ * integration id (`sync:<id>:<resource>`): they are shown with today's opaque id of the same job.
+ */
+function publicJobId(ctx: Pick<ServiceContext, 'config'>, row: SyncLog): string | null {
+  if (row.job_id === `sync:${row.integration_id}:${row.resource}`) return integrationSyncJobId(ctx, Number(row.integration_id), row.resource as Schemas['ResourceName']);
+  return row.job_id;
+}
+
+export function syncLogToApi(ctx: Pick<ServiceContext, 'config'>, row: SyncLog): Schemas['SyncLog'] {
   return {
     id: row.id,
     resource: row.resource as Schemas['ResourceName'],
     trigger: row.trigger as Schemas['SyncTrigger'],
     mode: row.mode as Schemas['SyncMode'],
     status: row.status as Schemas['SyncStatus'],
-    job_id: row.job_id,
+    job_id: publicJobId(ctx, row),
     started_at: row.started_at.toISOString(),
     finished_at: row.finished_at ? row.finished_at.toISOString() : null,
     duration_ms: row.finished_at && row.status !== 'queued' ? row.finished_at.getTime() - row.started_at.getTime() : null,
@@ -33,6 +42,7 @@ export function syncLogToApi(row: SyncLog): Schemas['SyncLog'] {
     records_written: row.records_written,
     records_deleted: row.records_deleted,
     page_cap_reached: row.page_cap_reached === 1,
+    resumes_from: row.resumes_from,
     error: row.error,
   };
 }
@@ -66,7 +76,7 @@ export function syncRoutes(ctx: ServiceContext): Router {
       ...(typeof req.query.status === 'string' ? { status: req.query.status } : {}),
     });
     const body: Schemas['SyncLogList'] = {
-      data: page.rows.map(syncLogToApi),
+      data: page.rows.map((row) => syncLogToApi(ctx, row)),
       next_cursor: page.nextBeforeId === null ? null : encodeCursor([page.nextBeforeId]),
     };
     res.json(body);

@@ -2,6 +2,7 @@ import express, { Router, type ErrorRequestHandler, type RequestHandler } from '
 import type { ServiceContext } from '../../context.js';
 import type { components } from '../../generated/api.js';
 import { createWebhookIngest } from '../../webhooks/ingest.js';
+import { contractGate, loadContract } from '../contract.js';
 import { httpMetrics } from '../metrics.js';
 import { requestIdOf } from '../request-id.js';
 import { securityHeaders } from '../security-headers.js';
@@ -11,7 +12,7 @@ export const WEBHOOK_ROUTE_PATHS = ['/api/shopify/webhook', '/api/integrations/s
 /**
  * Webhook ingest reads its own raw body (for the HMAC), so it is mounted before the JSON parser and the
  * contract validator skips it. Non-strict routing matches each path with and without its trailing slash.
- * Errors (401, 400, 404, 413, 503) leave as problem+json through the app's error handler.
+ * Errors (401, 400, 404, 405, 413, 429, 503) leave as problem+json through the app's error handler.
  *
  * It is the hottest path (all of Shopify's traffic), so it is mounted ahead of the app-wide middleware and
  * does that middleware's work itself, minus what a server-to-server POST does not need: request id,
@@ -35,11 +36,14 @@ export function webhookRoutes(ctx: ServiceContext): Router {
     req.id = requestIdOf(req, res);
     next();
   };
-  router.post(WEBHOOK_ROUTE_PATHS, assignRequestId, httpMetrics(ctx.metrics), securityHeaders(), rawBody, async (req, res) => {
+  const common = [assignRequestId, httpMetrics(ctx.metrics), securityHeaders()];
+  router.post(WEBHOOK_ROUTE_PATHS, ...common, rawBody, async (req, res) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const result: components['schemas']['WebhookAccepted'] = await ingest.receive({ headers: req.headers, body });
+    const result: components['schemas']['WebhookAccepted'] = await ingest.receive({ headers: req.headers, body, ...(req.ip ? { source: req.ip } : {}) });
     res.json(result);
   });
+  // Any other method (HEAD, GET, OPTIONS…): 405 with the contract's Allow, before anything else runs.
+  router.all(WEBHOOK_ROUTE_PATHS, ...common, contractGate(loadContract()));
   // Only errors of the route above reach this: the router is mounted first.
   router.use(logRejection);
   return router;
