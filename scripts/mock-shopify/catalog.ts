@@ -4,6 +4,9 @@ import type {
 import { Collection, type Entry } from './collection.js';
 import { hashInts, int, money, pick, prng, shopifyTime } from './random.js';
 
+/** Currencies whose amounts Shopify writes with three decimals ("1.500"). */
+export const THREE_DECIMAL_CURRENCIES = new Set(['BHD', 'IQD', 'JOD', 'KWD', 'LYD', 'OMR', 'TND']);
+
 /**
  * One shop's seeded catalog. Every record is a pure function of (seed, shop index, kind, index): the
  * same options always give the same records and ids, and records are generated when asked for, so
@@ -52,6 +55,8 @@ const ORDER_CANCELLED = 2;
 const SEED_START_MS = Date.UTC(2023, 0, 1);
 const SEED_SPAN_MS = Date.UTC(2024, 5, 30) - SEED_START_MS;
 const DAY = 86_400_000;
+/** No seeded record changed after this. */
+const SEED_END_MS = SEED_START_MS + SEED_SPAN_MS + 30 * DAY;
 
 const ADJECTIVES = ['Classic', 'Vintage', 'Modern', 'Rustic', 'Sleek', 'Cozy', 'Bold', 'Minimal', 'Handmade', 'Organic', 'Urban', 'Coastal'];
 const MATERIALS = ['Cotton', 'Linen', 'Leather', 'Wool', 'Canvas', 'Ceramic', 'Oak', 'Bamboo', 'Steel', 'Silk'];
@@ -96,6 +101,10 @@ export class Catalog {
   private readonly customerSpent: number[] = [];
   private readonly customerLastOrder: number[] = [];
   private readonly levelOverrides = new Map<string, { available: number; updatedMs: number }>();
+  /** "locationId:itemId" of levels disconnected (no longer stocked there). */
+  private readonly disconnectedLevels = new Set<string>();
+  /** Inventory items of variants removed from a product that still exists. */
+  private readonly deletedItems = new Set<number>();
   /** Product inputs of created products, applied over the generated record. */
   private readonly createdOrderInputs = new Map<number, Partial<ShopifyOrder>>();
 
@@ -113,7 +122,7 @@ export class Catalog {
     for (let i = 0; i < opts.products; i++) {
       const rnd = prng(hashInts(opts.seed, 101, i));
       const createdMs = seedTime(i, opts.products, rnd);
-      const updatedMs = Math.min(createdMs + Math.floor(rnd() * 120) * DAY + int(rnd, 0, 86_399) * 1000, SEED_START_MS + SEED_SPAN_MS + 30 * DAY);
+      const updatedMs = Math.min(createdMs + Math.floor(rnd() * 120) * DAY + int(rnd, 0, 86_399) * 1000, SEED_END_MS);
       this.addProductEntry(createdMs, updatedMs);
     }
     for (let c = 0; c < opts.customers; c++) {
@@ -130,6 +139,11 @@ export class Catalog {
 
   time(ms: number): string {
     return shopifyTime(ms, this.opts.offsetMinutes);
+  }
+
+  /** Integer cents → Shopify's money string in the shop's currency ("19.99", or "19.990" for KWD). */
+  money(cents: number): string {
+    return THREE_DECIMAL_CURRENCIES.has(this.opts.currency) ? (cents / 100).toFixed(3) : money(cents);
   }
 
   // ---------- entries ----------
@@ -202,8 +216,8 @@ export class Catalog {
         id: variantId,
         product_id: id,
         title: size,
-        price: money(price),
-        compare_at_price: rnd() < 0.3 ? money(Math.round(price * 1.2)) : null,
+        price: this.money(price),
+        compare_at_price: rnd() < 0.3 ? this.money(Math.round(price * 1.2)) : null,
         sku: `SKU-${i + 1}-${v + 1}`,
         position: v + 1,
         inventory_policy: 'deny',
@@ -307,7 +321,7 @@ export class Catalog {
       last_name: last,
       orders_count: this.customerOrders[c] ?? 0,
       state: stateRoll < 0.8 ? 'enabled' : stateRoll < 0.9 ? 'invited' : 'disabled',
-      total_spent: money(this.customerSpent[c] ?? 0),
+      total_spent: this.money(this.customerSpent[c] ?? 0),
       last_order_id: lastOrder >= 0 ? BASE.order + this.k + lastOrder + 1 : null,
       note: null,
       verified_email: true,
@@ -352,16 +366,21 @@ export class Catalog {
     return { state, customerIndex, lines, subtotalCents, taxCents: Math.round(subtotalCents * 0.08), createdMs, closedMs, cancelledMs, updatedMs, financial };
   }
 
-  private generateOrder(e: Entry<ShopifyOrder>, plan: OrderPlan = this.orderPlan(e.index)): ShopifyOrder {
+  /**
+   * An order as placed: its line items and customer are snapshots of the records at that moment, so a
+   * later product or customer change never alters an order silently. A new order (`current`) copies the
+   * records as they are now; a seeded one copies them as seeded.
+   */
+  private generateOrder(e: Entry<ShopifyOrder>, plan: OrderPlan = this.orderPlan(e.index), current = false): ShopifyOrder {
     const o = e.index;
     const id = e.id;
     const customerEntry = plan.customerIndex !== undefined ? this.customers.entries[plan.customerIndex] : undefined;
-    const customer = customerEntry && !customerEntry.deleted ? this.customers.record(customerEntry) : undefined;
+    const customer = !customerEntry ? undefined : current ? (customerEntry.deleted ? undefined : this.customers.record(customerEntry)) : this.generateCustomer(customerEntry);
     const closed = plan.state === 'closed';
     let grams = 0;
     const lineItems: ShopifyLineItem[] = plan.lines.map((line, n) => {
       const productEntry = line.productIndex >= 0 ? this.products.entries[line.productIndex] : undefined;
-      const product = productEntry ? this.products.record(productEntry) : undefined;
+      const product = !productEntry ? undefined : current ? this.products.record(productEntry) : this.generateProduct(productEntry);
       const variant = product?.variants[line.variant];
       const lineId = BASE.lineItem + this.k + o * PER_ORDER + n + 1;
       const title = product?.title ?? 'Custom item';
@@ -376,7 +395,7 @@ export class Catalog {
         gift_card: false,
         grams: variantGrams,
         name: variant && variant.title !== 'Default Title' ? `${title} - ${variant.title}` : title,
-        price: money(line.priceCents),
+        price: this.money(line.priceCents),
         product_exists: Boolean(productEntry && !productEntry.deleted),
         product_id: product?.id ?? null,
         properties: [],
@@ -385,7 +404,7 @@ export class Catalog {
         sku: variant?.sku ?? null,
         taxable: true,
         title,
-        total_discount: '0.00',
+        total_discount: this.money(0),
         variant_id: variant?.id ?? null,
         variant_inventory_management: variant ? 'shopify' : null,
         variant_title: variant?.title ?? null,
@@ -407,9 +426,9 @@ export class Catalog {
       contact_email: email,
       created_at: this.time(e.createdMs),
       currency: this.opts.currency,
-      current_subtotal_price: money(plan.subtotalCents),
-      current_total_price: money(total),
-      current_total_tax: money(plan.taxCents),
+      current_subtotal_price: this.money(plan.subtotalCents),
+      current_total_price: this.money(total),
+      current_total_tax: this.money(plan.taxCents),
       customer: customer
         ? { id: customer.id, email: customer.email, first_name: customer.first_name, last_name: customer.last_name, phone: customer.phone, state: customer.state, currency: customer.currency, created_at: customer.created_at, updated_at: customer.updated_at, tags: customer.tags }
         : null,
@@ -424,14 +443,14 @@ export class Catalog {
       presentment_currency: this.opts.currency,
       processed_at: this.time(e.createdMs),
       source_name: 'web',
-      subtotal_price: money(plan.subtotalCents),
+      subtotal_price: this.money(plan.subtotalCents),
       tags: '',
       taxes_included: false,
       test: false,
-      total_discounts: '0.00',
-      total_line_items_price: money(plan.subtotalCents),
-      total_price: money(total),
-      total_tax: money(plan.taxCents),
+      total_discounts: this.money(0),
+      total_line_items_price: this.money(plan.subtotalCents),
+      total_price: this.money(total),
+      total_tax: this.money(plan.taxCents),
       total_weight: grams,
       updated_at: this.time(e.updatedMs),
       shipping_lines: [],
@@ -457,7 +476,8 @@ export class Catalog {
   itemAt(position: number): InventoryItem {
     const i = this.itemProduct[position] as number;
     const product = this.products.entries[i] as Entry<ShopifyProduct>;
-    return { id: BASE.item + this.k + i * PER_PRODUCT + 1 + (this.itemVariant[position] as number), productIndex: i, createdMs: product.createdMs, deleted: product.deleted };
+    const id = BASE.item + this.k + i * PER_PRODUCT + 1 + (this.itemVariant[position] as number);
+    return { id, productIndex: i, createdMs: product.createdMs, deleted: product.deleted || this.deletedItems.has(id) };
   }
 
   /** Position of an inventory item id, if it exists. */
@@ -475,6 +495,11 @@ export class Catalog {
     return Array.from({ length: this.itemProduct.length }, (_, p) => this.itemAt(p));
   }
 
+  /** Whether an item is stocked at a location (every item is, until its level is disconnected). */
+  isStocked(locationId: number, itemId: number): boolean {
+    return !this.disconnectedLevels.has(`${locationId}:${itemId}`);
+  }
+
   /** Inventory level at a location of an item: an `InventoryItem` (from `itemAt`), or its id and creation time. */
   level(locationId: number, item: { id: number; createdMs: number } | number, itemCreatedMs?: number): { available: number; updatedMs: number } {
     const itemId = typeof item === 'number' ? item : item.id;
@@ -482,7 +507,9 @@ export class Catalog {
     const override = this.levelOverrides.get(`${locationId}:${itemId}`);
     if (override) return override;
     const h = hashInts(this.opts.seed, 7, locationId, itemId);
-    return { available: h % 100, updatedMs: createdMs + (h % 90) * DAY };
+    // A seeded item's level last changed some days after the item, within the seed's window; an item
+    // created since (by a mutation, at the clock's now) has its level stamped at its creation, never later.
+    return { available: h % 100, updatedMs: createdMs > SEED_END_MS ? createdMs : Math.min(createdMs + (h % 90) * DAY, SEED_END_MS) };
   }
 
   levelJson(locationId: number, itemId: number, level: { available: number; updatedMs: number }): string {
@@ -491,15 +518,21 @@ export class Catalog {
 
   private itemQuantity(itemId: number, createdMs: number): number {
     let total = 0;
-    for (const loc of this.locations.entries) if (!loc.deleted) total += this.level(loc.id, { id: itemId, createdMs }).available;
+    for (const loc of this.locations.entries) if (!loc.deleted && this.isStocked(loc.id, itemId)) total += this.level(loc.id, { id: itemId, createdMs }).available;
     return total;
   }
 
-  // ---------- mutations (each bumps updated_at to now, strictly later than before) ----------
+  // ---------- mutations ----------
+  // Each stamps `updated_at` with the current whole second: two changes in one second share it, as at
+  // Shopify (the event's millisecond Triggered-At orders them). It never goes backwards.
+
+  private stamp(previousMs: number, nowMs: number): number {
+    return Math.max(Math.floor(nowMs / 1000) * 1000, previousMs);
+  }
 
   private bump<T extends { id: number; updated_at: string }>(collection: Collection<T>, entry: Entry<T>, nowMs: number): T {
     const record = collection.pin(entry);
-    const ms = Math.max(Math.floor(nowMs / 1000) * 1000, entry.updatedMs + 1000);
+    const ms = this.stamp(entry.updatedMs, nowMs);
     record.updated_at = this.time(ms);
     collection.touch(entry, ms);
     return record;
@@ -532,15 +565,43 @@ export class Catalog {
     return Object.assign(this.products.pin(entry), input, { id: entry.id });
   }
 
-  updateProduct(id: number, patch: Partial<ShopifyProduct> = {}, nowMs = Date.now()): ShopifyProduct {
+  /**
+   * Updates a product. `patch.variants` lists the variants to keep (by id, fields merged over the
+   * current ones); a variant left out is deleted with its inventory item, whose id is returned in
+   * `deletedItemIds`. The mock cannot add real variants to an existing product: a variant with an
+   * unknown id is served exactly as given, with no inventory item (for malformed-record tests).
+   */
+  updateProduct(id: number, patch: Partial<ShopifyProduct> = {}, nowMs = Date.now()): { product: ShopifyProduct; deletedItemIds: number[] } {
     const entry = this.require(this.products, id, 'product');
     const record = this.bump(this.products, entry, nowMs);
-    const { updated_at: _ignored, ...rest } = patch;
-    return Object.assign(record, rest, { id });
+    const { updated_at: _ignored, variants, ...rest } = patch;
+    Object.assign(record, rest, { id });
+    const deletedItemIds: number[] = [];
+    if (variants) {
+      const current = new Map(record.variants.map((v) => [v.id, v]));
+      const kept = variants.map((v) => {
+        const existing = current.get(v.id);
+        if (!existing) return v; // kept as given, without an inventory item (e.g. a malformed record on purpose)
+        const changed = Object.entries(v).some(([k, value]) => k !== 'updated_at' && JSON.stringify(existing[k as keyof ShopifyVariant]) !== JSON.stringify(value));
+        return { ...existing, ...v, product_id: id, updated_at: changed ? record.updated_at : existing.updated_at };
+      });
+      const keptIds = new Set(kept.map((v) => v.id));
+      for (const v of record.variants) {
+        if (keptIds.has(v.id)) continue;
+        this.deletedItems.add(v.inventory_item_id);
+        deletedItemIds.push(v.inventory_item_id);
+      }
+      record.variants = kept.map((v, n) => (current.has(v.id) ? { ...v, position: n + 1 } : v));
+    }
+    return { product: record, deletedItemIds };
   }
 
-  deleteProduct(id: number): void {
-    this.products.remove(this.require(this.products, id, 'product'));
+  /** Deletes a product; its variants' inventory items go with it (their ids are returned). */
+  deleteProduct(id: number): number[] {
+    const entry = this.require(this.products, id, 'product');
+    const items = this.products.record(entry).variants.map((v) => v.inventory_item_id).filter((itemId) => !this.deletedItems.has(itemId));
+    this.products.remove(entry);
+    return items;
   }
 
   createCustomer(input: Partial<ShopifyCustomer> = {}, nowMs = Date.now()): ShopifyCustomer {
@@ -560,22 +621,27 @@ export class Catalog {
     this.customers.remove(this.require(this.customers, id, 'customer'));
   }
 
-  createOrder(input: Partial<ShopifyOrder> = {}, nowMs = Date.now()): ShopifyOrder {
+  /** Creates an order; its customer's order count and total spent change too (returned as `customer`). */
+  createOrder(input: Partial<ShopifyOrder> = {}, nowMs = Date.now()): { order: ShopifyOrder; customer: ShopifyCustomer | undefined } {
     const ms = Math.floor(nowMs / 1000) * 1000;
     const o = this.orders.entries.length;
-    const plan = this.orderPlan(o, ms);
+    let plan = this.orderPlan(o, ms);
+    if (input.customer !== undefined) {
+      // An order placed for a named customer counts for that customer, not the planned one.
+      const named = input.customer ? this.customers.get(Number((input.customer as { id?: unknown }).id)) : undefined;
+      plan = { ...plan, customerIndex: named?.index };
+    }
     this.createdOrderInputs.set(o, input);
     const entry = this.orders.add(BASE.order + this.k + o + 1, ms, ms);
     this.countOrder(plan, o);
-    const record = this.generateOrder(entry, plan);
+    const record = this.generateOrder(entry, plan, true);
     entry.pinned = record;
     const customerEntry = plan.customerIndex !== undefined ? this.customers.entries[plan.customerIndex] : undefined;
-    if (customerEntry?.pinned) {
-      const c = customerEntry.index;
-      Object.assign(customerEntry.pinned, { orders_count: this.customerOrders[c], total_spent: money(this.customerSpent[c] ?? 0), last_order_id: record.id, last_order_name: record.name });
-      this.customers.touch(customerEntry);
-    }
-    return record;
+    if (!customerEntry || customerEntry.deleted || plan.state === 'cancelled') return { order: record, customer: undefined };
+    const c = customerEntry.index;
+    const customer = this.bump(this.customers, customerEntry, nowMs);
+    Object.assign(customer, { orders_count: this.customerOrders[c], total_spent: this.money(this.customerSpent[c] ?? 0), last_order_id: record.id, last_order_name: record.name });
+    return { order: record, customer };
   }
 
   updateOrder(id: number, patch: Partial<ShopifyOrder> = {}, nowMs = Date.now()): ShopifyOrder {
@@ -607,21 +673,74 @@ export class Catalog {
     this.orders.remove(this.require(this.orders, id, 'order'));
   }
 
-  setInventoryLevel(inventoryItemId: number, locationId: number, available: number, nowMs = Date.now()): ShopifyInventoryLevel {
+  private liveItem(inventoryItemId: number): InventoryItem {
     const pos = this.itemPosition(inventoryItemId);
     const item = pos === undefined ? undefined : this.itemAt(pos);
     if (!item || item.deleted) throw new Error(`mock Shopify: no inventory item ${inventoryItemId}`);
-    this.require(this.locations, locationId, 'location');
-    const previous = this.level(locationId, item);
-    const level = { available, updatedMs: Math.max(Math.floor(nowMs / 1000) * 1000, previous.updatedMs + 1000) };
-    this.levelOverrides.set(`${locationId}:${item.id}`, level);
+    return item;
+  }
+
+  /**
+   * A stock change moves the variant's `inventory_quantity`, so the product gets a new version too
+   * (Shopify sends `products/update` for it): the product is returned for that event.
+   */
+  private restock(item: InventoryItem, nowMs: number): ShopifyProduct {
     const productEntry = this.products.entries[item.productIndex] as Entry<ShopifyProduct>;
-    if (productEntry.pinned) {
-      const variant = productEntry.pinned.variants.find((v) => v.inventory_item_id === item.id);
-      if (variant) variant.inventory_quantity = this.itemQuantity(item.id, item.createdMs);
-      this.products.touch(productEntry);
+    const product = this.bump(this.products, productEntry, nowMs);
+    const variant = product.variants.find((v) => v.inventory_item_id === item.id);
+    if (variant) Object.assign(variant, { inventory_quantity: this.itemQuantity(item.id, item.createdMs), updated_at: product.updated_at });
+    return product;
+  }
+
+  setInventoryLevel(inventoryItemId: number, locationId: number, available: number, nowMs = Date.now()): { level: ShopifyInventoryLevel; product: ShopifyProduct } {
+    const item = this.liveItem(inventoryItemId);
+    this.require(this.locations, locationId, 'location');
+    if (!this.isStocked(locationId, item.id)) throw new Error(`mock Shopify: item ${item.id} is not stocked at location ${locationId} (connect it first)`);
+    const previous = this.level(locationId, item);
+    const level = { available, updatedMs: this.stamp(previous.updatedMs, nowMs) };
+    this.levelOverrides.set(`${locationId}:${item.id}`, level);
+    return { level: JSON.parse(this.levelJson(locationId, item.id, level)) as ShopifyInventoryLevel, product: this.restock(item, nowMs) };
+  }
+
+  /** Stocks an item at a location again (after a disconnect), with `available` units. */
+  connectInventoryLevel(inventoryItemId: number, locationId: number, available = 0, nowMs = Date.now()): { level: ShopifyInventoryLevel; product: ShopifyProduct } {
+    const item = this.liveItem(inventoryItemId);
+    this.require(this.locations, locationId, 'location');
+    const key = `${locationId}:${item.id}`;
+    if (!this.disconnectedLevels.delete(key)) throw new Error(`mock Shopify: item ${item.id} is already stocked at location ${locationId}`);
+    const level = { available, updatedMs: this.stamp(this.level(locationId, item).updatedMs, nowMs) };
+    this.levelOverrides.set(key, level);
+    return { level: JSON.parse(this.levelJson(locationId, item.id, level)) as ShopifyInventoryLevel, product: this.restock(item, nowMs) };
+  }
+
+  /** Stops stocking an item at a location: its level leaves the listings. */
+  disconnectInventoryLevel(inventoryItemId: number, locationId: number, nowMs = Date.now()): ShopifyProduct {
+    const item = this.liveItem(inventoryItemId);
+    this.require(this.locations, locationId, 'location');
+    const key = `${locationId}:${item.id}`;
+    if (this.disconnectedLevels.has(key)) throw new Error(`mock Shopify: item ${item.id} is not stocked at location ${locationId}`);
+    this.disconnectedLevels.add(key);
+    return this.restock(item, nowMs);
+  }
+
+  /**
+   * Deletes a location: its levels leave the listings, and every product with stock there gets a new
+   * version (its variants' quantities change); those products are returned.
+   */
+  deleteLocation(id: number, nowMs = Date.now()): ShopifyProduct[] {
+    const entry = this.require(this.locations, id, 'location');
+    const stocked: InventoryItem[] = [];
+    for (let p = 0; p < this.itemProduct.length; p++) {
+      const item = this.itemAt(p);
+      if (!item.deleted && this.isStocked(id, item.id) && this.level(id, item).available !== 0) stocked.push(item);
     }
-    return JSON.parse(this.levelJson(locationId, item.id, level)) as ShopifyInventoryLevel;
+    this.locations.remove(entry);
+    const changed = new Map<number, ShopifyProduct>();
+    for (const item of stocked) {
+      const product = this.restock(item, nowMs);
+      changed.set(product.id, product);
+    }
+    return [...changed.values()];
   }
 }
 

@@ -1,7 +1,9 @@
 import type { AddressInfo } from 'node:net';
+import { MockClock } from './clock.js';
 import { MockOAuth } from './oauth.js';
 import { createMockServer, type MockServerState } from './server.js';
 import { MockShop, type MockFaults, type MockRateLimit, type MockShopOptions } from './shop.js';
+import type { MockTruth } from './truth.js';
 
 /**
  * A faithful, fast stand-in for the Shopify Admin REST API, serving any number of shops under
@@ -34,22 +36,30 @@ export interface MockShopify {
   apiSecret: string;
   apiVersion: string;
   shops: Map<string, MockShop>;
+  /** "Now" of every shop's changes: set or advance it to stamp changes in one second, or hours apart. */
+  clock: MockClock;
   /** A shop by domain; the first shop when no domain is given. */
   shop(domain?: string): MockShop;
   addShop(opts: MockShopOptions): MockShop;
   /** Faults of one shop, or of every shop when no domain is given. */
   setFaults(faults: Partial<MockFaults>, domain?: string): void;
   setRateLimit(rateLimit: Partial<MockRateLimit>, domain?: string): void;
+  /**
+   * A shop's current truth as the service's read API must serve it: products with variants, orders
+   * with line items, customers, inventory levels, and the keys of deleted records.
+   */
+  truth(domain?: string): MockTruth;
   close(): Promise<void>;
 }
 
 export async function startMockShopify(opts: MockShopifyOptions = {}): Promise<MockShopify> {
   const app = { apiKey: opts.apiKey ?? 'mock-api-key', apiSecret: opts.apiSecret ?? 'mock-api-secret', apiVersion: opts.apiVersion ?? '2026-10' };
   const shops = new Map<string, MockShop>();
+  const clock = new MockClock();
   const state: MockServerState = { app, shops, oauth: new MockOAuth(app), pageInfoTtlMs: opts.pageInfoTtlMs };
   const addShop = (shopOpts: MockShopOptions): MockShop => {
     if (shops.has(shopOpts.domain)) throw new Error(`mock shop ${shopOpts.domain} already exists`);
-    const shop = new MockShop(shops.size, shopOpts, app, opts.rateLimit);
+    const shop = new MockShop(shops.size, shopOpts, app, opts.rateLimit, clock);
     shops.set(shop.domain, shop);
     return shop;
   };
@@ -79,10 +89,12 @@ export async function startMockShopify(opts: MockShopifyOptions = {}): Promise<M
     port,
     ...app,
     shops,
+    clock,
     shop: get,
     addShop,
     setFaults: (faults, domain) => each(domain, (s) => s.setFaults(faults)),
     setRateLimit: (rateLimit, domain) => each(domain, (s) => s.setRateLimit(rateLimit)),
+    truth: (domain) => get(domain).truth(),
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
@@ -94,3 +106,7 @@ export async function startMockShopify(opts: MockShopifyOptions = {}): Promise<M
 export { MockShop, DEFAULT_FAULTS, defaultToken } from './shop.js';
 export type { MockFaults, MockRateLimit, MockShopOptions, MockShopStats } from './shop.js';
 export type { DeliverOptions, DeliveryResult, MockWebhookEvent } from './webhooks.js';
+export { newEvent, webhookIdFor } from './webhooks.js';
+export { MockClock } from './clock.js';
+export { THREE_DECIMAL_CURRENCIES } from './catalog.js';
+export type { MockTruth, TruthCustomer, TruthInventoryLevel, TruthLineItem, TruthOrder, TruthProduct, TruthVariant } from './truth.js';

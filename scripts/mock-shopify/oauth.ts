@@ -6,7 +6,8 @@ import type { MockAppContext, MockShop } from './shop.js';
 /**
  * The mock's OAuth: `GET /admin/oauth/authorize` approves at once and redirects to `redirect_uri` with
  * `code, hmac, host, shop, state, timestamp` (hmac signed with the app secret); `POST
- * /admin/oauth/access_token` trades a code (single use, 10 min) for a new token of that shop.
+ * /admin/oauth/access_token` trades a code (single use, 10 min) for a new token of that shop, holding the
+ * scopes asked for (`GET /admin/oauth/access_scopes.json` lists them).
  */
 interface Grant {
   shop: string;
@@ -55,6 +56,6 @@ export class MockOAuth {
     if (!grant || grant.shop !== shop.domain || grant.clientId !== body.client_id || grant.expiresAt < Date.now()) {
       throw new HttpError(400, { error: 'invalid_request', error_description: 'The authorization code was not found or was already used' });
     }
-    return { access_token: shop.issueToken(), scope: grant.scope };
+    return { access_token: shop.issueToken(undefined, grant.scope), scope: grant.scope };
   }
 }

@@ -116,6 +116,15 @@ async function handle(state: MockServerState, req: IncomingMessage, res: ServerR
     return send(res, json(200, state.oauth.accessToken(shop, fields)));
   }
 
+  if (rest === '/admin/oauth/access_scopes.json' && method === 'GET') {
+    const token = req.headers['x-shopify-access-token'];
+    if (typeof token !== 'string' || !shop.accessTokens.has(token)) {
+      shop.stats.unauthorized++;
+      return send(res, json(401, { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' }));
+    }
+    return send(res, json(200, { access_scopes: shop.scopesOf(token).map((handle) => ({ handle })) }));
+  }
+
   const api = /^\/admin\/api\/([^/]+)\/(.+)\.json$/.exec(rest);
   if (!api) return send(res, notFound());
   const version = api[1] as string;

@@ -3,7 +3,9 @@ import type {
   ShopifyCustomer, ShopifyInventoryLevel, ShopifyOrder, ShopifyProduct, ShopifyShop, ShopifyWebhook,
 } from '../../src/shopify/types.js';
 import { Catalog } from './catalog.js';
+import { MockClock } from './clock.js';
 import { parseOffset } from './random.js';
+import { shopTruth, type MockTruth } from './truth.js';
 import { deliverWebhooks, newEvent, type DeliverOptions, type DeliveryResult, type MockWebhookEvent } from './webhooks.js';
 
 export interface MockRateLimit {
@@ -48,6 +50,7 @@ export interface MockShopOptions {
   domain: string;
   /** Tokens accepted for this shop (default: one derived from the domain, see `shop.accessToken`). */
   accessToken?: string | string[];
+  /** Scopes granted to this shop's tokens (default: every read scope, including read_all_orders). */
   scope?: string;
   seed?: number;
   products?: number;
@@ -56,6 +59,7 @@ export interface MockShopOptions {
   locations?: number;
   /** Shop's UTC offset for timestamps, e.g. "-05:00". */
   timezoneOffset?: string;
+  /** The shop's currency; KWD, BHD, JOD (…) shops write amounts with three decimals ("1.500"). */
   currency?: string;
   name?: string;
   planName?: string;
@@ -82,7 +86,13 @@ export class MockShop {
   readonly id: number;
   readonly catalog: Catalog;
   readonly accessTokens = new Set<string>();
-  readonly scope: string;
+  /** Scopes of tokens issued without their own (see `access_scopes.json`); may be changed by a test. */
+  scope: string;
+  /** Scopes of tokens issued through OAuth with a narrower grant. */
+  private readonly tokenScopes = new Map<string, string>();
+  /** "Now" for this shop's changes; shared by every shop of one mock server. */
+  readonly clock: MockClock;
+  private lastTriggeredMs = 0;
   readonly webhookSecret: string | undefined;
   readonly subscriptions = new Map<number, ShopifyWebhook>();
   /** Every change made through the mutation methods, in order. */
@@ -95,8 +105,9 @@ export class MockShop {
   private nextWebhookId: number;
   private readonly info: ShopifyShop;
 
-  constructor(readonly index: number, opts: MockShopOptions, private readonly app: MockAppContext, rateLimitDefaults: Partial<MockRateLimit> = {}) {
+  constructor(readonly index: number, opts: MockShopOptions, private readonly app: MockAppContext, rateLimitDefaults: Partial<MockRateLimit> = {}, clock = new MockClock()) {
     this.domain = opts.domain;
+    this.clock = clock;
     this.id = 60_000_000_000 + index;
     this.scope = opts.scope ?? DEFAULT_SCOPE;
     this.webhookSecret = opts.webhookSecret;
@@ -164,9 +175,15 @@ export class MockShop {
 
   // ---------- tokens ----------
 
-  issueToken(token = `shpat_${randomBytes(16).toString('hex')}`): string {
+  issueToken(token = `shpat_${randomBytes(16).toString('hex')}`, scope?: string): string {
     this.accessTokens.add(token);
+    if (scope !== undefined) this.tokenScopes.set(token, scope);
     return token;
+  }
+
+  /** Scopes a token holds, as `GET /admin/oauth/access_scopes.json` lists them. */
+  scopesOf(token: string): string[] {
+    return (this.tokenScopes.get(token) ?? this.scope).split(',').map((s) => s.trim()).filter(Boolean);
   }
 
   /** Revokes one token, or every token when none is named (as an uninstall does). */
@@ -250,31 +267,50 @@ export class MockShop {
 
   // ---------- changes (each returns the webhook event Shopify would send) ----------
 
+  /**
+   * Records the event of a change. Triggered-At is the change's moment with milliseconds, strictly
+   * increasing per shop, so it orders versions that share a whole-second `updated_at`.
+   */
   private record<P>(topic: string, payload: P): MockWebhookEvent<P> {
-    const event = newEvent(topic, payload);
+    this.lastTriggeredMs = Math.max(this.clock.now(), this.lastTriggeredMs + 1);
+    const event = newEvent(topic, payload, this.lastTriggeredMs);
     this.events.push(event);
     return event;
   }
 
+  private now(): number {
+    return this.clock.now();
+  }
+
   createProduct(input: Partial<ShopifyProduct> = {}): MockWebhookEvent<ShopifyProduct> {
-    return this.record('products/create', this.catalog.createProduct(input));
+    return this.record('products/create', this.catalog.createProduct(input, this.now()));
   }
 
+  /**
+   * `patch.variants` keeps only the listed variants (by id): each one left out is deleted with its
+   * inventory item, recorded as `inventory_items/delete` after the `products/update` returned here.
+   */
   updateProduct(id: number, patch: Partial<ShopifyProduct> = {}): MockWebhookEvent<ShopifyProduct> {
-    return this.record('products/update', this.catalog.updateProduct(id, patch));
+    const { product, deletedItemIds } = this.catalog.updateProduct(id, patch, this.now());
+    const event = this.record('products/update', product);
+    for (const itemId of deletedItemIds) this.record('inventory_items/delete', { id: itemId });
+    return event;
   }
 
+  /** Deletes a product; its variants' inventory items go too (`inventory_items/delete` events recorded after it). */
   deleteProduct(id: number): MockWebhookEvent<{ id: number }> {
-    this.catalog.deleteProduct(id);
-    return this.record('products/delete', { id });
+    const itemIds = this.catalog.deleteProduct(id);
+    const event = this.record('products/delete', { id });
+    for (const itemId of itemIds) this.record('inventory_items/delete', { id: itemId });
+    return event;
   }
 
   createCustomer(input: Partial<ShopifyCustomer> = {}): MockWebhookEvent<ShopifyCustomer> {
-    return this.record('customers/create', this.catalog.createCustomer(input));
+    return this.record('customers/create', this.catalog.createCustomer(input, this.now()));
   }
 
   updateCustomer(id: number, patch: Partial<ShopifyCustomer> = {}): MockWebhookEvent<ShopifyCustomer> {
-    return this.record('customers/update', this.catalog.updateCustomer(id, patch));
+    return this.record('customers/update', this.catalog.updateCustomer(id, patch, this.now()));
   }
 
   deleteCustomer(id: number): MockWebhookEvent<{ id: number }> {
@@ -282,20 +318,25 @@ export class MockShop {
     return this.record('customers/delete', { id });
   }
 
+  /** The order's customer gets a new version too (order count, total spent): `customers/update` is recorded after it. */
   createOrder(input: Partial<ShopifyOrder> = {}): MockWebhookEvent<ShopifyOrder> {
-    return this.record('orders/create', this.catalog.createOrder(input));
+    const { order, customer } = this.catalog.createOrder(input, this.now());
+    const event = this.record('orders/create', order);
+    if (customer) this.record('customers/update', customer);
+    return event;
   }
 
-  updateOrder(id: number, patch: Partial<ShopifyOrder> = {}): MockWebhookEvent<ShopifyOrder> {
-    return this.record('orders/updated', this.catalog.updateOrder(id, patch));
+  /** `topic`: `orders/paid`, `orders/fulfilled` … carry the same full order as `orders/updated`. */
+  updateOrder(id: number, patch: Partial<ShopifyOrder> = {}, topic = 'orders/updated'): MockWebhookEvent<ShopifyOrder> {
+    return this.record(topic, this.catalog.updateOrder(id, patch, this.now()));
   }
 
   cancelOrder(id: number, reason = 'customer'): MockWebhookEvent<ShopifyOrder> {
-    return this.record('orders/cancelled', this.catalog.cancelOrder(id, reason));
+    return this.record('orders/cancelled', this.catalog.cancelOrder(id, reason, this.now()));
   }
 
   closeOrder(id: number): MockWebhookEvent<ShopifyOrder> {
-    return this.record('orders/updated', this.catalog.closeOrder(id));
+    return this.record('orders/updated', this.catalog.closeOrder(id, this.now()));
   }
 
   deleteOrder(id: number): MockWebhookEvent<{ id: number }> {
@@ -303,15 +344,41 @@ export class MockShop {
     return this.record('orders/delete', { id });
   }
 
+  /** The variant's quantity changes with the level: `products/update` is recorded after the returned event. */
   setInventoryLevel(inventoryItemId: number, locationId: number, available: number): MockWebhookEvent<ShopifyInventoryLevel> {
-    const level = this.catalog.setInventoryLevel(inventoryItemId, locationId, available);
-    return this.record('inventory_levels/update', {
-      inventory_item_id: level.inventory_item_id,
-      location_id: level.location_id,
-      available: level.available,
-      updated_at: level.updated_at,
-      admin_graphql_api_id: level.admin_graphql_api_id,
-    });
+    const { level, product } = this.catalog.setInventoryLevel(inventoryItemId, locationId, available, this.now());
+    const event = this.record('inventory_levels/update', levelPayload(level));
+    this.record('products/update', product);
+    return event;
+  }
+
+  /** Stocks an item at a location again; `products/update` is recorded after the returned event. */
+  connectInventoryLevel(inventoryItemId: number, locationId: number, available = 0): MockWebhookEvent<ShopifyInventoryLevel> {
+    const { level, product } = this.catalog.connectInventoryLevel(inventoryItemId, locationId, available, this.now());
+    const event = this.record('inventory_levels/connect', levelPayload(level));
+    this.record('products/update', product);
+    return event;
+  }
+
+  /** Stops stocking an item at a location; `products/update` is recorded after the returned event. */
+  disconnectInventoryLevel(inventoryItemId: number, locationId: number): MockWebhookEvent<{ inventory_item_id: number; location_id: number }> {
+    const product = this.catalog.disconnectInventoryLevel(inventoryItemId, locationId, this.now());
+    const event = this.record('inventory_levels/disconnect', { inventory_item_id: inventoryItemId, location_id: locationId });
+    this.record('products/update', product);
+    return event;
+  }
+
+  /** Deletes a location with its levels; products whose stock changed get `products/update` events after it. */
+  deleteLocation(id: number): MockWebhookEvent<{ id: number }> {
+    const products = this.catalog.deleteLocation(id, this.now());
+    const event = this.record('locations/delete', { id });
+    for (const product of products) this.record('products/update', product);
+    return event;
+  }
+
+  /** The shop's current truth, as the service's API must serve it (see truth.ts). */
+  truth(): MockTruth {
+    return shopTruth(this.catalog);
   }
 
   /** Uninstalls the app: every token is revoked at once; the event carries the shop object. */
@@ -356,6 +423,16 @@ export class MockShop {
       opts,
     );
   }
+}
+
+function levelPayload(level: ShopifyInventoryLevel): ShopifyInventoryLevel {
+  return {
+    inventory_item_id: level.inventory_item_id,
+    location_id: level.location_id,
+    available: level.available,
+    updated_at: level.updated_at,
+    admin_graphql_api_id: level.admin_graphql_api_id,
+  };
 }
 
 function emptyStats(): MockShopStats {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { signWebhookBody } from '../../src/shopify/hmac.js';
 import { hashInts, seededShuffle } from './random.js';
 
@@ -7,14 +7,20 @@ export interface MockWebhookEvent<P = unknown> {
   topic: string;
   /** Snapshot of the payload at the time of the change. */
   payload: P;
+  /** `X-Shopify-Event-Id`: the same for every delivery and retry of this change. */
   eventId: string;
+  /** `X-Shopify-Triggered-At`: the moment of the change, with milliseconds (ISO 8601, UTC). */
   triggeredAt: string;
 }
 
 export interface DeliverOptions {
   /** Deliver to this URL instead of the shop's subscriptions for each topic. */
   url?: string;
-  /** `true`: every event is sent twice (same event and webhook ids, as a Shopify retry); a number in (0, 1]: that share of events. */
+  /**
+   * `true`: every event is sent twice (a Shopify retry: same event id, webhook id and Triggered-At); a
+   * number in (0, 1]: that share of events. An event listed twice in `events` is likewise a retry, so an
+   * explicit list is an exact delivery order, repeats included.
+   */
   duplicates?: boolean | number;
   /** `true` or a seed: deliver in a shuffled (seeded, reproducible) order. */
   shuffle?: boolean | number;
@@ -36,13 +42,24 @@ export interface DeliveryResult {
   /** HTTP status, 0 when no response (refused, timeout). */
   status: number;
   ok: boolean;
+  /** A repeat of a delivery made earlier in the same call. */
   duplicate: boolean;
   durationMs: number;
   error?: string;
 }
 
-export function newEvent<P>(topic: string, payload: P): MockWebhookEvent<P> {
-  return { topic, payload: structuredClone(payload), eventId: randomUUID(), triggeredAt: new Date().toISOString() };
+/** An event triggered at `triggeredMs` (a mock shop passes its clock, strictly increasing per shop). */
+export function newEvent<P>(topic: string, payload: P, triggeredMs: number = Date.now()): MockWebhookEvent<P> {
+  return { topic, payload: structuredClone(payload), eventId: randomUUID(), triggeredAt: new Date(triggeredMs).toISOString() };
+}
+
+/**
+ * `X-Shopify-Webhook-Id` of an event's delivery to one address: stable, so every retry of it (in this
+ * call or a later one, hours later) carries the same id, as Shopify's retries do.
+ */
+export function webhookIdFor(eventId: string, url: string): string {
+  const h = createHash('sha256').update(`${eventId} ${url}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 interface Delivery {
@@ -58,10 +75,13 @@ export async function deliverWebhooks(
   opts: DeliverOptions = {},
 ): Promise<DeliveryResult[]> {
   let deliveries: Delivery[] = [];
+  const seen = new Set<string>();
   events.forEach((event, i) => {
     const urls = opts.url ? [opts.url] : ctx.addressesFor(event.topic);
     for (const url of urls) {
-      const d: Delivery = { event, url, webhookId: randomUUID(), duplicate: false };
+      const webhookId = webhookIdFor(event.eventId, url);
+      const d: Delivery = { event, url, webhookId, duplicate: seen.has(webhookId) };
+      seen.add(webhookId);
       deliveries.push(d);
       const dup = opts.duplicates === true || (typeof opts.duplicates === 'number' && hashInts(i, 99) / 0x100000000 < opts.duplicates);
       if (dup) deliveries.push({ ...d, duplicate: true });

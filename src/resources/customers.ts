@@ -1,4 +1,4 @@
-import { formatMoney, integer, isoOrNull, money, requiredTimestamp, shopifyId, text, timestamp } from './mapping.js';
+import { formatMoney, integer, isoOrNull, money, requiredTimestamp, shopifyId, text, textBytes, timestamp } from './mapping.js';
 import type { ResourceDefinition } from './types.js';
 
 export const customers: ResourceDefinition = {
@@ -20,7 +20,7 @@ export const customers: ResourceDefinition = {
         orders_count: integer(c.orders_count),
         total_spent: money(c.total_spent, 'customer.total_spent'),
         currency: text(c.currency, 3) ?? ctx.shopCurrency,
-        tags: text(c.tags, 65535),
+        tags: textBytes(c.tags),
         created_at: timestamp(c.created_at, 'customer.created_at'),
         updated_at: requiredTimestamp(c.updated_at, 'customer.updated_at'),
         raw: c,
@@ -43,7 +43,7 @@ export const customers: ResourceDefinition = {
     phone: row.phone,
     state: row.state,
     orders_count: row.orders_count,
-    total_spent: formatMoney(row.total_spent as string | null),
+    total_spent: formatMoney(row.total_spent as string | null, row.currency),
     currency: row.currency,
     tags: row.tags,
     created_at: isoOrNull(row.created_at as Date | null),

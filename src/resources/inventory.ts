@@ -11,6 +11,8 @@ export const inventory: ResourceDefinition = {
   webhookTopics: {
     upsert: ['inventory_levels/update', 'inventory_levels/connect'],
     delete: ['inventory_levels/disconnect'],
+    // Ids of deleted inventory items and locations never come back: their levels go with them.
+    deleteWhere: { 'inventory_items/delete': 'inventory_item_id', 'locations/delete': 'location_id' },
   },
   map(level) {
     return {

@@ -44,10 +44,39 @@ export function money(value: unknown, field: string): string | null {
   return text;
 }
 
+/**
+ * A string for a VARCHAR(maxLength) column, which counts characters: cut to `maxLength` UTF-16 units,
+ * never between the two halves of a surrogate pair (emoji), so never more characters than allowed.
+ */
 export function text(value: unknown, maxLength: number): string | null {
   if (value === null || value === undefined) return null;
   const s = typeof value === 'string' ? value : String(value);
-  return s.length > maxLength ? s.slice(0, maxLength) : s;
+  if (s.length <= maxLength) return s;
+  const cut = isHighSurrogate(s.charCodeAt(maxLength - 1)) ? maxLength - 1 : maxLength;
+  return s.slice(0, cut);
+}
+
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
+
+/** A MySQL `TEXT` column holds 65,535 bytes, whatever the characters. */
+export const TEXT_COLUMN_BYTES = 65_535;
+
+/**
+ * A string for a column sized in bytes (`TEXT`): cut to at most `maxBytes` of UTF-8, on a character
+ * boundary (never half of a multibyte character). Cutting by characters is not enough: 65,535
+ * characters of a non-Latin tag list are up to four times as many bytes, and strict mode refuses them.
+ */
+export function textBytes(value: unknown, maxBytes: number = TEXT_COLUMN_BYTES): string | null {
+  if (value === null || value === undefined) return null;
+  const s = typeof value === 'string' ? value : String(value);
+  // Each UTF-16 unit is at most 3 UTF-8 bytes: short strings need no encoding.
+  if (s.length * 3 <= maxBytes) return s;
+  const bytes = Buffer.from(s, 'utf8');
+  if (bytes.length <= maxBytes) return s;
+  let cut = maxBytes;
+  // Back off over continuation bytes (10xxxxxx) to the first byte of the character that does not fit.
+  while (cut > 0 && ((bytes[cut] as number) & 0xc0) === 0x80) cut--;
+  return bytes.subarray(0, cut).toString('utf8');
 }
 
 export function integer(value: unknown): number | null {
@@ -56,12 +85,29 @@ export function integer(value: unknown): number | null {
   return Number.isFinite(n) ? Math.trunc(n) : null;
 }
 
-/** DECIMAL(20,4) comes back as "19.9900"; integrators get Shopify's form "19.99". */
-export function formatMoney(value: string | null): string | null {
+/** ISO 4217 minor units of the currencies that do not have two; every other currency has two. */
+const MINOR_UNITS: Readonly<Record<string, number>> = {
+  BIF: 0, CLP: 0, DJF: 0, GNF: 0, ISK: 0, JPY: 0, KMF: 0, KRW: 0, PYG: 0, RWF: 0, UGX: 0, UYI: 0, VND: 0, VUV: 0, XAF: 0, XOF: 0, XPF: 0,
+  BHD: 3, IQD: 3, JOD: 3, KWD: 3, LYD: 3, OMR: 3, TND: 3,
+  CLF: 4, UYW: 4,
+};
+
+/** Decimal places of a currency (ISO 4217); 2 when the currency is unknown or absent. */
+export function minorUnits(currency: unknown): number {
+  return typeof currency === 'string' ? (MINOR_UNITS[currency.toUpperCase()] ?? 2) : 2;
+}
+
+/**
+ * DECIMAL(20,4) comes back as "19.9900"; integrators get Shopify's form: as many decimals as the
+ * currency has ("19.99" USD, "1.500" KWD, "1500" JPY), and more only when the amount has them (a
+ * fraction is never dropped: "0.125" USD stays "0.125").
+ */
+export function formatMoney(value: string | null, currency?: unknown): string | null {
   if (value === null) return null;
   const [whole, fraction = ''] = value.split('.');
-  const trimmed = fraction.replace(/0+$/, '').padEnd(2, '0');
-  return `${whole}.${trimmed}`;
+  const significant = fraction.replace(/0+$/, '');
+  const decimals = Math.max(significant.length, minorUnits(currency));
+  return decimals === 0 ? `${whole}` : `${whole}.${significant.padEnd(decimals, '0')}`;
 }
 
 export function isoOrNull(value: Date | null | undefined): string | null {

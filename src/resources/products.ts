@@ -1,4 +1,4 @@
-import { formatMoney, integer, isoOrNull, money, optionalId, requiredTimestamp, shopifyId, text, timestamp } from './mapping.js';
+import { formatMoney, integer, isoOrNull, money, optionalId, requiredTimestamp, shopifyId, text, textBytes, timestamp } from './mapping.js';
 import type { ResourceDefinition, Row } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -14,6 +14,7 @@ export const products: ResourceDefinition = {
     apiField: 'variants',
     orderColumn: 'position',
     readColumns: ['id', 'product_id', 'title', 'sku', 'price', 'compare_at_price', 'currency', 'position', 'inventory_item_id', 'inventory_quantity', 'created_at', 'updated_at'],
+    cascade: { column: 'inventory_item_id', resource: 'inventory', keyColumn: 'inventory_item_id' },
   },
   shopify: { path: 'products', rootKey: 'products', params: {} },
   webhookTopics: { upsert: ['products/create', 'products/update'], delete: ['products/delete'] },
@@ -28,7 +29,7 @@ export const products: ResourceDefinition = {
         vendor: text(p.vendor, 255),
         product_type: text(p.product_type, 255),
         status: text(p.status, 32),
-        tags: text(p.tags, 65535),
+        tags: textBytes(p.tags),
         created_at: timestamp(p.created_at, 'product.created_at'),
         updated_at: requiredTimestamp(p.updated_at, 'product.updated_at'),
         raw: p,
@@ -79,8 +80,8 @@ function variantToApi(v: Row) {
     product_id: v.product_id,
     title: v.title,
     sku: v.sku,
-    price: formatMoney(v.price as string | null),
-    compare_at_price: formatMoney(v.compare_at_price as string | null),
+    price: formatMoney(v.price as string | null, v.currency),
+    compare_at_price: formatMoney(v.compare_at_price as string | null, v.currency),
     currency: v.currency,
     position: v.position,
     inventory_item_id: v.inventory_item_id,

@@ -38,11 +38,23 @@ export interface ResourceDefinition {
    */
   readColumns: readonly string[];
   /** Child table replaced with each newer version of the parent; `readColumns` as above. */
-  child?: { table: RecordTable; parentColumn: string; apiField: string; orderColumn: string; readColumns: readonly string[] };
+  child?: {
+    table: RecordTable; parentColumn: string; apiField: string; orderColumn: string; readColumns: readonly string[];
+    /**
+     * What a child's removal takes with it at Shopify: records of `resource` whose `keyColumn` equals
+     * the child's `column` (deleting a variant deletes its inventory item, and so the item's levels).
+     */
+    cascade?: { column: string; resource: ResourceName; keyColumn: string };
+  };
   /** Where the sync reads it from Shopify (inventory reads per location, see the sync). */
   shopify: { path: string; rootKey: string; params: Record<string, string> };
   /** Webhook topics that carry the full record, and topics that delete it. */
-  webhookTopics: { upsert: readonly string[]; delete: readonly string[] };
+  webhookTopics: {
+    upsert: readonly string[];
+    delete: readonly string[];
+    /** Topics whose payload `{ id }` removes every record with that id in one key column (topic → column). */
+    deleteWhere?: Readonly<Record<string, string>>;
+  };
   /** Shopify JSON → rows (without tenant_id / integration_id, which the store adds). */
   map(record: Record<string, unknown>, ctx: MapContext): MappedRecord;
   /** Delete webhooks carry only the key: payload → key values. */

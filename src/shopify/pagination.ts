@@ -72,12 +72,13 @@ export async function* paginate<T>(
   let request: QueryParams = first;
   let items = 0;
   for (let pageNumber = 1; ; pageNumber++) {
+    const requestedAt = new Date();
     const page = await fetchPage(request);
     const pageInfo = nextPageInfo(page.linkHeader);
     const hasNext = pageInfo !== undefined;
     const capReached = hasNext && pageNumber >= maxPages;
     items += page.items.length;
-    yield { items: page.items, pageNumber, capReached, hasNext };
+    yield { items: page.items, pageNumber, capReached, hasNext, requestedAt, ...(pageInfo !== undefined ? { nextPageInfo: pageInfo } : {}) };
     if (!hasNext || capReached) return { pages: pageNumber, items, capReached };
     request = paramsForNextPage(first, pageInfo);
   }

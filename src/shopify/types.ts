@@ -159,6 +159,10 @@ export interface ShopifyPage<T> {
   capReached: boolean;
   /** Whether Shopify announced a next page. */
   hasNext: boolean;
+  /** When the request of this page started (its retries and rate-limit waits included): the page shows the store no earlier than this. */
+  requestedAt: Date;
+  /** The `page_info` of the next page, when there is one (a capped walk of a list without a keyset resumes from it). */
+  nextPageInfo?: string;
 }
 
 /** What a page generator returns when it finishes (the `return` value of the generator). */

@@ -1,8 +1,13 @@
+import { isDeepStrictEqual } from 'node:util';
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Db } from './schema.js';
 import type { MappedRecord, ResourceDefinition, Row } from '../resources/index.js';
+import { cascadeRemovedChildren, childrenForCascade, removableColumns, removalsOf } from './record-cascades.js';
 import type { Database } from './schema.js';
 import { parseJsonColumn } from './schema.js';
+import { applyRedactionsTo, redactionTargets } from './redaction.js';
+import { findRedactions, lockIntegrationShared } from './redactions.js';
+import { selectWithTimeout } from '../platform/db.js';
 
 // Record tables are chosen from the registry at run time, so queries here are built on an untyped view.
 type AnyDb = Kysely<any>;
@@ -14,83 +19,206 @@ export interface Owner {
 }
 
 export interface UpsertResult {
-  /** Records inserted or replaced by a newer version. */
+  /** Records inserted or replaced by a version not older than the stored one. */
   written: number;
-  /** Records whose stored version was newer or the same (nothing to do). */
+  /** Records whose stored version was newer (nothing to do), or that a shop redaction refuses. */
   skipped: number;
 }
+
+/** A record and when its version was observed: a webhook's triggered-at (else received-at), a sync page's request start. */
+export type ObservedRecord = MappedRecord & { observedAt: Date };
+
+/** A version is the pair (updated_at, observed_at), compared lexicographically. */
+interface Version {
+  updatedAt: number;
+  observedAt: number;
+}
+
+const versionOf = (r: ObservedRecord): Version => ({ updatedAt: r.row.updated_at.getTime(), observedAt: r.observedAt.getTime() });
+const storedVersion = (row: Row): Version & { deleted: boolean } => ({
+  updatedAt: (row.updated_at as Date).getTime(),
+  observedAt: (row.observed_at as Date).getTime(),
+  deleted: row.deleted_at !== null && row.deleted_at !== undefined,
+});
+const compareVersions = (a: Version, b: Version) => a.updatedAt - b.updatedAt || a.observedAt - b.observedAt;
 
 const keyOfRow = (resource: ResourceDefinition, row: Row) => resource.keyColumns.map((c) => String(row[c])).join(':');
 const serialize = (row: Row): Row => ({ ...row, raw: JSON.stringify(row.raw) });
 
 /**
- * Order-free upsert of a batch: a stored record is replaced only by a version whose `updated_at` is not
- * older, so late webhooks and syncs racing webhooks cannot move data backwards. Children (variants,
- * line items) are replaced together with a newer parent. Run it inside a transaction.
+ * Order-free upsert of a batch. A stored record is replaced only by a version that is not older:
+ * versions compare as (updated_at, observed_at), because Shopify's `updated_at` has whole seconds and
+ * two versions often share one; then the later observation wins, and an equal pair is written again
+ * (idempotent). Late webhooks and syncs racing webhooks cannot move data backwards, and a sync page
+ * (observed when its request started) repairs a same-second version a webhook left behind.
+ * Redacted customers and orders are scrubbed before they are written, from whatever path they come,
+ * and nothing observed before a `shop/redact` is written. Children (variants, line items) follow the
+ * parent's winning version only. Run it inside a transaction.
  */
 export async function upsertRecords(
   trx: Transaction<Database>,
   resource: ResourceDefinition,
   owner: Owner,
-  records: MappedRecord[],
+  records: ObservedRecord[],
 ): Promise<UpsertResult> {
   if (records.length === 0) return { written: 0, skipped: 0 };
   const db = untyped(trx);
 
-  // Within one batch the newest version of each record wins.
-  const newest = new Map<string, MappedRecord>();
+  // Within one batch the newest version of each record wins (the later one of equal versions).
+  const newest = new Map<string, ObservedRecord>();
   for (const record of records) {
     const key = keyOfRow(resource, record.row);
     const seen = newest.get(key);
-    if (!seen || seen.row.updated_at.getTime() <= record.row.updated_at.getTime()) newest.set(key, record);
+    if (!seen || compareVersions(versionOf(seen), versionOf(record)) <= 0) newest.set(key, record);
   }
   const batch = [...newest.values()];
 
-  // Lock what is stored (sorted, so concurrent batches lock in the same order) and compare versions.
+  // Integration first (shared; a redaction takes it exclusively), then what is stored, sorted, so
+  // concurrent batches lock in the same order; then compare versions.
+  await lockIntegrationShared(trx, owner.integrationId);
   let locking = db
     .selectFrom(resource.table)
-    .select([...resource.keyColumns, 'updated_at'])
+    .select([...resource.keyColumns, 'updated_at', 'observed_at', 'deleted_at'])
     .where('tenant_id', '=', owner.tenantId)
     .where((eb) => keyMatch(eb, resource, batch.map((r) => r.row)));
   for (const column of resource.keyColumns) locking = locking.orderBy(column, 'asc');
   const stored = await locking.forUpdate().execute();
-  const storedAt = new Map(stored.map((r: Row) => [keyOfRow(resource, r), (r.updated_at as Date).getTime()]));
-  const fresh = batch.filter((r) => {
+  const storedAt = new Map(stored.map((r: Row) => [keyOfRow(resource, r), storedVersion(r)]));
+  const notOlder = batch.filter((r) => {
     const at = storedAt.get(keyOfRow(resource, r.row));
-    return at === undefined || r.row.updated_at.getTime() > at;
+    return at === undefined || compareVersions(versionOf(r), at) >= 0;
   });
+  if (notOlder.length === 0) return { written: 0, skipped: batch.length };
+
+  // A live record read again with the same `updated_at` and the same content (every full sync) only
+  // moves its observation forward: rewriting it and its children would change nothing.
+  const sameSecond = notOlder.filter((r) => {
+    const at = storedAt.get(keyOfRow(resource, r.row));
+    return at !== undefined && !at.deleted && at.updatedAt === r.row.updated_at.getTime();
+  });
+  const unchanged = await unchangedRecords(db, resource, owner, sameSecond);
+  const fresh = notOlder.filter((r) => !unchanged.has(r));
   if (fresh.length === 0) return { written: 0, skipped: batch.length };
 
-  const rows = fresh.map((r) => serialize({ ...r.row, tenant_id: owner.tenantId, integration_id: owner.integrationId }));
+  const toWrite = await redacted(trx, resource, owner, fresh);
+  if (toWrite.length === 0) return { written: 0, skipped: batch.length };
+  // A record of a removed inventory item or location is written deleted (at the removal), never live.
+  const removable = removableColumns(resource).length > 0;
+  const removedAt = removable ? await removalsOf(trx, resource, owner.tenantId, toWrite.map((r) => r.row)) : [];
+  const rows = toWrite.map((r, i) => serialize({
+    ...r.row,
+    ...(removable ? { deleted_at: removedAt[i] ?? null } : {}),
+    observed_at: r.observedAt,
+    tenant_id: owner.tenantId,
+    integration_id: owner.integrationId,
+  }));
   const columns = Object.keys(rows[0] as Row).filter((c) => !['tenant_id', ...resource.keyColumns].includes(c));
   await db
     .insertInto(resource.table)
     .values(rows)
-    .onDuplicateKeyUpdate(guardedUpdate(columns))
+    .onDuplicateKeyUpdate(guardedUpdate(columns, removable))
     .execute();
 
-  if (resource.child) await replaceChildren(db, resource, owner, fresh);
-  return { written: fresh.length, skipped: batch.length - fresh.length };
+  let written = toWrite;
+  if (resource.child) {
+    written = await parentsAtTheirVersion(db, resource, owner, toWrite, toWrite.filter((r) => !storedAt.has(keyOfRow(resource, r.row))));
+    await replaceChildren(db, resource, owner, written);
+  }
+  return { written: written.length, skipped: batch.length - written.length };
+}
+
+/** Of these records, those whose stored JSON equals theirs; their stored observation moves forward to theirs. */
+async function unchangedRecords(db: AnyDb, resource: ResourceDefinition, owner: Owner, records: ObservedRecord[]): Promise<Set<ObservedRecord>> {
+  const unchanged = new Set<ObservedRecord>();
+  if (records.length === 0) return unchanged;
+  const rows: Row[] = await db
+    .selectFrom(resource.table)
+    .select([...resource.keyColumns, 'raw'])
+    .where('tenant_id', '=', owner.tenantId)
+    .where((eb) => keyMatch(eb, resource, records.map((r) => r.row)))
+    .execute();
+  const storedRaw = new Map(rows.map((r) => [keyOfRow(resource, r), r.raw]));
+  for (const r of records) {
+    const raw = storedRaw.get(keyOfRow(resource, r.row));
+    if (raw !== undefined && isDeepStrictEqual(parseJsonColumn(raw), r.row.raw)) unchanged.add(r);
+  }
+  const byObservation = new Map<number, ObservedRecord[]>();
+  for (const r of unchanged) byObservation.set(r.observedAt.getTime(), [...(byObservation.get(r.observedAt.getTime()) ?? []), r]);
+  for (const [observedAt, group] of byObservation) {
+    await db
+      .updateTable(resource.table)
+      .set({ observed_at: sql`GREATEST(observed_at, ${new Date(observedAt)})` })
+      .where('tenant_id', '=', owner.tenantId)
+      .where((eb) => keyMatch(eb, resource, group.map((r) => r.row)))
+      .execute();
+  }
+  return unchanged;
+}
+
+/** The records as they may be written: scrubbed where redacted, dropped when observed before the shop's redaction. */
+async function redacted(trx: Transaction<Database>, resource: ResourceDefinition, owner: Owner, records: ObservedRecord[]): Promise<ObservedRecord[]> {
+  const ids = { customers: [] as number[], orders: [] as number[] };
+  for (const r of records) {
+    const targets = redactionTargets(resource.name, r);
+    ids.customers.push(...targets.customers);
+    ids.orders.push(...targets.orders);
+  }
+  const found = await findRedactions(trx, owner, ids);
+  const shopRedactedAt = found.shopRedactedAt?.getTime();
+  return records
+    .filter((r) => shopRedactedAt === undefined || r.observedAt.getTime() > shopRedactedAt)
+    .map((r) => applyRedactionsTo(resource.name, r, found));
 }
 
 /**
- * Each column takes the incoming value only when the incoming version is not older; `updated_at` is
- * assigned last because MySQL evaluates the assignments left to right. A deleted record stays deleted
- * unless a version newer than the deletion arrives.
+ * Parents whose stored version is the one this batch wrote. Those stored before were locked by the
+ * locking read and compared, so the write holds; those absent then may have been inserted by a
+ * concurrent transaction meanwhile (READ COMMITTED has no gap locks) with a newer version that the
+ * SQL guard kept: their children must not be replaced. The INSERT holds their row locks now.
  */
-function guardedUpdate(columns: string[]) {
-  const newer = sql`VALUES(updated_at) >= updated_at`;
+async function parentsAtTheirVersion(db: AnyDb, resource: ResourceDefinition, owner: Owner, parents: ObservedRecord[], absent: ObservedRecord[]): Promise<ObservedRecord[]> {
+  if (absent.length === 0) return parents;
+  const rows: Row[] = await db
+    .selectFrom(resource.table)
+    .select([...resource.keyColumns, 'updated_at', 'observed_at'])
+    .where('tenant_id', '=', owner.tenantId)
+    .where((eb) => keyMatch(eb, resource, absent.map((r) => r.row)))
+    .forUpdate()
+    .execute();
+  const now = new Map(rows.map((r) => [keyOfRow(resource, r), storedVersion(r)]));
+  const lost = new Set(absent.filter((r) => {
+    const at = now.get(keyOfRow(resource, r.row));
+    return at === undefined || compareVersions(at, versionOf(r)) !== 0;
+  }));
+  return parents.filter((r) => !lost.has(r));
+}
+
+/**
+ * Each column takes the incoming value only when the incoming version (updated_at, observed_at) is not
+ * older; `observed_at` and then `updated_at` are assigned last because MySQL evaluates the assignments
+ * left to right (once `observed_at` is assigned the comparison still gives the same answer). A deleted
+ * record is revived only by a version that is not older and was observed (or updated) after the
+ * deletion: a full walk that sees it again, a connect after a disconnect; an older webhook never does.
+ */
+function guardedUpdate(columns: string[], removable: boolean) {
+  const notOlder = sql`(VALUES(updated_at) > updated_at OR (VALUES(updated_at) = updated_at AND VALUES(observed_at) >= observed_at))`;
   const update: Record<string, unknown> = {};
   for (const column of columns) {
-    if (column === 'updated_at' || column === 'deleted_at') continue;
-    update[column] = sql`IF(${newer}, VALUES(${sql.ref(column)}), ${sql.ref(column)})`;
+    if (['updated_at', 'observed_at', 'deleted_at'].includes(column)) continue;
+    update[column] = sql`IF(${notOlder}, VALUES(${sql.ref(column)}), ${sql.ref(column)})`;
   }
-  update.deleted_at = sql`IF(deleted_at IS NOT NULL AND VALUES(updated_at) > deleted_at, NULL, deleted_at)`;
-  update.updated_at = sql`GREATEST(updated_at, VALUES(updated_at))`;
+  const revived = sql`IF(deleted_at IS NOT NULL AND ${notOlder} AND (VALUES(observed_at) > deleted_at OR VALUES(updated_at) > deleted_at), NULL, deleted_at)`;
+  // A removal (VALUES(deleted_at) set) wins over a revival; the earliest news of a deletion stays.
+  update.deleted_at = removable
+    ? sql`IF(VALUES(deleted_at) IS NULL, ${revived}, IF(${revived} IS NULL OR ${revived} > VALUES(deleted_at), VALUES(deleted_at), ${revived}))`
+    : revived;
+  update.observed_at = sql`IF(${notOlder}, VALUES(observed_at), observed_at)`;
+  update.updated_at = sql`IF(${notOlder}, VALUES(updated_at), updated_at)`;
   return update;
 }
 
-async function replaceChildren(db: AnyDb, resource: ResourceDefinition, owner: Owner, parents: MappedRecord[]) {
+async function replaceChildren(db: AnyDb, resource: ResourceDefinition, owner: Owner, parents: ObservedRecord[]) {
+  if (parents.length === 0) return;
   const child = resource.child as NonNullable<ResourceDefinition['child']>;
   const parentIds = parents.map((p) => p.row.id as number);
   // Children have no `raw`: their JSON is part of the parent's.
@@ -100,12 +228,17 @@ async function replaceChildren(db: AnyDb, resource: ResourceDefinition, owner: O
   const keep = new Set(children.map((c) => c.id as number));
   const existing: Row[] = await db
     .selectFrom(child.table)
-    .select('id')
+    .select(['id', child.parentColumn, ...(child.cascade ? [child.cascade.column] : [])])
     .where('tenant_id', '=', owner.tenantId)
     .where(child.parentColumn, 'in', parentIds)
     .execute();
-  const stale = existing.map((r) => r.id as number).filter((id) => !keep.has(id));
-  if (stale.length > 0) await db.deleteFrom(child.table).where('tenant_id', '=', owner.tenantId).where('id', 'in', stale).execute();
+  const removed = existing.filter((r) => !keep.has(r.id as number));
+  if (removed.length > 0) {
+    await db.deleteFrom(child.table).where('tenant_id', '=', owner.tenantId).where('id', 'in', removed.map((r) => r.id)).execute();
+    // Gone when this version of the parent was observed (the webhook's triggered-at, the page's fetch).
+    const observedAt = new Map(parents.map((p) => [p.row.id as number, p.observedAt]));
+    await cascadeRemovedChildren(db, resource, owner, removed, (id) => observedAt.get(id) as Date);
+  }
   if (children.length === 0) return;
   const columns = Object.keys(children[0] as Row).filter((c) => c !== 'tenant_id' && c !== 'id');
   await db
@@ -136,19 +269,25 @@ export async function markRecordsDeleted(
 ): Promise<number> {
   if (keys.length === 0) return 0;
   const db = untyped(trx);
-  const rows = keys.map((key) => {
-    const row: Row = { tenant_id: owner.tenantId, integration_id: owner.integrationId, updated_at: deletedAt, deleted_at: deletedAt };
-    resource.keyColumns.forEach((c, i) => {
-      row[c] = key[i];
-    });
-    row.raw = JSON.stringify(Object.fromEntries(resource.keyColumns.map((c, i) => [c, key[i]])));
-    return row;
+  const keyRows = keys.map((key) => Object.fromEntries(resource.keyColumns.map((c, i) => [c, key[i]])));
+  // A record of a removed inventory item or location was gone by the removal, if that came first.
+  const removedAt = await removalsOf(trx, resource, owner.tenantId, keyRows);
+  const rows = keyRows.map((keyRow, i): Row => {
+    const at = removedAt[i] && removedAt[i] < deletedAt ? removedAt[i] : deletedAt;
+    return { ...keyRow, tenant_id: owner.tenantId, integration_id: owner.integrationId, updated_at: at, observed_at: at, deleted_at: at, raw: JSON.stringify(keyRow) };
   });
   const result = await db
     .insertInto(resource.table)
     .values(rows)
-    .onDuplicateKeyUpdate({ deleted_at: sql`IF(deleted_at IS NULL, VALUES(deleted_at), deleted_at)` })
+    // A deletion is a version of the record: the newest one stays, whatever the delivery order (a level
+    // disconnected, connected again, disconnected again). The webhook path drops deletions older than
+    // the stored version first (keysDeletableAt), so a late older deletion cannot hide a newer version.
+    .onDuplicateKeyUpdate({ deleted_at: sql`IF(deleted_at IS NULL OR VALUES(deleted_at) > deleted_at, VALUES(deleted_at), deleted_at)` })
     .executeTakeFirst();
+  if (resource.child?.cascade) {
+    const children = await childrenForCascade(trx, resource, owner.tenantId, keys.map((k) => k[0] as number));
+    await cascadeRemovedChildren(trx, resource, owner, children, () => deletedAt);
+  }
   return Number(result.numInsertedOrUpdatedRows ?? 0);
 }
 
@@ -160,22 +299,34 @@ export interface ListQuery {
   includeDeleted: boolean;
 }
 
+/** Bounds of an API read: each statement is stopped after `timeoutMs` (0: unbounded). */
+export interface ReadBounds {
+  timeoutMs: number;
+}
+const UNBOUNDED: ReadBounds = { timeoutMs: 0 };
+
 /** What an API read selects: the columns `toApi` reads and the key (never `raw`). */
 const apiColumns = (readColumns: readonly string[], required: readonly string[]) => [...new Set([...required, ...readColumns])];
 
-export async function listRecords(db: Db, resource: ResourceDefinition, tenantId: string, query: ListQuery) {
+/**
+ * The statement behind one list page (one row more than the page, to know whether another follows).
+ * Every filter has an index (tenant_id, column, key…), so a filtered page reads one index range in key order.
+ */
+export function listRecordsQuery(db: Db, resource: ResourceDefinition, tenantId: string, query: ListQuery) {
   const keys = resource.keyColumns;
   let q = untyped(db).selectFrom(resource.table).select(apiColumns(resource.readColumns, keys)).where('tenant_id', '=', tenantId);
   for (const f of query.filters) q = q.where(f.column, f.op, f.value);
   if (!query.includeDeleted) q = q.where('deleted_at', 'is', null);
-  if (query.after) {
-    const after = query.after;
-    q = q.where(afterKey(keys, after) as never);
-  }
+  if (query.after) q = q.where(afterKey(keys, query.after) as never);
   for (const k of keys) q = q.orderBy(k, 'asc');
-  const rows: Row[] = await q.limit(query.limit + 1).execute();
+  return q.limit(query.limit + 1);
+}
+
+export async function listRecords(db: Db, resource: ResourceDefinition, tenantId: string, query: ListQuery, bounds: ReadBounds = UNBOUNDED) {
+  const keys = resource.keyColumns;
+  const rows: Row[] = await selectWithTimeout(db, listRecordsQuery(db, resource, tenantId, query), bounds.timeoutMs);
   const page = rows.slice(0, query.limit);
-  const children = await childrenOf(db, resource, tenantId, page);
+  const children = await childrenOf(db, resource, tenantId, page, bounds);
   return {
     rows: page.map((row) => ({ row, children: children.get(row.id as number) ?? [] })),
     nextKey: rows.length > query.limit ? keys.map((k) => (page[page.length - 1] as Row)[k]) : null,
@@ -193,7 +344,14 @@ function afterKey(keys: readonly string[], after: unknown[]): RawBuilder<unknown
   return sql`(${sql.ref(first as string)} >= ${after[0]} AND (${sql.ref(first as string)} > ${after[0]} OR ${tail}))`;
 }
 
-export async function getRecords(db: Db, resource: ResourceDefinition, tenantId: string, firstKey: number, includeDeleted: boolean) {
+export async function getRecords(
+  db: Db,
+  resource: ResourceDefinition,
+  tenantId: string,
+  firstKey: number,
+  includeDeleted: boolean,
+  bounds: ReadBounds = UNBOUNDED,
+) {
   let q = untyped(db)
     .selectFrom(resource.table)
     .select(apiColumns(resource.readColumns, resource.keyColumns))
@@ -201,24 +359,24 @@ export async function getRecords(db: Db, resource: ResourceDefinition, tenantId:
     .where(resource.keyColumns[0] as string, '=', firstKey);
   if (!includeDeleted) q = q.where('deleted_at', 'is', null);
   for (const k of resource.keyColumns) q = q.orderBy(k, 'asc');
-  const rows: Row[] = await q.execute();
-  const children = await childrenOf(db, resource, tenantId, rows);
+  const rows: Row[] = await selectWithTimeout(db, q, bounds.timeoutMs);
+  const children = await childrenOf(db, resource, tenantId, rows, bounds);
   return rows.map((row) => ({ row, children: children.get(row.id as number) ?? [] }));
 }
 
-async function childrenOf(db: Db, resource: ResourceDefinition, tenantId: string, parents: Row[]) {
+async function childrenOf(db: Db, resource: ResourceDefinition, tenantId: string, parents: Row[], bounds: ReadBounds) {
   const byParent = new Map<number, Row[]>();
   if (!resource.child || parents.length === 0) return byParent;
   const { table, parentColumn, orderColumn, readColumns } = resource.child;
-  const rows: Row[] = await untyped(db)
+  const query = untyped(db)
     .selectFrom(table)
     .select(apiColumns(readColumns, [parentColumn]))
     .where('tenant_id', '=', tenantId)
     .where(parentColumn, 'in', parents.map((p) => p.id))
     .orderBy(parentColumn)
     .orderBy(orderColumn)
-    .orderBy('id')
-    .execute();
+    .orderBy('id');
+  const rows: Row[] = await selectWithTimeout(db, query, bounds.timeoutMs);
   for (const row of rows) {
     const list = byParent.get(row[parentColumn] as number) ?? [];
     list.push(row);

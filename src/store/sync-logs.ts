@@ -14,7 +14,8 @@ export interface SyncCounts {
 }
 
 const ERROR_MAX = 2000;
-const clip = (message: string) => (message.length > ERROR_MAX ? `${message.slice(0, ERROR_MAX - 1)}…` : message);
+const RESUME_MAX = 2048;
+const clip = (message: string, max = ERROR_MAX) => (message.length > max ? `${message.slice(0, max - 1)}…` : message);
 
 export async function createSyncLog(db: Executor, values: NewSyncLog): Promise<number> {
   const result = await db.insertInto('shopify_sync_logs').values(values).executeTakeFirstOrThrow();
@@ -44,12 +45,18 @@ export async function updateSyncLogProgress(db: Executor, id: number, counts: Sy
 export async function finishSyncLog(
   db: Executor,
   id: number,
-  outcome: SyncCounts & { status: 'succeeded' | 'failed'; page_cap_reached: boolean; error: string | null; finished_at?: Date },
+  outcome: SyncCounts & { status: 'succeeded' | 'failed'; page_cap_reached: boolean; error: string | null; finished_at?: Date; resumes_from?: string | null },
 ): Promise<void> {
-  const { page_cap_reached, error, finished_at, ...rest } = outcome;
+  const { page_cap_reached, error, finished_at, resumes_from, ...rest } = outcome;
   await db
     .updateTable('shopify_sync_logs')
-    .set({ ...rest, page_cap_reached: page_cap_reached ? 1 : 0, error: error === null ? null : clip(error), finished_at: finished_at ?? new Date() })
+    .set({
+      ...rest,
+      page_cap_reached: page_cap_reached ? 1 : 0,
+      error: error === null ? null : clip(error),
+      finished_at: finished_at ?? new Date(),
+      resumes_from: resumes_from ? clip(resumes_from, RESUME_MAX) : null,
+    })
     .where('id', '=', id)
     .execute();
 }

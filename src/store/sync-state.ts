@@ -10,6 +10,34 @@ export interface SyncState {
   cursorUpdatedAt: Date | null;
   lastFullSyncAt: Date | null;
   lastIncrementalSyncAt: Date | null;
+  /** A walk that earlier runs began and did not finish (page cap, failure), or null. */
+  walk: SyncWalk | null;
+}
+
+/** A walk through a resource's pages, which may span several runs. */
+export interface SyncWalk {
+  mode: 'full' | 'incremental';
+  /** When its first run began, by the database's clock: the deletion sweep compares `synced_at` with it. */
+  startedAt: Date;
+  /** The `updated_at_min` every run of an incremental walk reads from (null: everything). */
+  updatedAtMin: Date | null;
+  /** Newest `updated_at` seen by the walk so far. */
+  maxUpdatedAt: Date | null;
+  /** Records met so far whose key could not be read (a sweep would then be unsafe). */
+  keyless: number;
+  /** Where the next run continues (opaque to the store; JSON-serialisable). */
+  position: unknown;
+}
+
+function walkOf(row: { walk_mode: string | null; walk_started_at: Date | null; walk_updated_at_min: Date | null; walk_max_updated_at: Date | null; walk_keyless: number; walk_position: string | null } | undefined): SyncWalk | null {
+  if (!row || row.walk_started_at === null || row.walk_position === null || (row.walk_mode !== 'full' && row.walk_mode !== 'incremental')) return null;
+  let position: unknown;
+  try {
+    position = JSON.parse(row.walk_position);
+  } catch {
+    return null; // an unreadable position: the next run starts a new walk
+  }
+  return { mode: row.walk_mode, startedAt: row.walk_started_at, updatedAtMin: row.walk_updated_at_min, maxUpdatedAt: row.walk_max_updated_at, keyless: Number(row.walk_keyless), position };
 }
 
 export async function getSyncState(db: Executor, integrationId: number, resource: string): Promise<SyncState> {
@@ -23,10 +51,50 @@ export async function getSyncState(db: Executor, integrationId: number, resource
     cursorUpdatedAt: row?.cursor_updated_at ?? null,
     lastFullSyncAt: row?.last_full_sync_at ?? null,
     lastIncrementalSyncAt: row?.last_incremental_sync_at ?? null,
+    walk: walkOf(row),
   };
 }
 
-/** Records a complete run: the new `updated_at` cursor and when this kind of run last succeeded. */
+/**
+ * Saves where a walk continues, in the transaction of the page that got it there (so the position never
+ * runs ahead of what is written). A page of another walk (a different start) replaces the walk; pages of
+ * the same walk add up the newest `updated_at` and the keyless records. `walk_started_at` is assigned
+ * last: ON DUPLICATE KEY UPDATE assigns left to right, and the others compare with the stored start.
+ */
+export async function saveWalkProgress(
+  db: Executor,
+  integrationId: number,
+  resource: string,
+  page: Omit<SyncWalk, 'maxUpdatedAt' | 'keyless'> & { pageMaxUpdatedAt: Date | null; pageKeyless: number },
+): Promise<void> {
+  const sameWalk = sql`walk_started_at <=> VALUES(walk_started_at)`;
+  await db
+    .insertInto('shopify_sync_state')
+    .values({
+      integration_id: integrationId,
+      resource,
+      cursor_updated_at: null,
+      last_full_sync_at: null,
+      last_incremental_sync_at: null,
+      walk_mode: page.mode,
+      walk_updated_at_min: page.updatedAtMin,
+      walk_max_updated_at: page.pageMaxUpdatedAt,
+      walk_keyless: page.pageKeyless,
+      walk_position: JSON.stringify(page.position),
+      walk_started_at: page.startedAt,
+    })
+    .onDuplicateKeyUpdate({
+      walk_mode: sql`VALUES(walk_mode)`,
+      walk_updated_at_min: sql`VALUES(walk_updated_at_min)`,
+      walk_max_updated_at: sql`IF(${sameWalk}, GREATEST(COALESCE(walk_max_updated_at, VALUES(walk_max_updated_at)), COALESCE(VALUES(walk_max_updated_at), walk_max_updated_at)), VALUES(walk_max_updated_at))`,
+      walk_keyless: sql`IF(${sameWalk}, walk_keyless + VALUES(walk_keyless), VALUES(walk_keyless))`,
+      walk_position: sql`VALUES(walk_position)`,
+      walk_started_at: sql`VALUES(walk_started_at)`,
+    })
+    .execute();
+}
+
+/** Records a complete walk: the new `updated_at` cursor, when this kind of walk last completed, and no walk in progress. */
 export async function saveSyncCompleted(
   db: Executor,
   integrationId: number,
@@ -47,6 +115,12 @@ export async function saveSyncCompleted(
       // A cursor only moves forward (a run that saw nothing new keeps the one it started from).
       cursor_updated_at: sql`IF(VALUES(cursor_updated_at) IS NULL OR cursor_updated_at > VALUES(cursor_updated_at), cursor_updated_at, VALUES(cursor_updated_at))`,
       ...(full ? { last_full_sync_at: run.at } : { last_incremental_sync_at: run.at }),
+      walk_mode: null,
+      walk_started_at: null,
+      walk_updated_at_min: null,
+      walk_max_updated_at: null,
+      walk_keyless: 0,
+      walk_position: null,
     })
     .execute();
 }
@@ -93,8 +167,8 @@ export async function touchRecords(trx: Executor, resource: ResourceDefinition, 
 }
 
 /**
- * After a complete full sync: rows of the integration that the sync did not see (`synced_at` older than
- * its start) and that are not deleted yet are marked deleted. Walks the tenant's primary key in batches,
+ * After a complete full walk: rows of the integration that the walk did not see (`synced_at` older than
+ * its start, which may be several runs ago) and that are not deleted yet are marked deleted. Walks the tenant's primary key in batches,
  * so memory and lock time stay small however large the store; the UPDATE re-checks the condition, so a
  * webhook that wrote a row meanwhile keeps it alive. `createdSince` limits the sweep to what the sync
  * could see (orders without `read_all_orders`: the last 60 days).

@@ -1,23 +1,112 @@
 import type { ResourceDefinition } from '../resources/index.js';
-import type { ShopifyClient } from '../shopify/admin-client.js';
+import { INVENTORY_LOCATION_CHUNK, type ShopifyClient } from '../shopify/admin-client.js';
+import { ShopifyClientError } from '../shopify/errors.js';
 import type { PaginationSummary, QueryParams, ShopifyPage } from '../shopify/types.js';
 
 export type ShopifyRecord = Record<string, unknown>;
-export type RecordPages = AsyncGenerator<ShopifyPage<ShopifyRecord>, PaginationSummary | undefined>;
 
 /**
- * The pages of one resource as the registry describes it (`shopify.path`, `rootKey`, `params`, 250 per
- * page). Inventory levels are the one resource Shopify lists per location: locations first, then levels
- * by location ids in chunks of 50 (the client's `inventoryLevels`).
+ * Where a walk that stopped (page cap, failure) continues. Lists with ids walk in id order with
+ * `since_id`, a keyset that never expires. Inventory levels have no keyset: they are read per batch of
+ * locations (ascending ids), so the position is the last location of the batches done and, inside the
+ * batch (locationAfter, batchThrough], the `page_info` of its next page (restarting the batch if Shopify
+ * no longer accepts it).
  */
-export async function* recordPages(client: ShopifyClient, resource: ResourceDefinition, params: QueryParams, maxPages: number): RecordPages {
-  const query = { ...resource.shopify.params, ...params };
-  if (resource.name === 'inventory') {
-    const locations = await client.locations();
-    if (locations.length === 0) return { pages: 0, items: 0, capReached: false };
-    return yield* client.inventoryLevels(locations.map((l) => l.id), query, { maxPages });
+export type WalkPosition = { sinceId: number } | { locationAfter: number; batchThrough: number | null; pageInfo: string | null };
+
+export interface RecordPage extends ShopifyPage<ShopifyRecord> {
+  /** Where the walk continues after this page; null when this page ended it. */
+  resumeAt: WalkPosition | null;
+}
+
+export type RecordPages = AsyncGenerator<RecordPage, PaginationSummary | undefined>;
+
+export interface WalkOptions {
+  /** Continue a walk from here (null or absent: from the start). */
+  from?: WalkPosition | null;
+  /** Records per page (Shopify's `limit`). */
+  pageSize?: number;
+}
+
+/** The position as the sync log shows it: what the next request of the walk will ask. */
+export function describePosition(position: WalkPosition): string {
+  if ('sinceId' in position) return `since_id=${position.sinceId}`;
+  const batch = position.batchThrough === null ? '' : ` through ${position.batchThrough}`;
+  return `locations after ${position.locationAfter}${batch}${position.pageInfo ? `, page_info=${position.pageInfo}` : ''}`;
+}
+
+/**
+ * The pages of one resource as the registry describes it (`shopify.path`, `rootKey`, `params`), at most
+ * `maxPages` of them, each telling where the walk continues after it. Inventory levels are the one
+ * resource Shopify lists per location: locations first, then levels by location ids in batches of 50.
+ */
+export async function* recordPages(client: ShopifyClient, resource: ResourceDefinition, params: QueryParams, maxPages: number, opts: WalkOptions = {}): RecordPages {
+  const query: QueryParams = { ...resource.shopify.params, ...params, ...(opts.pageSize !== undefined ? { limit: opts.pageSize } : {}) };
+  if (resource.name === 'inventory') return yield* inventoryPages(client, query, maxPages, opts.from && 'locationAfter' in opts.from ? opts.from : null);
+  // since_id orders the walk by id, so the largest id read so far is where it continues.
+  let last = opts.from && 'sinceId' in opts.from ? opts.from.sinceId : 0;
+  const pages = client.pages<ShopifyRecord>(resource.shopify.path, resource.shopify.rootKey, { ...query, since_id: last }, { maxPages });
+  for (;;) {
+    const next = await pages.next();
+    if (next.done) return next.value;
+    const page = next.value;
+    for (const item of page.items) {
+      const id = Number(item.id);
+      if (Number.isSafeInteger(id) && id > last) last = id;
+    }
+    yield { ...page, resumeAt: page.hasNext ? { sinceId: last } : null };
   }
-  return yield* client.pages<ShopifyRecord>(resource.shopify.path, resource.shopify.rootKey, query, { maxPages });
+}
+
+async function* inventoryPages(
+  client: ShopifyClient,
+  query: QueryParams,
+  maxPages: number,
+  from: { locationAfter: number; batchThrough: number | null; pageInfo: string | null } | null,
+): RecordPages {
+  const locations = (await client.locations()).map((l) => l.id).sort((a, b) => a - b);
+  let after = from?.locationAfter ?? 0;
+  const batches: { ids: number[]; pageInfo: string | null }[] = [];
+  if (from?.batchThrough != null) {
+    const through = from.batchThrough;
+    batches.push({ ids: locations.filter((id) => id > after && id <= through), pageInfo: from.pageInfo });
+  }
+  const rest = locations.filter((id) => id > (from?.batchThrough ?? after));
+  for (let i = 0; i < rest.length; i += INVENTORY_LOCATION_CHUNK) batches.push({ ids: rest.slice(i, i + INVENTORY_LOCATION_CHUNK), pageInfo: null });
+
+  let pagesSoFar = 0;
+  let items = 0;
+  for (const [index, batch] of batches.entries()) {
+    const through = batch.ids[batch.ids.length - 1] ?? after;
+    const moreBatches = index < batches.length - 1;
+    const firstQuery = { ...query, location_ids: batch.ids.join(',') };
+    const open = (pageInfo: string | null) => client.pages<ShopifyRecord>('inventory_levels', 'inventory_levels', pageInfo ? { limit: query.limit, page_info: pageInfo } : firstQuery, { maxPages: maxPages - pagesSoFar });
+    if (batch.ids.length === 0) continue;
+    let pages = open(batch.pageInfo);
+    let next: IteratorResult<ShopifyPage<ShopifyRecord>, PaginationSummary>;
+    try {
+      next = await pages.next();
+    } catch (error) {
+      // A `page_info` saved by an earlier run may have expired: the batch starts again (re-reading is harmless).
+      if (!batch.pageInfo || !(error instanceof ShopifyClientError) || error.upstreamStatus !== 400) throw error;
+      pages = open(null);
+      next = await pages.next();
+    }
+    for (; !next.done; next = await pages.next()) {
+      const page = next.value;
+      const pageNumber = pagesSoFar + page.pageNumber;
+      const capReached = page.capReached || (pageNumber >= maxPages && moreBatches && !page.hasNext);
+      items += page.items.length;
+      const resumeAt: WalkPosition | null = page.hasNext
+        ? { locationAfter: after, batchThrough: through, pageInfo: page.nextPageInfo ?? null }
+        : moreBatches ? { locationAfter: through, batchThrough: null, pageInfo: null } : null;
+      yield { ...page, pageNumber, capReached, hasNext: page.hasNext || moreBatches, resumeAt };
+      if (capReached) return { pages: pageNumber, items, capReached: true };
+      if (!page.hasNext) pagesSoFar = pageNumber;
+    }
+    after = through;
+  }
+  return { pages: pagesSoFar, items, capReached: false };
 }
 
 /**

@@ -10,9 +10,9 @@ import { findIntegrationById, isConnected, markError, markSuccess, markTokenRevo
 import type { Owner } from '../store/records.js';
 import type { Integration } from '../store/schema.js';
 import { abandonOpenSyncLogsOfJob, abandonSyncLog, claimQueuedSyncLog, createSyncLog, finishSyncLog, type SyncCounts } from '../store/sync-logs.js';
-import { databaseNow, getSyncState, markUnseenRecordsDeleted, saveSyncCompleted, type SyncState } from '../store/sync-state.js';
+import { databaseNow, getSyncState, markUnseenRecordsDeleted, saveSyncCompleted, type SyncState, type SyncWalk } from '../store/sync-state.js';
 import { IntegrationDisconnectedError, SyncInterruptedError } from './errors.js';
-import { prefetchOne, recordPages } from './pages.js';
+import { describePosition, prefetchOne, recordPages, type WalkPosition } from './pages.js';
 import type { SyncMode, SyncTrigger } from './queue.js';
 import { mapPage, writePage } from './write-page.js';
 
@@ -37,7 +37,11 @@ export interface SyncOptions {
 
 export type SyncResult =
   | { status: 'skipped'; reason: string }
-  | { status: 'succeeded'; logId: number; mode: SyncMode; counts: SyncCounts; pageCapReached: boolean; recordsSkipped: number };
+  | {
+      status: 'succeeded'; logId: number; mode: SyncMode; counts: SyncCounts; pageCapReached: boolean; recordsSkipped: number;
+      /** False when the page cap stopped the walk: the next run continues it from `resumesFrom`. */
+      walkComplete: boolean; resumesFrom: string | null;
+    };
 
 /** Without `read_all_orders` Shopify lists only the last 60 days of orders; older ones must not look deleted. */
 const RECENT_ORDERS_MS = 59 * 86_400_000;
@@ -52,6 +56,23 @@ function effectiveMode(ctx: ServiceContext, req: SyncRequest, state: SyncState, 
   const every = ctx.config.sync.fullSyncEverySeconds * 1000;
   const fullDue = every > 0 && (state.lastFullSyncAt === null || now.getTime() - state.lastFullSyncAt.getTime() >= every);
   return req.trigger === 'scheduled' && fullDue ? 'full' : 'incremental';
+}
+
+/**
+ * The walk an earlier run left unfinished is continued, unless a full run is due and the walk is only
+ * incremental (a full walk covers what an incremental one would read). Continuing, instead of starting
+ * at page 1 again, is what lets a store larger than one run's page cap converge.
+ */
+function walkToContinue(state: SyncState, mode: SyncMode): SyncWalk | null {
+  const walk = state.walk;
+  if (!walk || !isWalkPosition(walk.position)) return null;
+  return walk.mode === 'full' || mode === 'incremental' ? walk : null;
+}
+
+function isWalkPosition(value: unknown): value is WalkPosition {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return Number.isSafeInteger(v.sinceId) || Number.isSafeInteger(v.locationAfter);
 }
 
 /**
@@ -107,10 +128,13 @@ function clientFor(ctx: ServiceContext, integration: Integration, opts: SyncOpti
  * pages from Shopify (one page prefetched) → map → order-free upsert, one transaction per page →
  * (full) sweep of rows Shopify no longer has → cursor → sync log.
  *
- * The `updated_at` cursor moves only after a complete walk: Shopify pages come in id order, not
- * `updated_at` order, so the newest `updated_at` seen so far says nothing about the pages not read yet.
- * A run that crashes therefore resumes from the cursor of the last complete run (the upserts are
- * idempotent, so re-reading is harmless); a crashed full run simply starts again.
+ * A walk (every page of a full or incremental read) may span runs: each page saves, with its rows,
+ * where the walk continues (`since_id`, or the location batch for inventory), so a run stopped by
+ * the page cap or a failure is continued by the next run instead of starting at page 1 again.
+ * The `updated_at` cursor moves, and a full walk's deletion sweep runs, only once the walk is complete:
+ * Shopify pages come in id order, not `updated_at` order, so the newest `updated_at` seen so far says
+ * nothing about the pages not read yet; the sweep marks deleted what the walk, since its first run
+ * began, has not seen.
  */
 export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncOptions = {}): Promise<SyncResult> {
   const resource = RESOURCES[req.resource];
@@ -124,25 +148,31 @@ export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncO
 
   const startedAt = new Date();
   const state = await getSyncState(ctx.db, integration.id, req.resource);
-  const mode = effectiveMode(ctx, req, state, startedAt);
+  const requested = effectiveMode(ctx, req, state, startedAt);
+  const continued = walkToContinue(state, requested);
+  const mode = continued?.mode ?? requested;
   // The sweep compares `synced_at` (written with the database's clock) with the database's clock.
-  const sweepFrom = mode === 'full' ? await databaseNow(ctx.db) : null;
+  const walkStartedAt = continued?.startedAt ?? (await databaseNow(ctx.db));
+  const updatedAtMin = continued
+    ? continued.updatedAtMin
+    : mode === 'incremental' && state.cursorUpdatedAt ? new Date(state.cursorUpdatedAt.getTime() - ctx.config.sync.overlapSeconds * 1000) : null;
   const logId = await openLog(ctx, req, integration, mode, startedAt);
   const log = ctx.logger.child({ component: 'sync', integrationId: integration.id, resource: req.resource, mode, logId });
   const owner: Owner = { tenantId: integration.tenant_id, integrationId: integration.id };
   const counts: SyncCounts = { pages: 0, records_fetched: 0, records_written: 0, records_deleted: 0 };
   let pageCapReached = false;
   let recordsSkipped = 0;
-  let keyless = 0;
-  let maxSeen: Date | null = null;
+  let keyless = continued?.keyless ?? 0;
+  let maxSeen: Date | null = continued?.maxUpdatedAt ?? null;
+  let resumeAt = (continued?.position ?? null) as WalkPosition | null;
+  if (continued) log.info({ walkStartedAt: continued.startedAt, from: describePosition(resumeAt as WalkPosition) }, 'sync continues an unfinished walk');
 
   try {
     const client = clientFor(ctx, integration, opts);
-    const params = mode === 'incremental' && state.cursorUpdatedAt
-      ? { updated_at_min: new Date(state.cursorUpdatedAt.getTime() - ctx.config.sync.overlapSeconds * 1000).toISOString() }
-      : {};
+    const params = updatedAtMin ? { updated_at_min: updatedAtMin.toISOString() } : {};
     const mapCtx = { shopCurrency: integration.shop_currency };
-    for await (const page of prefetchOne(recordPages(client, resource, params, ctx.config.sync.maxPages))) {
+    const walkOpts = { from: resumeAt, pageSize: ctx.config.sync.pageSize };
+    for await (const page of prefetchOne(recordPages(client, resource, params, ctx.config.sync.maxPages, walkOpts))) {
       if (opts.signal?.aborted) throw new SyncInterruptedError();
       const mapped = mapPage(resource, page.items, mapCtx, log);
       counts.pages++;
@@ -150,26 +180,33 @@ export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncO
       recordsSkipped += mapped.skipped;
       keyless += mapped.keyless;
       if (mapped.maxUpdatedAt && (!maxSeen || mapped.maxUpdatedAt > maxSeen)) maxSeen = mapped.maxUpdatedAt;
-      counts.records_written += await writePage(ctx.db, resource, owner, mapped, { logId, counts, markSeen: mode === 'full' });
+      const walk = page.resumeAt ? { mode, startedAt: walkStartedAt, updatedAtMin, position: page.resumeAt } : undefined;
+      counts.records_written += await writePage(ctx.db, resource, owner, mapped, { logId, counts, markSeen: mode === 'full', ...(walk ? { walk } : {}) }, page.requestedAt);
+      resumeAt = page.resumeAt;
       if (page.capReached) pageCapReached = true;
     }
 
-    // A capped walk, or a record whose key could not be read, would make present records look deleted.
+    // Only a walk that reached the end, across however many runs, may sweep or move the cursor: a capped
+    // walk, or a record whose key could not be read, would make present records look deleted.
+    const walkComplete = !pageCapReached;
     const sweepStarted = performance.now();
-    if (sweepFrom && !pageCapReached && keyless === 0) counts.records_deleted = await sweepDeleted(ctx, integration, req.resource, sweepFrom, startedAt);
+    if (walkComplete && mode === 'full' && keyless === 0) counts.records_deleted = await sweepDeleted(ctx, integration, req.resource, walkStartedAt, startedAt);
     const sweepMs = Math.round(performance.now() - sweepStarted);
-    // Never past the start: what changes during the run is read again by the next one.
-    const cursor = pageCapReached || !maxSeen ? null : new Date(Math.min(maxSeen.getTime(), startedAt.getTime()));
     const finishedAt = new Date();
-    await saveSyncCompleted(ctx.db, integration.id, req.resource, { cursor, mode, at: finishedAt });
+    if (walkComplete) {
+      // Never past the walk's start: what changed during the walk is read again by the next one.
+      const cursor = maxSeen ? new Date(Math.min(maxSeen.getTime(), walkStartedAt.getTime())) : null;
+      await saveSyncCompleted(ctx.db, integration.id, req.resource, { cursor, mode, at: finishedAt });
+    }
+    const resumesFrom = walkComplete || !resumeAt ? null : describePosition(resumeAt);
     const note = recordsSkipped > 0 ? `${recordsSkipped} record(s) could not be mapped and were skipped (see the worker log)` : null;
-    await finishSyncLog(ctx.db, logId, { ...counts, status: 'succeeded', page_cap_reached: pageCapReached, error: note, finished_at: finishedAt });
+    await finishSyncLog(ctx.db, logId, { ...counts, status: 'succeeded', page_cap_reached: pageCapReached, error: note, finished_at: finishedAt, resumes_from: resumesFrom });
     await markSuccess(ctx.db, integration.id, finishedAt);
-    log.info({ ...counts, pageCapReached, ms: finishedAt.getTime() - startedAt.getTime(), sweepMs }, 'sync succeeded');
+    log.info({ ...counts, pageCapReached, walkComplete, resumesFrom, ms: finishedAt.getTime() - startedAt.getTime(), sweepMs }, walkComplete ? 'sync succeeded' : 'sync stopped at the page cap; the next run continues the walk');
     countRun(ctx, req.resource, 'succeeded', startedAt, counts);
-    return { status: 'succeeded', logId, mode, counts, pageCapReached, recordsSkipped };
+    return { status: 'succeeded', logId, mode, counts, pageCapReached, recordsSkipped, walkComplete, resumesFrom };
   } catch (error) {
-    await recordFailure(ctx, log, integration.id, logId, counts, pageCapReached, error);
+    await recordFailure(ctx, log, integration.id, logId, counts, pageCapReached, error, resumeAt);
     countRun(ctx, req.resource, error instanceof SyncInterruptedError || error instanceof IntegrationDisconnectedError ? 'interrupted' : 'failed', startedAt, counts);
     throw error;
   }
@@ -185,9 +222,11 @@ function countRun(ctx: ServiceContext, resource: ResourceName, outcome: 'succeed
   m.syncRecords.inc({ resource, kind: 'deleted' }, counts.records_deleted);
 }
 
-async function recordFailure(ctx: ServiceContext, log: Logger, integrationId: number, logId: number, counts: SyncCounts, pageCapReached: boolean, error: unknown) {
+async function recordFailure(ctx: ServiceContext, log: Logger, integrationId: number, logId: number, counts: SyncCounts, pageCapReached: boolean, error: unknown, resumeAt: WalkPosition | null) {
   const message = errorMessage(error);
-  await finishSyncLog(ctx.db, logId, { ...counts, status: 'failed', page_cap_reached: pageCapReached, error: message }).catch((e) => log.error({ err: e }, 'could not record the failed sync'));
+  // The pages written before the failure are saved with the walk's position: the next run continues there.
+  const resumesFrom = resumeAt ? describePosition(resumeAt) : null;
+  await finishSyncLog(ctx.db, logId, { ...counts, status: 'failed', page_cap_reached: pageCapReached, error: message, resumes_from: resumesFrom }).catch((e) => log.error({ err: e }, 'could not record the failed sync'));
   if (error instanceof SyncInterruptedError || error instanceof IntegrationDisconnectedError) {
     log.info({ reason: message }, 'sync stopped');
     return;
@@ -197,7 +236,7 @@ async function recordFailure(ctx: ServiceContext, log: Logger, integrationId: nu
   log.warn({ err: message }, 'sync failed');
 }
 
-/** Marks what a complete full walk did not see as deleted (see markUnseenRecordsDeleted). */
+/** Marks what a complete full walk (begun at `sweepFrom`, maybe several runs ago) did not see as deleted (see markUnseenRecordsDeleted). */
 function sweepDeleted(ctx: ServiceContext, integration: Integration, name: ResourceName, sweepFrom: Date, startedAt: Date): Promise<number> {
   const owner: Owner = { tenantId: integration.tenant_id, integrationId: integration.id };
   const recentOrdersOnly = name === 'orders' && !integration.scopes.split(/[\s,]+/).includes('read_all_orders');

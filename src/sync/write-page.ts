@@ -5,7 +5,7 @@ import type { MapContext, MappedRecord, ResourceDefinition } from '../resources/
 import { upsertRecords, type Owner } from '../store/records.js';
 import type { Database } from '../store/schema.js';
 import { updateSyncLogProgress, type SyncCounts } from '../store/sync-logs.js';
-import { touchRecords } from '../store/sync-state.js';
+import { saveWalkProgress, touchRecords, type SyncWalk } from '../store/sync-state.js';
 import { IntegrationDisconnectedError, isDeadlock } from './errors.js';
 import type { ShopifyRecord } from './pages.js';
 
@@ -53,26 +53,35 @@ async function assertConnected(trx: Transaction<Database>, integrationId: number
   if (!row || row.is_active !== 1 || row.token_revoked_at !== null) throw new IntegrationDisconnectedError();
 }
 
+/** Where the walk continues after this page, saved with it (absent when the page ended the walk). */
+export type WalkStep = Omit<SyncWalk, 'maxUpdatedAt' | 'keyless'>;
+
 /**
  * One page in one transaction: order-free upsert (a stored newer version wins), in a full sync the
- * "seen" mark, and the run's progress. A deadlock with a concurrent webhook batch is retried.
+ * "seen" mark, the run's progress and where the walk continues. A deadlock with a concurrent webhook
+ * batch is retried.
  */
 export async function writePage(
   db: Db,
   resource: ResourceDefinition,
   owner: Owner,
   page: MappedPage,
-  progress: { logId: number; counts: SyncCounts; markSeen: boolean },
+  progress: { logId: number; counts: SyncCounts; markSeen: boolean; walk?: WalkStep },
+  /** When the page's request started: its records' secondary version (a sync read wins over what was observed before it). */
+  observedAt: Date,
 ): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await db.transaction().execute(async (trx) => {
         await assertConnected(trx, owner.integrationId);
-        const { written } = await upsertRecords(trx, resource, owner, page.records);
+        const { written } = await upsertRecords(trx, resource, owner, page.records.map((r) => ({ ...r, observedAt })));
         // A written row got a fresh `synced_at` already; only a page with unchanged (skipped) rows needs the mark.
         if (progress.markSeen && written < page.keys.length) await touchRecords(trx, resource, owner, page.keys);
         const counts = { ...progress.counts, records_written: progress.counts.records_written + written };
         await updateSyncLogProgress(trx, progress.logId, counts);
+        if (progress.walk) {
+          await saveWalkProgress(trx, owner.integrationId, resource.name, { ...progress.walk, pageMaxUpdatedAt: page.maxUpdatedAt, pageKeyless: page.keyless });
+        }
         return written;
       });
     } catch (error) {

@@ -1,7 +1,10 @@
 import type { Db } from '../store/schema.js';
 import type { MappedRecord, ResourceDefinition, ResourceName } from '../resources/index.js';
-import { markRecordsDeleted, upsertRecords, type Owner } from '../store/records.js';
+import { markRecordsDeleted, upsertRecords, type ObservedRecord, type Owner } from '../store/records.js';
+import { lockIntegrationExclusive } from '../store/redactions.js';
+import { markRecordsDeletedWhere } from '../store/record-cascades.js';
 import { keysDeletableAt } from '../store/record-deletions.js';
+import { shopifyId } from '../resources/mapping.js';
 import { eventKey, recordNewEvents, type WebhookOwner } from '../store/webhook-events.js';
 import { markUninstalled, recordCustomerDataRequest, redactCustomer, redactShop, validateCompliancePayload } from './compliance.js';
 import { decodeEnvelope, type WebhookEnvelope } from './stream.js';
@@ -41,11 +44,12 @@ export function prepareEvent(streamId: string, envelope: WebhookEnvelope, owner:
   if (!action) throw new PoisonError(`no handler for topic ${envelope.topic}`);
   const base = { streamId, envelope, owner: { tenantId: owner.tenantId, integrationId: owner.integrationId }, action };
   try {
-    if (action.kind === 'upsert' || action.kind === 'delete') {
+    if (action.kind === 'upsert' || action.kind === 'delete' || action.kind === 'delete-where') {
       const payload = JSON.parse(envelope.body) as unknown;
       if (!payload || typeof payload !== 'object' || Array.isArray(payload)) throw new Error('payload must be a JSON object');
       const json = payload as Record<string, unknown>;
       if (action.kind === 'upsert') return { ...base, record: action.resource.map(json, { shopCurrency: owner.shopCurrency }) };
+      if (action.kind === 'delete-where') return { ...base, key: [shopifyId(json.id, `${envelope.topic} id`)] };
       return { ...base, key: action.resource.keyOf(json) };
     }
     validateCompliancePayload(envelope);
@@ -71,6 +75,9 @@ export interface ApplyResult {
  */
 const KEYS_COME_BACK = new Set<ResourceName>(['inventory']);
 
+/** Actions that change the integration row or redact: see applyEvents. */
+const EXCLUSIVE_ACTIONS = new Set<TopicAction['kind']>(['app-uninstalled', 'customer-redact', 'shop-redact']);
+
 /** Compliance actions run after the batch's record changes, redactions last, so a change in the same batch cannot bring erased data back. */
 const SPECIAL_ORDER: TopicAction['kind'][] = ['app-uninstalled', 'customer-data-request', 'customer-redact', 'shop-redact'];
 
@@ -83,6 +90,11 @@ const SPECIAL_ORDER: TopicAction['kind'][] = ['app-uninstalled', 'customer-data-
  */
 export async function applyEvents(db: Db, events: PreparedEvent[]): Promise<ApplyResult> {
   return db.transaction().setIsolationLevel('read committed').execute(async (trx) => {
+    // Upserts hold their integration row shared, compliance actions exclusively: an integration this
+    // batch changes is locked exclusively first, so the batch never upgrades its own shared lock
+    // (two batches doing that would deadlock).
+    const exclusive = [...new Set(events.filter((e) => EXCLUSIVE_ACTIONS.has(e.action.kind)).map((e) => e.owner.integrationId))].sort((a, b) => a - b);
+    for (const integrationId of exclusive) await lockIntegrationExclusive(trx, integrationId);
     const fresh = await recordNewEvents(trx, events.map((e) => ({
       integrationId: e.owner.integrationId,
       tenantId: e.owner.tenantId,
@@ -98,15 +110,17 @@ export async function applyEvents(db: Db, events: PreparedEvent[]): Promise<Appl
       if (fresh.delete(key)) toApply.push(e); // a second copy in the same batch finds the key gone
     }
 
-    const upserts = new Map<string, { owner: Owner; resource: ResourceDefinition; records: MappedRecord[] }>();
+    const upserts = new Map<string, { owner: Owner; resource: ResourceDefinition; records: ObservedRecord[] }>();
     const deletes = new Map<string, { owner: Owner; resource: ResourceDefinition; keys: unknown[][]; deletedAt: Date }>();
+    const deleteWheres: { owner: Owner; resource: ResourceDefinition; column: string; value: unknown; deletedAt: Date }[] = [];
     const specials: PreparedEvent[] = [];
     for (const e of toApply) {
       const { action, owner } = e;
       if (action.kind === 'upsert') {
         const group = `${owner.integrationId}|${action.resource.name}`;
         const entry = upserts.get(group) ?? { owner, resource: action.resource, records: [] };
-        entry.records.push(e.record as MappedRecord);
+        // The secondary version: Shopify's triggered-at has milliseconds, `updated_at` whole seconds.
+        entry.records.push({ ...(e.record as MappedRecord), observedAt: e.envelope.triggeredAt ?? e.envelope.receivedAt });
         upserts.set(group, entry);
       } else if (action.kind === 'delete') {
         const deletedAt = e.envelope.triggeredAt ?? e.envelope.receivedAt;
@@ -114,6 +128,8 @@ export async function applyEvents(db: Db, events: PreparedEvent[]): Promise<Appl
         const entry = deletes.get(group) ?? { owner, resource: action.resource, keys: [], deletedAt };
         entry.keys.push(e.key as unknown[]);
         deletes.set(group, entry);
+      } else if (action.kind === 'delete-where') {
+        deleteWheres.push({ owner, resource: action.resource, column: action.column, value: (e.key as unknown[])[0], deletedAt: e.envelope.triggeredAt ?? e.envelope.receivedAt });
       } else {
         specials.push(e);
       }
@@ -126,12 +142,13 @@ export async function applyEvents(db: Db, events: PreparedEvent[]): Promise<Appl
       const keys = KEYS_COME_BACK.has(d.resource.name) ? await keysDeletableAt(trx, d.resource, d.owner.tenantId, d.keys, d.deletedAt) : d.keys;
       await markRecordsDeleted(trx, d.resource, d.owner, keys, d.deletedAt);
     }
+    for (const d of deleteWheres) await markRecordsDeletedWhere(trx, d.resource, d.owner, d.column, [d.value], d.deletedAt);
     specials.sort((a, b) => SPECIAL_ORDER.indexOf(a.action.kind) - SPECIAL_ORDER.indexOf(b.action.kind));
     for (const e of specials) {
       if (e.action.kind === 'app-uninstalled') await markUninstalled(trx, e.owner, e.envelope);
       else if (e.action.kind === 'customer-data-request') await recordCustomerDataRequest(trx, e.owner, e.envelope);
       else if (e.action.kind === 'customer-redact') await redactCustomer(trx, e.owner, e.envelope);
-      else if (e.action.kind === 'shop-redact') await redactShop(trx, e.owner);
+      else if (e.action.kind === 'shop-redact') await redactShop(trx, e.owner, e.envelope);
     }
     return { applied: toApply.length, duplicates: events.length - toApply.length, byTopic: countByTopic(events, new Set(toApply)) };
   });

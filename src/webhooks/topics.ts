@@ -4,6 +4,7 @@ import { resourceForTopic, type ResourceDefinition } from '../resources/index.js
 export type TopicAction =
   | { kind: 'upsert'; resource: ResourceDefinition }
   | { kind: 'delete'; resource: ResourceDefinition }
+  | { kind: 'delete-where'; resource: ResourceDefinition; column: string }
   | { kind: 'app-uninstalled' }
   | { kind: 'customer-data-request' }
   | { kind: 'customer-redact' }
@@ -19,7 +20,7 @@ const SPECIAL: Record<string, TopicAction> = {
 /** The action of a topic, or undefined when the service has no handler for it. */
 export function actionForTopic(topic: string): TopicAction | undefined {
   const record = resourceForTopic(topic);
-  if (record) return { kind: record.action, resource: record.resource };
+  if (record) return record.action === 'delete-where' ? { kind: 'delete-where', resource: record.resource, column: record.column } : { kind: record.action, resource: record.resource };
   return SPECIAL[topic];
 }
 

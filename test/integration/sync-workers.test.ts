@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { RESOURCE_NAMES } from '../../src/resources/index.js';
-import { enqueueSyncs } from '../../src/sync/enqueue.js';
-import { syncJobId, syncQueue } from '../../src/sync/queue.js';
+import { enqueueSyncs, integrationSyncJobId } from '../../src/sync/enqueue.js';
+import { syncQueue } from '../../src/sync/queue.js';
 import { registerSyncSchedulers } from '../../src/sync/scheduler.js';
 import { startSyncWorker } from '../../src/sync/worker.js';
 import type { Integration } from '../../src/store/schema.js';
@@ -51,7 +51,7 @@ describe('sync workers: two processes, shutdown, schedules', function () {
     expect(runs.find((r) => r.resource === 'inventory')?.records_written).to.equal(shop.catalog.inventoryItemCount);
   });
 
-  it('when the worker stops mid-sync, then the run is closed as interrupted and another worker finishes the job', async () => {
+  it('when the worker stops mid-sync, then the run is closed as interrupted and another worker finishes the job from where it stopped', async () => {
     const shop = t.mock.shop(SLOW);
     const integration = await t.connect('tenant-slow', SLOW);
     shop.setFaults({ latencyMs: 40 });
@@ -62,7 +62,7 @@ describe('sync workers: two processes, shutdown, schedules', function () {
     const [interrupted] = await t.runsOf(integration.id, 'products');
     expect(interrupted).to.include({ status: 'failed' });
     expect(interrupted?.error).to.match(/Interrupted/);
-    const job = await syncQueue(t.ctx).getJob(syncJobId(integration.id, 'products'));
+    const job = await syncQueue(t.ctx).getJob(integrationSyncJobId(t.ctx, integration.id, 'products'));
     expect(job, 'the job is still queued').to.not.equal(undefined);
     expect(job?.attemptsMade).to.equal(0);
 
@@ -70,7 +70,10 @@ describe('sync workers: two processes, shutdown, schedules', function () {
     await t.startWorker();
     const runs = await t.waitForRuns(integration.id, 2);
     expect(runs.map((r) => [r.status, r.error])).to.deep.equal([["failed", runs[0]?.error], ["succeeded", null]]);
-    expect(runs[1]).to.include({ records_fetched: 3000, mode: 'full' });
+    // The second run continues the walk where the interrupted one stopped (its pages saved their position).
+    expect(runs[1]).to.include({ mode: 'full', resumes_from: null });
+    expect(runs[0]!.records_fetched).to.be.at.least(750);
+    expect(runs[0]!.records_fetched + runs[1]!.records_fetched).to.equal(3000);
     const { n } = await t.ctx.db.selectFrom('shopify_products').select((s) => s.fn.countAll<number>().as('n')).where('integration_id', '=', integration.id).executeTakeFirstOrThrow();
     expect(Number(n)).to.equal(3000);
   });

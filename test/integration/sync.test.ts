@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { sql } from 'kysely';
 import type { ShopifyOrder, ShopifyProduct } from '../../src/shopify/types.js';
-import { enqueueSyncs } from '../../src/sync/enqueue.js';
+import { enqueueSyncs, integrationSyncJobId } from '../../src/sync/enqueue.js';
 import { runSync } from '../../src/sync/run-sync.js';
-import { syncJobId, syncQueue } from '../../src/sync/queue.js';
+import { syncQueue } from '../../src/sync/queue.js';
 import type { Integration } from '../../src/store/schema.js';
 import { getSyncState } from '../../src/store/sync-state.js';
 import { call } from '../support/http.js';
@@ -195,7 +195,7 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
   });
 
   describe('failures', () => {
-    it('when Shopify answers 5xx in bursts and at random, then the sync still converges (client and job retries)', async () => {
+    it('when Shopify answers 5xx in bursts and at random, then the sync still converges: the retried job continues where the failed attempt stopped', async () => {
       const shop = t.mock.shop(FLAKY);
       const integration = await t.connect('tenant-flaky', FLAKY);
       await t.startWorker();
@@ -215,8 +215,12 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
       shop.setFaults({ errorRate: 0 });
       const runs = await t.runsOf(integration.id);
       expect(runs.filter((r) => r.status === 'failed').length).to.be.greaterThan(0);
-      expect(runs.at(-1)).to.include({ status: 'succeeded', records_fetched: 1500 });
-      expect(runs.filter((r) => r.status === 'failed')[0]?.error).to.match(/503/);
+      expect(runs.at(-1)).to.include({ status: 'succeeded', resumes_from: null });
+      // Each page was read once across the attempts: a failed attempt saved where its walk stopped.
+      expect(runs.reduce((n, r) => n + r.records_fetched, 0)).to.equal(1500);
+      const failed = runs.filter((r) => r.status === 'failed');
+      expect(failed[0]?.error).to.match(/503/);
+      expect(failed[0]?.resumes_from).to.match(/^since_id=\d+$/);
       expect(shop.stats.serverErrors).to.be.at.least(6);
       expect(await countRows(t, 'shopify_products', integration.id)).to.equal(1500);
       const row = await integrationRow(t, integration.id);
@@ -231,7 +235,7 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
       shop.revokeToken();
       await enqueueSyncs(t.ctx, integration, { resources: ['products', 'customers'], mode: 'incremental', trigger: 'manual' });
       const runs = await t.waitForRuns(integration.id, 1);
-      await eventually(async () => (await syncQueue(t.ctx).getJob(syncJobId(integration.id, 'customers'))) === undefined, 5000, 'the customers job to go');
+      await eventually(async () => (await syncQueue(t.ctx).getJob(integrationSyncJobId(t.ctx, integration.id, 'customers'))) === undefined, 5000, 'the customers job to go');
       const all = await t.runsOf(integration.id);
       const failed = all.filter((r) => r.status === 'failed');
       expect(failed.some((r) => /401/.test(r.error ?? ''))).to.equal(true);
@@ -241,7 +245,7 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
       const row = await integrationRow(t, integration.id);
       expect(row.token_revoked_at).to.be.instanceOf(Date);
       expect(row.last_error_message).to.match(/401/);
-      expect(await syncQueue(t.ctx).getJob(syncJobId(integration.id, 'products'))).to.equal(undefined);
+      expect(await syncQueue(t.ctx).getJob(integrationSyncJobId(t.ctx, integration.id, 'products'))).to.equal(undefined);
       expect(shop.stats.unauthorized).to.be.at.most(2);
     });
   });
@@ -260,7 +264,7 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
       expect(deleted.map((r) => r.id)).to.deep.equal([recent.id]);
     });
 
-    it('when the page cap stops the walk, then the log says so, nothing is marked deleted and the cursor stays', async () => {
+    it('when the page cap stops the walk, then the log says where it resumes, nothing is marked deleted until the next run completes the walk, and only then the cursor moves', async () => {
       const integration = await t.connect('tenant-capped', CAPPED);
       const owner = { tenantId: 'tenant-capped', integrationId: integration.id };
       await seedRecords(t.ctx, owner, 'products', [product()]);
@@ -268,11 +272,21 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
       const result = await runSync(capped, { integrationId: integration.id, resource: 'products', mode: 'full', trigger: 'manual', jobId: null });
       expect(result).to.deep.include({ status: 'succeeded', pageCapReached: true });
       const [run] = await t.runsOf(integration.id);
-      expect(run).to.include({ status: 'succeeded', pages: 2, records_fetched: 500, records_deleted: 0, page_cap_reached: 1 });
+      const lastOfRun = t.mock.shop(CAPPED).catalog.products.entries[499]!.id;
+      expect(run).to.include({ status: 'succeeded', pages: 2, records_fetched: 500, records_deleted: 0, page_cap_reached: 1, resumes_from: `since_id=${lastOfRun}` });
       expect(await countRows(t, 'shopify_products', integration.id, sql`deleted_at IS NOT NULL`)).to.equal(0);
       expect((await getSyncState(t.ctx.db, integration.id, 'products')).cursorUpdatedAt).to.equal(null);
-      const api = await call(t.url, 'GET', '/api/shopify/sync-logs/', { key: await t.keyFor('tenant-capped') });
-      expect(api.body.data[0]).to.include({ page_cap_reached: true, pages: 2 });
+      const key = await t.keyFor('tenant-capped');
+      const api = await call(t.url, 'GET', '/api/shopify/sync-logs/', { key });
+      expect(api.body.data[0]).to.include({ page_cap_reached: true, pages: 2, resumes_from: `since_id=${lastOfRun}` });
+
+      const next = await runSync(capped, { integrationId: integration.id, resource: 'products', mode: 'full', trigger: 'manual', jobId: null });
+      expect(next).to.deep.include({ status: 'succeeded', pageCapReached: false, walkComplete: true, resumesFrom: null });
+      expect(next.status === 'succeeded' && next.counts).to.include({ pages: 1, records_fetched: 100, records_deleted: 1 });
+      expect(await countRows(t, 'shopify_products', integration.id, sql`deleted_at IS NULL`)).to.equal(600);
+      expect((await getSyncState(t.ctx.db, integration.id, 'products')).cursorUpdatedAt).to.be.instanceOf(Date);
+      const after = await call(t.url, 'GET', '/api/shopify/sync-logs/', { key });
+      expect(after.body.data[0]).to.include({ page_cap_reached: false, pages: 1, resumes_from: null });
     });
   });
 

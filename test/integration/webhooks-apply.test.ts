@@ -6,7 +6,7 @@ import { listDataRequests } from '../../src/store/data-requests.js';
 import { findIntegrationByShop } from '../../src/store/integrations.js';
 import { ADMIN_KEY, startTestContext, type TestContext } from '../support/context.js';
 import { call, type ApiResponse } from '../support/http.js';
-import { buildScenario, expectedFinalState } from '../support/webhook-scenario.js';
+import { buildScenario, deletedAtMatches, expectedFinalState } from '../support/webhook-scenario.js';
 import { connectShop, drained, runConsumers, tenantRows, WEBHOOK_PATH } from '../support/webhooks.js';
 
 const APP_SECRET = 'test-app-secret';
@@ -136,7 +136,7 @@ describe('webhook apply (consumers)', () => {
       for (const [key, want] of records) {
         const row = actual.get(key)!;
         if (want.deletedAt) {
-          expect(row.deleted_at?.toISOString(), `${table} ${key} deleted_at`).to.equal(want.deletedAt);
+          expect(deletedAtMatches(row.deleted_at, want), `${table} ${key} deleted_at ${row.deleted_at?.toISOString()}: ${JSON.stringify(want)}`).to.equal(true);
         } else {
           expect(row.deleted_at, `${table} ${key} deleted_at`).to.equal(null);
           expect(row.raw, `${table} ${key} raw`).to.deep.equal(want.payload);

@@ -27,7 +27,7 @@ export async function seedIntegration(ctx: ServiceContext, tenantId: string, sho
 export async function seedRecords(ctx: ServiceContext, owner: Owner, name: ResourceName, records: Record<string, unknown>[]) {
   const resource = RESOURCES[name];
   return ctx.db.transaction().execute((trx) =>
-    upsertRecords(trx, resource, owner, records.map((r) => resource.map(r, { shopCurrency: 'USD' }))),
+    upsertRecords(trx, resource, owner, records.map((r) => ({ ...resource.map(r, { shopCurrency: 'USD' }), observedAt: new Date() }))),
   );
 }
 

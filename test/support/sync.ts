@@ -47,7 +47,8 @@ export async function startSyncTestContext(mockOptions: MockShopifyOptions, env:
     ...t,
     mock,
     async connect(tenantId, shopDomain, extra = {}) {
-      const shop = mock.shops.get(shopDomain) ?? { accessToken: 'shpat_not_a_mock_shop', scope: '' };
+      const mockShop = mock.shops.get(shopDomain);
+      const shop = mockShop ?? { accessToken: 'shpat_not_a_mock_shop', scope: '' };
       const created = await createIntegration(t.ctx.db, {
         tenant_id: tenantId,
         shop_domain: shopDomain,
@@ -55,7 +56,7 @@ export async function startSyncTestContext(mockOptions: MockShopifyOptions, env:
         encryption_key_id: t.ctx.secrets.currentKeyId,
         api_version: t.config.shopify.apiVersion,
         scopes: shop.scope,
-        shop_currency: 'USD',
+        shop_currency: mockShop?.shopRecord().currency ?? 'USD',
         shop_name: shopDomain,
         shop_plan: 'basic',
         webhook_secret_encrypted: null,

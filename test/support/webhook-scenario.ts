@@ -1,6 +1,4 @@
-import sinon from 'sinon';
-import type { MockShop, MockWebhookEvent } from '../../scripts/mock-shopify/index.js';
-import { newEvent } from '../../scripts/mock-shopify/webhooks.js';
+import type { DeliveryResult, MockShop, MockWebhookEvent } from '../../scripts/mock-shopify/index.js';
 import { resourceForTopic } from '../../src/resources/index.js';
 
 /** Small seeded PRNG, so a failing scenario can be replayed. */
@@ -15,101 +13,165 @@ function prng(seed: number) {
   };
 }
 
+export interface ScenarioOptions {
+  /** Simulated time between two changes, drawn in [min, max] ms (default [0, 1500]: many changes share a second). */
+  stepMs?: [number, number];
+  /** Simulated start (default 2025-01-06T12:00:00Z). */
+  startMs?: number;
+}
+
 /**
- * `total` webhook events of one shop, as its changes happen: creates, updates, deletes of products,
- * customers and orders (through the mock shop), and inventory level updates/connects/disconnects.
- * Time is simulated (2 s per change) so every version and every deletion carries a distinct, truthful
- * timestamp, as Shopify's do.
+ * `total` webhook events of one shop, as its changes happen at the mock: creates, updates, deletes of
+ * products (some removing a variant), customers and orders, and inventory level updates, connects and
+ * disconnects at the shop's real locations, each with the events Shopify sends alongside
+ * (`inventory_items/delete` after a product delete, `products/update` after a stock change,
+ * `customers/update` after an order). Time is the mock's clock, set to a simulated instant and moved by
+ * `stepMs` per change: as at Shopify, several versions of a record often share one whole-second
+ * `updated_at`, and only the events' millisecond Triggered-At orders them. The mock's clock follows the
+ * real one again afterwards. Exactly `total` events are returned (a side event past the end is left out).
  */
-export function buildScenario(shop: MockShop, total: number, seed = 1): MockWebhookEvent[] {
+export function buildScenario(shop: MockShop, total: number, seed = 1, opts: ScenarioOptions = {}): MockWebhookEvent[] {
   const rnd = prng(seed);
+  const [minStep, maxStep] = opts.stepMs ?? [0, 1500];
   const pick = <T>(list: T[]): T => list[Math.floor(rnd() * list.length)] as T;
-  const events: MockWebhookEvent[] = [];
+  const first = shop.events.length;
+  const count = () => shop.events.length - first;
   const products: number[] = [];
   const customers: number[] = [];
   const orders: number[] = [];
-  const levels = new Map<string, { item: number; location: number; available: number; connected: boolean }>();
-  const clock = sinon.useFakeTimers({ now: Date.UTC(2025, 0, 6, 12), toFake: ['Date'] });
+  const locations = shop.catalog.locations.entries.filter((e) => !e.deleted).map((e) => e.id);
+  shop.clock.set(opts.startMs ?? Date.UTC(2025, 0, 6, 12));
   try {
-    while (events.length < total) {
-      clock.tick(2000);
+    while (count() < total) {
+      shop.clock.advance(minStep + Math.floor(rnd() * (maxStep - minStep + 1)));
       const roll = rnd();
       if (roll < 0.12 || products.length < 3) {
-        const e = shop.createProduct();
-        products.push((e.payload as { id: number }).id);
-        for (const v of (e.payload as { variants: { inventory_item_id: number }[] }).variants) {
-          for (const location of [91_000_001, 91_000_002]) levels.set(`${v.inventory_item_id}:${location}`, { item: v.inventory_item_id, location, available: 0, connected: false });
-        }
-        events.push(e);
+        products.push(shop.createProduct().payload.id);
+      } else if (roll < 0.24) {
+        shop.updateProduct(pick(products), { title: `Title ${count()}`, tags: `t${count()}` });
       } else if (roll < 0.27) {
-        events.push(shop.updateProduct(pick(products), { title: `Title ${events.length}`, tags: `t${events.length}` }));
+        // A variant removed: its inventory item goes with it.
+        const id = pick(products);
+        const variants = shop.catalog.product(id)?.variants ?? [];
+        if (variants.length > 1) shop.updateProduct(id, { variants: variants.slice(0, -1) });
+        else shop.updateProduct(id, { title: `Title ${count()}` });
       } else if (roll < 0.30 && products.length > 3) {
-        const id = products.splice(Math.floor(rnd() * products.length), 1)[0] as number;
-        events.push(shop.deleteProduct(id));
+        shop.deleteProduct(products.splice(Math.floor(rnd() * products.length), 1)[0] as number);
       } else if (roll < 0.38 || customers.length < 3) {
-        const e = shop.createCustomer();
-        customers.push((e.payload as { id: number }).id);
-        events.push(e);
+        customers.push(shop.createCustomer().payload.id);
       } else if (roll < 0.48) {
-        events.push(shop.updateCustomer(pick(customers), { note: `note ${events.length}`, tags: `c${events.length}` }));
+        shop.updateCustomer(pick(customers), { note: `note ${count()}`, tags: `c${count()}` });
       } else if (roll < 0.50 && customers.length > 3) {
-        const id = customers.splice(Math.floor(rnd() * customers.length), 1)[0] as number;
-        events.push(shop.deleteCustomer(id));
+        shop.deleteCustomer(customers.splice(Math.floor(rnd() * customers.length), 1)[0] as number);
       } else if (roll < 0.58 || orders.length < 3) {
-        const e = shop.createOrder();
-        orders.push((e.payload as { id: number }).id);
-        events.push(e);
+        orders.push(shop.createOrder().payload.id);
       } else if (roll < 0.68) {
         const id = pick(orders);
         const kind = rnd();
-        if (kind < 0.15) events.push(shop.cancelOrder(id));
-        else if (kind < 0.3) events.push(shop.closeOrder(id));
+        if (kind < 0.15) shop.cancelOrder(id);
+        else if (kind < 0.3) shop.closeOrder(id);
         else {
-          const e = shop.updateOrder(id, { tags: `o${events.length}`, note: `n${events.length}` });
-          // orders/paid and orders/fulfilled carry the same full order as orders/updated.
-          events.push(kind < 0.45 ? { ...e, topic: 'orders/paid' } : kind < 0.6 ? { ...e, topic: 'orders/fulfilled' } : e);
+          const topic = kind < 0.45 ? 'orders/paid' : kind < 0.6 ? 'orders/fulfilled' : 'orders/updated';
+          shop.updateOrder(id, { tags: `o${count()}`, note: `n${count()}` }, topic);
         }
       } else if (roll < 0.70 && orders.length > 3) {
-        const id = orders.splice(Math.floor(rnd() * orders.length), 1)[0] as number;
-        events.push(shop.deleteOrder(id));
-      } else if (levels.size > 0) {
-        const level = pick([...levels.values()]);
-        const now = new Date().toISOString();
-        if (level.connected && rnd() < 0.15) {
-          level.connected = false;
-          events.push(newEvent('inventory_levels/disconnect', { inventory_item_id: level.item, location_id: level.location }));
-        } else {
-          const topic = level.connected ? 'inventory_levels/update' : 'inventory_levels/connect';
-          level.connected = true;
-          level.available = Math.floor(rnd() * 100);
-          events.push(newEvent(topic, { inventory_item_id: level.item, location_id: level.location, available: level.available, updated_at: now }));
-        }
+        shop.deleteOrder(orders.splice(Math.floor(rnd() * orders.length), 1)[0] as number);
+      } else if (locations.length > 0) {
+        const item = pick(shop.catalog.product(pick(products))?.variants ?? []).inventory_item_id;
+        const location = pick(locations);
+        if (!shop.catalog.isStocked(location, item)) shop.connectInventoryLevel(item, location, Math.floor(rnd() * 100));
+        else if (rnd() < 0.15) shop.disconnectInventoryLevel(item, location);
+        else shop.setInventoryLevel(item, location, Math.floor(rnd() * 100));
       }
     }
   } finally {
-    clock.restore();
+    shop.clock.resume();
   }
-  return events;
+  return shop.events.slice(first, first + total);
+}
+
+/**
+ * Deliveries in exactly the order given, to `url`: an event listed again is a Shopify retry of it
+ * (same event id, webhook id and Triggered-At), however late. Every delivery must be answered 2xx.
+ */
+export async function deliverInOrder(shop: MockShop, url: string, sequence: MockWebhookEvent[]): Promise<DeliveryResult[]> {
+  const results = await shop.deliver(sequence, { url, concurrency: 1 });
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length) throw new Error(`deliveries failed: ${failed.map((r) => `${r.topic} ${r.eventId}: ${r.status} ${r.error ?? ''}`).join('; ')}`);
+  return results;
 }
 
 export interface ExpectedRecord {
-  /** Deleted: its deletion time (ISO). */
+  /** Deleted: its deletion time (ISO); for a level removed with its inventory item or location, the earliest the copy may say. */
   deletedAt: string | null;
+  /**
+   * A level removed with its inventory item or location: the latest deletion time the copy may say.
+   * A level disconnected before the removal may show either time. Otherwise the copy keeps the
+   * earliest news of the removal it applied: a product version (or deletion) takes
+   * the variants' items with it only when the copy held those variants (a version arriving after a
+   * newer one is not applied), while `inventory_items/delete` and `locations/delete` always are.
+   * Without either of those, any time from the earliest news on ('never later than applied').
+   */
+  deletedBy?: string;
   /** Not deleted: the payload of its last version. */
   payload: Record<string, unknown> | null;
 }
 
-/** The final state of applying `events` once each, in order: per table, per record key. */
+/** Whether a stored `deleted_at` is what `want` allows. */
+export function deletedAtMatches(actual: Date | null | undefined, want: ExpectedRecord): boolean {
+  const at = actual?.toISOString();
+  if (!want.deletedBy) return at === (want.deletedAt ?? undefined);
+  return at !== undefined && at >= (want.deletedAt as string) && (want.deletedBy.startsWith('never') || at <= want.deletedBy);
+}
+
+/**
+ * The final state of applying `events` once each, in order: per table, per record key. A level is
+ * deleted by its own disconnect, or when its inventory item or its location is removed: with the
+ * product, with the product version that dropped the item's variant, or by `inventory_items/delete` /
+ * `locations/delete`; the earliest deletion stays (see ExpectedRecord.deletedBy).
+ */
 export function expectedFinalState(events: MockWebhookEvent[]): Map<string, Map<string, ExpectedRecord>> {
   const tables = new Map<string, Map<string, ExpectedRecord>>();
+  const tableOf = (name: string) => {
+    const table = tables.get(name) ?? new Map<string, ExpectedRecord>();
+    tables.set(name, table);
+    return table;
+  };
+  /** Per removed inventory item (`i:<id>`) or location (`l:<id>`): earliest news, and earliest news that is always applied. */
+  const removals = new Map<string, { earliest: number; always: number }>();
+  const removed = (key: string, at: number, always: boolean) => {
+    const r = removals.get(key) ?? { earliest: Infinity, always: Infinity };
+    removals.set(key, { earliest: Math.min(r.earliest, at), always: always ? Math.min(r.always, at) : r.always });
+  };
+  /** The inventory items of each product's variants, as its last version listed them. */
+  const itemsOfProduct = new Map<string, Set<string>>();
   for (const e of events) {
-    const found = resourceForTopic(e.topic);
-    if (!found) continue;
+    const at = new Date(e.triggeredAt).getTime();
     const payload = e.payload as Record<string, unknown>;
+    if (e.topic === 'inventory_items/delete') removed(`i:${payload.id}`, at, true);
+    if (e.topic === 'locations/delete') removed(`l:${payload.id}`, at, true);
+    if (e.topic.startsWith('products/')) {
+      const id = String(payload.id);
+      const after = new Set(e.topic === 'products/delete' ? [] : ((payload.variants ?? []) as { inventory_item_id: number }[]).map((v) => String(v.inventory_item_id)));
+      for (const item of itemsOfProduct.get(id) ?? []) if (!after.has(item)) removed(`i:${item}`, at, false);
+      itemsOfProduct.set(id, after);
+    }
+    const found = resourceForTopic(e.topic);
+    if (!found || found.action === 'delete-where') continue;
     const key = found.resource.keyOf(payload).join(':');
-    const table = tables.get(found.resource.table) ?? new Map<string, ExpectedRecord>();
-    tables.set(found.resource.table, table);
-    table.set(key, found.action === 'delete' ? { deletedAt: new Date(e.triggeredAt).toISOString(), payload: null } : { deletedAt: null, payload });
+    tableOf(found.resource.table).set(key, found.action === 'delete' ? { deletedAt: e.triggeredAt, payload: null } : { deletedAt: null, payload });
+  }
+  const iso = (ms: number) => new Date(ms).toISOString();
+  for (const [key, record] of tableOf('shopify_inventory_levels')) {
+    const [item, location] = key.split(':');
+    const news = [removals.get(`i:${item}`), removals.get(`l:${location}`)].filter((r) => r !== undefined);
+    if (news.length === 0) continue;
+    // Disconnected before the removal: the copy says either time (the newest deletion it applied stays).
+    const own = record.deletedAt ? new Date(record.deletedAt).getTime() : undefined;
+    const earliest = Math.min(own ?? Infinity, ...news.map((r) => r.earliest));
+    const always = Math.min(...news.map((r) => r.always));
+    const latest = own === undefined ? always : always === Infinity ? Infinity : Math.max(own, always);
+    tableOf('shopify_inventory_levels').set(key, { deletedAt: iso(earliest), deletedBy: latest === Infinity ? 'never later than applied' : iso(latest), payload: null });
   }
   return tables;
 }

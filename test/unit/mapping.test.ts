@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { RESOURCES } from '../../src/resources/index.js';
-import { formatMoney, MappingError, money, shopifyId, timestamp } from '../../src/resources/mapping.js';
+import { formatMoney, MappingError, minorUnits, money, shopifyId, text, textBytes, timestamp } from '../../src/resources/mapping.js';
 
 describe('mapping Shopify JSON', () => {
   it('when a timestamp carries the shop offset, then it becomes the same instant in UTC', () => {
@@ -18,6 +18,59 @@ describe('mapping Shopify JSON', () => {
     expect(formatMoney('19.9900')).to.equal('19.99');
     expect(formatMoney('0.1250')).to.equal('0.125');
     expect(formatMoney('5.0000')).to.equal('5.00');
+  });
+  it('when an amount is formatted for its currency, then it has the currency\'s minor units and never loses a significant decimal', () => {
+    expect(formatMoney('1.5000', 'KWD')).to.equal('1.500');
+    expect(formatMoney('1.2340', 'BHD')).to.equal('1.234');
+    expect(formatMoney('19.9900', 'USD')).to.equal('19.99');
+    expect(formatMoney('19.9900', 'eur')).to.equal('19.99');
+    expect(formatMoney('1500.0000', 'JPY')).to.equal('1500');
+    expect(formatMoney('1500.5000', 'JPY')).to.equal('1500.5');
+    expect(formatMoney('0.1250', 'USD')).to.equal('0.125');
+    expect(formatMoney('1.2345', 'USD')).to.equal('1.2345');
+    expect(formatMoney('-3.0000', 'KRW')).to.equal('-3');
+    expect(formatMoney('7.0000', null)).to.equal('7.00');
+    expect(formatMoney(null, 'KWD')).to.equal(null);
+    expect([minorUnits('OMR'), minorUnits('CLF'), minorUnits('XOF'), minorUnits('GBP'), minorUnits(undefined)]).to.deep.equal([3, 4, 0, 2, 2]);
+  });
+  it('when stored KWD and JPY amounts are served, then orders, line items, variants and customers carry their currency\'s decimals', () => {
+    const order = RESOURCES.orders.toApi({ currency: 'KWD', total_price: '1.5000', subtotal_price: '1.5000', total_tax: '0.0000' }, [{ price: '0.7500' }]);
+    expect(order).to.include({ total_price: '1.500', subtotal_price: '1.500', total_tax: '0.000' });
+    expect((order.line_items as { price: string }[])[0]?.price).to.equal('0.750');
+    const productBody = RESOURCES.products.toApi({}, [{ price: '1500.0000', compare_at_price: null, currency: 'JPY' }]);
+    expect((productBody.variants as { price: string }[])[0]?.price).to.equal('1500');
+    expect(RESOURCES.customers.toApi({ total_spent: '12.3000', currency: 'TND' }, [])).to.include({ total_spent: '12.300' });
+  });
+  it('when a tag list is longer than a TEXT column in UTF-8 bytes, then it is cut by bytes on a character boundary', () => {
+    expect(textBytes(null)).to.equal(null);
+    expect(textBytes('short, tags')).to.equal('short, tags');
+    // 30,000 three-byte characters: within 65,535 characters but 90,000 bytes.
+    const cjk = '標'.repeat(30_000);
+    const cut = textBytes(cjk) as string;
+    expect(Buffer.byteLength(cut, 'utf8')).to.equal(65_535);
+    expect(cut).to.equal('標'.repeat(21_845));
+    // Four-byte characters (emoji) after one ASCII byte: the cut never leaves half a character behind.
+    const emoji = `a${'😀'.repeat(20_000)}`;
+    const cutEmoji = textBytes(emoji) as string;
+    expect(Buffer.byteLength(cutEmoji, 'utf8')).to.equal(1 + 4 * 16_383);
+    expect(cutEmoji.endsWith('😀')).to.equal(true);
+    expect(cutEmoji).to.not.include('\uFFFD');
+    for (const max of [1, 2, 3, 4, 5, 6, 7]) {
+      const s = textBytes('é😀標x', max) as string;
+      expect(Buffer.byteLength(s, 'utf8'), `max ${max}`).to.be.at.most(max);
+      expect('é😀標x'.startsWith(s), `max ${max}`).to.equal(true);
+    }
+  });
+  it('when a multibyte tag list is mapped, then products and customers keep at most 65,535 bytes of it', () => {
+    const tags = 'タグ'.repeat(20_000);
+    const productRow = RESOURCES.products.map({ id: 1, updated_at: '2024-01-01T00:00:00Z', tags }, { shopCurrency: 'USD' }).row;
+    const customerRow = RESOURCES.customers.map({ id: 2, updated_at: '2024-01-01T00:00:00Z', tags }, { shopCurrency: 'USD' }).row;
+    for (const row of [productRow, customerRow]) expect(Buffer.byteLength(row.tags as string, 'utf8')).to.be.at.most(65_535);
+  });
+  it('when a VARCHAR value is cut by characters, then an emoji is never split in half', () => {
+    expect(text('ab😀', 3)).to.equal('ab');
+    expect(text('ab😀', 4)).to.equal('ab😀');
+    expect(text('abc', 2)).to.equal('ab');
   });
   it('when an order is mapped, then its line items and customer id come along', () => {
     const mapped = RESOURCES.orders.map(

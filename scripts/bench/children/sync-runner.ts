@@ -136,7 +136,7 @@ serveRunner(
         const mapped = mapPage(products, items, { shopCurrency: 'USD' }, ctx.logger);
         counts.pages++;
         counts.records_fetched += items.length;
-        counts.records_written += await writePage(ctx.db, products, owner, mapped, { logId, counts, markSeen: true });
+        counts.records_written += await writePage(ctx.db, products, owner, mapped, { logId, counts, markSeen: true }, new Date());
         timed += performance.now() - t0;
       }
       return { seconds: timed / 1000, pages: counts.pages, written: counts.records_written };
