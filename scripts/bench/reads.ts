@@ -5,7 +5,7 @@ import { decodeCursor, encodeCursor } from '../../src/http/cursor.js';
 import { poolOptionsFromUrl } from '../../src/platform/db.js';
 import { RESOURCES, type ResourceName } from '../../src/resources/index.js';
 import { createApiKey, findActiveApiKey } from '../../src/store/api-keys.js';
-import { listRecords } from '../../src/store/records.js';
+import { listRecords } from '../../src/store/record-reads.js';
 import type { Database } from '../../src/store/schema.js';
 import { childScript, startChild, type BenchChild } from './lib/child.js';
 import { runLoad } from './lib/http-load.js';

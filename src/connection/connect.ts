@@ -1,12 +1,14 @@
 import type { ServiceContext } from '../context.js';
 import { ConflictError } from '../errors.js';
 import type { components } from '../generated/api.js';
-import { purgeTenantRecords } from '../store/records.js';
 import { sealAccessToken, sealWebhookSecret } from '../store/integration-secrets.js';
-import { deleteIntegrationSyncState, recordIntegrationError, saveTenantConnection } from '../store/integrations.js';
+import { recordIntegrationError, saveTenantConnection } from '../store/integrations.js';
 import type { Integration } from '../store/schema.js';
+import { ShopifyUnauthorizedError } from '../shopify/errors.js';
+import type { ShopifyClient } from '../shopify/admin-client.js';
 import type { ShopifyShop } from '../shopify/types.js';
-import { queueInitialSync } from './initial-sync.js';
+import type { Logger } from '../platform/logger.js';
+import { queueInitialSync, stopIntegrationSyncs } from './initial-sync.js';
 import { clientForIntegration, connectFailure, shopifyClient, unverifiedTokenClient } from './shopify.js';
 import { integrationStatus } from './status.js';
 import { deleteWebhooks, registerWebhooks, type WebhookRegistration } from './webhook-subscriptions.js';
@@ -22,23 +24,27 @@ export interface ConnectRequest {
   /** A custom app's API secret, verifying this store's webhooks. */
   webhookSecret?: string | undefined;
   installMethod: 'token' | 'oauth';
-  /** Granted scopes when known (the OAuth token response says them; a pasted token does not). */
+  /** Granted scopes when known (the OAuth token response says them); otherwise asked of Shopify. */
   scopes?: string[];
 }
 
 /**
- * Connects a store: test the token at Shopify (outside the shop's shared rate-limit bucket) → save it
- * encrypted → register webhooks → queue the initial full sync. Nothing is saved unless Shopify accepted
- * the token. A shop another tenant disconnected moves here (see `saveTenantConnection`), logged at warn.
+ * Connects a store: test the token at Shopify (outside the shop's shared rate-limit bucket), read its
+ * scopes when the token was pasted → save it encrypted → register webhooks → queue the initial full
+ * sync. Nothing is saved unless Shopify accepted the token. A shop another tenant disconnected moves
+ * here (see `saveTenantConnection`), logged at warn. Each connect may start a new installation (see
+ * `saveTenantConnection`): the previous one's queued syncs are dropped and its running ones stop.
  */
 export async function connectStore(ctx: ServiceContext, req: ConnectRequest): Promise<ConnectResult> {
   const log = ctx.logger.child({ tenantId: req.tenantId, shop: req.shopDomain, installMethod: req.installMethod });
+  const unverified = unverifiedTokenClient(ctx, req.shopDomain, req.accessToken);
   let shop: ShopifyShop;
   try {
-    shop = await unverifiedTokenClient(ctx, req.shopDomain, req.accessToken).testConnection();
+    shop = await unverified.testConnection();
   } catch (err) {
     throw connectFailure(err, req.shopDomain, 'the connection test');
   }
+  const scopes = req.scopes ?? (await grantedScopes(unverified, log));
 
   const owner = { tenant_id: req.tenantId, shop_domain: req.shopDomain };
   const saved = await saveTenantConnection(ctx.db, req.tenantId, {
@@ -47,7 +53,7 @@ export async function connectStore(ctx: ServiceContext, req: ConnectRequest): Pr
     access_token_encrypted: sealAccessToken(ctx.secrets, owner, req.accessToken),
     webhook_secret_encrypted: req.webhookSecret ? sealWebhookSecret(ctx.secrets, owner, req.webhookSecret) : null,
     encryption_key_id: ctx.secrets.currentKeyId,
-    scopes: (req.scopes ?? []).join(','),
+    scopes: scopes.join(','),
     api_version: ctx.config.shopify.apiVersion,
     shop_name: shop.name?.slice(0, 255) ?? null,
     shop_plan: shop.plan_name?.slice(0, 100) ?? null,
@@ -55,7 +61,8 @@ export async function connectStore(ctx: ServiceContext, req: ConnectRequest): Pr
   });
   if (saved.outcome === 'conflict') throw new ConflictError(`${req.shopDomain} is already connected to another tenant`);
   const { integration, previous, displaced } = saved;
-  log.info({ integrationId: integration.id, reconnect: previous !== undefined }, 'store connected');
+  log.info({ integrationId: integration.id, reconnect: previous !== undefined, installation: integration.installation }, 'store connected');
+  if (previous && previous.installation !== integration.installation) await stopIntegrationSyncs(ctx, previous);
   // Every API process drops what it cached about the shop (and about the tenant's previous one): its webhooks are accepted at once.
   for (const shop of new Set([integration.shop_domain, previous?.shop_domain ?? integration.shop_domain])) await announceShopConnected(ctx, shop);
   if (displaced) {
@@ -80,14 +87,25 @@ export async function connectStore(ctx: ServiceContext, req: ConnectRequest): Pr
 }
 
 /**
- * The tenant moved to another shop: the copy of the old shop must not mix with the new one, and the
- * old shop should stop sending us webhooks (best effort, with the old token).
+ * Scopes of a pasted token, as Shopify lists them (`access_scopes.json`): the orders sweep relies on
+ * `read_all_orders`. A refused token fails the connect; any other failure saves no scopes, which only
+ * keeps that sweep to the last 60 days, and is logged.
+ */
+async function grantedScopes(client: ShopifyClient, log: Logger): Promise<string[]> {
+  try {
+    return await client.accessScopes();
+  } catch (err) {
+    if (err instanceof ShopifyUnauthorizedError) throw connectFailure(err, client.shopDomain, 'the access scopes request');
+    log.warn({ error: (err as Error)?.message }, 'could not read the token\'s access scopes; saved without scopes');
+    return [];
+  }
+}
+
+/**
+ * The tenant moved to another shop (its copy of the old shop was purged with the save): the old shop
+ * should stop sending us webhooks (best effort, with the old token).
  */
 async function forgetPreviousShop(ctx: ServiceContext, previous: Integration): Promise<void> {
-  await ctx.db.transaction().execute(async (trx) => {
-    await purgeTenantRecords(trx, previous.tenant_id);
-    await deleteIntegrationSyncState(trx, previous.id);
-  });
   if (previous.is_active !== 1 || previous.token_revoked_at) return;
   try {
     await deleteWebhooks(clientForIntegration(ctx, previous), ctx.config);

@@ -7,7 +7,10 @@ export function queueInitialSync(ctx: ServiceContext, integration: Integration):
   return enqueueSyncs(ctx, integration, { mode: 'full', trigger: 'connect' });
 }
 
-/** Removes an integration's queued syncs (disconnect); a running one stops when it sees the store inactive. */
-export async function stopIntegrationSyncs(ctx: ServiceContext, integrationId: number): Promise<void> {
-  await cancelIntegrationSyncs(ctx, integrationId);
+/**
+ * Removes the queued syncs of one installation (disconnect, or a connect that began another one); a
+ * running one stops at its next page, when it finds the store disconnected or another installation.
+ */
+export async function stopIntegrationSyncs(ctx: ServiceContext, integration: Pick<Integration, 'id' | 'installation'>): Promise<void> {
+  await cancelIntegrationSyncs(ctx, integration.id, integration.installation);
 }

@@ -19,13 +19,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     webhooksReceived: new Counter({
       name: 'webhooks_received_total',
-      help: 'Webhooks received by topic and outcome (queued, ignored, rejected: 4xx, error: 5xx); unknown topics as "other"',
+      help: 'Webhooks received by topic and outcome (queued, ignored, disconnected: answered 200 and dropped, the store is disconnected, rejected: 4xx, error: 5xx); unknown topics as "other"',
       labelNames: ['topic', 'outcome'] as const,
       registers,
     }),
     webhooksApplied: new Counter({
       name: 'webhooks_applied_total',
-      help: 'Webhook events by topic and result: applied, duplicate (already applied before), dropped (the shop has no integration any more)',
+      help: 'Webhook events by topic and result: applied, duplicate (already applied before), and changing nothing: other-shop (its integration no longer holds the shop), disconnected (the store is disconnected), before-purge (observed before the copy was purged), earlier-installation (an app/uninstalled older than the current connect)',
       labelNames: ['topic', 'result'] as const,
       registers,
     }),

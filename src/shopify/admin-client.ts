@@ -5,7 +5,7 @@ import { errorForStatus, extractShopifyErrors, ShopifyApiError, ShopifyClientErr
 import { isValidShopDomain, shopOrigin } from './oauth.js';
 import { DEFAULT_MAX_PAGES, paginate } from './pagination.js';
 import { createRedisRateLimiter, noRateLimit, parseCallLimit, type RateLimiter } from './rate-limiter.js';
-import { parseRetryAfterMs, realSleep, retryPolicy, withRetry, type RetryPolicy } from './retry.js';
+import { isNothingListening, parseRetryAfterMs, realSleep, retryPolicy, withRetry, type RetryPolicy } from './retry.js';
 import type {
   PaginationSummary, QueryParams, ShopifyInventoryLevel, ShopifyIntegrationRef, ShopifyLocation, ShopifyPage, ShopifyShop, ShopifyWebhook,
 } from './types.js';
@@ -67,6 +67,8 @@ export interface ShopifyClient {
   pages<T>(path: string, rootKey: string, params?: QueryParams, opts?: { maxPages?: number }): AsyncGenerator<ShopifyPage<T>, PaginationSummary>;
   count(path: string, params?: QueryParams): Promise<number>;
   testConnection(): Promise<ShopifyShop>;
+  /** The scopes the token holds (`GET /admin/oauth/access_scopes.json`, outside the versioned API). */
+  accessScopes(): Promise<string[]>;
   locations(): Promise<ShopifyLocation[]>;
   /** Inventory levels of the given locations, asked ≤ 50 location ids at a time; pages numbered across chunks. */
   inventoryLevels(locationIds: number[], params?: QueryParams, opts?: { maxPages?: number }): AsyncGenerator<ShopifyPage<ShopifyInventoryLevel>, PaginationSummary>;
@@ -121,9 +123,10 @@ export function createShopifyClient(deps: ShopifyClientDeps, integration: Shopif
   }
 
   async function once<T>(method: string, path: string, params: QueryParams | undefined, body: unknown, attempt: number): Promise<ShopifyResponse<T>> {
-    const url = new URL(`${origin}/admin/api/${apiVersion}/${path}.json`);
+    // Paths under `admin/` are not versioned (access_scopes); every other one is under /admin/api/{version}.
+    const logPath = path.startsWith('admin/') ? `/${path}.json` : `/admin/api/${apiVersion}/${path}.json`;
+    const url = new URL(`${origin}${logPath}`);
     if (params) for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, String(v));
-    const logPath = `/admin/api/${apiVersion}/${path}.json`;
     const headers: Record<string, string> = { 'X-Shopify-Access-Token': integration.accessToken, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const started = performance.now();
@@ -174,7 +177,7 @@ export function createShopifyClient(deps: ShopifyClientDeps, integration: Shopif
     return { status: res.status, body: parsed, headers: res.headers };
   }
 
-  async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', rawPath: string, opts: { params?: QueryParams; body?: unknown } = {}): Promise<ShopifyResponse<T>> {
+  async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', rawPath: string, opts: { params?: QueryParams; body?: unknown; failFastWhenNothingListens?: boolean } = {}): Promise<ShopifyResponse<T>> {
     const path = normalizePath(rawPath);
     return withRetry(
       async (attempt) => {
@@ -185,6 +188,7 @@ export function createShopifyClient(deps: ShopifyClientDeps, integration: Shopif
       {
         sleep,
         ...(deps.random ? { random: deps.random } : {}),
+        ...(opts.failFastWhenNothingListens ? { retryIf: (error: unknown) => !isNothingListening(error) } : {}),
         onRetry: (error, decision, attempt) => {
           stats.retries++;
           observer.retry?.();
@@ -252,7 +256,12 @@ export function createShopifyClient(deps: ShopifyClientDeps, integration: Shopif
       return body.count;
     },
     async testConnection() {
-      return (await get<{ shop: ShopifyShop }>('shop')).shop;
+      // A connection test answers "nothing listens there" at once (see isNothingListening).
+      return (await request<{ shop: ShopifyShop }>('GET', 'shop', { failFastWhenNothingListens: true })).body.shop;
+    },
+    async accessScopes() {
+      const body = await get<{ access_scopes?: { handle?: unknown }[] }>('/admin/oauth/access_scopes');
+      return (body.access_scopes ?? []).map((s) => s.handle).filter((h): h is string => typeof h === 'string' && h !== '');
     },
     locations: () => collect(pages<ShopifyLocation>('locations', 'locations')),
     inventoryLevels,

@@ -82,7 +82,13 @@ export const realSleep = (ms: number): Promise<void> => new Promise((resolve) =>
 export async function withRetry<T>(
   attempt: (attemptNumber: number) => Promise<T>,
   policy: RetryPolicy,
-  opts: { sleep?: (ms: number) => Promise<void>; random?: () => number; onRetry?: (error: unknown, decision: { delayMs: number; reason: 'throttled' | 'retriable' }, attemptNumber: number) => void | Promise<void> } = {},
+  opts: {
+    sleep?: (ms: number) => Promise<void>;
+    random?: () => number;
+    onRetry?: (error: unknown, decision: { delayMs: number; reason: 'throttled' | 'retriable' }, attemptNumber: number) => void | Promise<void>;
+    /** A last word on errors the policy would retry: `false` throws at once (see `isNothingListening`). */
+    retryIf?: (error: unknown) => boolean;
+  } = {},
 ): Promise<T> {
   const sleep = opts.sleep ?? realSleep;
   const state: RetryState = { failures: 0, throttles: 0 };
@@ -91,11 +97,27 @@ export async function withRetry<T>(
       return await attempt(n);
     } catch (error) {
       const decision = decideRetry(error, state, policy, opts.random);
-      if (!decision.retry) throw error;
+      if (!decision.retry || opts.retryIf?.(error) === false) throw error;
       if (decision.reason === 'throttled') state.throttles++;
       else state.failures++;
       await opts.onRetry?.(error, decision, n);
       await sleep(decision.delayMs);
     }
   }
+}
+
+/** Socket errors saying no server is there at all (nothing listens, no such host), rather than a passing fault. */
+const NOTHING_LISTENING = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_NONAME']);
+
+/**
+ * Whether `error` (or one of its causes: fetch wraps the socket error) says nothing listens at the
+ * address. A connection test answers that at once instead of spending the retry budget (35 s by default)
+ * on a typo or a mock store that is not running; syncs still retry it like any network error.
+ */
+export function isNothingListening(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NOTHING_LISTENING.has(code)) return true;
+  }
+  return false;
 }

@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { purgeTenantRecords } from './records.js';
-import type { Db } from './schema.js';
+import type { Database, Db } from './schema.js';
 import type { Integration, IntegrationUpdate, NewIntegration, SyncLog } from './schema.js';
 
 /** The row holding a shop (a row another tenant's shop moved away from no longer holds it). */
@@ -50,9 +50,51 @@ export async function markError(db: Db, id: number, message: string, at = new Da
     .execute();
 }
 
-/** Shopify answered 401: the token was revoked (or the app uninstalled). */
-export async function markTokenRevoked(db: Db, id: number, at = new Date()): Promise<void> {
-  await db.updateTable('shopify_integrations').set({ token_revoked_at: at }).where('id', '=', id).where('token_revoked_at', 'is', null).execute();
+/**
+ * Shopify answered 401 to the token saved at `tokenSavedAt` (a run's `installed_at`), or uninstalled
+ * the app at `tokenSavedAt` (its Triggered-At): the token is revoked, unless a connect saved another one
+ * since, which belongs to a later installation and stays. Returns whether the row changed.
+ */
+export async function markTokenRevoked(db: Db, id: number, tokenSavedAt: Date, at = new Date()): Promise<boolean> {
+  const result = await db
+    .updateTable('shopify_integrations')
+    .set({ token_revoked_at: at })
+    .where('id', '=', id)
+    .where('token_revoked_at', 'is', null)
+    .where('installed_at', '<=', tokenSavedAt)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+// ---------- installations ----------
+
+/** What writers check of an integration, read under a lock in their own transaction. */
+export type InstallationState = Pick<
+  Integration,
+  'id' | 'tenant_id' | 'shop_domain' | 'installation' | 'installed_at' | 'is_active' | 'token_revoked_at' | 'shop_released_at' | 'records_purged_at'
+>;
+
+/**
+ * Reads the integration row locked in share mode (page writes, webhook batches: they do not block one
+ * another) or for update (changes of the row, redactions), so a connect, disconnect or purge either
+ * waits for the writer's commit or is seen by it. Both servers know LOCK IN SHARE MODE.
+ */
+export async function lockInstallation(trx: Transaction<Database>, id: number, mode: 'share' | 'update'): Promise<InstallationState | undefined> {
+  const { rows } = await sql<InstallationState>`
+    SELECT id, tenant_id, shop_domain, installation, installed_at, is_active, token_revoked_at, shop_released_at, records_purged_at
+    FROM shopify_integrations WHERE id = ${id} ${mode === 'update' ? sql`FOR UPDATE` : sql`LOCK IN SHARE MODE`}`.execute(trx);
+  const row = rows[0];
+  return row ? { ...row, id: Number(row.id), installation: Number(row.installation), is_active: Number(row.is_active) } : undefined;
+}
+
+/** Whether work begun for `installation` may still write: the row holds it, connected. */
+export function isCurrentInstallation(state: InstallationState | undefined, installation: number): boolean {
+  return state !== undefined && state.installation === installation && state.shop_released_at === null && isConnected(state);
+}
+
+/** The copy was purged now: what Shopify observed before stays out (see migration 0010). */
+export async function markRecordsPurged(db: Db, id: number, at = new Date()): Promise<void> {
+  await db.updateTable('shopify_integrations').set({ records_purged_at: at }).where('id', '=', id).execute();
 }
 
 // ---------- connecting, health and listing (connection flows, admin) ----------
@@ -77,25 +119,45 @@ const isDuplicateKey = (err: unknown) => (err as { code?: string })?.code === 'E
  * `shop_released_at`, so its status says the shop is connected elsewhere; the caller gets it back as
  * `displaced` to log. The unique keys on tenant and shop holder settle races: a duplicate key re-runs the
  * decision once.
+ *
+ * Every connect is `installed_at` now (an older `app/uninstalled` is stale). A row that takes another
+ * shop, or a store connected again after a disconnect or revocation, starts a new `installation`: work
+ * of the previous one stops writing. A row that takes another shop also loses the old shop's copy and
+ * sync state in the same transaction, so no page of the old shop lands after the purge.
  */
 export async function saveTenantConnection(db: Db, tenantId: string, values: ConnectionValues, now = new Date()): Promise<SaveConnectionResult> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await db.transaction().execute(async (trx) => {
         let displaced: Integration | undefined;
-        const holder = await holderOf(trx, values.shop_domain).executeTakeFirst();
+        const holder = await holderOf(trx, values.shop_domain).forUpdate().executeTakeFirst();
         if (holder && holder.tenant_id !== tenantId) {
           if (holder.is_active === 1) return { outcome: 'conflict' } as const;
           await purgeTenantRecords(trx, holder.tenant_id);
           await deleteIntegrationSyncState(trx, holder.id);
-          await trx.updateTable('shopify_integrations').set({ shop_released_at: now }).where('id', '=', holder.id).execute();
+          await trx.updateTable('shopify_integrations').set({ shop_released_at: now, records_purged_at: now }).where('id', '=', holder.id).execute();
           displaced = holder;
         }
-        const previous = await trx.selectFrom('shopify_integrations').selectAll().where('tenant_id', '=', tenantId).executeTakeFirst();
-        const healthy = { is_active: 1, token_revoked_at: null, shop_released_at: null, error_count: 0, last_error_at: null, last_error_message: null };
+        const previous = await trx.selectFrom('shopify_integrations').selectAll().where('tenant_id', '=', tenantId).forUpdate().executeTakeFirst();
+        const healthy = { is_active: 1, token_revoked_at: null, shop_released_at: null, error_count: 0, last_error_at: null, last_error_message: null, installed_at: now };
         let id: number;
         if (previous) {
-          await trx.updateTable('shopify_integrations').set({ ...values, ...healthy }).where('id', '=', previous.id).execute();
+          const shopChanged = previous.shop_domain !== values.shop_domain;
+          const reinstalled = shopChanged || previous.shop_released_at !== null || !isConnected(previous);
+          if (shopChanged) {
+            await purgeTenantRecords(trx, tenantId);
+            await deleteIntegrationSyncState(trx, previous.id);
+          }
+          await trx
+            .updateTable('shopify_integrations')
+            .set({
+              ...values,
+              ...healthy,
+              ...(reinstalled ? { installation: sql<number>`installation + 1` } : {}),
+              ...(shopChanged ? { records_purged_at: now } : {}),
+            })
+            .where('id', '=', previous.id)
+            .execute();
           id = previous.id;
         } else {
           const result = await trx.insertInto('shopify_integrations').values({ ...values, ...healthy, tenant_id: tenantId, last_sync_at: null }).executeTakeFirstOrThrow();

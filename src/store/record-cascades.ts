@@ -1,11 +1,9 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { RESOURCES, type ResourceDefinition, type Row } from '../resources/index.js';
 import type { Database, Db } from './schema.js';
+import { untyped } from './untyped.js';
 
-// Record tables are chosen from the registry at run time, so queries here are built on an untyped view.
-type AnyDb = Kysely<any>;
 type Executor = Db | Transaction<Database>;
-const untyped = (db: Executor) => db as unknown as AnyDb;
 
 interface KeyOwner {
   tenantId: string;

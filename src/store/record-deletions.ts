@@ -1,6 +1,7 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { ResourceDefinition, Row } from '../resources/index.js';
 import type { Database } from './schema.js';
+import { untyped } from './untyped.js';
 
 /**
  * Of these record keys, those whose stored version is not newer than `deletedAt` (or not stored at all):
@@ -10,7 +11,7 @@ import type { Database } from './schema.js';
  */
 export async function keysDeletableAt(trx: Transaction<Database>, resource: ResourceDefinition, tenantId: string, keys: unknown[][], deletedAt: Date): Promise<unknown[][]> {
   if (keys.length === 0) return [];
-  const db = trx as unknown as Kysely<any>;
+  const db = untyped(trx);
   const columns = resource.keyColumns;
   const tuple = (values: unknown[]) => sql`(${sql.join(values)})`;
   const newer: Row[] = await db

@@ -36,6 +36,12 @@ export interface IntegrationsTable {
   shop_released_at: Date | null;
   /** The shop while this row holds it, NULL once released (generated; unique): see migration 0006. */
   shop_holder: ColumnType<string | null, never, never>;
+  /** Which installation of the shop this row holds now, counted from 1: see migration 0010. */
+  installation: Generated<number>;
+  /** When the latest connect saved the token (an `app/uninstalled` triggered before it is stale). */
+  installed_at: Timestamp;
+  /** When the copy was last purged: nothing Shopify observed before it is written again. */
+  records_purged_at: Date | null;
   last_sync_at: Date | null;
   last_error_at: Date | null;
   last_error_message: string | null;

@@ -171,14 +171,15 @@ export async function touchRecords(trx: Executor, resource: ResourceDefinition, 
  * its start, which may be several runs ago) and that are not deleted yet are marked deleted. Walks the tenant's primary key in batches,
  * so memory and lock time stay small however large the store; the UPDATE re-checks the condition, so a
  * webhook that wrote a row meanwhile keeps it alive. `createdSince` limits the sweep to what the sync
- * could see (orders without `read_all_orders`: the last 60 days).
+ * could see (orders without `read_all_orders`: the last 60 days). `guard` runs first in the transaction
+ * of each batch's UPDATE and throws to stop the sweep (the run's installation is not the current one).
  */
 export async function markUnseenRecordsDeleted(
   db: Db,
   resource: ResourceDefinition,
   owner: Owner,
   syncStartedAt: Date,
-  opts: { createdSince?: Date; batchSize?: number } = {},
+  opts: { createdSince?: Date; batchSize?: number; guard?: (trx: Transaction<Database>) => Promise<void> } = {},
 ): Promise<number> {
   const keyColumns = [...resource.keyColumns];
   const batchSize = opts.batchSize ?? 1000;
@@ -202,12 +203,15 @@ export async function markUnseenRecordsDeleted(
     if (rows.length === 0) break;
     const keys = rows.map((r) => keyColumns.map((c) => r[c]));
     after = keys[keys.length - 1];
-    const result = await untyped(db)
-      .updateTable(resource.table)
-      .set({ deleted_at: sql`NOW(3)` })
-      .where(unseen)
-      .where(keysCondition(resource, keys) as never)
-      .executeTakeFirst();
+    const result = await db.transaction().execute(async (trx) => {
+      await opts.guard?.(trx);
+      return untyped(trx)
+        .updateTable(resource.table)
+        .set({ deleted_at: sql`NOW(3)` })
+        .where(unseen)
+        .where(keysCondition(resource, keys) as never)
+        .executeTakeFirst();
+    });
     deleted += Number(result.numUpdatedRows ?? 0);
     if (rows.length < batchSize) break;
   }

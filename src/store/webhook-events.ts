@@ -70,21 +70,28 @@ export interface WebhookOwner {
 }
 
 /**
- * Owners of queued webhooks, by the integration id resolved at ingest; when that integration has been
- * deleted since (the shop moved to another tenant), by the shop's current integration. Absent: dropped.
+ * Owners of queued webhooks: the integration id resolved at ingest, as long as that integration still
+ * holds the entry's shop. An entry of another shop (the tenant switched shops since) or of a shop that
+ * moved to another tenant belongs to an earlier installation: it has no owner and is dropped, never
+ * handed to whoever holds the shop now.
  */
 export async function findWebhookOwners(db: Kysely<Database>, refs: { integrationId: number; shop: string }[]) {
-  // A row the shop moved away from (released) counts as gone: its tenant no longer holds the shop's data.
-  const select = () => db.selectFrom('shopify_integrations').select(['id', 'tenant_id', 'shop_currency', 'shop_domain']).where('shop_released_at', 'is', null);
-  const toOwner = (r: { id: number; tenant_id: string; shop_currency: string | null }): WebhookOwner => ({ integrationId: Number(r.id), tenantId: r.tenant_id, shopCurrency: r.shop_currency });
-  const byId = new Map<number, WebhookOwner>();
-  const byShop = new Map<string, WebhookOwner>();
-  if (refs.length > 0) {
-    for (const r of await select().where('id', 'in', [...new Set(refs.map((ref) => ref.integrationId))]).execute()) byId.set(Number(r.id), toOwner(r));
-    const orphans = [...new Set(refs.filter((ref) => !byId.has(ref.integrationId)).map((ref) => ref.shop))];
-    if (orphans.length > 0) for (const r of await select().where('shop_domain', 'in', orphans).execute()) byShop.set(r.shop_domain, toOwner(r));
+  const byId = new Map<number, WebhookOwner & { shopDomain: string }>();
+  const ids = [...new Set(refs.map((ref) => ref.integrationId))];
+  if (ids.length > 0) {
+    const rows = await db
+      .selectFrom('shopify_integrations')
+      .select(['id', 'tenant_id', 'shop_currency', 'shop_domain'])
+      .where('id', 'in', ids)
+      .where('shop_released_at', 'is', null)
+      .execute();
+    for (const r of rows) byId.set(Number(r.id), { integrationId: Number(r.id), tenantId: r.tenant_id, shopCurrency: r.shop_currency, shopDomain: r.shop_domain.toLowerCase() });
   }
-  return (integrationId: number, shop: string): WebhookOwner | undefined => byId.get(integrationId) ?? byShop.get(shop);
+  return (integrationId: number, shop: string): WebhookOwner | undefined => {
+    const owner = byId.get(integrationId);
+    if (!owner || owner.shopDomain !== shop.toLowerCase()) return undefined;
+    return { integrationId: owner.integrationId, tenantId: owner.tenantId, shopCurrency: owner.shopCurrency };
+  };
 }
 
 /** Which of these events were applied already (their id is recorded). */

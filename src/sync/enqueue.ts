@@ -30,20 +30,24 @@ const NOT_STARTED = new Set(['waiting', 'delayed', 'prioritized']);
 const jobKeySecrets = new WeakMap<Buffer, Buffer>();
 
 /**
- * The integration's part of its job ids: an HMAC of its id (key derived from TOKEN_ENCRYPTION_KEY), so
- * job ids, which tenants see in sync answers, logs and status, do not tell how many stores the service
- * holds, yet the same integration always gets the same id (BullMQ's duplicate protection).
+ * The installation's part of its job ids: an HMAC of the integration id and installation (key derived
+ * from TOKEN_ENCRYPTION_KEY), so job ids, which tenants see in sync answers, logs and status, do not tell
+ * how many stores the service holds, yet one installation always gets the same id (BullMQ's duplicate
+ * protection) and a later installation another one: a job of the old shop still running never answers
+ * the new installation's syncs "already queued". The first installation keeps the id of the integration
+ * alone, which jobs had before installations were counted.
  */
-export function integrationJobKey(ctx: Pick<ServiceContext, 'config'>, integrationId: number): string {
+export function integrationJobKey(ctx: Pick<ServiceContext, 'config'>, integrationId: number, installation = 1): string {
   const master = ctx.config.encryption.key;
   let secret = jobKeySecrets.get(master);
   if (!secret) jobKeySecrets.set(master, (secret = deriveKey(master, 'sync-job-id')));
-  return createHmac('sha256', secret).update(String(integrationId)).digest('hex').slice(0, 24);
+  const identity = installation <= 1 ? String(integrationId) : `${integrationId}/${installation}`;
+  return createHmac('sha256', secret).update(identity).digest('hex').slice(0, 24);
 }
 
-/** The job id of an integration's sync of one resource. */
-export const integrationSyncJobId = (ctx: Pick<ServiceContext, 'config'>, integrationId: number, resource: ResourceName) =>
-  syncJobId(integrationJobKey(ctx, integrationId), resource);
+/** The job id of an installation's sync of one resource. */
+export const integrationSyncJobId = (ctx: Pick<ServiceContext, 'config'>, integrationId: number, resource: ResourceName, installation = 1) =>
+  syncJobId(integrationJobKey(ctx, integrationId, installation), resource);
 
 async function redisCall<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -73,7 +77,7 @@ export async function enqueueSyncs(ctx: ServiceContext, integration: Integration
 
 export async function enqueueSync(ctx: ServiceContext, integration: Integration, resource: ResourceName, mode: SyncMode, trigger: SyncTrigger): Promise<SyncJobState> {
   const queue = syncQueue(ctx);
-  const jobId = integrationSyncJobId(ctx, integration.id, resource);
+  const jobId = integrationSyncJobId(ctx, integration.id, resource, integration.installation);
   const alreadyQueued = { resource, job_id: jobId, state: 'already_queued' } as const;
 
   const existing = await redisCall(() => queue.getJob(jobId));
@@ -91,7 +95,7 @@ export async function enqueueSync(ctx: ServiceContext, integration: Integration,
     tenant_id: integration.tenant_id, integration_id: integration.id, resource, trigger, mode, status: 'queued', job_id: jobId,
   });
   const nonce = randomUUID();
-  const data: SyncJobData = { integrationId: integration.id, tenantId: integration.tenant_id, resource, mode, trigger, logId, nonce };
+  const data: SyncJobData = { integrationId: integration.id, installation: integration.installation, tenantId: integration.tenant_id, resource, mode, trigger, logId, nonce };
   try {
     await redisCall(() => queue.add(SYNC_JOB_NAME, data, syncJobOptions(ctx.config, jobId)));
     // A concurrent request may have won the id between our check and our add: then BullMQ kept its job.
@@ -113,14 +117,15 @@ async function upgradeToFull(job: Job<SyncJobData>, state: string, mode: SyncMod
 }
 
 /**
- * Removes the integration's sync jobs that have not started (disconnect). A running one stops by itself
- * at its next page, when it finds the integration disconnected. Returns how many jobs were removed.
+ * Removes the installation's sync jobs that have not started (disconnect, another installation). A
+ * running one stops by itself at its next page, when it finds the integration disconnected or another
+ * installation. Returns how many jobs were removed.
  */
-export async function cancelIntegrationSyncs(ctx: ServiceContext, integrationId: number): Promise<number> {
+export async function cancelIntegrationSyncs(ctx: ServiceContext, integrationId: number, installation = 1): Promise<number> {
   const queue = syncQueue(ctx);
   let removed = 0;
   for (const resource of RESOURCE_NAMES) {
-    const job = await redisCall(() => queue.getJob(integrationSyncJobId(ctx, integrationId, resource)));
+    const job = await redisCall(() => queue.getJob(integrationSyncJobId(ctx, integrationId, resource, installation)));
     if (!job || !NOT_STARTED.has(await redisCall(() => job.getState()))) continue;
     try {
       await job.remove();

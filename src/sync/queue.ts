@@ -10,6 +10,8 @@ export type SyncTrigger = components['schemas']['SyncTrigger'];
 /** What a sync job carries. The token never travels through Redis: the worker reads it from MySQL. */
 export interface SyncJobData {
   integrationId: number;
+  /** The installation the job was queued for (absent in jobs queued before installations were counted: the first). */
+  installation?: number;
   tenantId: string;
   resource: ResourceName;
   mode: SyncMode;
@@ -28,10 +30,10 @@ export const SYNC_JOB_NAME = 'sync';
 export const FAN_OUT_JOB_NAME = 'fan-out';
 
 /**
- * One id per integration and resource: while a job with this id is waiting, delayed (between attempts)
+ * One id per installation and resource: while a job with this id is waiting, delayed (between attempts)
  * or active, BullMQ refuses a second one. Finished jobs are removed at once, so the id is free again.
- * `integrationKey` is the integration's opaque key (`integrationJobKey`), never its sequential id:
- * tenants see job ids.
+ * `integrationKey` is the installation's opaque key (`integrationJobKey`), never the sequential
+ * integration id: tenants see job ids.
  */
 export function syncJobId(integrationKey: string, resource: ResourceName): string {
   return `sync:${integrationKey}:${resource}`;

@@ -14,10 +14,12 @@ import { databaseNow, getSyncState, markUnseenRecordsDeleted, saveSyncCompleted,
 import { IntegrationDisconnectedError, SyncInterruptedError } from './errors.js';
 import { describePosition, prefetchOne, recordPages, type WalkPosition } from './pages.js';
 import type { SyncMode, SyncTrigger } from './queue.js';
-import { mapPage, writePage } from './write-page.js';
+import { assertCurrentInstallation, mapPage, writePage } from './write-page.js';
 
 export interface SyncRequest {
   integrationId: number;
+  /** The installation the run belongs to (absent: the current one when the run starts). */
+  installation?: number;
   resource: ResourceName;
   mode: SyncMode;
   trigger: SyncTrigger;
@@ -139,12 +141,18 @@ function clientFor(ctx: ServiceContext, integration: Integration, opts: SyncOpti
 export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncOptions = {}): Promise<SyncResult> {
   const resource = RESOURCES[req.resource];
   const integration = await findIntegrationById(ctx.db, req.integrationId);
-  if (!integration || !isConnected(integration)) {
-    const reason = 'The integration is not connected any more; the run was skipped';
+  const stale = integration && req.installation !== undefined && integration.installation !== req.installation;
+  if (!integration || !isConnected(integration) || stale) {
+    const reason = stale
+      ? 'The store was connected again since this sync was queued (another installation); the run was skipped'
+      : 'The integration is not connected any more; the run was skipped';
     if (req.logId !== undefined) await abandonSyncLog(ctx.db, req.logId, reason);
     ctx.metrics.syncRuns.inc({ resource: req.resource, outcome: 'skipped' });
     return { status: 'skipped', reason };
   }
+  // Every write of this run checks, in its transaction, that the store is still this installation.
+  const installation = integration.installation;
+  const guard = (trx: Parameters<typeof assertCurrentInstallation>[0]) => assertCurrentInstallation(trx, integration.id, installation);
 
   const startedAt = new Date();
   const state = await getSyncState(ctx.db, integration.id, req.resource);
@@ -181,7 +189,7 @@ export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncO
       keyless += mapped.keyless;
       if (mapped.maxUpdatedAt && (!maxSeen || mapped.maxUpdatedAt > maxSeen)) maxSeen = mapped.maxUpdatedAt;
       const walk = page.resumeAt ? { mode, startedAt: walkStartedAt, updatedAtMin, position: page.resumeAt } : undefined;
-      counts.records_written += await writePage(ctx.db, resource, owner, mapped, { logId, counts, markSeen: mode === 'full', ...(walk ? { walk } : {}) }, page.requestedAt);
+      counts.records_written += await writePage(ctx.db, resource, owner, mapped, { logId, counts, markSeen: mode === 'full', installation, ...(walk ? { walk } : {}) }, page.requestedAt);
       resumeAt = page.resumeAt;
       if (page.capReached) pageCapReached = true;
     }
@@ -190,23 +198,24 @@ export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncO
     // walk, or a record whose key could not be read, would make present records look deleted.
     const walkComplete = !pageCapReached;
     const sweepStarted = performance.now();
-    if (walkComplete && mode === 'full' && keyless === 0) counts.records_deleted = await sweepDeleted(ctx, integration, req.resource, walkStartedAt, startedAt);
+    if (walkComplete && mode === 'full' && keyless === 0) counts.records_deleted = await sweepDeleted(ctx, integration, req.resource, walkStartedAt, startedAt, guard);
     const sweepMs = Math.round(performance.now() - sweepStarted);
     const finishedAt = new Date();
-    if (walkComplete) {
-      // Never past the walk's start: what changed during the walk is read again by the next one.
-      const cursor = maxSeen ? new Date(Math.min(maxSeen.getTime(), walkStartedAt.getTime())) : null;
-      await saveSyncCompleted(ctx.db, integration.id, req.resource, { cursor, mode, at: finishedAt });
-    }
+    // Never past the walk's start: what changed during the walk is read again by the next one.
+    const cursor = maxSeen ? new Date(Math.min(maxSeen.getTime(), walkStartedAt.getTime())) : null;
+    await ctx.db.transaction().execute(async (trx) => {
+      await assertCurrentInstallation(trx, integration.id, installation, 'update');
+      if (walkComplete) await saveSyncCompleted(trx, integration.id, req.resource, { cursor, mode, at: finishedAt });
+      await markSuccess(trx, integration.id, finishedAt);
+    });
     const resumesFrom = walkComplete || !resumeAt ? null : describePosition(resumeAt);
     const note = recordsSkipped > 0 ? `${recordsSkipped} record(s) could not be mapped and were skipped (see the worker log)` : null;
     await finishSyncLog(ctx.db, logId, { ...counts, status: 'succeeded', page_cap_reached: pageCapReached, error: note, finished_at: finishedAt, resumes_from: resumesFrom });
-    await markSuccess(ctx.db, integration.id, finishedAt);
     log.info({ ...counts, pageCapReached, walkComplete, resumesFrom, ms: finishedAt.getTime() - startedAt.getTime(), sweepMs }, walkComplete ? 'sync succeeded' : 'sync stopped at the page cap; the next run continues the walk');
     countRun(ctx, req.resource, 'succeeded', startedAt, counts);
     return { status: 'succeeded', logId, mode, counts, pageCapReached, recordsSkipped, walkComplete, resumesFrom };
   } catch (error) {
-    await recordFailure(ctx, log, integration.id, logId, counts, pageCapReached, error, resumeAt);
+    await recordFailure(ctx, log, integration, logId, counts, pageCapReached, error, resumeAt);
     countRun(ctx, req.resource, error instanceof SyncInterruptedError || error instanceof IntegrationDisconnectedError ? 'interrupted' : 'failed', startedAt, counts);
     throw error;
   }
@@ -222,7 +231,7 @@ function countRun(ctx: ServiceContext, resource: ResourceName, outcome: 'succeed
   m.syncRecords.inc({ resource, kind: 'deleted' }, counts.records_deleted);
 }
 
-async function recordFailure(ctx: ServiceContext, log: Logger, integrationId: number, logId: number, counts: SyncCounts, pageCapReached: boolean, error: unknown, resumeAt: WalkPosition | null) {
+async function recordFailure(ctx: ServiceContext, log: Logger, integration: Integration, logId: number, counts: SyncCounts, pageCapReached: boolean, error: unknown, resumeAt: WalkPosition | null) {
   const message = errorMessage(error);
   // The pages written before the failure are saved with the walk's position: the next run continues there.
   const resumesFrom = resumeAt ? describePosition(resumeAt) : null;
@@ -231,15 +240,18 @@ async function recordFailure(ctx: ServiceContext, log: Logger, integrationId: nu
     log.info({ reason: message }, 'sync stopped');
     return;
   }
-  if (error instanceof ShopifyUnauthorizedError) await markTokenRevoked(ctx.db, integrationId).catch(() => undefined);
-  await markError(ctx.db, integrationId, message).catch(() => undefined);
+  // A 401 to this run's token revokes nothing when a connect saved another token since (a reinstall).
+  if (error instanceof ShopifyUnauthorizedError) await markTokenRevoked(ctx.db, integration.id, integration.installed_at).catch(() => undefined);
+  await markError(ctx.db, integration.id, message).catch(() => undefined);
   log.warn({ err: message }, 'sync failed');
 }
 
+type SweepGuard = NonNullable<Parameters<typeof markUnseenRecordsDeleted>[4]>['guard'];
+
 /** Marks what a complete full walk (begun at `sweepFrom`, maybe several runs ago) did not see as deleted (see markUnseenRecordsDeleted). */
-function sweepDeleted(ctx: ServiceContext, integration: Integration, name: ResourceName, sweepFrom: Date, startedAt: Date): Promise<number> {
+function sweepDeleted(ctx: ServiceContext, integration: Integration, name: ResourceName, sweepFrom: Date, startedAt: Date, guard: SweepGuard): Promise<number> {
   const owner: Owner = { tenantId: integration.tenant_id, integrationId: integration.id };
   const recentOrdersOnly = name === 'orders' && !integration.scopes.split(/[\s,]+/).includes('read_all_orders');
   const opts = recentOrdersOnly ? { createdSince: new Date(startedAt.getTime() - RECENT_ORDERS_MS) } : {};
-  return markUnseenRecordsDeleted(ctx.db, RESOURCES[name], owner, sweepFrom, opts);
+  return markUnseenRecordsDeleted(ctx.db, RESOURCES[name], owner, sweepFrom, { ...opts, guard });
 }

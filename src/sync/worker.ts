@@ -77,9 +77,11 @@ async function closeRunsOfFailedJob(ctx: ServiceContext, job: Job<SyncJobData>):
 /** One attempt of a sync job; tells BullMQ whether another attempt may help. */
 export async function processSyncJob(ctx: ServiceContext, job: Job<SyncJobData>, token: string | undefined, signal: AbortSignal): Promise<SyncResult> {
   const { integrationId, resource, mode, trigger, logId } = job.data;
+  // Jobs queued before installations were counted belong to the first one.
+  const installation = job.data.installation ?? 1;
   try {
     if (signal.aborted) throw new SyncInterruptedError();
-    return await runSync(ctx, { integrationId, resource, mode, trigger, jobId: job.id ?? null, ...(logId !== undefined ? { logId } : {}), ...(job.failedReason ? { lastJobError: job.failedReason } : {}) }, { signal });
+    return await runSync(ctx, { integrationId, installation, resource, mode, trigger, jobId: job.id ?? null, ...(logId !== undefined ? { logId } : {}), ...(job.failedReason ? { lastJobError: job.failedReason } : {}) }, { signal });
   } catch (error) {
     if (error instanceof SyncInterruptedError) {
       // Back to the queue without spending an attempt; another worker (or this one after restart) resumes.

@@ -1,7 +1,8 @@
-import { sql, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import type { Db } from '../store/schema.js';
 import type { Logger } from '../platform/logger.js';
 import type { MapContext, MappedRecord, ResourceDefinition } from '../resources/index.js';
+import { isCurrentInstallation, lockInstallation } from '../store/integrations.js';
 import { upsertRecords, type Owner } from '../store/records.js';
 import type { Database } from '../store/schema.js';
 import { updateSyncLogProgress, type SyncCounts } from '../store/sync-logs.js';
@@ -45,12 +46,20 @@ export function mapPage(resource: ResourceDefinition, items: ShopifyRecord[], ma
   return page;
 }
 
-/** Locks the integration row (shared) and fails when it was disconnected: a disconnect's purge then never races a page. */
-async function assertConnected(trx: Transaction<Database>, integrationId: number): Promise<void> {
-  const { rows } = await sql<{ is_active: number; token_revoked_at: Date | null }>`
-    SELECT is_active, token_revoked_at FROM shopify_integrations WHERE id = ${integrationId} LOCK IN SHARE MODE`.execute(trx);
-  const row = rows[0];
-  if (!row || row.is_active !== 1 || row.token_revoked_at !== null) throw new IntegrationDisconnectedError();
+/**
+ * Locks the integration row (shared) and fails unless it is still connected and still `installation`
+ * (absent: any): a disconnect, purge or another installation (another shop, a reconnect after a
+ * disconnect) then never races a write of the run, and a run of an earlier installation writes nothing.
+ * A transaction that goes on to update the integration row locks it for update at once (`mode`): two
+ * runs upgrading their shared locks would deadlock.
+ */
+export async function assertCurrentInstallation(trx: Transaction<Database>, integrationId: number, installation?: number, mode: 'share' | 'update' = 'share'): Promise<void> {
+  const state = await lockInstallation(trx, integrationId, mode);
+  if (!isCurrentInstallation(state, installation ?? state?.installation ?? 0)) {
+    throw new IntegrationDisconnectedError(state && installation !== undefined && state.installation !== installation
+      ? 'The store was connected again (another installation) during the sync; this run stopped without writing'
+      : undefined);
+  }
 }
 
 /** Where the walk continues after this page, saved with it (absent when the page ended the walk). */
@@ -58,22 +67,22 @@ export type WalkStep = Omit<SyncWalk, 'maxUpdatedAt' | 'keyless'>;
 
 /**
  * One page in one transaction: order-free upsert (a stored newer version wins), in a full sync the
- * "seen" mark, the run's progress and where the walk continues. A deadlock with a concurrent webhook
- * batch is retried.
+ * "seen" mark, the run's progress and where the walk continues; nothing when the run's installation is
+ * not the current one any more. A deadlock with a concurrent webhook batch is retried.
  */
 export async function writePage(
   db: Db,
   resource: ResourceDefinition,
   owner: Owner,
   page: MappedPage,
-  progress: { logId: number; counts: SyncCounts; markSeen: boolean; walk?: WalkStep },
+  progress: { logId: number; counts: SyncCounts; markSeen: boolean; walk?: WalkStep; installation?: number },
   /** When the page's request started: its records' secondary version (a sync read wins over what was observed before it). */
   observedAt: Date,
 ): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await db.transaction().execute(async (trx) => {
-        await assertConnected(trx, owner.integrationId);
+        await assertCurrentInstallation(trx, owner.integrationId, progress.installation);
         const { written } = await upsertRecords(trx, resource, owner, page.records.map((r) => ({ ...r, observedAt })));
         // A written row got a fresh `synced_at` already; only a page with unchanged (skipped) rows needs the mark.
         if (progress.markSeen && written < page.keys.length) await touchRecords(trx, resource, owner, page.keys);

@@ -1,12 +1,12 @@
 import type { Db } from '../store/schema.js';
 import type { MappedRecord, ResourceDefinition, ResourceName } from '../resources/index.js';
+import { isConnected, lockInstallation, type InstallationState } from '../store/integrations.js';
 import { markRecordsDeleted, upsertRecords, type ObservedRecord, type Owner } from '../store/records.js';
-import { lockIntegrationExclusive } from '../store/redactions.js';
 import { markRecordsDeletedWhere } from '../store/record-cascades.js';
 import { keysDeletableAt } from '../store/record-deletions.js';
 import { shopifyId } from '../resources/mapping.js';
 import { eventKey, recordNewEvents, type WebhookOwner } from '../store/webhook-events.js';
-import { markUninstalled, recordCustomerDataRequest, redactCustomer, redactShop, validateCompliancePayload } from './compliance.js';
+import { COMPLIANCE_TOPICS, markUninstalled, recordCustomerDataRequest, redactCustomer, redactShop, validateCompliancePayload } from './compliance.js';
 import { decodeEnvelope, type WebhookEnvelope } from './stream.js';
 import { actionForTopic, type TopicAction } from './topics.js';
 
@@ -59,6 +59,18 @@ export function prepareEvent(streamId: string, envelope: WebhookEnvelope, owner:
   }
 }
 
+/**
+ * Why an event changed nothing although it is new: its integration no longer holds its shop (another
+ * shop, or the shop moved to another tenant), the store is disconnected (compliance topics excepted),
+ * it was observed before the copy was purged, or it is an `app/uninstalled` of an earlier installation.
+ */
+export type DropReason = 'other-shop' | 'disconnected' | 'before-purge' | 'earlier-installation';
+
+export interface DroppedEvent {
+  event: PreparedEvent;
+  reason: DropReason;
+}
+
 export interface ApplyResult {
   /** Events applied for the first time. */
   applied: number;
@@ -66,6 +78,8 @@ export interface ApplyResult {
   duplicates: number;
   /** The same split by topic (metrics). */
   byTopic: Map<string, { applied: number; duplicates: number }>;
+  /** Events the integration's state refused (not recorded as processed; acknowledged by the consumer). */
+  dropped: DroppedEvent[];
 }
 
 /**
@@ -77,25 +91,50 @@ const KEYS_COME_BACK = new Set<ResourceName>(['inventory']);
 
 /** Actions that change the integration row or redact: see applyEvents. */
 const EXCLUSIVE_ACTIONS = new Set<TopicAction['kind']>(['app-uninstalled', 'customer-redact', 'shop-redact']);
+/** Actions that write records (the others are compliance and the uninstall). */
+const RECORD_ACTIONS = new Set<TopicAction['kind']>(['upsert', 'delete', 'delete-where']);
+
+/** Why the integration's current state refuses this event, if it does (see DropReason). */
+export function dropReason(state: InstallationState | undefined, e: PreparedEvent): DropReason | undefined {
+  if (!state || state.shop_released_at !== null || state.shop_domain !== e.envelope.shop.toLowerCase()) return 'other-shop';
+  if (COMPLIANCE_TOPICS.has(e.envelope.topic)) return undefined;
+  if (!isConnected(state)) return 'disconnected';
+  const observedAt = e.envelope.triggeredAt ?? e.envelope.receivedAt;
+  if (RECORD_ACTIONS.has(e.action.kind) && state.records_purged_at !== null && observedAt <= state.records_purged_at) return 'before-purge';
+  if (e.action.kind === 'app-uninstalled' && observedAt < state.installed_at) return 'earlier-installation';
+  return undefined;
+}
 
 /** Compliance actions run after the batch's record changes, redactions last, so a change in the same batch cannot bring erased data back. */
 const SPECIAL_ORDER: TopicAction['kind'][] = ['app-uninstalled', 'customer-data-request', 'customer-redact', 'shop-redact'];
 
 /**
- * Applies a batch in ONE transaction: records the event ids (duplicates are found and skipped), then
- * one upsert per integration and resource, the deletes, and the compliance actions. READ COMMITTED
- * keeps the upserts' locking reads from taking gap locks, which would make concurrent consumers
- * inserting new records deadlock on each other; the upserts compare versions themselves, so no
- * snapshot is needed.
+ * Applies a batch in ONE transaction: locks and reads each integration of the batch and sets aside the
+ * events its state refuses (see dropReason: an entry queued before a disconnect or purge writes nothing
+ * after it), records the event ids (duplicates are found and skipped), then one upsert per integration
+ * and resource, the deletes, and the compliance actions. READ COMMITTED keeps the upserts' locking
+ * reads from taking gap locks, which would make concurrent consumers inserting new records deadlock on
+ * each other; the upserts compare versions themselves, so no snapshot is needed.
  */
 export async function applyEvents(db: Db, events: PreparedEvent[]): Promise<ApplyResult> {
   return db.transaction().setIsolationLevel('read committed').execute(async (trx) => {
-    // Upserts hold their integration row shared, compliance actions exclusively: an integration this
-    // batch changes is locked exclusively first, so the batch never upgrades its own shared lock
-    // (two batches doing that would deadlock).
-    const exclusive = [...new Set(events.filter((e) => EXCLUSIVE_ACTIONS.has(e.action.kind)).map((e) => e.owner.integrationId))].sort((a, b) => a - b);
-    for (const integrationId of exclusive) await lockIntegrationExclusive(trx, integrationId);
-    const fresh = await recordNewEvents(trx, events.map((e) => ({
+    // Upserts hold their integration row shared, compliance actions exclusively; a disconnect, purge or
+    // connect changes the row, so it waits for this batch or is seen by it. Rows are locked in id order,
+    // each at once in the mode the batch needs, so the batch never upgrades its own shared lock and two
+    // batches never wait on each other in a circle.
+    const exclusive = new Set(events.filter((e) => EXCLUSIVE_ACTIONS.has(e.action.kind)).map((e) => e.owner.integrationId));
+    const states = new Map<number, InstallationState | undefined>();
+    for (const integrationId of [...new Set(events.map((e) => e.owner.integrationId))].sort((a, b) => a - b)) {
+      states.set(integrationId, await lockInstallation(trx, integrationId, exclusive.has(integrationId) ? 'update' : 'share'));
+    }
+    const dropped: DroppedEvent[] = [];
+    const accepted: PreparedEvent[] = [];
+    for (const e of events) {
+      const reason = dropReason(states.get(e.owner.integrationId), e);
+      if (reason) dropped.push({ event: e, reason });
+      else accepted.push(e);
+    }
+    const fresh = await recordNewEvents(trx, accepted.map((e) => ({
       integrationId: e.owner.integrationId,
       tenantId: e.owner.tenantId,
       eventId: e.envelope.eventId,
@@ -105,7 +144,7 @@ export async function applyEvents(db: Db, events: PreparedEvent[]): Promise<Appl
       receivedAt: e.envelope.receivedAt,
     })));
     const toApply: PreparedEvent[] = [];
-    for (const e of events) {
+    for (const e of accepted) {
       const key = eventKey(e.owner.integrationId, e.envelope.eventId);
       if (fresh.delete(key)) toApply.push(e); // a second copy in the same batch finds the key gone
     }
@@ -150,7 +189,7 @@ export async function applyEvents(db: Db, events: PreparedEvent[]): Promise<Appl
       else if (e.action.kind === 'customer-redact') await redactCustomer(trx, e.owner, e.envelope);
       else if (e.action.kind === 'shop-redact') await redactShop(trx, e.owner, e.envelope);
     }
-    return { applied: toApply.length, duplicates: events.length - toApply.length, byTopic: countByTopic(events, new Set(toApply)) };
+    return { applied: toApply.length, duplicates: accepted.length - toApply.length, byTopic: countByTopic(accepted, new Set(toApply)), dropped };
   });
 }
 

@@ -91,11 +91,17 @@ export async function recordCustomerDataRequest(trx: Trx, owner: Owner, envelope
 /**
  * app/uninstalled: Shopify has revoked the token. The integration is marked revoked (not connected);
  * `is_active` is left as the tenant set it, so a reinstall (new token) brings it back as it was.
- * Scheduled syncs only pick connected integrations, so they skip it.
+ * Scheduled syncs only pick connected integrations, so they skip it. An uninstall triggered before the
+ * latest connect saved its token (a late delivery, the backlog) concerns an earlier installation and
+ * changes nothing. Returns whether the integration was marked.
  */
-export async function markUninstalled(trx: Trx, owner: Owner, envelope: WebhookEnvelope): Promise<void> {
-  await markTokenRevoked(trx, owner.integrationId, envelope.triggeredAt ?? envelope.receivedAt);
+export async function markUninstalled(trx: Trx, owner: Owner, envelope: WebhookEnvelope): Promise<boolean> {
+  const uninstalledAt = envelope.triggeredAt ?? envelope.receivedAt;
+  return markTokenRevoked(trx, owner.integrationId, uninstalledAt, uninstalledAt);
 }
+
+/** Topics Shopify sends, and that must be handled, for a store that is disconnected or uninstalled (GDPR). */
+export const COMPLIANCE_TOPICS: ReadonlySet<string> = new Set(['customers/data_request', 'customers/redact', 'shop/redact']);
 
 /** What a redaction or purge removes from Redis, besides MySQL: dead letters and backlog that carry its data. */
 export type StreamRedaction =

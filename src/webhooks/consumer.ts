@@ -182,9 +182,9 @@ class StreamConsumer {
     for (const { delivered, envelope } of decoded) {
       const owner: WebhookOwner | undefined = ownerOf(envelope.integrationId, envelope.shop);
       if (!owner) {
-        this.ctx.logger.warn({ integrationId: envelope.integrationId, topic: envelope.topic, eventId: envelope.eventId }, 'webhook of a shop that no longer has an integration: dropped');
+        this.ctx.logger.warn({ integrationId: envelope.integrationId, shop: envelope.shop, topic: envelope.topic, eventId: envelope.eventId }, 'webhook of a shop its integration no longer holds (another installation): dropped');
         gone.push(delivered.id);
-        this.ctx.metrics.webhooksApplied.inc({ topic: topicLabel(envelope.topic), result: 'dropped' });
+        this.ctx.metrics.webhooksApplied.inc({ topic: topicLabel(envelope.topic), result: 'other-shop' });
         continue;
       }
       try {
@@ -209,7 +209,8 @@ class StreamConsumer {
     this.countApplied(result);
     // Only after the commit; if this fails (Redis away), the entries are re-read and found already applied.
     await this.ack(prepared.map((p) => p.delivered.id));
-    await this.eraseRedacted(prepared.map((p) => p.event));
+    const refused = new Set(result.dropped.map((d) => d.event));
+    await this.eraseRedacted(prepared.map((p) => p.event).filter((e) => !refused.has(e)));
     this.ctx.logger.debug({ consumer: this.name, applied: result.applied, duplicates: result.duplicates }, 'webhook batch applied');
   }
 
@@ -231,15 +232,18 @@ class StreamConsumer {
     const { maxDeliveries } = this.ctx.config.webhooks;
     for (const { delivered, event } of prepared) {
       let failure: unknown;
+      let refused = false;
       try {
-        this.countApplied(await this.untilDone(() => applyEvents(this.ctx.db, [event])));
+        const result = await this.untilDone(() => applyEvents(this.ctx.db, [event]));
+        this.countApplied(result);
+        refused = result.dropped.length > 0;
       } catch (err) {
         if (err instanceof Stopped) throw err;
         failure = err;
       }
       if (failure === undefined) {
         await this.ack([delivered.id]);
-        await this.eraseRedacted([event]);
+        if (!refused) await this.eraseRedacted([event]);
         continue;
       }
       const error = `${event.envelope.topic}: ${errorMessage(failure)}`;
@@ -317,6 +321,11 @@ class StreamConsumer {
   }
 
   private countApplied(result: ApplyResult): void {
+    for (const { event, reason } of result.dropped) {
+      const { envelope } = event;
+      this.ctx.logger.info({ integrationId: envelope.integrationId, shop: envelope.shop, topic: envelope.topic, eventId: envelope.eventId, triggeredAt: envelope.triggeredAt, reason }, 'webhook changed nothing: the store is disconnected, was purged after it, or it belongs to an earlier installation');
+      this.ctx.metrics.webhooksApplied.inc({ topic: topicLabel(envelope.topic), result: reason });
+    }
     for (const [topic, n] of result.byTopic) {
       const label = topicLabel(topic);
       if (n.applied > 0) this.ctx.metrics.webhooksApplied.inc({ topic: label, result: 'applied' }, n.applied);

@@ -9,6 +9,7 @@ import { appendWithinQuota, type QuotaAppend } from './shop-quota.js';
 import { createSourceLimiter } from './source-limiter.js';
 import { encodeEnvelope, webhookKeys, type OutgoingEnvelope } from './stream.js';
 import { acceptedTopics, topicLabel } from './topics.js';
+import { COMPLIANCE_TOPICS } from './compliance.js';
 
 export interface IncomingWebhook {
   headers: IncomingHttpHeaders;
@@ -19,6 +20,8 @@ export interface IncomingWebhook {
 }
 
 export type IngestResult = { status: 'queued'; id: string } | { status: 'ignored' };
+/** Why a delivery was acknowledged without being queued: a topic off the allow-list, or a disconnected store. */
+type Received = { status: 'queued'; id: string } | { status: 'ignored'; because: 'topic' | 'disconnected' };
 
 const HMAC_BASE64 = /^[A-Za-z0-9+/]{43}=$/;
 
@@ -103,7 +106,7 @@ export function createWebhookIngest(ctx: ServiceContext) {
   }
 
   const unmetered = {
-    async receive({ headers, body }: IncomingWebhook): Promise<IngestResult> {
+    async receive({ headers, body }: IncomingWebhook): Promise<Received> {
       if (body.length > maxBodyBytes) throw new ClientError(`The webhook body is larger than ${maxBodyBytes} bytes`, { status: 413, code: 'payload-too-large' });
       const hmac = header(headers, 'x-shopify-hmac-sha256');
       if (!hmac) throw new UnauthorizedError('X-Shopify-Hmac-Sha256 is missing');
@@ -121,9 +124,15 @@ export function createWebhookIngest(ctx: ServiceContext) {
       const target = await verifiedTarget(shop, body, hmac);
       if (!topics.has(topic)) {
         countIgnored(topic);
-        return { status: 'ignored' };
+        return { status: 'ignored', because: 'topic' };
       }
       assertJsonObject(body);
+      // A disconnected store gets 200 (Shopify stops retrying) and nothing is queued, except what GDPR
+      // requires of us whatever the store's state (shop/redact comes 48 h after an uninstall).
+      if (!target.connected && !COMPLIANCE_TOPICS.has(topic)) {
+        ctx.logger.info({ shop, topic, integrationId: target.integrationId, eventId: eventIdHeader, triggeredAt: triggered }, 'webhook of a disconnected store acknowledged and dropped');
+        return { status: 'ignored', because: 'disconnected' };
+      }
 
       const triggeredAt = triggered ? new Date(triggered) : null;
       const envelope: OutgoingEnvelope = {
@@ -159,7 +168,7 @@ export function createWebhookIngest(ctx: ServiceContext) {
   };
 
   /** Refuses a source past its failed authentications before any work; charges it for each new one. */
-  async function receiveLimited(webhook: IncomingWebhook): Promise<IngestResult> {
+  async function receiveLimited(webhook: IncomingWebhook): Promise<Received> {
     const source = webhook.source ?? 'unknown';
     const wait = sources.retryAfterSeconds(source);
     if (wait > 0) throw new ThrottledError('Too many deliveries from this address failed authentication', wait);
@@ -172,13 +181,17 @@ export function createWebhookIngest(ctx: ServiceContext) {
   }
 
   return {
-    /** Verifies and queues one delivery, counted by topic and outcome (queued, ignored, rejected = 4xx, error = 5xx). */
+    /** Verifies and queues one delivery, counted by topic and outcome (queued, ignored, disconnected, rejected = 4xx, error = 5xx). */
     async receive(webhook: IncomingWebhook): Promise<IngestResult> {
       const topic = topicLabel(header(webhook.headers, 'x-shopify-topic'));
       try {
         const result = await receiveLimited(webhook);
-        ctx.metrics.webhooksReceived.inc({ topic, outcome: result.status });
-        return result;
+        if (result.status === 'queued') {
+          ctx.metrics.webhooksReceived.inc({ topic, outcome: 'queued' });
+          return result;
+        }
+        ctx.metrics.webhooksReceived.inc({ topic, outcome: result.because === 'disconnected' ? 'disconnected' : 'ignored' });
+        return { status: 'ignored' };
       } catch (err) {
         ctx.metrics.webhooksReceived.inc({ topic, outcome: err instanceof AppError && err.status < 500 ? 'rejected' : 'error' });
         throw err;

@@ -1,14 +1,16 @@
 import type { ServiceContext } from '../context.js';
 import { AppError, DependencyUnavailableError } from '../errors.js';
 import { openWebhookSecret } from '../store/integration-secrets.js';
-import { findIntegrationByShop } from '../store/integrations.js';
+import { findIntegrationByShop, isConnected } from '../store/integrations.js';
 
-/** What ingest needs to know about a shop: whose it is, and which secret signs its webhooks. */
+/** What ingest needs to know about a shop: whose it is, whether it is connected, and which secret signs its webhooks. */
 export interface ShopWebhookTarget {
   integrationId: number;
   tenantId: string;
   /** The store's own webhook secret (custom app), or the app's client secret. */
   secret: string;
+  /** Active with a token Shopify has not revoked: only then are its record webhooks queued (apply checks again). */
+  connected: boolean;
 }
 
 interface Cached {
@@ -24,7 +26,8 @@ interface Cached {
  * Unknown shops are remembered too, for WEBHOOK_UNKNOWN_SHOP_CACHE_MS in a bounded map of their own (a
  * flood of invented shops cannot push known ones out), and concurrent lookups of one shop share one
  * query: a flood for an unknown shop costs one SELECT per TTL. A connect anywhere is announced on
- * `shopEvents` and drops the shop from both maps, so a store connected a moment ago is found at once.
+ * `shopEvents` and drops the shop from both maps, so a store connected a moment ago is found at once (a
+ * disconnect is announced too; a process that missed it queues a little longer, and apply drops those).
  */
 export function createShopLookup(
   ctx: Pick<ServiceContext, 'db' | 'secrets' | 'config' | 'logger'> & Partial<Pick<ServiceContext, 'shopEvents'>>,
@@ -76,7 +79,7 @@ export function createShopLookup(
         throw new AppError('The webhook secret of this shop cannot be read', { status: 500 });
       }
     }
-    const target = { integrationId: integration.id, tenantId: integration.tenant_id, secret };
+    const target = { integrationId: integration.id, tenantId: integration.tenant_id, secret, connected: isConnected(integration) };
     if (generation !== startedAt) return target;
     if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
     cache.set(shop, { target, loadedAt: Date.now() });

@@ -8,7 +8,7 @@ import { expectCopyEqualsStore } from '../support/copy-equals-store.js';
 import { call } from '../support/http.js';
 import { startSyncTestContext, type SyncTestContext } from '../support/sync.js';
 import { buildScenario, deletedAtMatches, deliverInOrder, expectedFinalState } from '../support/webhook-scenario.js';
-import { drained, runConsumers, WEBHOOK_PATH } from '../support/webhooks.js';
+import { connectShop, drained, runConsumers, WEBHOOK_PATH } from '../support/webhooks.js';
 
 const SHOP = 'inventory-follows.myshopify.com';
 /** A shop of its own for the replayed scenario: its clock starts where the scenario sets it. */
@@ -117,17 +117,19 @@ describe('copy fidelity: inventory follows products and locations', function () 
     await expectCopyEqualsStore(t, key, shop());
   });
 
-  it('when one product\'s and its levels\' events are applied in 12 random orders, then each order ends where applying them in order allows', async () => {
+  it('when a scenario\'s 200 events are applied one by one in 12 random orders, then every inventory level ends where applying them in order allows', async () => {
     const scenario = buildScenario(t.mock.shop(SCENARIO_SHOP), 200, 11);
     const expected = expectedFinalState(scenario).get('shopify_inventory_levels')!;
     let seed = 7;
     const random = () => (seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647;
     for (let round = 0; round < 12; round++) {
       const tenant = `perm-${round}`;
-      const owner = { integrationId: integration.id + 1000 + round, tenantId: tenant, shopCurrency: 'USD' };
+      const shopDomain = `perm-${round}.myshopify.com`;
+      const { integrationId } = await connectShop(t.ctx, tenant, shopDomain);
+      const owner = { integrationId, tenantId: tenant, shopCurrency: 'USD' };
       const order = [...scenario].sort(() => random() - 0.5);
       for (const e of order) {
-        const envelope = { topic: e.topic, shop: SHOP, integrationId: owner.integrationId, tenantId: tenant, webhookId: null, eventId: e.eventId, triggeredAt: new Date(e.triggeredAt), apiVersion: null, receivedAt: new Date(), body: JSON.stringify(e.payload) };
+        const envelope = { topic: e.topic, shop: shopDomain, integrationId: owner.integrationId, tenantId: tenant, webhookId: null, eventId: e.eventId, triggeredAt: new Date(e.triggeredAt), apiVersion: null, receivedAt: new Date(), body: JSON.stringify(e.payload) };
         await applyEvents(t.ctx.db, [prepareEvent(`${round}-0`, envelope, owner)]);
       }
       const rows = await t.ctx.db.selectFrom('shopify_inventory_levels').select(['inventory_item_id', 'location_id', 'deleted_at']).where('tenant_id', '=', tenant).execute();

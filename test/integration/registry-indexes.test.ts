@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { CompiledQuery, sql } from 'kysely';
 import { RESOURCES, type ResourceName } from '../../src/resources/index.js';
 import type { FilterDefinition, ResourceDefinition } from '../../src/resources/types.js';
-import { listRecordsQuery, type ListQuery } from '../../src/store/records.js';
+import { listRecordsQuery, type ListQuery } from '../../src/store/record-reads.js';
 import { startTestContext, type TestContext } from '../support/context.js';
 import { customer, inventoryLevel, order, product, seedIntegration, seedRecords } from '../support/seed.js';
 

@@ -12,7 +12,7 @@ import type { TestContext } from './context.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const ENTRY = { api: 'src/main/api.ts', worker: 'src/main/worker.ts' } as const;
-/** The line each entry point logs once it is serving. */
+/** How the line each entry point logs once it is serving begins. */
 const READY_MESSAGE = { api: 'API listening', worker: 'worker started' } as const;
 
 export type ServiceKind = keyof typeof ENTRY;
@@ -90,7 +90,7 @@ export async function startServiceProcess(kind: ServiceKind, env: Record<string,
       partial = parts.pop() ?? '';
       for (const line of parts) {
         lines.push(line);
-        if (line.includes(`"msg":"${READY_MESSAGE[kind]}"`)) {
+        if (line.includes(`"msg":"${READY_MESSAGE[kind]}`)) {
           clearTimeout(timer);
           resolve();
         }

@@ -11,7 +11,7 @@ import type { ServiceContext } from '../../src/context.js';
 import { RESOURCES } from '../../src/resources/index.js';
 import { syncQueue } from '../../src/sync/queue.js';
 import { CONSUMER_GROUP, webhookKeys } from '../../src/webhooks/stream.js';
-import { expectedFinalState } from './webhook-scenario.js';
+import { deletedAtMatches, expectedFinalState } from './webhook-scenario.js';
 
 type AnyRow = Record<string, any>;
 const untyped = (ctx: Pick<ServiceContext, 'db'>) => ctx.db as unknown as Kysely<any>;
@@ -91,7 +91,7 @@ export async function expectWebhookState(ctx: Pick<ServiceContext, 'db'>, tenant
       const row = actual.get(key);
       if (!row) problems.push(`${table} ${key} missing`);
       else if (want.payload && !isDeepStrictEqual(parse(row.raw), want.payload)) problems.push(`${table} ${key} is not its last version`);
-      else if (!want.payload && row.deleted_at?.toISOString() !== want.deletedAt) problems.push(`${table} ${key} deleted_at ${row.deleted_at?.toISOString()} instead of ${want.deletedAt}`);
+      else if (!want.payload && !deletedAtMatches(row.deleted_at, want)) problems.push(`${table} ${key} deleted_at ${row.deleted_at?.toISOString()} instead of ${want.deletedBy ? `${want.deletedAt} … ${want.deletedBy}` : want.deletedAt}`);
     }
   }
   expect(problems.slice(0, 20), `${problems.length} differences from applying the scenario once`).to.deep.equal([]);

@@ -3,7 +3,7 @@ import type { ServiceContext } from '../../context.js';
 import { NotFoundError } from '../../errors.js';
 import type { components } from '../../generated/api.js';
 import { RESOURCES, type ResourceDefinition, type ResourceName } from '../../resources/index.js';
-import { getRecords, listRecords, type ListQuery } from '../../store/records.js';
+import { getRecords, listRecords, type ListQuery } from '../../store/record-reads.js';
 import { tenantOf } from '../auth.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { perTenantReadLimiter } from '../read-limiter.js';

@@ -1,0 +1,99 @@
+import { sql, type RawBuilder } from 'kysely';
+import { selectWithTimeout } from '../platform/db.js';
+import type { ResourceDefinition, Row } from '../resources/index.js';
+import type { Db } from './schema.js';
+import { untyped } from './untyped.js';
+
+/** Tenant-scoped reads for the API. */
+export interface ListQuery {
+  limit: number;
+  after?: unknown[];
+  filters: { column: string; op: '=' | '>=' | '<='; value: unknown }[];
+  includeDeleted: boolean;
+}
+
+/** Bounds of an API read: each statement is stopped after `timeoutMs` (0: unbounded). */
+export interface ReadBounds {
+  timeoutMs: number;
+}
+const UNBOUNDED: ReadBounds = { timeoutMs: 0 };
+
+/** What an API read selects: the columns `toApi` reads and the key (never `raw`). */
+const apiColumns = (readColumns: readonly string[], required: readonly string[]) => [...new Set([...required, ...readColumns])];
+
+/**
+ * The statement behind one list page (one row more than the page, to know whether another follows).
+ * Every filter has an index (tenant_id, column, key…), so a filtered page reads one index range in key order.
+ */
+export function listRecordsQuery(db: Db, resource: ResourceDefinition, tenantId: string, query: ListQuery) {
+  const keys = resource.keyColumns;
+  let q = untyped(db).selectFrom(resource.table).select(apiColumns(resource.readColumns, keys)).where('tenant_id', '=', tenantId);
+  for (const f of query.filters) q = q.where(f.column, f.op, f.value);
+  if (!query.includeDeleted) q = q.where('deleted_at', 'is', null);
+  if (query.after) q = q.where(afterKey(keys, query.after) as never);
+  for (const k of keys) q = q.orderBy(k, 'asc');
+  return q.limit(query.limit + 1);
+}
+
+export async function listRecords(db: Db, resource: ResourceDefinition, tenantId: string, query: ListQuery, bounds: ReadBounds = UNBOUNDED) {
+  const keys = resource.keyColumns;
+  const rows: Row[] = await selectWithTimeout(db, listRecordsQuery(db, resource, tenantId, query), bounds.timeoutMs);
+  const page = rows.slice(0, query.limit);
+  const children = await childrenOf(db, resource, tenantId, page, bounds);
+  return {
+    rows: page.map((row) => ({ row, children: children.get(row.id as number) ?? [] })),
+    nextKey: rows.length > query.limit ? keys.map((k) => (page[page.length - 1] as Row)[k]) : null,
+  };
+}
+
+/**
+ * "Strictly after this key" spelled so the index serves it as a range: MariaDB does not turn a row-value
+ * comparison `(a, b) > (?, ?)` into one, so `a >= ? AND (a > ? OR b > ?)` (the leading column bounds it).
+ */
+function afterKey(keys: readonly string[], after: unknown[]): RawBuilder<unknown> {
+  const [first, ...rest] = keys;
+  if (rest.length === 0) return sql`${sql.ref(first as string)} > ${after[0]}`;
+  const tail = afterKey(rest, after.slice(1));
+  return sql`(${sql.ref(first as string)} >= ${after[0]} AND (${sql.ref(first as string)} > ${after[0]} OR ${tail}))`;
+}
+
+export async function getRecords(
+  db: Db,
+  resource: ResourceDefinition,
+  tenantId: string,
+  firstKey: number,
+  includeDeleted: boolean,
+  bounds: ReadBounds = UNBOUNDED,
+) {
+  let q = untyped(db)
+    .selectFrom(resource.table)
+    .select(apiColumns(resource.readColumns, resource.keyColumns))
+    .where('tenant_id', '=', tenantId)
+    .where(resource.keyColumns[0] as string, '=', firstKey);
+  if (!includeDeleted) q = q.where('deleted_at', 'is', null);
+  for (const k of resource.keyColumns) q = q.orderBy(k, 'asc');
+  const rows: Row[] = await selectWithTimeout(db, q, bounds.timeoutMs);
+  const children = await childrenOf(db, resource, tenantId, rows, bounds);
+  return rows.map((row) => ({ row, children: children.get(row.id as number) ?? [] }));
+}
+
+async function childrenOf(db: Db, resource: ResourceDefinition, tenantId: string, parents: Row[], bounds: ReadBounds) {
+  const byParent = new Map<number, Row[]>();
+  if (!resource.child || parents.length === 0) return byParent;
+  const { table, parentColumn, orderColumn, readColumns } = resource.child;
+  const query = untyped(db)
+    .selectFrom(table)
+    .select(apiColumns(readColumns, [parentColumn]))
+    .where('tenant_id', '=', tenantId)
+    .where(parentColumn, 'in', parents.map((p) => p.id))
+    .orderBy(parentColumn)
+    .orderBy(orderColumn)
+    .orderBy('id');
+  const rows: Row[] = await selectWithTimeout(db, query, bounds.timeoutMs);
+  for (const row of rows) {
+    const list = byParent.get(row[parentColumn] as number) ?? [];
+    list.push(row);
+    byParent.set(row[parentColumn] as number, list);
+  }
+  return byParent;
+}
