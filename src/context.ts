@@ -5,7 +5,7 @@ import type { Logger } from './platform/logger.js';
 import type { Metrics } from './platform/metrics.js';
 import type { Queues } from './platform/queues.js';
 import type { Redis, RedisKeys } from './platform/redis.js';
-import type { ShopEvents } from './webhooks/shop-events.js';
+import type { ShopEvents } from './platform/shop-events.js';
 
 /** The infrastructure every part of the service is handed (never imported as a global). */
 export interface ServiceContext {

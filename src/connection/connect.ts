@@ -12,7 +12,7 @@ import { queueInitialSync, stopIntegrationSyncs } from './initial-sync.js';
 import { clientForIntegration, connectFailure, shopifyClient, unverifiedTokenClient } from './shopify.js';
 import { integrationStatus } from './status.js';
 import { deleteWebhooks, registerWebhooks, type WebhookRegistration } from './webhook-subscriptions.js';
-import { announceShopConnected } from '../webhooks/shop-events.js';
+import { announceShopConnected } from '../platform/shop-events.js';
 
 export type ConnectResult = components['schemas']['ConnectResult'];
 

@@ -10,7 +10,7 @@ import { deleteWebhooks } from './webhook-subscriptions.js';
 import { DependencyUnavailableError } from '../errors.js';
 import { eraseFromWebhookStreams } from '../webhooks/compliance.js';
 import { webhookKeys } from '../webhooks/stream.js';
-import { announceShopConnected } from '../webhooks/shop-events.js';
+import { announceShopConnected } from '../platform/shop-events.js';
 
 export type DisconnectResult = components['schemas']['DisconnectResult'];
 

@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '../platform/logger.js';
 import { createMetrics } from '../platform/metrics.js';
 import { closeQueues, createQueues } from '../platform/queues.js';
 import { createRedis, redisKeys } from '../platform/redis.js';
-import { createShopEvents } from '../webhooks/shop-events.js';
+import { createShopEvents } from '../platform/shop-events.js';
 
 /** config → logger → db → redis → queues: the infrastructure both processes (and tests) start from. */
 export async function createContext(config: Config, logger?: Logger): Promise<ServiceContext> {

@@ -6,7 +6,7 @@ import { createContext, closeContext } from '../../src/main/context.js';
 import { redisKeys } from '../../src/platform/redis.js';
 import { trimExpiredDeadLetters } from '../../src/maintenance/retention.js';
 import { seedIntegration } from '../support/seed.js';
-import { announceShopConnected } from '../../src/webhooks/shop-events.js';
+import { announceShopConnected } from '../../src/platform/shop-events.js';
 import { webhookKeys } from '../../src/webhooks/stream.js';
 import { ADMIN_KEY, startTestContext, type TestContext } from '../support/context.js';
 import { call, expectProblem, type ApiResponse } from '../support/http.js';

@@ -1,7 +1,6 @@
-import type { ServiceContext } from '../context.js';
 import { errorMessage } from '../errors.js';
-import type { Logger } from '../platform/logger.js';
-import type { Redis, RedisKeys } from '../platform/redis.js';
+import type { Logger } from './logger.js';
+import type { Redis, RedisKeys } from './redis.js';
 
 type Listener = (shop: string) => void;
 
@@ -64,7 +63,7 @@ export function createShopEvents(redis: Redis, keys: RedisKeys, logger: Logger):
  * webhook ingest forgets what it cached about it. A failed publish is logged, not thrown: the connect
  * itself succeeded, and other processes' caches expire within WEBHOOK_UNKNOWN_SHOP_CACHE_MS.
  */
-export async function announceShopConnected(ctx: Pick<ServiceContext, 'redis' | 'keys' | 'logger' | 'shopEvents'>, shop: string): Promise<void> {
+export async function announceShopConnected(ctx: { redis: Redis; keys: RedisKeys; logger: Logger; shopEvents: ShopEvents }, shop: string): Promise<void> {
   ctx.shopEvents.emitLocally(shop);
   try {
     await ctx.redis.publish(shopConnectedChannel(ctx.keys), shop);
