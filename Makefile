@@ -2,12 +2,15 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-export DATABASE_URL ?= mysql://root@127.0.0.1:3306/shopify_integration
-export REDIS_URL ?= redis://127.0.0.1:6379
+# A setting in .env (see .env.example) counts for make's own steps too, as for the service; the
+# environment wins over both.
+dotenv = $(shell [ -f .env ] && sed -n 's/^$(1)=//p' .env | tail -n 1 | sed -e 's/^"\(.*\)"$$/\1/')
+export DATABASE_URL ?= $(or $(call dotenv,DATABASE_URL),mysql://root@127.0.0.1:3306/shopify_integration)
+export REDIS_URL ?= $(or $(call dotenv,REDIS_URL),redis://127.0.0.1:6379)
 NPM_STAMP := node_modules/.install-stamp
 SDK_STAMP := sdk/typescript/node_modules/.install-stamp
 
-.PHONY: help install sdk-install services generate check-generated sdk check-docs demo bench test-faults migrate run api worker test test-unit lint typecheck build mock-shopify clean
+.PHONY: help install sdk-install services generate check-generated sdk sdk-pack check-docs check-newcomer demo bench test-faults migrate run api worker test test-unit lint typecheck build mock-shopify clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,18 +40,23 @@ check-generated: install sdk-install ## Fail when src/generated/ or the SDK's ty
 
 sdk: generate ## Regenerate the TypeScript SDK (sdk/typescript) from the contract
 
+sdk-pack: ## Build the SDK (ESM + CommonJS) into a tarball outside the repo and print its path: npm install "$$(make -s -C <repo> sdk-pack)"
+	@bash scripts/sdk-pack.sh $(DIR)
+
 check-docs: install ## Load /docs in headless Chromium (installed if missing): every tag and operation, Authorize
 	npm run -s check:docs
+
+check-newcomer: ## A newcomer's first five minutes on a clean clone: make run MOCK=1, a key, connect, data via API and SDK (ESM, CJS), Swagger UI Try it out
+	@bash scripts/check-newcomer.sh
 
 migrate: install services ## Create the database if needed and apply migrations
 	npm run -s migrate
 
-run: install services migrate ## Set up everything, then run the API and the worker together (Ctrl-C stops both)
-	@echo "API on http://localhost:$${PORT:-3000} — Swagger UI at http://localhost:$${PORT:-3000}/docs"
-	@trap 'kill 0' INT TERM EXIT; npm run -s start:worker & npm run -s start:api & wait
+run: install services migrate ## Set up everything, then run the API and the worker (MOCK=1: and a mock Shopify store to connect); Ctrl-C stops all
+	@MOCK=$(MOCK) bash scripts/run.sh
 
 demo: install services ## End-to-end demo against a seeded mock Shopify: connect, sync, webhooks, counts (KEEP=1 keeps it serving)
-	npm run -s demo -- $(if $(KEEP),--keep)
+	@node --import tsx scripts/demo.ts $(if $(KEEP),--keep)
 
 api: install ## Run only the API
 	npm run -s start:api
@@ -81,4 +89,4 @@ mock-shopify: install ## Run the mock Shopify with a seeded shop
 	npm run -s mock-shopify
 
 clean: ## Remove build output and installed modules
-	rm -rf dist node_modules sdk/typescript/node_modules sdk/typescript/dist
+	rm -rf dist node_modules sdk/typescript/node_modules sdk/typescript/dist sdk/typescript/*.tgz

@@ -4,7 +4,8 @@
  *
  *   1. a mock Shopify with a seeded store (a few hundred products, customers, orders; Shopify's rate limit)
  *   2. its own database (`shopify_integration_demo` on DATABASE_URL's server, or DEMO_DATABASE_URL),
- *      recreated and migrated, and its own Redis key prefix (`shopint-demo`), cleared
+ *      recreated and migrated, and its own Redis key prefix (DEMO_REDIS_KEY_PREFIX, `shopint-demo`):
+ *      only keys under that prefix are cleared, and neither may be the service's own
  *   3. the API and the worker, in this process (two service contexts, as two deployments would have)
  *   4. a tenant API key (POST /api/admin/api-keys/), the store connected (POST /api/shopify/connect/),
  *      the initial sync followed through GET /api/shopify/sync-logs/
@@ -12,11 +13,14 @@
  *      through GET /api/admin/webhooks/stats/ until applied
  *   6. what landed, counted through the API; the Swagger URL and a ready curl command
  *
- * Stops by itself at the end; `--keep` keeps everything serving until Ctrl-C.
- * Env: DATABASE_URL / DEMO_DATABASE_URL, REDIS_URL, PORT (default 3000, or a free port when taken), HOST
- * (default 127.0.0.1), ADMIN_API_KEY (generated when unset), LOG_LEVEL (default warn), WORKER_METRICS_PORT.
+ * Stops by itself at the end; `--keep` keeps everything serving until Ctrl-C and then prints commands to
+ * try it (they work until Ctrl-C).
+ * Env: DATABASE_URL / DEMO_DATABASE_URL, REDIS_URL / DEMO_REDIS_KEY_PREFIX, DEMO_PORT (default 3000, or
+ * a free port, said so, when 3000 is taken, e.g. by `make run`; a DEMO_PORT that is taken stops the demo),
+ * HOST (default 127.0.0.1), ADMIN_API_KEY (generated when unset), LOG_LEVEL (default warn), WORKER_METRICS_PORT.
  */
 import { randomBytes } from 'node:crypto';
+import { loadEnvFile } from '../src/main/env-file.js';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { startMockShopify, type MockShop, type MockWebhookEvent } from './mock-shopify/index.js';
@@ -39,7 +43,8 @@ if (args.help) {
 const SHOP = 'demo-store.myshopify.com';
 const TOKEN = 'shpat_demo_store_token';
 const TENANT = 'demo-tenant';
-const REDIS_PREFIX = 'shopint-demo';
+loadEnvFile();
+const REDIS_PREFIX = process.env.DEMO_REDIS_KEY_PREFIX || 'shopint-demo';
 const RESOURCES = ['products', 'orders', 'customers', 'inventory'] as const;
 const started = performance.now();
 
@@ -47,15 +52,43 @@ const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1).padSt
 const step = (text: string) => console.log(`\n[${elapsed()}] ${text}`);
 const info = (text: string) => console.log(`          ${text}`);
 
+const serviceDatabaseUrl = () => process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/shopify_integration';
+const databaseName = (url: string) => new URL(url).pathname.slice(1);
+
 function demoDatabaseUrl(): string {
   if (process.env.DEMO_DATABASE_URL) return process.env.DEMO_DATABASE_URL;
-  const url = new URL(process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/shopify_integration');
+  const url = new URL(serviceDatabaseUrl());
   url.pathname = '/shopify_integration_demo';
   return url.toString();
 }
 
-/** PORT (default 3000) when free, else any free port: the webhook address must be known before the API starts. */
-async function choosePort(host: string, wanted: number): Promise<number> {
+/** The demo drops its database and clears its Redis prefix: never the service's own. */
+function refuseTheServicesData(databaseUrl: string): void {
+  const service = new URL(serviceDatabaseUrl());
+  const demo = new URL(databaseUrl);
+  if (service.host === demo.host && databaseName(serviceDatabaseUrl()) === databaseName(databaseUrl)) {
+    throw new Error(`DEMO_DATABASE_URL names the service's own database (${databaseName(databaseUrl)}), which the demo would drop: give the demo a database of its own`);
+  }
+  if (REDIS_PREFIX === (process.env.REDIS_KEY_PREFIX || 'shopint')) {
+    throw new Error(`DEMO_REDIS_KEY_PREFIX is the service's own prefix (${REDIS_PREFIX}), which the demo would clear: give the demo a prefix of its own`);
+  }
+}
+
+/**
+ * DEMO_PORT when set (taken: the demo stops, saying so), else 3000, or a free port when 3000 is taken
+ * (`make run` may hold it), said loudly: the webhook address must be known before the API starts.
+ */
+async function choosePort(host: string): Promise<number> {
+  const wanted = process.env.DEMO_PORT ? Number(process.env.DEMO_PORT) : 3000;
+  const bound = await tryPort(host, wanted);
+  if (bound !== null) return bound;
+  if (process.env.DEMO_PORT) throw new Error(`DEMO_PORT ${wanted} is taken: stop what listens there or choose another port`);
+  const other = (await tryPort(host, 0)) as number;
+  console.log(`note: port ${wanted} is taken (by \`make run\`?); the demo serves on port ${other} instead`);
+  return other;
+}
+
+async function tryPort(host: string, wanted: number): Promise<number | null> {
   const tryListen = (port: number) =>
     new Promise<number | null>((resolve) => {
       const server = createServer();
@@ -65,7 +98,7 @@ async function choosePort(host: string, wanted: number): Promise<number> {
         server.close(() => resolve(bound));
       });
     });
-  return (await tryListen(wanted)) ?? ((await tryListen(0)) as number);
+  return tryListen(wanted);
 }
 
 async function clearRedisPrefix(ctx: ServiceContext): Promise<void> {
@@ -142,9 +175,10 @@ function storeActivity(shop: MockShop): MockWebhookEvent[] {
 
 async function main() {
   const host = process.env.HOST ?? '127.0.0.1';
-  const port = await choosePort(host, Number(process.env.PORT ?? 3000));
-  const adminKey = process.env.ADMIN_API_KEY || `demo-admin-${randomBytes(12).toString('hex')}`;
   const databaseUrl = demoDatabaseUrl();
+  refuseTheServicesData(databaseUrl);
+  const port = await choosePort(host);
+  const adminKey = process.env.ADMIN_API_KEY || `demo-admin-${randomBytes(12).toString('hex')}`;
 
   step('Mock Shopify: seeding a store');
   const mock = await startMockShopify({
@@ -184,6 +218,7 @@ async function main() {
   const base = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   info(`API ${base}, worker metrics ${workerMetrics.url}/metrics`);
 
+  let tryIt: (() => void) | undefined;
   const stopAll = async () => {
     await Promise.allSettled([api.stop(), workerMetrics.stop()]);
     await workers.stop();
@@ -252,24 +287,27 @@ async function main() {
     }
     info(`mock Shopify saw ${shop.stats.requests} API requests, ${shop.stats.throttled} answered 429`);
 
-    step(args.keep ? 'Try it' : 'Try it (these stop with the demo; `make demo KEEP=1` or `npm run demo -- --keep` keeps it serving)');
-    info(`Swagger UI:       ${base}/docs`);
-    info(`Tenant API:       curl -s -H 'Authorization: Bearer ${key}' '${base}/api/shopify/products/?limit=2'`);
-    info(`Metrics (API):    curl -s -H 'Authorization: Bearer ${adminKey}' ${base}/metrics`);
-    info(`Metrics (worker): curl -s -H 'Authorization: Bearer ${adminKey}' ${workerMetrics.url}/metrics`);
-    info(`Queue dashboard:  ${base}/admin/queues  (any user name, the admin key as password)`);
-    info(`Mock Shopify:     ${mock.url}/${SHOP}/admin/api/${config.shopify.apiVersion}/products.json (X-Shopify-Access-Token: ${TOKEN})`);
+    tryIt = () => {
+      step('Try it while the demo serves (Ctrl-C stops it)');
+      info(`Swagger UI:       ${base}/docs  (Authorize with the tenant key below)`);
+      info(`Tenant key:       ${key}`);
+      info(`Tenant API:       curl -s -H 'Authorization: Bearer ${key}' '${base}/api/shopify/products/?limit=2'`);
+      info(`Metrics (API):    curl -s -H 'Authorization: Bearer ${adminKey}' ${base}/metrics`);
+      info(`Metrics (worker): curl -s -H 'Authorization: Bearer ${adminKey}' ${workerMetrics.url}/metrics  (sync and Shopify-call metrics)`);
+      info(`Queue dashboard:  ${base}/admin/queues  (any user name, the admin key as password)`);
+      info(`Mock Shopify:     curl -s -H 'X-Shopify-Access-Token: ${TOKEN}' ${mock.url}/${SHOP}/admin/api/${config.shopify.apiVersion}/products.json?limit=1`);
+    };
   } catch (err) {
     await stopAll();
     throw err;
   }
 
   if (!args.keep) {
-    step(`Done; stopping (run with --keep to keep it serving). The data stays in ${new URL(databaseUrl).pathname.slice(1)} until the next run.`);
+    step(`Done; stopping. The data stays in ${databaseName(databaseUrl)} until the next run. To try it yourself, \`make demo KEEP=1\` keeps it serving and prints commands that work while it does.`);
     await stopAll();
     return;
   }
-  step('Serving until Ctrl-C');
+  tryIt?.();
   // `on`, not `once`: make, npm and tsx may each pass the same Ctrl-C on; later copies must not kill the stop.
   await new Promise<void>((resolve) => {
     process.on('SIGINT', resolve);

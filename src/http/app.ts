@@ -1,12 +1,12 @@
-import express, { type Express, type Router } from 'express';
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
 import type { ServiceContext } from '../context.js';
 import { securityHandlers } from './auth.js';
-import { contractGate, loadContract, rejectNonFiniteNumbers } from './contract.js';
+import { contractGate, loadContract, rejectNonFiniteNumbers, withQueryParameterChecks } from './contract.js';
 import { httpMetrics } from './metrics.js';
-import { errorHandler, notFoundHandler } from './problem.js';
+import { errorHandler, notFoundHandler, problemOfResponse } from './problem.js';
 import { requestIdOf } from './request-id.js';
 import { securityHeaders } from './security-headers.js';
 import { healthRoutes } from './routes/health.js';
@@ -56,6 +56,13 @@ export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express 
       genReqId: requestIdOf,
       serializers: {
         req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.replace(SECRET_QUERY_PARAMS, '$1[redacted]') }),
+        // The status is what a request line needs; response headers were most of its bytes.
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      // A refused request says why (the problem's type and detail), so a 4xx line needs no reproduction.
+      customSuccessObject: (_req, res, line: Record<string, unknown>) => {
+        const problem = problemOfResponse(res);
+        return problem ? { ...line, problem } : line;
       },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
     }),
@@ -85,10 +92,13 @@ export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express 
   // The OAuth install confirmation is a browser's form POST (two short fields).
   app.use('/api/shopify/oauth/begin/', express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 }));
 
-  app.use(
+  app.use(withQueryParameterChecks(
     OpenApiValidator.middleware({
       apiSpec: contract,
-      validateRequests: { allowUnknownQueryParameters: false },
+      // Every bad parameter is named at once: ajv checks all of them, and unknown or empty query
+      // parameters (which the validator would refuse first, alone) are checked just after its request
+      // step (withQueryParameterChecks).
+      validateRequests: { allowUnknownQueryParameters: true, allErrors: true },
       // Full format checks: the fast ones let `2024-03-01T25:00:00Z` through as a date-time.
       ajvFormats: { mode: 'full' },
       validateResponses: ctx.config.nodeEnv === 'test' ? { removeAdditional: false } : false,
@@ -97,8 +107,8 @@ export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express 
       ignoreUndocumented: false,
       useRequestUrl: true,
       ignorePaths: WEBHOOK_PATHS,
-    }),
-  );
+    }) as RequestHandler[],
+  ));
   app.use(rejectNonFiniteNumbers);
 
   app.use(healthRoutes(ctx));

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { OpenAPIV3 } from 'express-openapi-validator/dist/framework/types.js';
 import { ClientError, UnauthorizedError, ValidationError } from '../errors.js';
 import { hasBearerToken } from './auth.js';
+import { describeFieldErrors, type FieldError } from './problem.js';
 
 /** The bundled contract (`npm run generate` writes it from openapi/). */
 export const CONTRACT_PATH = path.resolve(import.meta.dirname, '../generated/openapi.json');
@@ -94,4 +95,64 @@ export function contractGate(contract: OpenAPIV3.DocumentV3): RequestHandler {
     }
     next();
   };
+}
+
+type ParameterObject = { name: string; in: string; allowEmptyValue?: boolean };
+type ParameterOrRef = ParameterObject | { $ref: string };
+/** What express-openapi-validator's metadata step leaves on the request: the matched operation. */
+type ContractRequest = Request & { openapi?: { schema?: { parameters?: ParameterOrRef[]; 'x-eov-allow-unknown-query-parameters'?: boolean } } };
+
+/**
+ * The query parameters of the request's operation that the validator leaves to us: it is told to let
+ * unknown names through, because it refuses the first unknown one before checking any other parameter,
+ * and every bad parameter should be named at once. Unknown names, and known ones sent empty (the
+ * validator's own empty-value check is skipped with them), are reported here.
+ */
+export function queryParameterProblems(req: Request, contract: OpenAPIV3.DocumentV3 = loadContract()): FieldError[] {
+  const operation = (req as ContractRequest).openapi?.schema;
+  if (!operation) return [];
+  const known = new Map<string, ParameterObject>();
+  for (const parameter of operation.parameters ?? []) {
+    const resolved = '$ref' in parameter ? (contract.components?.parameters?.[parameter.$ref.split('/').pop() ?? ''] as ParameterObject | undefined) : parameter;
+    if (resolved?.in === 'query') known.set(resolved.name, resolved);
+  }
+  const problems: FieldError[] = [];
+  // An operation may take parameters it does not list (Shopify's OAuth callback adds its own).
+  const unknownAllowed = operation['x-eov-allow-unknown-query-parameters'] === true;
+  for (const name of unknownAllowed ? [] : Object.keys(req.query ?? {})) {
+    if (!known.has(name)) problems.push({ location: 'query', name, message: 'is not a parameter of this operation' });
+  }
+  const q = req.originalUrl.indexOf('?');
+  for (const [name, value] of new URLSearchParams(q === -1 ? '' : req.originalUrl.slice(q + 1))) {
+    const parameter = known.get(name);
+    if (parameter && value === '' && !parameter.allowEmptyValue) problems.push({ location: 'query', name, message: 'must not be empty' });
+  }
+  return problems;
+}
+
+/** After the validator: refuses unknown or empty query parameters (see queryParameterProblems). */
+export const rejectUnknownQueryParameters: RequestHandler = (req, _res, next) => {
+  const problems = queryParameterProblems(req);
+  next(problems.length > 0 ? new ValidationError(describeFieldErrors(problems), problems) : undefined);
+};
+
+/** A 400 of the validator (bad values) also names the unknown or empty query parameters of the same request. */
+export const addQueryParameterProblems: ErrorRequestHandler = (err, req, _res, next) => {
+  const validatorError = err as { status?: number; errors?: unknown };
+  if (validatorError?.status === 400 && Array.isArray(validatorError.errors) && !(err instanceof ClientError)) {
+    const extra = queryParameterProblems(req).map((p) => ({ path: `/query/${p.name}`, message: p.message }));
+    validatorError.errors = [...validatorError.errors, ...extra];
+  }
+  next(err);
+};
+
+/**
+ * The validator's middleware with the query checks (queryParameterProblems) right after its request
+ * step and ahead of its response step: a refusal there is answered before response validation is armed,
+ * like the validator's own refusals, also on operations whose contract lists no 400.
+ */
+export function withQueryParameterChecks(validator: RequestHandler[]): (RequestHandler | ErrorRequestHandler)[] {
+  const at = validator.findIndex((middleware) => middleware.name === 'requestMiddleware');
+  if (at === -1) throw new Error('express-openapi-validator has no "requestMiddleware" step: its layout changed; see withQueryParameterChecks');
+  return [...validator.slice(0, at + 1), rejectUnknownQueryParameters, addQueryParameterProblems, ...validator.slice(at + 1)];
 }

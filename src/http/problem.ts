@@ -44,7 +44,13 @@ export function sendProblem(res: Response, status: number, detail: string, extra
     ...(res.req.id !== undefined ? { request_id: String(res.req.id) } : {}),
     ...extra,
   };
+  res.locals.problem = { type: problem.type, detail: problem.detail };
   res.status(status).type('application/problem+json').json(problem);
+}
+
+/** The problem a response carried (its type and detail), for the request log line. */
+export function problemOfResponse(res: object): { type: string; detail?: string } | undefined {
+  return (res as { locals?: Record<string, unknown> }).locals?.problem as { type: string; detail?: string } | undefined;
 }
 
 /**
@@ -70,15 +76,61 @@ const LOCATIONS: Record<string, FieldError['location']> = {
   query: 'query', path: 'path', params: 'path', headers: 'header', body: 'body', cookies: 'cookie',
 };
 
-/** express-openapi-validator reports `path: '.query.limit'` or `/body/shop_domain`; name the field. */
+/** The validator's (ajv's) wording → plain words; the first pattern that matches wins. */
+const PLAIN_MESSAGES: [RegExp, string][] = [
+  [/^must be <= (.+)$/, 'must be at most $1'],
+  [/^must be < (.+)$/, 'must be less than $1'],
+  [/^must be >= (.+)$/, 'must be at least $1'],
+  [/^must be > (.+)$/, 'must be greater than $1'],
+  [/^must be integer$/, 'must be a whole number'],
+  [/^must be number$/, 'must be a number'],
+  [/^must be boolean$/, 'must be true or false'],
+  [/^must be string$/, 'must be text'],
+  [/^must be array$/, 'must be a list'],
+  [/^must be object$/, 'must be an object'],
+  [/^must be equal to one of the allowed values: (.+)$/, 'must be one of $1'],
+  [/^must match format "date-time"$/, 'must be an ISO 8601 date and time, such as 2024-03-01T00:00:00Z'],
+  [/^must match format "(.+)"$/, 'must be a valid $1'],
+  [/^must NOT have fewer than 1 characters$/, 'must not be empty'],
+  [/^must NOT have fewer than (\d+) characters$/, 'must be at least $1 characters long'],
+  [/^must NOT have more than (\d+) characters$/, 'must be at most $1 characters long'],
+  [/^must NOT have fewer than (\d+) items$/, 'must have at least $1 item(s)'],
+  [/^must NOT have more than (\d+) items$/, 'must have at most $1 items'],
+  [/^must match pattern /, 'is not in the expected format'],
+  [/^must have required property /, 'is required'],
+  [/^must NOT have additional properties$/, 'is not a known field'],
+  [/^Unknown query parameter /, 'is not a parameter of this operation'],
+  [/^Empty value found /, 'must not be empty'],
+];
+
+export function plainMessage(message: string): string {
+  for (const [pattern, replacement] of PLAIN_MESSAGES) if (pattern.test(message)) return message.replace(pattern, replacement);
+  return message;
+}
+
+/**
+ * express-openapi-validator reports `path: '.query.limit'` or `/body/shop_domain` and ajv's wording;
+ * name the field, say it in plain words, and name each field once (its first problem).
+ */
 function fieldErrors(errors: unknown): FieldError[] | undefined {
   if (!Array.isArray(errors)) return undefined;
-  return errors.map((e: { path?: string; message?: string }) => {
+  const byField = new Map<string, FieldError>();
+  for (const e of errors as { path?: string; message?: string }[]) {
     const parts = (e.path ?? '').split(/[./]/).filter(Boolean);
     const location = LOCATIONS[parts[0] ?? ''];
     const name = (location ? parts.slice(1) : parts).join('.') || '(body)';
-    return { location: location ?? 'body', name, message: e.message ?? 'is invalid' };
-  });
+    const field: FieldError = { location: location ?? 'body', name, message: plainMessage(e.message ?? 'is invalid') };
+    const key = `${field.location} ${field.name}`;
+    if (!byField.has(key)) byField.set(key, field);
+  }
+  return [...byField.values()];
+}
+
+/** One sentence naming every bad field: "The query parameter limit must be at most 250; the query parameter foo …". */
+export function describeFieldErrors(errors: FieldError[]): string {
+  const parts = errors.map((e) => (e.name === '(body)' ? `the request body ${e.message}` : `the ${e.location === 'body' ? 'body field' : `${e.location} parameter`} ${e.name} ${e.message}`));
+  const sentence = parts.join('; ');
+  return sentence.charAt(0).toUpperCase() + sentence.slice(1);
 }
 
 export const notFoundHandler: RequestHandler = (req, res) => {
@@ -110,7 +162,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       if (err.type === 'entity.too.large') return sendProblem(res, 413, 'The request body is too large');
       const errors = fieldErrors(err.errors);
       if (status === 405 && typeof err.headers?.Allow === 'string') res.setHeader('Allow', err.headers.Allow);
-      const detail = status === 404 ? `No route for ${req.method} ${req.path}` : String(err.message ?? 'Bad request');
+      const detail = status === 404 ? `No route for ${req.method} ${req.path}`
+        : status === 400 && errors && errors.length > 0 ? describeFieldErrors(errors)
+        : String(err.message ?? 'Bad request');
       return sendProblem(res, status, detail, errors && status === 400 ? { errors } : {});
     }
     log().error({ err }, 'unhandled error');

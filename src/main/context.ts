@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import type { ServiceContext } from '../context.js';
 import { createSecretBox } from '../platform/crypto.js';
 import { createDb } from '../platform/db.js';
-import { createLogger, type Logger } from '../platform/logger.js';
+import { createLogger, resolveLogFormat, type Logger } from '../platform/logger.js';
 import { createMetrics } from '../platform/metrics.js';
 import { closeQueues, createQueues } from '../platform/queues.js';
 import { createRedis, redisKeys } from '../platform/redis.js';
@@ -11,7 +11,7 @@ import { createShopEvents } from '../platform/shop-events.js';
 
 /** config → logger → db → redis → queues: the infrastructure both processes (and tests) start from. */
 export async function createContext(config: Config, logger?: Logger): Promise<ServiceContext> {
-  const log = logger ?? createLogger({ level: config.logLevel });
+  const log = logger ?? createLogger({ level: config.logLevel, format: resolveLogFormat(config.logFormat, config.nodeEnv) });
   const db = createDb<Database>(config.databaseUrl, config.databasePoolSize);
   const redis = createRedis(config.redisUrl);
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));

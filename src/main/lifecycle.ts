@@ -1,11 +1,18 @@
 import type { Logger } from '../platform/logger.js';
 
-/** Runs `stop` once on SIGTERM/SIGINT, then exits; a second signal or a stuck stop exits at once. */
+/**
+ * Runs `stop` once on SIGTERM/SIGINT, then exits; a stuck stop, or a second signal a second or more after
+ * the first (someone pressing Ctrl-C again), exits at once. Copies of the first signal arriving together
+ * (a supervisor and the terminal both passing on one Ctrl-C) are not a second signal.
+ */
 export function onShutdown(logger: Logger, stop: () => Promise<void>, graceMs = 20_000): void {
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(1);
-    stopping = true;
+    if (stoppingSince !== undefined) {
+      if (Date.now() - stoppingSince >= 1000) process.exit(1);
+      return;
+    }
+    stoppingSince = Date.now();
     logger.info({ signal }, 'shutting down');
     setTimeout(() => {
       logger.error('shutdown took too long; exiting');

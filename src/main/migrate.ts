@@ -2,9 +2,11 @@ import type { Database } from '../store/schema.js';
 import { loadConfig } from '../config.js';
 import { createDb, ensureDatabase } from '../platform/db.js';
 import { migrateToLatest } from '../store/migrate.js';
+import { loadEnvFile } from './env-file.js';
 import { failStartup } from './lifecycle.js';
 
 async function main() {
+  loadEnvFile();
   const config = loadConfig();
   await ensureDatabase(config.databaseUrl);
   const db = createDb<Database>(config.databaseUrl, 1);
