@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { signOAuthQuery } from '../../src/shopify/oauth.js';
 import { HttpError } from './listing.js';
 import type { MockAppContext, MockShop } from './shop.js';
+import { MockTokenGrants, type MockTokenLifetimes, type TokenAnswer } from './tokens.js';
 
 /**
  * The mock's OAuth: `GET /admin/oauth/authorize` approves at once and redirects to `redirect_uri` with
  * `code, hmac, host, shop, state, timestamp` (hmac signed with the app secret); `POST
  * /admin/oauth/access_token` trades a code (single use, 10 min) for a new token of that shop, holding the
- * scopes asked for (`GET /admin/oauth/access_scopes.json` lists them).
+ * scopes asked for (`GET /admin/oauth/access_scopes.json` lists them); with `expiring=1`, an expiring
+ * pair. The other grants of that endpoint (refresh, token exchange, client credentials) are in tokens.ts.
  */
 interface Grant {
   shop: string;
@@ -18,8 +20,11 @@ interface Grant {
 
 export class MockOAuth {
   private readonly codes = new Map<string, Grant>();
+  readonly tokens: MockTokenGrants;
 
-  constructor(private readonly app: MockAppContext) {}
+  constructor(private readonly app: MockAppContext, lifetimes: Partial<MockTokenLifetimes> = {}) {
+    this.tokens = new MockTokenGrants(app, lifetimes);
+  }
 
   authorize(shop: MockShop, query: URLSearchParams): string {
     const clientId = query.get('client_id') ?? '';
@@ -47,7 +52,9 @@ export class MockOAuth {
     return target.toString();
   }
 
-  accessToken(shop: MockShop, body: Record<string, string>): { access_token: string; scope: string } {
+  accessToken(shop: MockShop, body: Record<string, string>): TokenAnswer {
+    const kind = MockTokenGrants.kindOf(body);
+    if (kind !== 'authorization_code') return this.tokens.grant(shop, body, kind);
     if (body.client_id !== this.app.apiKey || body.client_secret !== this.app.apiSecret) {
       throw new HttpError(400, { error: 'invalid_client', error_description: 'Client credentials are invalid' });
     }
@@ -55,6 +62,11 @@ export class MockOAuth {
     if (body.code) this.codes.delete(body.code);
     if (!grant || grant.shop !== shop.domain || grant.clientId !== body.client_id || grant.expiresAt < Date.now()) {
       throw new HttpError(400, { error: 'invalid_request', error_description: 'The authorization code was not found or was already used' });
+    }
+    if (body.expiring === '1') {
+      const answer = this.tokens.issuePair(shop, grant.scope);
+      this.tokens.stats.authorization_code++;
+      return answer;
     }
     return { access_token: shop.issueToken(undefined, grant.scope), scope: grant.scope };
   }

@@ -1,7 +1,7 @@
 import type { ServiceContext } from '../context.js';
 import { ConflictError } from '../errors.js';
 import type { components } from '../generated/api.js';
-import { sealAccessToken, sealWebhookSecret } from '../store/integration-secrets.js';
+import { sealAccessToken, sealClientSecret, sealRefreshToken, sealWebhookSecret } from '../store/integration-secrets.js';
 import { recordIntegrationError, saveTenantConnection } from '../store/integrations.js';
 import type { Integration } from '../store/schema.js';
 import { ShopifyUnauthorizedError } from '../shopify/errors.js';
@@ -23,9 +23,15 @@ export interface ConnectRequest {
   accessToken: string;
   /** A custom app's API secret, verifying this store's webhooks. */
   webhookSecret?: string | undefined;
-  installMethod: 'token' | 'oauth';
+  installMethod: 'token' | 'oauth' | 'client_credentials';
   /** Granted scopes when known (the OAuth token response says them); otherwise asked of Shopify. */
   scopes?: string[];
+  /** An expiring token: when it expires, and (OAuth) the refresh token renewing it. Absent: it never expires. */
+  accessTokenExpiresAt?: Date | null;
+  refreshToken?: string | null;
+  refreshTokenExpiresAt?: Date | null;
+  /** The merchant's own app of a client-credentials connect: tokens are minted again with these. */
+  clientCredentials?: { clientId: string; clientSecret: string };
 }
 
 /**
@@ -50,7 +56,13 @@ export async function connectStore(ctx: ServiceContext, req: ConnectRequest): Pr
   const saved = await saveTenantConnection(ctx.db, req.tenantId, {
     shop_domain: req.shopDomain,
     install_method: req.installMethod,
+    // The whole pair, and every column of an earlier connect's pair, in this one write.
     access_token_encrypted: sealAccessToken(ctx.secrets, owner, req.accessToken),
+    access_token_expires_at: req.accessTokenExpiresAt ?? null,
+    refresh_token_encrypted: req.refreshToken ? sealRefreshToken(ctx.secrets, owner, req.refreshToken) : null,
+    refresh_token_expires_at: req.refreshToken ? req.refreshTokenExpiresAt ?? null : null,
+    client_id: req.clientCredentials?.clientId ?? null,
+    client_secret_encrypted: req.clientCredentials ? sealClientSecret(ctx.secrets, owner, req.clientCredentials.clientSecret) : null,
     webhook_secret_encrypted: req.webhookSecret ? sealWebhookSecret(ctx.secrets, owner, req.webhookSecret) : null,
     encryption_key_id: ctx.secrets.currentKeyId,
     scopes: scopes.join(','),

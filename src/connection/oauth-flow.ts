@@ -3,7 +3,8 @@ import { AppError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationE
 import type { components } from '../generated/api.js';
 import { randomToken } from '../platform/crypto.js';
 import { deriveKey } from '../platform/derived-keys.js';
-import { buildAuthorizeUrl, exchangeCodeForToken, shopOrigin, verifyOAuthQuery, type OAuthVerification } from '../shopify/oauth.js';
+import { buildAuthorizeUrl, shopOrigin, verifyOAuthQuery, type OAuthVerification } from '../shopify/oauth.js';
+import { requestCodeGrant, type TokenGrant } from '../shopify/token-grants.js';
 import { connectStore, type ConnectResult } from './connect.js';
 import { CONFIRM_COOKIE_MAX_SECONDS, confirmCookieFor, confirmCookieMatches, installCookieFor, installCookieMatches } from './install-cookies.js';
 import { confirmationPageCsp, renderConfirmationPage } from './oauth-page.js';
@@ -147,18 +148,24 @@ export async function completeOAuth(ctx: ServiceContext, params: Record<string, 
   if (!pending) throw unknown();
   if (pending.shop !== shop) throw new UnauthorizedError('The OAuth state was issued for another shop');
 
-  let token: { access_token: string; scope: string };
+  // Expiring offline tokens (`expiring=1`) unless turned off: the pair is saved with the connect, in one write.
+  let token: TokenGrant;
   try {
-    token = await exchangeCodeForToken({
-      apiBaseUrl: ctx.config.shopify.apiBaseUrl, shop, clientId: apiKey, clientSecret: apiSecret, code: params.code as string, timeoutMs: ctx.config.shopify.requestTimeoutMs,
-    });
+    token = await requestCodeGrant(
+      { apiBaseUrl: ctx.config.shopify.apiBaseUrl, shop, clientId: apiKey, clientSecret: apiSecret, timeoutMs: ctx.config.shopify.requestTimeoutMs },
+      params.code as string,
+      ctx.config.shopify.expiringTokens,
+    );
   } catch (err) {
     throw connectFailure(err, shop, 'the authorization code');
   }
   return connectStore(ctx, {
     tenantId: pending.tenant_id,
     shopDomain: shop,
-    accessToken: token.access_token,
+    accessToken: token.accessToken,
+    accessTokenExpiresAt: token.expiresAt,
+    refreshToken: token.refreshToken,
+    refreshTokenExpiresAt: token.refreshTokenExpiresAt,
     installMethod: 'oauth',
     scopes: token.scope.split(',').map((s) => s.trim()).filter(Boolean),
   });

@@ -3,7 +3,7 @@ import { AppError, UnprocessableError } from '../errors.js';
 import { shopifyClientObserver } from '../platform/metrics.js';
 import { createShopifyClient, type ShopifyClient } from '../shopify/admin-client.js';
 import { ShopifyApiError, ShopifyNotFoundError, ShopifyRetriableError, ShopifyUnauthorizedError } from '../shopify/errors.js';
-import { openAccessToken } from '../store/integration-secrets.js';
+import { integrationTokenSource } from '../store/integration-tokens.js';
 import type { Integration } from '../store/schema.js';
 
 /** A Shopify client for a store and token (the token stays inside the client's request headers). */
@@ -27,9 +27,12 @@ export function unverifiedTokenClient(ctx: ServiceContext, shopDomain: string, a
   );
 }
 
-/** The client of a saved integration (its token decrypted in memory only). */
+/** The client of a saved integration (its token decrypted in memory only, renewed when it expires). */
 export function clientForIntegration(ctx: ServiceContext, integration: Integration): ShopifyClient {
-  return shopifyClient(ctx, integration.shop_domain, openAccessToken(ctx.secrets, integration), integration.api_version);
+  return createShopifyClient(
+    { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, config: ctx.config.shopify, observer: shopifyClientObserver(ctx.metrics) },
+    { shopDomain: integration.shop_domain, apiVersion: integration.api_version, tokens: integrationTokenSource(ctx, integration) },
+  );
 }
 
 /** Shopify's own words for a failure (its `errors` body), short enough for a problem detail. */

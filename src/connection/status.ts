@@ -25,14 +25,37 @@ function resourceStatus(log: SyncLog | undefined): ResourceSyncStatus {
   };
 }
 
+const INSTALL_METHODS: IntegrationStatus['install_method'][] = ['token', 'oauth', 'client_credentials'];
+const installMethodOf = (integration: Integration) => INSTALL_METHODS.find((m) => m === integration.install_method) ?? 'token';
+
+/**
+ * The token's lifetime and whether the merchant must authorize again (then, for OAuth installs, where
+ * the install starts again: the tenant's initiate link, which answers the page to send the merchant to).
+ */
+function tokenStatus(integration: Integration, publicBaseUrl: string): Schemas['TokenStatus'] {
+  const reauthorization = integration.reauthorization_required_at !== null && integration.is_active === 1;
+  const installUrl = reauthorization && integration.install_method === 'oauth'
+    ? `${publicBaseUrl}/api/shopify/oauth/initiate/?shop=${encodeURIComponent(integration.shop_domain)}&redirect=true`
+    : null;
+  return {
+    expires: integration.access_token_expires_at !== null,
+    access_token_expires_at: iso(integration.access_token_expires_at),
+    refresh_token_expires_at: iso(integration.refresh_token_expires_at),
+    reauthorization_required: reauthorization,
+    reauthorization_required_at: reauthorization ? iso(integration.reauthorization_required_at) : null,
+    install_url: installUrl,
+  };
+}
+
 /** The contract's view of an integration (never its token or secret) with the latest sync of each resource. */
-export function toIntegrationStatus(integration: Integration, logs: Map<string, SyncLog> = new Map()): IntegrationStatus {
+export function toIntegrationStatus(integration: Integration, logs: Map<string, SyncLog> = new Map(), publicBaseUrl = ''): IntegrationStatus {
   return {
     shop_domain: integration.shop_domain,
     shop_name: integration.shop_name,
     shop_plan: integration.shop_plan,
     shop_currency: integration.shop_currency,
-    install_method: integration.install_method === 'oauth' ? 'oauth' : 'token',
+    install_method: installMethodOf(integration),
+    token: tokenStatus(integration, publicBaseUrl),
     is_active: integration.is_active === 1,
     is_connected: isConnected(integration),
     scopes: integration.scopes.split(',').map((s) => s.trim()).filter(Boolean),
@@ -49,18 +72,18 @@ export function toIntegrationStatus(integration: Integration, logs: Map<string, 
 }
 
 /** Statuses of several integrations with one sync-log query (admin list). */
-export async function integrationStatuses(ctx: Pick<ServiceContext, 'db'>, integrations: Integration[]): Promise<IntegrationStatus[]> {
+export async function integrationStatuses(ctx: Pick<ServiceContext, 'db' | 'config'>, integrations: Integration[]): Promise<IntegrationStatus[]> {
   const logs = await latestSyncLogs(ctx.db, integrations.map((i) => i.id));
-  return integrations.map((i) => toIntegrationStatus(i, logs.get(i.id)));
+  return integrations.map((i) => toIntegrationStatus(i, logs.get(i.id), ctx.config.shopify.webhookBaseUrl));
 }
 
-export async function integrationStatus(ctx: Pick<ServiceContext, 'db'>, integration: Integration): Promise<IntegrationStatus> {
+export async function integrationStatus(ctx: Pick<ServiceContext, 'db' | 'config'>, integration: Integration): Promise<IntegrationStatus> {
   const [status] = await integrationStatuses(ctx, [integration]);
   return status as IntegrationStatus;
 }
 
 /** `GET /api/shopify/status/`: 404 when the tenant never connected a store. */
-export async function tenantStatus(ctx: Pick<ServiceContext, 'db'>, tenantId: string): Promise<IntegrationStatus> {
+export async function tenantStatus(ctx: Pick<ServiceContext, 'db' | 'config'>, tenantId: string): Promise<IntegrationStatus> {
   const integration = await findIntegrationByTenant(ctx.db, tenantId);
   if (!integration) throw new NotFoundError('No Shopify store is connected for this tenant: POST /api/shopify/connect/ or start the OAuth install');
   return integrationStatus(ctx, integration);

@@ -1,31 +1,37 @@
 import type { Database } from '../store/schema.js';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
+import { loadConfig, type Config } from '../config.js';
+import { migrateNonExpiringTokens } from '../connection/token-migration.js';
 import { createSecretBox, keyId } from '../platform/crypto.js';
 import { createDb } from '../platform/db.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../store/api-keys.js';
 import { resealIntegrationSecrets } from '../store/integration-secrets.js';
+import { closeContext, createContext } from './context.js';
+import { loadEnvFile } from './env-file.js';
 import { failStartup } from './lifecycle.js';
 
 const USAGE = `usage:
   npm run cli -- api-key create --tenant <tenant-id> [--name <name>]   prints the new key once, on the last line
   npm run cli -- api-key list [--tenant <tenant-id>]
   npm run cli -- api-key revoke --id <key-id>
-  npm run cli -- secrets reseal                                       encrypts every stored token and webhook secret again with TOKEN_ENCRYPTION_KEY`;
+  npm run cli -- secrets reseal                                       encrypts every stored token and webhook secret again with TOKEN_ENCRYPTION_KEY
+  npm run cli -- tokens migrate [--dry-run]                            exchanges every non-expiring OAuth token for an expiring pair (before 2027-01-01)`;
 
 const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 async function main() {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { tenant: { type: 'string' }, name: { type: 'string' }, id: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { tenant: { type: 'string' }, name: { type: 'string' }, id: { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   const [noun, verb] = positionals;
-  if (values.help || !((noun === 'api-key' && verb) || (noun === 'secrets' && verb === 'reseal'))) {
+  if (values.help || !((noun === 'api-key' && verb) || (noun === 'secrets' && verb === 'reseal') || (noun === 'tokens' && verb === 'migrate'))) {
     console.log(USAGE);
     process.exit(values.help ? 0 : 2);
   }
+  loadEnvFile();
   const config = loadConfig();
+  if (noun === 'tokens') return migrateTokens(config, values['dry-run'] ?? false);
   const db = createDb<Database>(config.databaseUrl, 1);
   try {
     if (noun === 'secrets') {
@@ -54,6 +60,20 @@ async function main() {
     }
   } finally {
     await db.destroy();
+  }
+}
+
+/** `tokens migrate`: the whole service context (Redis holds the renewal locks shared with running workers). */
+async function migrateTokens(config: Config, dryRun: boolean): Promise<void> {
+  const ctx = await createContext(config);
+  try {
+    const result = await migrateNonExpiringTokens(ctx, { dryRun });
+    console.log(dryRun
+      ? `${result.candidates} store(s) hold a non-expiring OAuth token and would be migrated.`
+      : `Migrated ${result.migrated} of ${result.candidates} store(s) to expiring tokens; ${result.refused} refused by Shopify, ${result.failed} failed (run again), ${result.remaining} left.`);
+    if (!dryRun && result.failed > 0) process.exitCode = 1;
+  } finally {
+    await closeContext(ctx);
   }
 }
 

@@ -73,6 +73,40 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: 'Time spent waiting for the shared rate limiter',
       registers,
     }),
+    tokenRenewals: new Counter({
+      name: 'shopify_token_renewals_total',
+      help: 'Access-token renewals by kind (refresh_token, client_credentials, exchange) and outcome (renewed, rejected, failed, lost_answer_retried)',
+      labelNames: ['kind', 'outcome'] as const,
+      registers,
+    }),
+    tokenLockWaits: new Histogram({
+      name: 'shopify_token_lock_wait_seconds',
+      help: 'Waits for another process renewing the same store\'s token, by what followed (reused its pair, or renewed)',
+      labelNames: ['outcome'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    tokenMigrations: new Counter({
+      name: 'shopify_token_migrations_total',
+      help: 'Non-expiring OAuth tokens exchanged for expiring pairs, by outcome (migrated, failed, refused)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    tokensNonExpiring: new Gauge({
+      name: 'shopify_tokens_non_expiring',
+      help: 'Connected OAuth installs still holding a non-expiring token (Shopify invalidates them on 2027-01-01)',
+      registers,
+    }),
+    refreshTokenEarliestExpiry: new Gauge({
+      name: 'shopify_refresh_token_earliest_expiry_seconds',
+      help: 'Seconds until the earliest refresh token of a connected store expires (then its merchant must authorize again)',
+      registers,
+    }),
+    tokensReauthorizationRequired: new Gauge({
+      name: 'shopify_tokens_reauthorization_required',
+      help: 'Active stores whose merchant must authorize the app again',
+      registers,
+    }),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Redis, RedisKeys } from '../platform/redis.js';
-import { errorForStatus, extractShopifyErrors, ShopifyApiError, ShopifyClientError, ShopifyRetriableError } from './errors.js';
+import { errorForStatus, extractShopifyErrors, ShopifyApiError, ShopifyClientError, ShopifyRetriableError, ShopifyUnauthorizedError } from './errors.js';
 import { isValidShopDomain, shopOrigin } from './oauth.js';
 import { DEFAULT_MAX_PAGES, paginate } from './pagination.js';
 import { createRedisRateLimiter, noRateLimit, parseCallLimit, type RateLimiter } from './rate-limiter.js';
@@ -77,6 +77,24 @@ export interface ShopifyClient {
   deleteWebhook(id: number): Promise<void>;
 }
 
+/**
+ * Where a client gets its access token. Expiring tokens are asked for before every attempt (the source
+ * refreshes ahead of expiry), and after a 401 the source may hand a newer token, retried once.
+ */
+export interface AccessTokenSource {
+  current(): Promise<string>;
+  /** Shopify answered 401 to `rejected`: a newer token to retry with, or undefined (the 401 stands). */
+  afterUnauthorized(rejected: string): Promise<string | undefined>;
+}
+
+/** A token that never changes (pasted tokens, a token under test). */
+export function fixedToken(token: string): AccessTokenSource {
+  return { current: async () => token, afterUnauthorized: async () => undefined };
+}
+
+/** The store a client talks to: a fixed `accessToken`, or a `tokens` source that refreshes. */
+export type ShopifyClientTarget = Omit<ShopifyIntegrationRef, 'accessToken'> & ({ accessToken: string } | { tokens: AccessTokenSource });
+
 export const INVENTORY_LOCATION_CHUNK = 50;
 const SECRET_PARAM = /token|secret|password|hmac|signature|^code$/i;
 
@@ -92,7 +110,7 @@ function normalizePath(path: string): string {
   return path.replace(/^\/+/, '').replace(/\.json$/, '');
 }
 
-export function createShopifyClient(deps: ShopifyClientDeps, integration: ShopifyIntegrationRef): ShopifyClient {
+export function createShopifyClient(deps: ShopifyClientDeps, integration: ShopifyClientTarget): ShopifyClient {
   const { config } = deps;
   const shop = integration.shopDomain;
   if (!isValidShopDomain(shop)) throw new ShopifyClientError(`"${shop}" is not a valid *.myshopify.com domain`, { upstreamStatus: 0 });
@@ -111,6 +129,7 @@ export function createShopifyClient(deps: ShopifyClientDeps, integration: Shopif
         : createRedisRateLimiter({ redis: deps.redis, keys: deps.keys, shop, bucketSize: config.bucketSize, ratePerSecond: config.maxRequestsPerSecond, logger: log });
   const stats: ShopifyClientStats = { requests: 0, retries: 0, throttled: 0, limiterWaitMs: 0 };
   const observer = deps.observer ?? {};
+  const tokens = 'tokens' in integration ? integration.tokens : fixedToken(integration.accessToken);
 
   async function waitForSlot(): Promise<void> {
     for (;;) {
@@ -122,12 +141,12 @@ export function createShopifyClient(deps: ShopifyClientDeps, integration: Shopif
     }
   }
 
-  async function once<T>(method: string, path: string, params: QueryParams | undefined, body: unknown, attempt: number): Promise<ShopifyResponse<T>> {
+  async function once<T>(method: string, path: string, params: QueryParams | undefined, body: unknown, attempt: number, accessToken: string): Promise<ShopifyResponse<T>> {
     // Paths under `admin/` are not versioned (access_scopes); every other one is under /admin/api/{version}.
     const logPath = path.startsWith('admin/') ? `/${path}.json` : `/admin/api/${apiVersion}/${path}.json`;
     const url = new URL(`${origin}${logPath}`);
     if (params) for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = { 'X-Shopify-Access-Token': integration.accessToken, accept: 'application/json' };
+    const headers: Record<string, string> = { 'X-Shopify-Access-Token': accessToken, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const started = performance.now();
     stats.requests++;
@@ -179,10 +198,13 @@ export function createShopifyClient(deps: ShopifyClientDeps, integration: Shopif
 
   async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', rawPath: string, opts: { params?: QueryParams; body?: unknown; failFastWhenNothingListens?: boolean } = {}): Promise<ShopifyResponse<T>> {
     const path = normalizePath(rawPath);
-    return withRetry(
+    let sent: string | undefined;
+    const attempts = (fixed?: string) => withRetry(
       async (attempt) => {
         await waitForSlot();
-        return once<T>(method, path, opts.params, opts.body, attempt);
+        // Asked before every attempt: a retry after a long backoff goes out with a refreshed token.
+        sent = fixed ?? (await tokens.current());
+        return once<T>(method, path, opts.params, opts.body, attempt, sent);
       },
       policy,
       {
@@ -196,6 +218,16 @@ export function createShopifyClient(deps: ShopifyClientDeps, integration: Shopif
         },
       },
     );
+    try {
+      return await attempts();
+    } catch (error) {
+      if (!(error instanceof ShopifyUnauthorizedError) || sent === undefined) throw error;
+      // The token expired or was replaced meanwhile: once more with the newer one, if there is one.
+      const newer = await tokens.afterUnauthorized(sent);
+      if (newer === undefined || newer === sent) throw error;
+      log.debug({ method, path }, 'shopify request retried with a refreshed access token');
+      return attempts(newer);
+    }
   }
 
   async function get<T>(path: string, params?: QueryParams): Promise<T> {

@@ -22,6 +22,25 @@ export function openWebhookSecret(secrets: SecretBox, integration: SecretOwner &
   return secrets.decrypt(integration.webhook_secret_encrypted, boundTo('webhook_secret', integration));
 }
 
+export function sealRefreshToken(secrets: SecretBox, owner: SecretOwner, token: string): string {
+  return secrets.encrypt(token, boundTo('refresh_token', owner));
+}
+
+export function openRefreshToken(secrets: SecretBox, integration: SecretOwner & { refresh_token_encrypted: string }): string {
+  return secrets.decrypt(integration.refresh_token_encrypted, boundTo('refresh_token', integration));
+}
+
+export function sealClientSecret(secrets: SecretBox, owner: SecretOwner, secret: string): string {
+  return secrets.encrypt(secret, boundTo('client_secret', owner));
+}
+
+export function openClientSecret(secrets: SecretBox, integration: SecretOwner & { client_secret_encrypted: string }): string {
+  return secrets.decrypt(integration.client_secret_encrypted, boundTo('client_secret', integration));
+}
+
+/** Seals an optional secret column (NULL stays NULL). */
+const sealOptional = (value: string | null, seal: (v: string) => string) => (value === null ? null : seal(value));
+
 export interface ResealResult {
   resealed: number;
   /** Rows whose secrets no configured key opens (named by id; their stores must be reconnected). */
@@ -29,7 +48,7 @@ export interface ResealResult {
 }
 
 /**
- * Encrypts every stored token and webhook secret again with the current key and its row binding (v2):
+ * Encrypts every stored token (access and refresh), webhook secret and client secret again with the current key and its row binding (v2):
  * after a key rotation, and to move rows written before secrets were bound to their rows. A row changed
  * meanwhile (a reconnect) is left as the reconnect wrote it.
  */
@@ -38,16 +57,20 @@ export async function resealIntegrationSecrets(db: Db, secrets: SecretBox, batch
   let afterId = 0;
   for (;;) {
     const rows = await db.selectFrom('shopify_integrations')
-      .select(['id', 'tenant_id', 'shop_domain', 'access_token_encrypted', 'webhook_secret_encrypted'])
+      .select(['id', 'tenant_id', 'shop_domain', 'access_token_encrypted', 'webhook_secret_encrypted', 'refresh_token_encrypted', 'client_secret_encrypted'])
       .where('id', '>', afterId).orderBy('id').limit(batchSize).execute();
     if (rows.length === 0) return result;
     afterId = rows[rows.length - 1]!.id;
     for (const row of rows) {
       let token: string;
       let webhookSecret: string | null;
+      let refreshToken: string | null;
+      let clientSecret: string | null;
       try {
         token = openAccessToken(secrets, row);
         webhookSecret = row.webhook_secret_encrypted ? openWebhookSecret(secrets, { ...row, webhook_secret_encrypted: row.webhook_secret_encrypted }) : null;
+        refreshToken = row.refresh_token_encrypted ? openRefreshToken(secrets, { ...row, refresh_token_encrypted: row.refresh_token_encrypted }) : null;
+        clientSecret = row.client_secret_encrypted ? openClientSecret(secrets, { ...row, client_secret_encrypted: row.client_secret_encrypted }) : null;
       } catch {
         result.unreadable.push(row.id);
         continue;
@@ -55,10 +78,13 @@ export async function resealIntegrationSecrets(db: Db, secrets: SecretBox, batch
       const updated = await db.updateTable('shopify_integrations')
         .set({
           access_token_encrypted: sealAccessToken(secrets, row, token),
-          webhook_secret_encrypted: webhookSecret === null ? null : sealWebhookSecret(secrets, row, webhookSecret),
+          webhook_secret_encrypted: sealOptional(webhookSecret, (v) => sealWebhookSecret(secrets, row, v)),
+          refresh_token_encrypted: sealOptional(refreshToken, (v) => sealRefreshToken(secrets, row, v)),
+          client_secret_encrypted: sealOptional(clientSecret, (v) => sealClientSecret(secrets, row, v)),
           encryption_key_id: secrets.currentKeyId,
         })
         .where('id', '=', row.id)
+        // A refresh meanwhile wrote a new pair: left as it wrote it.
         .where('access_token_encrypted', '=', row.access_token_encrypted)
         .executeTakeFirst();
       result.resealed += Number(updated.numUpdatedRows);

@@ -66,6 +66,68 @@ export async function markTokenRevoked(db: Db, id: number, tokenSavedAt: Date, a
   return Number(result.numUpdatedRows) > 0;
 }
 
+// ---------- expiring tokens (see migration 0011) ----------
+
+/** The columns of a token pair, sealed: always written together, in one statement. */
+export type TokenPairColumns = Pick<NewIntegration, 'access_token_encrypted' | 'access_token_expires_at' | 'refresh_token_encrypted' | 'refresh_token_expires_at'>;
+
+/**
+ * Stores a renewed (or migrated) pair in one UPDATE, fenced: only while the row still holds the token
+ * `expectedAccessToken` (sealed) that was renewed; a connect or another renewal since wins. Returns
+ * whether it was written.
+ */
+export async function saveTokenPair(db: Db, id: number, pair: TokenPairColumns, expectedAccessToken: string): Promise<boolean> {
+  const result = await db
+    .updateTable('shopify_integrations')
+    .set({ ...pair, reauthorization_required_at: null })
+    .where('id', '=', id)
+    .where('access_token_encrypted', '=', expectedAccessToken)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/**
+ * Shopify refused to renew the token held as `expectedAccessToken` (or its refresh token expired): the
+ * store is not connected until the merchant authorizes again (its syncs pause: the scheduler and runs
+ * skip it). A token saved since (a reconnect) is left alone.
+ */
+export async function markReauthorizationRequired(db: Db, id: number, expectedAccessToken: string, reason: string, at = new Date()): Promise<boolean> {
+  const result = await db
+    .updateTable('shopify_integrations')
+    .set({
+      reauthorization_required_at: at,
+      token_revoked_at: sql<Date>`COALESCE(token_revoked_at, ${at})`,
+      error_count: sql<number>`error_count + 1`,
+      last_error_at: at,
+      last_error_message: reason.slice(0, 1000),
+    })
+    .where('id', '=', id)
+    .where('access_token_encrypted', '=', expectedAccessToken)
+    .where('reauthorization_required_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** OAuth installs whose token never expires (to migrate before 2027-01-01), a keyset page by id. */
+export function listNonExpiringOAuthIntegrations(db: Db, opts: { afterId: number; limit: number }): Promise<Integration[]> {
+  return db.selectFrom('shopify_integrations').selectAll()
+    .where('install_method', '=', 'oauth').where('access_token_expires_at', 'is', null)
+    .where('is_active', '=', 1).where('token_revoked_at', 'is', null)
+    .where('id', '>', opts.afterId).orderBy('id').limit(opts.limit).execute();
+}
+
+/** How many connected OAuth installs still hold a non-expiring token, and the earliest refresh-token expiry. */
+export async function tokenHealth(db: Db): Promise<{ nonExpiringOAuth: number; earliestRefreshExpiry: Date | null; reauthorizationRequired: number }> {
+  const row = await db.selectFrom('shopify_integrations')
+    .select((eb) => [
+      eb.fn.sum<number>(sql`install_method = 'oauth' AND access_token_expires_at IS NULL AND is_active = 1 AND token_revoked_at IS NULL`).as('non_expiring'),
+      eb.fn.min<Date | null>(sql`CASE WHEN is_active = 1 AND token_revoked_at IS NULL THEN refresh_token_expires_at END`).as('earliest'),
+      eb.fn.sum<number>(sql`is_active = 1 AND reauthorization_required_at IS NOT NULL`).as('reauth'),
+    ])
+    .executeTakeFirstOrThrow();
+  return { nonExpiringOAuth: Number(row.non_expiring ?? 0), earliestRefreshExpiry: row.earliest ? new Date(row.earliest) : null, reauthorizationRequired: Number(row.reauth ?? 0) };
+}
+
 // ---------- installations ----------
 
 /** What writers check of an integration, read under a lock in their own transaction. */
@@ -103,6 +165,7 @@ export async function markRecordsPurged(db: Db, id: number, at = new Date()): Pr
 export type ConnectionValues = Pick<
   NewIntegration,
   'shop_domain' | 'install_method' | 'access_token_encrypted' | 'webhook_secret_encrypted' | 'encryption_key_id' | 'scopes' | 'api_version' | 'shop_name' | 'shop_plan' | 'shop_currency'
+  | 'access_token_expires_at' | 'refresh_token_encrypted' | 'refresh_token_expires_at' | 'client_id' | 'client_secret_encrypted'
 >;
 
 export type SaveConnectionResult =
@@ -139,7 +202,7 @@ export async function saveTenantConnection(db: Db, tenantId: string, values: Con
           displaced = holder;
         }
         const previous = await trx.selectFrom('shopify_integrations').selectAll().where('tenant_id', '=', tenantId).forUpdate().executeTakeFirst();
-        const healthy = { is_active: 1, token_revoked_at: null, shop_released_at: null, error_count: 0, last_error_at: null, last_error_message: null, installed_at: now };
+        const healthy = { is_active: 1, token_revoked_at: null, reauthorization_required_at: null, shop_released_at: null, error_count: 0, last_error_at: null, last_error_message: null, installed_at: now };
         let id: number;
         if (previous) {
           const shopChanged = previous.shop_domain !== values.shop_domain;

@@ -1,13 +1,13 @@
 import type { ServiceContext } from '../context.js';
 import { AppError, DependencyUnavailableError } from '../errors.js';
-import { openWebhookSecret } from '../store/integration-secrets.js';
+import { openClientSecret, openWebhookSecret } from '../store/integration-secrets.js';
 import { findIntegrationByShop, isConnected } from '../store/integrations.js';
 
 /** What ingest needs to know about a shop: whose it is, whether it is connected, and which secret signs its webhooks. */
 export interface ShopWebhookTarget {
   integrationId: number;
   tenantId: string;
-  /** The store's own webhook secret (custom app), or the app's client secret. */
+  /** The store's own webhook secret (custom app), its own app's client secret (client-credentials connect), or our app's client secret. */
   secret: string;
   /** Active with a token Shopify has not revoked: only then are its record webhooks queued (apply checks again). */
   connected: boolean;
@@ -70,10 +70,13 @@ export function createShopLookup(
       return undefined;
     }
     missing.delete(shop);
+    // A custom app's own secret, else (client-credentials connect) the merchant app's client secret, else our app's.
     let secret = ctx.config.shopify.apiSecret;
-    if (integration.webhook_secret_encrypted) {
+    if (integration.webhook_secret_encrypted || integration.client_secret_encrypted) {
       try {
-        secret = openWebhookSecret(ctx.secrets, { ...integration, webhook_secret_encrypted: integration.webhook_secret_encrypted });
+        secret = integration.webhook_secret_encrypted
+          ? openWebhookSecret(ctx.secrets, { ...integration, webhook_secret_encrypted: integration.webhook_secret_encrypted })
+          : openClientSecret(ctx.secrets, { ...integration, client_secret_encrypted: integration.client_secret_encrypted as string });
       } catch (err) {
         ctx.logger.error({ err: (err as Error).message, integrationId: integration.id }, 'cannot decrypt the webhook secret of an integration');
         throw new AppError('The webhook secret of this shop cannot be read', { status: 500 });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { openAccessToken, openWebhookSecret } from '../../src/store/integration-secrets.js';
+import { openAccessToken, openClientSecret, openRefreshToken, openWebhookSecret } from '../../src/store/integration-secrets.js';
 import { sql } from 'kysely';
+import { clientForIntegration } from '../../src/connection/shopify.js';
 import { startMockShopify, type MockShopify, type MockWebhookEvent } from '../../scripts/mock-shopify/index.js';
 import { sha256Hex } from '../../src/platform/crypto.js';
 import { signWebhookBody } from '../../src/shopify/hmac.js';
@@ -20,6 +21,8 @@ const TOKEN_SHOP = 'sec-token.myshopify.com';
 const OAUTH_SHOP = 'sec-oauth.myshopify.com';
 const PASTED_TOKEN = 'shpat_pasted0f3c9b2e71d44a8e9c0b1a2f3e4d5c6';
 const STORE_SECRET = 'custom-app-secret-7e2b94c1d0';
+const CC_SHOP = 'sec-own-app.myshopify.com';
+const OWN_APP = { clientId: 'sec-own-app-client-5b7e', clientSecret: 'sec-own-app-secret-c4f18a2e93', shops: [CC_SHOP] };
 
 /** Every value of a Redis key, whatever its type, as text (key names included). */
 async function redisDump(t: TestContext): Promise<string> {
@@ -83,7 +86,9 @@ describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth
       shops: [
         { domain: TOKEN_SHOP, accessToken: PASTED_TOKEN, webhookSecret: STORE_SECRET, products: 30, orders: 20, customers: 10 },
         { domain: OAUTH_SHOP, accessToken: [], products: 20, orders: 10, customers: 10 },
+        { domain: CC_SHOP, accessToken: [], products: 5, orders: 2, customers: 2 },
       ],
+      ownApps: [OWN_APP],
     });
     t = await startTestContext({
       SHOPIFY_API_BASE_URL: mock.baseUrlTemplate,
@@ -97,12 +102,13 @@ describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth
     });
     Object.assign(secrets, {
       'pasted access token': PASTED_TOKEN, 'store webhook secret': STORE_SECRET, 'app secret': APP_SECRET, 'operator key': ADMIN_KEY,
+      'own app client secret': OWN_APP.clientSecret,
       'encryption key (hex)': ENCRYPTION_KEY_HEX, 'encryption key (base64)': Buffer.from(ENCRYPTION_KEY_HEX, 'hex').toString('base64'),
     });
 
     // 1. The operator creates the tenants' API keys through the API (the only answer allowed to show a key).
     const keys: Record<string, string> = {};
-    for (const tenant of ['sec-token-tenant', 'sec-oauth-tenant']) {
+    for (const tenant of ['sec-token-tenant', 'sec-oauth-tenant', 'sec-cc-tenant']) {
       const res = await record('create api key', call(t.url, 'POST', '/api/admin/api-keys/', { key: ADMIN_KEY, body: { tenant_id: tenant, name: 'scenario' } }));
       expect(res.status, res.text).to.equal(201);
       keys[tenant] = res.body.key;
@@ -126,6 +132,17 @@ describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth
     const installed = await record('oauth callback', call(t.url, 'GET', `/api/shopify/oauth/callback/${callback.search}`, { headers: { cookie } }));
     expect(installed.status, installed.text).to.equal(201);
     secrets['oauth access token'] = mock.shop(OAUTH_SHOP).accessToken;
+    secrets['oauth refresh token'] = mock.tokens.currentPair(OAUTH_SHOP)!.refresh;
+
+    // 3b. A store connected with the client credentials of the merchant's own app (a minted 24-hour token).
+    const ccConnected = await record('client-credentials connect', call(t.url, 'POST', '/api/shopify/connect/', {
+      key: keys['sec-cc-tenant']!, body: { shop_domain: CC_SHOP, client_id: OWN_APP.clientId, client_secret: OWN_APP.clientSecret },
+    }));
+    expect(ccConnected.status, ccConnected.text).to.equal(201);
+    secrets['client-credentials access token'] = mock.shop(CC_SHOP).accessToken;
+    await record('client-credentials refused', call(t.url, 'POST', '/api/shopify/connect/', {
+      key: keys['sec-cc-tenant']!, body: { shop_domain: OAUTH_SHOP, client_id: OWN_APP.clientId, client_secret: OWN_APP.clientSecret },
+    }));
     await record('oauth replay', call(t.url, 'GET', `/api/shopify/oauth/callback/${callback.search}`));
 
     // 4. Webhooks signed by each store (one with a wrong signature), queued before anything applies them.
@@ -148,13 +165,21 @@ describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth
       await waitFor('the initial syncs to finish', async () => {
         const open = await t.ctx.db.selectFrom('shopify_sync_logs').select('id').where('status', 'in', ['queued', 'running']).execute();
         const done = await t.ctx.db.selectFrom('shopify_sync_logs').select('id').where('status', '=', 'succeeded').execute();
-        return open.length === 0 && done.length >= 8;
+        return open.length === 0 && done.length >= 12;
       }, 40_000, 100);
       await drained(t.ctx);
     } finally {
       await stopConsumers();
       await stopSync();
     }
+
+    // 5b. The OAuth store's access token expires: it is refreshed (logged at debug) and the new pair stored.
+    await t.ctx.db.updateTable('shopify_integrations').set({ access_token_expires_at: new Date(Date.now() - 1000) }).where('shop_domain', '=', OAUTH_SHOP).execute();
+    const expired = await t.ctx.db.selectFrom('shopify_integrations').selectAll().where('shop_domain', '=', OAUTH_SHOP).executeTakeFirstOrThrow();
+    await clientForIntegration(t.ctx, expired).testConnection();
+    expect(mock.tokens.stats.refresh_token).to.equal(1);
+    secrets['refreshed access token'] = mock.tokens.currentPair(OAUTH_SHOP)!.access;
+    secrets['refreshed refresh token'] = mock.tokens.currentPair(OAUTH_SHOP)!.refresh;
 
     // 6. What tenants and the operator read afterwards; then a disconnect (it uses the token at Shopify).
     for (const [what, key, path] of [
@@ -199,17 +224,23 @@ describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth
     expect(found(dump.text, secrets)).to.deep.equal([]);
     const stored = await t.ctx.db.selectFrom('api_keys').select(['tenant_id', 'key_hash', 'key_prefix']).where('tenant_id', 'in', ['sec-token-tenant', 'sec-oauth-tenant']).execute();
     expect(stored).to.have.length(2);
+    expect(await t.ctx.db.selectFrom('api_keys').select('id').where('tenant_id', '=', 'sec-cc-tenant').execute()).to.have.length(1);
     for (const row of stored) {
       const key = secrets[`api key of ${row.tenant_id}`]!;
       expect(row.key_hash).to.equal(sha256Hex(key));
       expect(key.startsWith(row.key_prefix) && row.key_prefix.length <= 10).to.equal(true);
     }
     // The tokens are there, encrypted: each decrypts to what Shopify issued.
-    const integrations = await t.ctx.db.selectFrom('shopify_integrations').select(['tenant_id', 'shop_domain', 'access_token_encrypted', 'webhook_secret_encrypted']).execute();
+    const integrations = await t.ctx.db.selectFrom('shopify_integrations')
+      .select(['tenant_id', 'shop_domain', 'access_token_encrypted', 'webhook_secret_encrypted', 'refresh_token_encrypted', 'client_secret_encrypted']).execute();
     const tokenRow = integrations.find((i) => i.shop_domain === TOKEN_SHOP)!;
     expect(openAccessToken(t.ctx.secrets, tokenRow)).to.equal(PASTED_TOKEN);
     expect(openWebhookSecret(t.ctx.secrets, { ...tokenRow, webhook_secret_encrypted: tokenRow.webhook_secret_encrypted! })).to.equal(STORE_SECRET);
-    expect(openAccessToken(t.ctx.secrets, integrations.find((i) => i.shop_domain === OAUTH_SHOP)!)).to.equal(secrets['oauth access token']);
+    const oauthRow = integrations.find((i) => i.shop_domain === OAUTH_SHOP)!;
+    expect(openAccessToken(t.ctx.secrets, oauthRow)).to.equal(secrets['refreshed access token']);
+    expect(openRefreshToken(t.ctx.secrets, { ...oauthRow, refresh_token_encrypted: oauthRow.refresh_token_encrypted! })).to.equal(secrets['refreshed refresh token']);
+    const ccRow = integrations.find((i) => i.shop_domain === CC_SHOP)!;
+    expect(openClientSecret(t.ctx.secrets, { ...ccRow, client_secret_encrypted: ccRow.client_secret_encrypted! })).to.equal(OWN_APP.clientSecret);
   });
 
   it('when every key under the test prefix is read (stream entries, jobs, limiter, OAuth states), then no secret is in Redis, neither while queued nor after', async () => {

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { takeConnectAttempt } from '../../connection/connect-rate.js';
+import { connectWithClientCredentials } from '../../connection/client-credentials.js';
 import { connectStore } from '../../connection/connect.js';
 import { disconnectStore } from '../../connection/disconnect.js';
 import { normalizeShopDomain } from '../../connection/shop-domain.js';
@@ -31,7 +32,13 @@ export function connectionRoutes(ctx: ServiceContext): Router {
     const body = req.body as Schemas['ConnectRequest'];
     const tenantId = tenantOf(req);
     const shopDomain = normalizeShopDomain(body.shop_domain, { location: 'body', name: 'shop_domain' });
-    const accessToken = headerSafeToken(body.access_token);
+    if (body.client_id !== undefined && body.client_secret !== undefined) {
+      await takeConnectAttempt(ctx, tenantId);
+      const result = await connectWithClientCredentials(ctx, { tenantId, shopDomain, clientId: body.client_id, clientSecret: body.client_secret });
+      res.status(201).json(result satisfies Schemas['ConnectResult']);
+      return;
+    }
+    const accessToken = headerSafeToken(body.access_token ?? '');
     await takeConnectAttempt(ctx, tenantId);
     const result = await connectStore(ctx, { tenantId, shopDomain, accessToken, webhookSecret: body.webhook_secret, installMethod: 'token' });
     res.status(201).json(result satisfies Schemas['ConnectResult']);
