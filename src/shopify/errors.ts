@@ -77,6 +77,27 @@ export class ShopifyClientError extends ShopifyApiError {
   }
 }
 
+/**
+ * GraphQL `ACCESS_DENIED` (answered with HTTP 200): the token lacks a scope. `missingScope` names it
+ * (`read_orders`) when Shopify's message does. `upstreamStatus` is 403, REST's status for the same refusal.
+ */
+export class ShopifyAccessDeniedError extends ShopifyClientError {
+  readonly missingScope: string | undefined;
+  constructor(message: string, info: ShopifyErrorInfo, missingScope: string | undefined) {
+    super(message, info);
+    this.missingScope = missingScope;
+  }
+}
+
+/** A GraphQL mutation answered `userErrors` (HTTP 200): the input was refused; `upstreamStatus` is 422, as REST's. */
+export class ShopifyUserErrorsError extends ShopifyClientError {
+  readonly userErrors: { field?: string[] | null; message: string; code?: string | null }[];
+  constructor(message: string, info: ShopifyErrorInfo, userErrors: ShopifyUserErrorsError['userErrors']) {
+    super(message, info);
+    this.userErrors = userErrors;
+  }
+}
+
 /** Pulls the `errors` member out of a Shopify error body (string, array or object), else the whole body. */
 export function extractShopifyErrors(bodyText: string): unknown {
   if (!bodyText) return undefined;

@@ -1,0 +1,197 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Redis, RedisKeys } from '../../platform/redis.js';
+
+/**
+ * The GraphQL Admin API's points bucket for one shop, mirrored in one Redis hash that every process of
+ * the service shares, so that together they never send a query Shopify would answer THROTTLED.
+ *
+ * - `reserve(cost)` takes a query's requested cost before it is sent and answers 0, or answers how many
+ *   ms to wait before asking again (taking nothing then): the time the restore rate needs.
+ * - `settle(reserved, cost)` after the answer: refunds what was reserved but not spent (Shopify charges
+ *   the requested cost up front and refunds the difference), and calibrates from `throttleStatus`:
+ *   Shopify's bucket size and restore rate replace ours, and when Shopify has fewer points left than we
+ *   count (another deployment of ours without this Redis, lost state) our count drops to Shopify's.
+ *   Never up: points we reserved for queries still in flight are not yet charged at Shopify.
+ * - After THROTTLED nothing was charged: `settle(reserved, cost, { throttled: true })` refunds it all
+ *   and drops to Shopify's count, so the next `reserve` waits exactly (requested - available) / rate.
+ * - `throttledFor(ms)` after an HTTP 429: every process waits that long first.
+ *
+ * Read-restore-decide-write runs in one Lua script on Redis's clock (atomic, no clock skew between
+ * hosts); the key carries a `{shop}` hash tag for Redis Cluster.
+ */
+export interface QueryCost {
+  requestedQueryCost: number;
+  actualQueryCost: number | null;
+  throttleStatus: ThrottleStatus;
+}
+
+export interface ThrottleStatus {
+  maximumAvailable: number;
+  currentlyAvailable: number;
+  restoreRate: number;
+}
+
+export interface CostLimiter {
+  reserve(cost: number): Promise<number>;
+  settle(reserved: number, cost: QueryCost | undefined, opts?: { throttled?: boolean }): Promise<void>;
+  throttledFor(retryAfterMs: number): Promise<void>;
+}
+
+/** Shopify's Standard plan: the bucket assumed until the first answer tells the shop's own. */
+export const STANDARD_PLAN_BUCKET = { maximumAvailable: 2000, restoreRate: 100 } as const;
+
+/** Shopify refuses any single query above this requested cost (MAX_COST_EXCEEDED). */
+export const MAX_QUERY_COST = 1000;
+
+export const noCostLimit: CostLimiter = {
+  reserve: async () => 0,
+  settle: async () => undefined,
+  throttledFor: async () => undefined,
+};
+
+export interface PointsState {
+  available: number;
+  ts: number;
+  max: number;
+  rate: number;
+}
+
+export type PointsOp =
+  | { op: 'reserve'; cost: number }
+  | { op: 'settle'; refund: number; seen?: ThrottleStatus }
+  | { op: 'drain'; waitMs: number };
+
+/** One step of the bucket; the Lua script below is the same arithmetic (`now` in ms, rate per second). */
+export function pointsStep(state: PointsState | undefined, now: number, defaults: { max: number; rate: number }, op: PointsOp): { state: PointsState; waitMs: number } {
+  let max = state?.max ?? defaults.max;
+  let rate = state?.rate ?? defaults.rate;
+  let available = state?.available ?? max;
+  const ts = state?.ts ?? now;
+  if (now > ts) available = Math.min(max, available + ((now - ts) * rate) / 1000);
+  let waitMs = 0;
+  if (op.op === 'reserve') {
+    const need = Math.min(op.cost, max);
+    if (available >= need) available -= need;
+    else waitMs = Math.ceil(((need - available) * 1000) / rate - 1e-9); // no extra ms from float noise
+  } else if (op.op === 'settle') {
+    available = Math.min(max, available + op.refund);
+    if (op.seen) {
+      max = op.seen.maximumAvailable;
+      rate = op.seen.restoreRate;
+      available = Math.min(available, op.seen.currentlyAvailable, max);
+    }
+  } else {
+    available = Math.min(available, -(op.waitMs * rate) / 1000);
+  }
+  return { state: { available, ts: now, max, rate }, waitMs };
+}
+
+const SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local s = redis.call('HMGET', KEYS[1], 'available', 'ts', 'max', 'rate')
+local max = tonumber(s[3]) or tonumber(ARGV[2])
+local rate = tonumber(s[4]) or tonumber(ARGV[3])
+local available = tonumber(s[1]) or max
+local ts = tonumber(s[2]) or now
+if now > ts then available = math.min(max, available + (now - ts) * rate / 1000) end
+local wait = 0
+local op = ARGV[1]
+if op == 'reserve' then
+  local need = math.min(tonumber(ARGV[4]), max)
+  if available >= need then available = available - need else wait = math.ceil((need - available) * 1000 / rate - 1e-9) end
+elseif op == 'settle' then
+  available = math.min(max, available + tonumber(ARGV[4]))
+  if ARGV[5] ~= '' then
+    max = tonumber(ARGV[5])
+    rate = tonumber(ARGV[7])
+    available = math.min(available, tonumber(ARGV[6]), max)
+  end
+elseif op == 'drain' then
+  available = math.min(available, -tonumber(ARGV[4]) * rate / 1000)
+end
+redis.call('HSET', KEYS[1], 'available', tostring(available), 'ts', tostring(now), 'max', tostring(max), 'rate', tostring(rate))
+redis.call('PEXPIRE', KEYS[1], math.ceil((max - available) * 1000 / rate) + 60000)
+return wait
+`;
+const SCRIPT_SHA = createHash('sha1').update(SCRIPT).digest('hex');
+
+export function costLimitKey(keys: RedisKeys, shop: string): string {
+  return keys.key('graphql-points', `{${shop}}`);
+}
+
+export interface RedisCostLimiterOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  shop: string;
+  /** The bucket assumed before Shopify's first answer (default: Standard plan, 2,000 points restoring 100/s). */
+  maximumAvailable?: number;
+  restoreRate?: number;
+  logger?: Logger;
+}
+
+export function createRedisCostLimiter(opts: RedisCostLimiterOptions): CostLimiter {
+  const key = costLimitKey(opts.keys, opts.shop);
+  const defaults = { max: opts.maximumAvailable ?? STANDARD_PLAN_BUCKET.maximumAvailable, rate: opts.restoreRate ?? STANDARD_PLAN_BUCKET.restoreRate };
+
+  // Redis unreachable: limit within this process alone (fail open, degraded), as the request limiter does.
+  let local: PointsState | undefined;
+  let warned = false;
+  const fallback = (op: PointsOp, error: unknown): number => {
+    if (!warned) {
+      warned = true;
+      opts.logger?.warn({ err: error, shop: opts.shop }, 'shared GraphQL cost limiter unavailable; limiting in this process only');
+    }
+    const step = pointsStep(local, Date.now(), defaults, op);
+    local = step.state;
+    return step.waitMs;
+  };
+
+  const run = async (op: PointsOp): Promise<number> => {
+    const args = ['1', key, op.op, String(defaults.max), String(defaults.rate)];
+    if (op.op === 'reserve') args.push(String(op.cost));
+    else if (op.op === 'drain') args.push(String(op.waitMs));
+    else args.push(String(op.refund), ...(op.seen ? [op.seen.maximumAvailable, op.seen.currentlyAvailable, op.seen.restoreRate].map(String) : ['', '', '']));
+    try {
+      let reply: unknown;
+      try {
+        reply = await opts.redis.sendCommand(['EVALSHA', SCRIPT_SHA, ...args]);
+      } catch (error) {
+        if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
+        reply = await opts.redis.sendCommand(['EVAL', SCRIPT, ...args]);
+      }
+      if (warned) {
+        warned = false;
+        opts.logger?.info({ shop: opts.shop }, 'shared GraphQL cost limiter available again');
+      }
+      return Number(reply) || 0;
+    } catch (error) {
+      return fallback(op, error);
+    }
+  };
+
+  return {
+    reserve: (cost) => run({ op: 'reserve', cost }),
+    async settle(reserved, cost, settleOpts = {}) {
+      const spent = settleOpts.throttled ? 0 : (cost?.actualQueryCost ?? cost?.requestedQueryCost ?? reserved);
+      const seen = validThrottleStatus(cost?.throttleStatus);
+      await run({ op: 'settle', refund: Math.max(0, reserved - spent), ...(seen ? { seen } : {}) });
+    },
+    async throttledFor(waitMs) {
+      await run({ op: 'drain', waitMs });
+    },
+  };
+}
+
+function validThrottleStatus(t: ThrottleStatus | undefined): ThrottleStatus | undefined {
+  if (!t) return undefined;
+  const ok = [t.maximumAvailable, t.currentlyAvailable, t.restoreRate].every((n) => typeof n === 'number' && Number.isFinite(n));
+  return ok && t.maximumAvailable > 0 && t.restoreRate > 0 ? t : undefined;
+}
+
+/** What the restore rate needs before `requested` points are available again (THROTTLED answers). */
+export function throttleWaitMs(requested: number, status: ThrottleStatus): number {
+  const missing = Math.min(requested, status.maximumAvailable) - status.currentlyAvailable;
+  return missing <= 0 ? 0 : Math.ceil((missing * 1000) / status.restoreRate);
+}
