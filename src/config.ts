@@ -1,3 +1,5 @@
+import { RECORD_WEBHOOK_TOPICS, RESOURCES, type ResourceDefinition, type ResourceName } from './resources/index.js';
+
 /**
  * Every environment variable the service reads, typed and validated in one place.
  * Defaults make a local `make run` work; an invalid value stops start-up naming the variable.
@@ -81,14 +83,9 @@ function encryptionKey(name: string, value: string): Buffer {
   return key;
 }
 
-export const HANDLED_WEBHOOK_TOPICS = [
-  'products/create', 'products/update', 'products/delete',
-  'orders/create', 'orders/updated', 'orders/cancelled', 'orders/fulfilled', 'orders/paid', 'orders/delete',
-  'customers/create', 'customers/update', 'customers/delete',
-  'inventory_levels/update', 'inventory_levels/connect', 'inventory_levels/disconnect',
-  'inventory_items/delete', 'locations/delete',
-  'app/uninstalled', 'customers/data_request', 'customers/redact', 'shop/redact',
-] as const;
+/** Topics of the app itself and the compliance topics every public app handles; record topics come from the registry. */
+export const APP_WEBHOOK_TOPICS = ['app/uninstalled', 'customers/data_request', 'customers/redact', 'shop/redact'] as const;
+export const HANDLED_WEBHOOK_TOPICS: readonly string[] = [...RECORD_WEBHOOK_TOPICS, ...APP_WEBHOOK_TOPICS];
 
 export function loadConfig(env: Env = process.env) {
   const r = reader(env);
@@ -100,14 +97,16 @@ export function loadConfig(env: Env = process.env) {
   const adminApiKey = r.optional('ADMIN_API_KEY');
   if (adminApiKey !== undefined && adminApiKey.length < 24) throw new ConfigError('ADMIN_API_KEY', 'must be at least 24 characters');
 
-  const syncInterval = (resource: string, fallback: number) =>
-    r.int(`SHOPIFY_SYNC_INTERVAL_${resource}`, fallback, 0, 7 * 24 * 3600);
+  const syncInterval = (resource: ResourceDefinition) =>
+    r.int(`SHOPIFY_SYNC_INTERVAL_${resource.syncInterval.env}`, resource.syncInterval.defaultSeconds, 0, 7 * 24 * 3600);
 
   return {
     nodeEnv,
     port: r.int('PORT', 3000, 0, 65535),
     host: r.str('HOST', '0.0.0.0'),
     logLevel: r.oneOf('LOG_LEVEL', nodeEnv === 'test' ? 'silent' : 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+    /** `auto`: readable lines in development when the output is a terminal, JSON otherwise. */
+    logFormat: r.oneOf('LOG_FORMAT', 'auto', ['auto', 'json', 'pretty'] as const),
     databaseUrl: r.url('DATABASE_URL', 'mysql://root@127.0.0.1:3306/shopify_integration', ['mysql:', 'mariadb:']),
     databasePoolSize: r.int('DATABASE_POOL_SIZE', 10, 1, 1000),
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
@@ -116,6 +115,8 @@ export function loadConfig(env: Env = process.env) {
       key: encryptionKey('TOKEN_ENCRYPTION_KEY', encryptionKeyValue ?? DEV_ENCRYPTION_KEY),
       previousKeys: r.list('TOKEN_ENCRYPTION_PREVIOUS_KEYS', []).map((k) => encryptionKey('TOKEN_ENCRYPTION_PREVIOUS_KEYS', k)),
     },
+    /** TOKEN_ENCRYPTION_KEY unset: the built-in development key (refused in production) is in use. */
+    usesDevEncryptionKey: encryptionKeyValue === undefined,
     adminApiKey,
     shopify: {
       apiKey: r.str('SHOPIFY_API_KEY', ''),
@@ -135,12 +136,16 @@ export function loadConfig(env: Env = process.env) {
       maxRetryAttempts: r.int('SHOPIFY_MAX_RETRY_ATTEMPTS', 5, 0, 50),
       retryDelaySeconds: r.num('SHOPIFY_RETRY_DELAY', 1, 0, 3600),
       requestTimeoutMs: r.int('SHOPIFY_REQUEST_TIMEOUT_MS', 30000, 100, 600000),
-      syncIntervals: {
-        products: syncInterval('PRODUCTS', 3600),
-        orders: syncInterval('ORDERS', 900),
-        customers: syncInterval('CUSTOMERS', 3600),
-        inventory: syncInterval('INVENTORY', 1800),
-      },
+      /** OAuth installs ask for expiring offline tokens (`expiring=1`); off only for custom-distribution apps that do not need them. */
+      expiringTokens: r.bool('SHOPIFY_EXPIRING_TOKENS', true),
+      /** Renew an access token this long before it expires. */
+      tokenRefreshMarginSeconds: r.num('SHOPIFY_TOKEN_REFRESH_MARGIN_SECONDS', 300, 0, 86400),
+      /** How long one process may hold a store's renewal lock (a killed holder frees the store after it). */
+      tokenRefreshLockMs: r.int('SHOPIFY_TOKEN_REFRESH_LOCK_MS', 30000, 200, 600000),
+      /** How often the worker migrates non-expiring OAuth tokens and updates the token gauges (0 = never). */
+      tokenMaintenanceIntervalSeconds: r.int('SHOPIFY_TOKEN_MAINTENANCE_INTERVAL', 3600, 0, 7 * 86400),
+      /** Seconds between scheduled syncs of each resource of the registry (0 disables). */
+      syncIntervals: Object.fromEntries(Object.values(RESOURCES).map((res) => [res.name, syncInterval(res)])) as Record<ResourceName, number>,
     },
     sync: {
       concurrency: r.int('SYNC_CONCURRENCY', 4, 1, 256),
@@ -166,8 +171,8 @@ export function loadConfig(env: Env = process.env) {
       /** Deliveries failing authentication per client IP and minute (a token bucket); past it, 429 before any work. */
       sourceMaxAuthFailuresPerMinute: r.int('WEBHOOK_SOURCE_MAX_AUTH_FAILURES_PER_MINUTE', 120, 1, 1_000_000),
       /** Per-shop quotas at ingest, far above what a real busy shop sends; past them, 429 (Shopify retries). */
-      shopMaxPerMinute: r.int('WEBHOOK_SHOP_MAX_PER_MINUTE', 6000, 1, 100_000_000),
-      shopMaxBytesPerMinute: r.int('WEBHOOK_SHOP_MAX_BYTES_PER_MINUTE', 200 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+      shopMaxPerMinute: r.int('WEBHOOK_SHOP_MAX_PER_MINUTE', 120_000, 1, 100_000_000),
+      shopMaxBytesPerMinute: r.int('WEBHOOK_SHOP_MAX_BYTES_PER_MINUTE', 1024 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
       /** Bodies kept in a dead letter are cut to this size (a cut one says so and cannot be replayed). */
       deadLetterMaxBodyBytes: r.int('WEBHOOK_DEAD_LETTER_MAX_BODY_BYTES', 64 * 1024, 1024, 64 * 1024 * 1024),
     },

@@ -103,6 +103,10 @@ export class Catalog {
   private readonly levelOverrides = new Map<string, { available: number; updatedMs: number }>();
   /** "locationId:itemId" of levels disconnected (no longer stocked there). */
   private readonly disconnectedLevels = new Set<string>();
+  /** Locations created by a mutation: they stock nothing until an item is connected there, as at Shopify. */
+  private readonly createdLocations = new Set<number>();
+  /** "locationId:itemId" of levels connected at a created location. */
+  private readonly connectedAtCreated = new Set<string>();
   /** Inventory items of variants removed from a product that still exists. */
   private readonly deletedItems = new Set<number>();
   /** Product inputs of created products, applied over the generated record. */
@@ -495,9 +499,19 @@ export class Catalog {
     return Array.from({ length: this.itemProduct.length }, (_, p) => this.itemAt(p));
   }
 
-  /** Whether an item is stocked at a location (every item is, until its level is disconnected). */
+  /** Whether an item is stocked at a location (at a seeded one every item is, until its level is disconnected). */
   isStocked(locationId: number, itemId: number): boolean {
-    return !this.disconnectedLevels.has(`${locationId}:${itemId}`);
+    const key = `${locationId}:${itemId}`;
+    return this.createdLocations.has(locationId) ? this.connectedAtCreated.has(key) : !this.disconnectedLevels.has(key);
+  }
+
+  private setStocked(locationId: number, itemId: number, stocked: boolean): void {
+    const key = `${locationId}:${itemId}`;
+    if (this.createdLocations.has(locationId)) {
+      if (stocked) this.connectedAtCreated.add(key);
+      else this.connectedAtCreated.delete(key);
+    } else if (stocked) this.disconnectedLevels.delete(key);
+    else this.disconnectedLevels.add(key);
   }
 
   /** Inventory level at a location of an item: an `InventoryItem` (from `itemAt`), or its id and creation time. */
@@ -707,7 +721,8 @@ export class Catalog {
     const item = this.liveItem(inventoryItemId);
     this.require(this.locations, locationId, 'location');
     const key = `${locationId}:${item.id}`;
-    if (!this.disconnectedLevels.delete(key)) throw new Error(`mock Shopify: item ${item.id} is already stocked at location ${locationId}`);
+    if (this.isStocked(locationId, item.id)) throw new Error(`mock Shopify: item ${item.id} is already stocked at location ${locationId}`);
+    this.setStocked(locationId, item.id, true);
     const level = { available, updatedMs: this.stamp(this.level(locationId, item).updatedMs, nowMs) };
     this.levelOverrides.set(key, level);
     return { level: JSON.parse(this.levelJson(locationId, item.id, level)) as ShopifyInventoryLevel, product: this.restock(item, nowMs) };
@@ -717,10 +732,31 @@ export class Catalog {
   disconnectInventoryLevel(inventoryItemId: number, locationId: number, nowMs = Date.now()): ShopifyProduct {
     const item = this.liveItem(inventoryItemId);
     this.require(this.locations, locationId, 'location');
-    const key = `${locationId}:${item.id}`;
-    if (this.disconnectedLevels.has(key)) throw new Error(`mock Shopify: item ${item.id} is not stocked at location ${locationId}`);
-    this.disconnectedLevels.add(key);
+    if (!this.isStocked(locationId, item.id)) throw new Error(`mock Shopify: item ${item.id} is not stocked at location ${locationId}`);
+    this.setStocked(locationId, item.id, false);
     return this.restock(item, nowMs);
+  }
+
+  /** Creates a location (its id follows the last one); it stocks nothing until items are connected there. */
+  createLocation(input: Partial<ShopifyLocation> = {}, nowMs = Date.now()): ShopifyLocation {
+    const ms = Math.floor(nowMs / 1000) * 1000;
+    const last = this.locations.entries[this.locations.entries.length - 1];
+    const id = last ? last.id + 1 : BASE.location + this.opts.shopIndex * 1000 + 1;
+    const entry = this.locations.add(id, ms, ms);
+    this.createdLocations.add(id);
+    const { id: _id, created_at: _created, updated_at: _updated, ...rest } = input;
+    return Object.assign(this.locations.pin(entry), rest);
+  }
+
+  /** Changes a location (name, address, active …): a new version stamped now. */
+  updateLocation(id: number, patch: Partial<ShopifyLocation> = {}, nowMs = Date.now()): ShopifyLocation {
+    const entry = this.require(this.locations, id, 'location');
+    const record = this.locations.pin(entry);
+    const ms = this.stamp(entry.updatedMs, nowMs);
+    const { id: _id, created_at: _created, updated_at: _updated, ...rest } = patch;
+    Object.assign(record, rest, { updated_at: this.time(ms) });
+    this.locations.touch(entry, ms);
+    return record;
   }
 
   /**

@@ -3,6 +3,7 @@ import { MockClock } from './clock.js';
 import { MockOAuth } from './oauth.js';
 import { createMockServer, type MockServerState } from './server.js';
 import { MockShop, type MockFaults, type MockRateLimit, type MockShopOptions } from './shop.js';
+import type { MockTokenGrants, MockOwnApp, MockTokenLifetimes } from './tokens.js';
 import type { MockTruth } from './truth.js';
 
 /**
@@ -24,6 +25,10 @@ export interface MockShopifyOptions {
   rateLimit?: Partial<MockRateLimit>;
   /** When set, `page_info` cursors expire after this many ms. */
   pageInfoTtlMs?: number;
+  /** Token lifetimes in seconds (Shopify's by default: 1 h access, 90 days refresh, 24 h client credentials). */
+  tokenLifetimes?: Partial<MockTokenLifetimes>;
+  /** Merchants' own Dev Dashboard apps (client-credentials grant). */
+  ownApps?: MockOwnApp[];
 }
 
 export interface MockShopify {
@@ -38,6 +43,8 @@ export interface MockShopify {
   shops: Map<string, MockShop>;
   /** "Now" of every shop's changes: set or advance it to stamp changes in one second, or hours apart. */
   clock: MockClock;
+  /** The token endpoint's grants: lifetimes, faults, own apps, stats and each shop's current pair. */
+  tokens: MockTokenGrants;
   /** A shop by domain; the first shop when no domain is given. */
   shop(domain?: string): MockShop;
   addShop(opts: MockShopOptions): MockShop;
@@ -56,7 +63,9 @@ export async function startMockShopify(opts: MockShopifyOptions = {}): Promise<M
   const app = { apiKey: opts.apiKey ?? 'mock-api-key', apiSecret: opts.apiSecret ?? 'mock-api-secret', apiVersion: opts.apiVersion ?? '2026-10' };
   const shops = new Map<string, MockShop>();
   const clock = new MockClock();
-  const state: MockServerState = { app, shops, oauth: new MockOAuth(app), pageInfoTtlMs: opts.pageInfoTtlMs };
+  const oauth = new MockOAuth(app, opts.tokenLifetimes);
+  oauth.tokens.ownApps.push(...(opts.ownApps ?? []));
+  const state: MockServerState = { app, shops, oauth, pageInfoTtlMs: opts.pageInfoTtlMs };
   const addShop = (shopOpts: MockShopOptions): MockShop => {
     if (shops.has(shopOpts.domain)) throw new Error(`mock shop ${shopOpts.domain} already exists`);
     const shop = new MockShop(shops.size, shopOpts, app, opts.rateLimit, clock);
@@ -90,6 +99,7 @@ export async function startMockShopify(opts: MockShopifyOptions = {}): Promise<M
     ...app,
     shops,
     clock,
+    tokens: oauth.tokens,
     shop: get,
     addShop,
     setFaults: (faults, domain) => each(domain, (s) => s.setFaults(faults)),
@@ -108,5 +118,7 @@ export type { MockFaults, MockRateLimit, MockShopOptions, MockShopStats } from '
 export type { DeliverOptions, DeliveryResult, MockWebhookEvent } from './webhooks.js';
 export { newEvent, webhookIdFor } from './webhooks.js';
 export { MockClock } from './clock.js';
+export { MockTokenGrants, SHOPIFY_TOKEN_LIFETIMES } from './tokens.js';
+export type { GrantKind, MockOwnApp, MockTokenFaults, MockTokenLifetimes } from './tokens.js';
 export { THREE_DECIMAL_CURRENCIES } from './catalog.js';
-export type { MockTruth, TruthCustomer, TruthInventoryLevel, TruthLineItem, TruthOrder, TruthProduct, TruthVariant } from './truth.js';
+export type { MockTruth, TruthCustomer, TruthInventoryLevel, TruthLineItem, TruthLocation, TruthOrder, TruthProduct, TruthVariant } from './truth.js';

@@ -4,6 +4,7 @@ import type { ShopifyOrder, ShopifyProduct } from '../../src/shopify/types.js';
 import type { Collection, Entry } from './collection.js';
 import { scan } from './collection.js';
 import { isOrderCancelled, isOrderClosed } from './catalog.js';
+import { graphqlReply } from './graphql.js';
 import { commonFilter, dateParam, fieldValues, HttpError, idList, linkHeader, parseListRequest, project, type Cursor, type ListRequest } from './listing.js';
 import type { MockOAuth } from './oauth.js';
 import type { MockAppContext, MockShop } from './shop.js';
@@ -118,10 +119,11 @@ async function handle(state: MockServerState, req: IncomingMessage, res: ServerR
 
   if (rest === '/admin/oauth/access_scopes.json' && method === 'GET') {
     const token = req.headers['x-shopify-access-token'];
-    if (typeof token !== 'string' || !shop.accessTokens.has(token)) {
+    if (typeof token !== 'string' || !shop.acceptsToken(token)) {
       shop.stats.unauthorized++;
       return send(res, json(401, { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' }));
     }
+    state.oauth.tokens.noteTokenUsed(shop, token);
     return send(res, json(200, { access_scopes: shop.scopesOf(token).map((handle) => ({ handle })) }));
   }
 
@@ -134,10 +136,11 @@ async function handle(state: MockServerState, req: IncomingMessage, res: ServerR
   const base: Record<string, string> = { 'x-request-id': randomUUID(), 'x-shopify-api-version': version };
 
   const token = req.headers['x-shopify-access-token'];
-  if (typeof token !== 'string' || !shop.accessTokens.has(token)) {
+  if (typeof token !== 'string' || !shop.acceptsToken(token)) {
     shop.stats.unauthorized++;
     return send(res, json(401, { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' }), base);
   }
+  state.oauth.tokens.noteTokenUsed(shop, token);
 
   const f = shop.faults;
   if (f.dropNext > 0 || (f.dropRate > 0 && Math.random() < f.dropRate)) {
@@ -146,6 +149,9 @@ async function handle(state: MockServerState, req: IncomingMessage, res: ServerR
     req.socket.destroy();
     return;
   }
+
+  // GraphQL has its own points bucket (graphql.ts), not the REST request bucket.
+  if (path === 'graphql' && method === 'POST') return send(res, graphqlReply(shop, version, token, await readBody(req)), base);
 
   const slot = shop.takeFromBucket();
   if (!slot.allowed) {
@@ -199,7 +205,7 @@ async function route(ctx: RouteContext): Promise<Reply> {
   if (resource === 'products') return collectionRoute(ctx, c.products, 'product', sub, (f) => productFilter(f, c.products));
   if (resource === 'orders') return collectionRoute(ctx, c.orders, 'order', sub, (f) => orderFilter(f, c.orders));
   if (resource === 'customers') return collectionRoute(ctx, c.customers, 'customer', sub, commonFilter);
-  if (resource === 'locations') return collectionRoute(ctx, c.locations, 'location', sub, commonFilter);
+  if (resource === 'locations') return sub === undefined ? listLocations(ctx) : collectionRoute(ctx, c.locations, 'location', sub, commonFilter);
   return notFound();
 }
 
@@ -211,7 +217,7 @@ function collectionRoute<T extends { id: number }>(ctx: RouteContext, collection
   const entry = collection.get(Number(sub));
   if (!entry) return notFound();
   const fields = ctx.url.searchParams.get('fields');
-  const body = fields ? Buffer.from(project(collection.record(entry), fields.split(','))) : collection.json(entry);
+  const body = fields ? Buffer.from(project(restRecord(collection, entry), fields.split(','))) : restJson(collection, entry);
   return { status: 200, body: Buffer.concat([Buffer.from(`{"${single}":`), body, CLOSE_OBJECT]) };
 }
 
@@ -264,9 +270,30 @@ function listCollection<T extends { id: number }>(ctx: RouteContext, collection:
   const filter = filterFor(lr.filters);
   const cursor = lr.cursor ? { dir: lr.cursor.d, id: Number(lr.cursor.k) } : undefined;
   const page = collection.page(filter, lr.limit, cursor);
-  const parts = page.items.map((e) => (lr.fields ? Buffer.from(project(collection.record(e), lr.fields)) : collection.json(e)));
+  const parts = page.items.map((e) => (lr.fields ? Buffer.from(project(restRecord(collection, e), lr.fields)) : restJson(collection, e)));
   const headers = pageLinks(ctx, lr, ctx.path, page.items.length, page.more, page.items[0]?.id, page.items[page.items.length - 1]?.id);
   return { status: 200, body: jsonArrayBody(root, parts), headers };
+}
+
+/** REST answers at most 100 variants of a product (Shopify: 2,048 since 2025-10; the rest only through GraphQL). */
+export const REST_MAX_VARIANTS = 100;
+const variantsBeyondRest = (record: unknown) => ((record as { variants?: unknown[] } | undefined)?.variants?.length ?? 0) > REST_MAX_VARIANTS;
+
+/** The record as REST shows it: a product cut to its first 100 variants (only a changed record can have more). */
+function restRecord<T extends { id: number }>(collection: Collection<T>, entry: Entry<T>): T {
+  const record = collection.record(entry);
+  return variantsBeyondRest(entry.pinned) ? { ...record, variants: (record as unknown as { variants: unknown[] }).variants.slice(0, REST_MAX_VARIANTS) } : record;
+}
+
+function restJson<T extends { id: number }>(collection: Collection<T>, entry: Entry<T>): Buffer {
+  return variantsBeyondRest(entry.pinned) ? Buffer.from(JSON.stringify(restRecord(collection, entry))) : collection.json(entry);
+}
+
+/** `locations.json` answers every location at once, in id order: Shopify's endpoint takes no pagination or filter parameters. */
+function listLocations(ctx: RouteContext): Reply {
+  const c = ctx.shop.catalog.locations;
+  const parts = c.entries.filter((e) => !e.deleted).map((e) => c.json(e));
+  return { status: 200, body: jsonArrayBody('locations', parts) };
 }
 
 /** Inventory levels, ordered by (location, inventory item); needs location_ids or inventory_item_ids (≤ 50 each). */
@@ -289,6 +316,7 @@ function listInventory(ctx: RouteContext): Reply {
     const item = c.itemAt(positions ? (positions[ip] as number) : ip);
     if (item.deleted) return undefined;
     const locationId = (locs[li] as Entry<unknown>).id;
+    if (!c.isStocked(locationId, item.id)) return undefined;
     const level = c.level(locationId, item);
     if (updatedMin !== undefined && level.updatedMs < updatedMin) return undefined;
     const text = c.levelJson(locationId, item.id, level);

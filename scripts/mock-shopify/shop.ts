@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type {
-  ShopifyCustomer, ShopifyInventoryLevel, ShopifyOrder, ShopifyProduct, ShopifyShop, ShopifyWebhook,
+  ShopifyCustomer, ShopifyInventoryLevel, ShopifyLocation, ShopifyOrder, ShopifyProduct, ShopifyShop, ShopifyWebhook,
 } from '../../src/shopify/types.js';
 import { Catalog } from './catalog.js';
 import { MockClock } from './clock.js';
@@ -90,6 +90,7 @@ export class MockShop {
   scope: string;
   /** Scopes of tokens issued through OAuth with a narrower grant. */
   private readonly tokenScopes = new Map<string, string>();
+  private readonly tokenExpiry = new Map<string, number>();
   /** "Now" for this shop's changes; shared by every shop of one mock server. */
   readonly clock: MockClock;
   private lastTriggeredMs = 0;
@@ -175,10 +176,24 @@ export class MockShop {
 
   // ---------- tokens ----------
 
-  issueToken(token = `shpat_${randomBytes(16).toString('hex')}`, scope?: string): string {
+  /** `expiresAtMs` (on the mock's clock): an expiring token, refused with 401 from then on. */
+  issueToken(token = `shpat_${randomBytes(16).toString('hex')}`, scope?: string, expiresAtMs?: number): string {
     this.accessTokens.add(token);
     if (scope !== undefined) this.tokenScopes.set(token, scope);
+    if (expiresAtMs !== undefined) this.tokenExpiry.set(token, expiresAtMs);
     return token;
+  }
+
+  /** Whether a request with this token is let in: issued, not revoked, not expired. */
+  acceptsToken(token: string): boolean {
+    if (!this.accessTokens.has(token)) return false;
+    const expiry = this.tokenExpiry.get(token);
+    return expiry === undefined || expiry > this.clock.now();
+  }
+
+  /** When an expiring token expires (mock clock), undefined for one that never does. */
+  expiryOf(token: string): number | undefined {
+    return this.tokenExpiry.get(token);
   }
 
   /** Scopes a token holds, as `GET /admin/oauth/access_scopes.json` lists them. */
@@ -366,6 +381,16 @@ export class MockShop {
     const event = this.record('inventory_levels/disconnect', { inventory_item_id: inventoryItemId, location_id: locationId });
     this.record('products/update', product);
     return event;
+  }
+
+  /** Creates a location (stocking nothing yet): `locations/create`. */
+  createLocation(input: Partial<ShopifyLocation> = {}): MockWebhookEvent<ShopifyLocation> {
+    return this.record('locations/create', this.catalog.createLocation(input, this.now()));
+  }
+
+  /** Changes a location (name, address, `active` …): `locations/update` with the whole location. */
+  updateLocation(id: number, patch: Partial<ShopifyLocation> = {}): MockWebhookEvent<ShopifyLocation> {
+    return this.record('locations/update', this.catalog.updateLocation(id, patch, this.now()));
   }
 
   /** Deletes a location with its levels; products whose stock changed get `products/update` events after it. */

@@ -1,4 +1,4 @@
-import type { ShopifyCustomer, ShopifyOrder, ShopifyProduct } from '../../src/shopify/types.js';
+import type { ShopifyCustomer, ShopifyLocation, ShopifyOrder, ShopifyProduct } from '../../src/shopify/types.js';
 import type { Catalog } from './catalog.js';
 import type { Collection } from './collection.js';
 
@@ -14,7 +14,27 @@ export interface MockTruth {
   orders: TruthOrder[];
   customers: TruthCustomer[];
   inventory: TruthInventoryLevel[];
-  deleted: { products: number[]; orders: number[]; customers: number[]; inventory: string[] };
+  locations: TruthLocation[];
+  deleted: { products: number[]; orders: number[]; customers: number[]; inventory: string[]; locations: number[] };
+}
+
+export interface TruthLocation {
+  id: number;
+  name: string;
+  active: boolean | null;
+  legacy: boolean | null;
+  address1: string | null;
+  address2: string | null;
+  city: string | null;
+  province: string | null;
+  province_code: string | null;
+  country: string | null;
+  country_code: string | null;
+  zip: string | null;
+  phone: string | null;
+  created_at: string | null;
+  updated_at: string;
+  deleted_at: null;
 }
 
 export interface TruthVariant {
@@ -188,6 +208,29 @@ function customer(c: ShopifyCustomer): TruthCustomer {
   };
 }
 
+const bool = (value: unknown): boolean | null => (value === null || value === undefined ? null : Boolean(value));
+
+function location(l: ShopifyLocation): TruthLocation {
+  return {
+    id: l.id,
+    name: l.name,
+    active: bool(l.active),
+    legacy: bool(l.legacy),
+    address1: str(l.address1),
+    address2: str(l.address2),
+    city: str(l.city),
+    province: str(l.province),
+    province_code: str(l.province_code),
+    country: str(l.country),
+    country_code: str(l.country_code),
+    zip: str(l.zip),
+    phone: str(l.phone),
+    created_at: utc(l.created_at),
+    updated_at: utc(l.updated_at) as string,
+    deleted_at: null,
+  };
+}
+
 export function shopTruth(catalog: Catalog): MockTruth {
   const currency = catalog.opts.currency;
   const live = <T extends { id: number }>(c: Collection<T>): T[] => c.entries.filter((e) => !e.deleted).map((e) => c.record(e));
@@ -214,6 +257,7 @@ export function shopTruth(catalog: Catalog): MockTruth {
     orders: live(catalog.orders).map(order),
     customers: live(catalog.customers).map(customer),
     inventory,
-    deleted: { products: gone(catalog.products), orders: gone(catalog.orders), customers: gone(catalog.customers), inventory: deletedLevels },
+    locations: live(catalog.locations).map(location),
+    deleted: { products: gone(catalog.products), orders: gone(catalog.orders), customers: gone(catalog.customers), inventory: deletedLevels, locations: gone(catalog.locations) },
   };
 }

@@ -14,8 +14,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Connect a store with an Admin API access token
-         * @description Tests the token against Shopify first and saves nothing unless it works. Then registers webhook
+         * Connect a store with an Admin API access token or the client credentials of the merchant's own app
+         * @description With `access_token`: an existing legacy custom app's token (it never expires). With `client_id` and
+         *     `client_secret`: the merchant's own Dev Dashboard app; the service asks Shopify for a 24-hour token
+         *     (client-credentials grant) and asks again before it expires. A store outside that app's
+         *     organization (`shop_not_permitted`) or refused credentials are a 422 and nothing is saved.
+         *     Tests the token against Shopify first and saves nothing unless it works. Then registers webhook
          *     subscriptions for every handled topic and queues an initial full sync of every resource.
          *     The token and webhook secret are stored encrypted and never returned. The connection test of a token
          *     not verified yet does not use the shop's shared rate-limit bucket. A tenant may connect
@@ -323,6 +327,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/shopify/locations/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List locations
+         * @description The store's locations (warehouses, retail stores, fulfillment apps), in id order; inventory levels name them by `location_id`.
+         */
+        get: operations["listLocations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shopify/locations/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Retrieve a location */
+        get: operations["getLocation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/shopify/sync/": {
         parameters: {
             query?: never;
@@ -355,6 +396,26 @@ export interface paths {
          * @description Newest first.
          */
         get: operations["listSyncLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shopify/sync-logs/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve a sync run
+         * @description One run of this tenant's store, by the `run_id` that `POST /api/shopify/sync/` answered.
+         */
+        get: operations["getSyncLog"];
         put?: never;
         post?: never;
         delete?: never;
@@ -524,6 +585,12 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description Either `access_token` (an existing legacy custom app's Admin API token, optionally with its
+         *     `webhook_secret`), or `client_id` and `client_secret` of the merchant's own app from the Shopify
+         *     Dev Dashboard: the service then mints 24-hour tokens with the client-credentials grant and mints
+         *     again before they expire; that app's client secret verifies the store's webhooks.
+         */
         ConnectRequest: {
             /**
              * @description The store's myshopify.com domain.
@@ -534,9 +601,49 @@ export interface components {
              * @description An Admin API access token of a custom app (stored encrypted, never returned).
              * @example shpat_0123456789abcdef0123456789abcdef
              */
-            access_token: string;
+            access_token?: string;
             /** @description The custom app's API secret, used to verify this store's webhooks. */
             webhook_secret?: string;
+            /**
+             * @description The client id of the merchant's own Dev Dashboard app (client-credentials connect).
+             * @example 3f5e0b1c9d2a4e6f8a7b6c5d4e3f2a1b
+             */
+            client_id?: string;
+            /** @description That app's client secret (stored encrypted, never returned); it also verifies the store's webhooks. */
+            client_secret?: string;
+        } & (unknown | unknown);
+        /**
+         * Format: date-time
+         * @description ISO 8601 in UTC, or null.
+         * @example 2024-03-01T12:00:00.000Z
+         */
+        NullableTimestamp: string | null;
+        /**
+         * @description The store's access token (never the token itself). OAuth installs hold an expiring pair: a 60-minute
+         *     access token renewed ahead of expiry with a 90-day rotating refresh token. Client-credentials stores
+         *     hold a 24-hour token minted again before expiry. Pasted tokens of legacy custom apps never expire.
+         *     When Shopify refuses a renewal (or the refresh token expired) `reauthorization_required` is true,
+         *     syncs are paused and `install_url` is where to start the install again.
+         */
+        TokenStatus: {
+            /** @description Whether the access token expires (false for pasted tokens and OAuth installs not migrated yet). */
+            expires: boolean;
+            access_token_expires_at: components["schemas"]["NullableTimestamp"];
+            /**
+             * Format: date-time
+             * @description When the merchant must authorize again unless the token is renewed before (OAuth installs with an expiring pair).
+             */
+            refresh_token_expires_at: string | null;
+            reauthorization_required: boolean;
+            reauthorization_required_at: components["schemas"]["NullableTimestamp"];
+            /**
+             * Format: uri
+             * @description When reauthorization is required for an OAuth install: the install to start again
+             *     (`GET /api/shopify/oauth/initiate/?shop=…&redirect=true` with the tenant's key answers the link to
+             *     send the merchant to). Client-credentials stores are connected again with new credentials instead.
+             * @example https://api.example.com/api/shopify/oauth/initiate/?shop=acme-store.myshopify.com&redirect=true
+             */
+            install_url: string | null;
         };
         /**
          * Format: date-time
@@ -544,12 +651,6 @@ export interface components {
          * @example 2024-03-01T12:00:00.000Z
          */
         Timestamp: string;
-        /**
-         * Format: date-time
-         * @description ISO 8601 in UTC, or null.
-         * @example 2024-03-01T12:00:00.000Z
-         */
-        NullableTimestamp: string | null;
         /** @enum {string|null} */
         NullableSyncStatus: "queued" | "running" | "succeeded" | "failed" | null;
         /** @enum {string|null} */
@@ -574,6 +675,7 @@ export interface components {
             orders: components["schemas"]["ResourceSyncStatus"];
             customers: components["schemas"]["ResourceSyncStatus"];
             inventory: components["schemas"]["ResourceSyncStatus"];
+            locations: components["schemas"]["ResourceSyncStatus"];
         };
         IntegrationStatus: {
             /** @example acme-store.myshopify.com */
@@ -584,11 +686,15 @@ export interface components {
             shop_plan: string | null;
             /** @example USD */
             shop_currency: string | null;
-            /** @enum {string} */
-            install_method: "token" | "oauth";
+            /**
+             * @description How the store was connected: a pasted token, the OAuth install, or the client-credentials grant of the merchant's own app.
+             * @enum {string}
+             */
+            install_method: "token" | "oauth" | "client_credentials";
+            token: components["schemas"]["TokenStatus"];
             /** @description False once disconnected. */
             is_active: boolean;
-            /** @description Active and the token was not revoked (no 401 from Shopify). */
+            /** @description Active and the token was not revoked (no 401 from Shopify) and needs no reauthorization. */
             is_connected: boolean;
             /**
              * @example [
@@ -634,9 +740,14 @@ export interface components {
          */
         SyncMode: "incremental" | "full";
         /** @enum {string} */
-        ResourceName: "products" | "orders" | "customers" | "inventory";
+        ResourceName: "products" | "orders" | "customers" | "inventory" | "locations";
         SyncJob: {
             resource: components["schemas"]["ResourceName"];
+            /**
+             * Format: int64
+             * @description The run that does this work: follow it at `GET /api/shopify/sync-logs/{run_id}/`, or filter the list with `run_id`. For `already_queued`, the run already queued or running (null only for a job queued by a release before run ids).
+             */
+            run_id: number | null;
             /**
              * @description Opaque: the same resource of the same store always has the same id while a run is queued or running.
              * @example sync:3f9c2a7d41b08e65d2c1a9f0:products
@@ -673,7 +784,7 @@ export interface components {
              * @example limit
              */
             name: string;
-            /** @example must be <= 250 */
+            /** @example must be at most 250 */
             message: string;
         };
         /** @description One dependency's state; why it is down is in the service's log, not here. */
@@ -899,6 +1010,44 @@ export interface components {
             inventory_item_id: components["schemas"]["ShopifyId"];
             levels: components["schemas"]["InventoryLevel"][];
         };
+        Location: {
+            id: components["schemas"]["ShopifyId"];
+            /** @example Main Warehouse */
+            name: string;
+            /**
+             * @description Whether the location stocks and fulfills inventory.
+             * @example true
+             */
+            active: boolean | null;
+            /**
+             * @description A location of a fulfillment service app.
+             * @example false
+             */
+            legacy: boolean | null;
+            /** @example 100 Commerce Street */
+            address1: string | null;
+            address2: string | null;
+            /** @example Ottawa */
+            city: string | null;
+            /** @example Ontario */
+            province: string | null;
+            /** @example ON */
+            province_code: string | null;
+            /** @example CA */
+            country: string | null;
+            /** @example CA */
+            country_code: string | null;
+            /** @example K1P 1J1 */
+            zip: string | null;
+            phone: string | null;
+            created_at: components["schemas"]["NullableTimestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+            deleted_at: components["schemas"]["NullableTimestamp"];
+        };
+        LocationList: {
+            data: components["schemas"]["Location"][];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
         SyncRequest: {
             /** @description Which resources to sync; all when omitted. */
             resources?: components["schemas"]["ResourceName"][];
@@ -950,8 +1099,6 @@ export interface components {
             data: components["schemas"]["AdminIntegrationEntry"][];
             next_cursor: components["schemas"]["NextCursor"];
         };
-        /** @example acme */
-        TenantId: string;
         ApiKeyInfo: {
             id: components["schemas"]["DbId"];
             tenant_id: string;
@@ -966,6 +1113,8 @@ export interface components {
             data: components["schemas"]["ApiKeyInfo"][];
             next_cursor: components["schemas"]["NextCursor"];
         };
+        /** @example acme */
+        TenantId: string;
         ApiKeyCreateRequest: {
             tenant_id: components["schemas"]["TenantId"];
             /** @example production */
@@ -1052,12 +1201,17 @@ export interface components {
                  *       "type": "https://shopify-integration.dev/problems/validation-error",
                  *       "title": "Bad Request",
                  *       "status": 400,
-                 *       "detail": "request/query/limit must be <= 250",
+                 *       "detail": "The query parameter limit must be at most 250; the query parameter status must be one of active, archived, draft",
                  *       "errors": [
                  *         {
                  *           "location": "query",
                  *           "name": "limit",
-                 *           "message": "must be <= 250"
+                 *           "message": "must be at most 250"
+                 *         },
+                 *         {
+                 *           "location": "query",
+                 *           "name": "status",
+                 *           "message": "must be one of active, archived, draft"
                  *         }
                  *       ]
                  *     }
@@ -1088,6 +1242,14 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://shopify-integration.dev/problems/conflict",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "detail": "acme-store.myshopify.com is connected to another account; it must be disconnected there first"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1097,6 +1259,14 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://shopify-integration.dev/problems/shopify-token-refused",
+                 *       "title": "Unprocessable Content",
+                 *       "status": 422,
+                 *       "detail": "Shopify refused the access token for acme-store.myshopify.com: [API] Invalid API key or access token (unrecognized login or wrong password)"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1106,6 +1276,15 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://shopify-integration.dev/problems/internal-error",
+                 *       "title": "Internal Server Error",
+                 *       "status": 500,
+                 *       "detail": "An unexpected error occurred; quote the request id when reporting it.",
+                 *       "request_id": "4f1c2b7e-3a9d-4c61-8f0e-2d5b6a7c8e91"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1115,6 +1294,14 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://shopify-integration.dev/problems/shopify-unavailable",
+                 *       "title": "Bad Gateway",
+                 *       "status": 502,
+                 *       "detail": "Shopify did not answer the connection test for acme-store.myshopify.com (no response); try again later"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1124,23 +1311,23 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://shopify-integration.dev/problems/dependency-unavailable",
+                 *       "title": "Service Unavailable",
+                 *       "status": 503,
+                 *       "detail": "MySQL is unavailable"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description No such record for this tenant. */
+        /** @description No such record for this tenant, or (for store-wide operations) no store connected. */
         NotFound: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "type": "https://shopify-integration.dev/problems/not-found",
-                 *       "title": "Not Found",
-                 *       "status": 404,
-                 *       "detail": "Product 8123456789012 not found"
-                 *     }
-                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1150,6 +1337,14 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://shopify-integration.dev/problems/unsupported-media-type",
+                 *       "title": "Unsupported Media Type",
+                 *       "status": 415,
+                 *       "detail": "unsupported media type text/plain"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1214,6 +1409,14 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://shopify-integration.dev/problems/forbidden",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "detail": "This key may not use this operation"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1232,19 +1435,13 @@ export interface components {
         Limit: number;
         /** @description The `next_cursor` of the previous page (opaque). */
         Cursor: string;
-        /**
-         * @description Only records updated at or after this instant (ISO 8601).
-         * @example 2024-03-01T00:00:00Z
-         */
+        /** @description Only records updated at or after this instant (ISO 8601, for example `2024-03-01T00:00:00Z`). Without it, every record. */
         UpdatedAtMin: string;
-        /** @description Only records updated at or before this instant (ISO 8601). */
+        /** @description Only records updated at or before this instant (ISO 8601, for example `2024-03-31T23:59:59Z`). Without it, every record. */
         UpdatedAtMax: string;
         /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
         IncludeDeleted: boolean;
-        /**
-         * @description The Shopify id.
-         * @example 8123456789012
-         */
+        /** @description The Shopify id (an `id` from the list). */
         RecordId: number;
     };
     requestBodies: never;
@@ -1286,6 +1483,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "https://shopify-integration.dev/problems/rate-limited",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "At most 10 connects a minute per tenant; retry later"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1348,7 +1553,7 @@ export interface operations {
     initiateOAuth: {
         parameters: {
             query: {
-                /** @example acme-store.myshopify.com */
+                /** @description The store to install on, for example `acme-store.myshopify.com`. */
                 shop: string;
                 redirect?: boolean;
             };
@@ -1422,6 +1627,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "https://shopify-integration.dev/problems/forbidden",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "This install was not confirmed in this browser; start the install again from the same browser"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1461,6 +1674,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "https://shopify-integration.dev/problems/not-found",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "This install link is unknown, expired or already used; start the install again from your account"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1501,6 +1722,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "https://shopify-integration.dev/problems/forbidden",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "This confirmation did not come from the confirmation page in this browser; open the install link again and confirm there"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1510,6 +1739,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "https://shopify-integration.dev/problems/not-found",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "This install link is unknown, expired or already used; start the install again from your account"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1567,6 +1804,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "https://shopify-integration.dev/problems/rate-limited",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Shop acme-store.myshopify.com is over its webhook delivery quota for this minute"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1623,6 +1868,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "https://shopify-integration.dev/problems/rate-limited",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Shop acme-store.myshopify.com is over its webhook delivery quota for this minute"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1637,12 +1890,9 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next_cursor` of the previous page (opaque). */
                 cursor?: components["parameters"]["Cursor"];
-                /**
-                 * @description Only records updated at or after this instant (ISO 8601).
-                 * @example 2024-03-01T00:00:00Z
-                 */
+                /** @description Only records updated at or after this instant (ISO 8601, for example `2024-03-01T00:00:00Z`). Without it, every record. */
                 updated_at_min?: components["parameters"]["UpdatedAtMin"];
-                /** @description Only records updated at or before this instant (ISO 8601). */
+                /** @description Only records updated at or before this instant (ISO 8601, for example `2024-03-31T23:59:59Z`). Without it, every record. */
                 updated_at_max?: components["parameters"]["UpdatedAtMax"];
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
@@ -1681,10 +1931,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /**
-                 * @description The Shopify id.
-                 * @example 8123456789012
-                 */
+                /** @description The Shopify id (an `id` from the list). */
                 id: components["parameters"]["RecordId"];
             };
             cookie?: never;
@@ -1715,12 +1962,9 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next_cursor` of the previous page (opaque). */
                 cursor?: components["parameters"]["Cursor"];
-                /**
-                 * @description Only records updated at or after this instant (ISO 8601).
-                 * @example 2024-03-01T00:00:00Z
-                 */
+                /** @description Only records updated at or after this instant (ISO 8601, for example `2024-03-01T00:00:00Z`). Without it, every record. */
                 updated_at_min?: components["parameters"]["UpdatedAtMin"];
-                /** @description Only records updated at or before this instant (ISO 8601). */
+                /** @description Only records updated at or before this instant (ISO 8601, for example `2024-03-31T23:59:59Z`). Without it, every record. */
                 updated_at_max?: components["parameters"]["UpdatedAtMax"];
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
@@ -1759,10 +2003,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /**
-                 * @description The Shopify id.
-                 * @example 8123456789012
-                 */
+                /** @description The Shopify id (an `id` from the list). */
                 id: components["parameters"]["RecordId"];
             };
             cookie?: never;
@@ -1793,12 +2034,9 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next_cursor` of the previous page (opaque). */
                 cursor?: components["parameters"]["Cursor"];
-                /**
-                 * @description Only records updated at or after this instant (ISO 8601).
-                 * @example 2024-03-01T00:00:00Z
-                 */
+                /** @description Only records updated at or after this instant (ISO 8601, for example `2024-03-01T00:00:00Z`). Without it, every record. */
                 updated_at_min?: components["parameters"]["UpdatedAtMin"];
-                /** @description Only records updated at or before this instant (ISO 8601). */
+                /** @description Only records updated at or before this instant (ISO 8601, for example `2024-03-31T23:59:59Z`). Without it, every record. */
                 updated_at_max?: components["parameters"]["UpdatedAtMax"];
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
@@ -1835,10 +2073,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /**
-                 * @description The Shopify id.
-                 * @example 8123456789012
-                 */
+                /** @description The Shopify id (an `id` from the list). */
                 id: components["parameters"]["RecordId"];
             };
             cookie?: never;
@@ -1869,16 +2104,19 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next_cursor` of the previous page (opaque). */
                 cursor?: components["parameters"]["Cursor"];
-                /**
-                 * @description Only records updated at or after this instant (ISO 8601).
-                 * @example 2024-03-01T00:00:00Z
-                 */
+                /** @description Only records updated at or after this instant (ISO 8601, for example `2024-03-01T00:00:00Z`). Without it, every record. */
                 updated_at_min?: components["parameters"]["UpdatedAtMin"];
-                /** @description Only records updated at or before this instant (ISO 8601). */
+                /** @description Only records updated at or before this instant (ISO 8601, for example `2024-03-31T23:59:59Z`). Without it, every record. */
                 updated_at_max?: components["parameters"]["UpdatedAtMax"];
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
                 location_id?: number;
+                /** @description Levels of these inventory items only (one id, or up to 250 separated by commas, for example `47123456789012,47123456789013`). */
+                inventory_item_id?: string;
+                /** @description Levels of the inventory item of this product variant. */
+                variant_id?: number;
+                /** @description Levels of the inventory items of the variants with this SKU (exact match). */
+                sku?: string;
             };
             header?: never;
             path?: never;
@@ -1910,10 +2148,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /**
-                 * @description The Shopify id.
-                 * @example 8123456789012
-                 */
+                /** @description The Shopify id (an `id` from the list). */
                 id: components["parameters"]["RecordId"];
             };
             cookie?: never;
@@ -1927,6 +2162,74 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InventoryItemLevels"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ReadUnavailable"];
+        };
+    };
+    listLocations: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page (opaque). */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Only records updated at or after this instant (ISO 8601, for example `2024-03-01T00:00:00Z`). Without it, every record. */
+                updated_at_min?: components["parameters"]["UpdatedAtMin"];
+                /** @description Only records updated at or before this instant (ISO 8601, for example `2024-03-31T23:59:59Z`). Without it, every record. */
+                updated_at_max?: components["parameters"]["UpdatedAtMax"];
+                /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
+                include_deleted?: components["parameters"]["IncludeDeleted"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of locations. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LocationList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ReadUnavailable"];
+        };
+    };
+    getLocation: {
+        parameters: {
+            query?: {
+                /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
+                include_deleted?: components["parameters"]["IncludeDeleted"];
+            };
+            header?: never;
+            path: {
+                /** @description The Shopify id (an `id` from the list). */
+                id: components["parameters"]["RecordId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The location. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Location"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -1985,6 +2288,8 @@ export interface operations {
                 cursor?: components["parameters"]["Cursor"];
                 resource?: components["schemas"]["ResourceName"];
                 status?: components["schemas"]["SyncStatus"];
+                /** @description Only these runs (the `run_id` of each job in the answer of `POST /api/shopify/sync/`); repeat the parameter for several. */
+                run_id?: components["schemas"]["DbId"][];
             };
             header?: never;
             path?: never;
@@ -2003,6 +2308,33 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getSyncLog: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["DbId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The run. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncLog"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2079,7 +2411,8 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next_cursor` of the previous page (opaque). */
                 cursor?: components["parameters"]["Cursor"];
-                tenant_id?: components["schemas"]["TenantId"];
+                /** @description Only this tenant's keys (every tenant's without it). */
+                tenant_id?: string;
             };
             header?: never;
             path?: never;

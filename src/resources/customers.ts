@@ -3,10 +3,12 @@ import type { ResourceDefinition } from './types.js';
 
 export const customers: ResourceDefinition = {
   name: 'customers',
+  singular: 'Customer',
   table: 'shopify_customers',
   keyColumns: ['id'],
   readColumns: ['id', 'email', 'first_name', 'last_name', 'phone', 'state', 'orders_count', 'total_spent', 'currency', 'tags', 'created_at', 'updated_at', 'deleted_at'],
-  shopify: { path: 'customers', rootKey: 'customers', params: {} },
+  shopify: { path: 'customers', rootKey: 'customers', params: {}, listing: 'since-id' },
+  syncInterval: { env: 'CUSTOMERS', defaultSeconds: 3600 },
   webhookTopics: { upsert: ['customers/create', 'customers/update'], delete: ['customers/delete'] },
   map(c, ctx) {
     return {

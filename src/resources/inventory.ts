@@ -4,16 +4,21 @@ import type { ResourceDefinition } from './types.js';
 /** Inventory levels: one row per (inventory item, location); Shopify lists them per location. */
 export const inventory: ResourceDefinition = {
   name: 'inventory',
+  singular: 'Inventory item',
   table: 'shopify_inventory_levels',
   keyColumns: ['inventory_item_id', 'location_id'],
   readColumns: ['inventory_item_id', 'location_id', 'available', 'updated_at', 'deleted_at'],
-  shopify: { path: 'inventory_levels', rootKey: 'inventory_levels', params: {} },
+  // Shopify lists levels per location: locations first, then levels by batches of location ids.
+  shopify: { path: 'inventory_levels', rootKey: 'inventory_levels', params: {}, listing: 'per-location' },
+  syncInterval: { env: 'INVENTORY', defaultSeconds: 1800 },
   webhookTopics: {
     upsert: ['inventory_levels/update', 'inventory_levels/connect'],
     delete: ['inventory_levels/disconnect'],
     // Ids of deleted inventory items and locations never come back: their levels go with them.
     deleteWhere: { 'inventory_items/delete': 'inventory_item_id', 'locations/delete': 'location_id' },
   },
+  // A level disconnected and connected again keeps its (item, location) key.
+  keysComeBack: true,
   map(level) {
     return {
       row: {
@@ -34,6 +39,10 @@ export const inventory: ResourceDefinition = {
     updated_at_min: { column: 'updated_at', op: '>=', type: 'timestamp' },
     updated_at_max: { column: 'updated_at', op: '<=', type: 'timestamp' },
     location_id: { column: 'location_id', op: '=', type: 'integer' },
+    inventory_item_id: { column: 'inventory_item_id', op: 'in', type: 'integer' },
+    // Through the variants that hold the inventory item.
+    variant_id: { column: 'inventory_item_id', op: '=', type: 'integer', via: { table: 'shopify_product_variants', match: 'id', select: 'inventory_item_id' } },
+    sku: { column: 'inventory_item_id', op: '=', type: 'string', via: { table: 'shopify_product_variants', match: 'sku', select: 'inventory_item_id' } },
   },
   toApi: (row) => ({
     inventory_item_id: row.inventory_item_id,
@@ -42,4 +51,5 @@ export const inventory: ResourceDefinition = {
     updated_at: isoOrNull(row.updated_at as Date),
     deleted_at: isoOrNull(row.deleted_at as Date | null),
   }),
+  retrieveBody: (id, levels) => ({ inventory_item_id: id, levels }),
 };

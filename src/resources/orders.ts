@@ -5,6 +5,7 @@ type Json = Record<string, unknown>;
 
 export const orders: ResourceDefinition = {
   name: 'orders',
+  singular: 'Order',
   table: 'shopify_orders',
   keyColumns: ['id'],
   readColumns: [
@@ -19,7 +20,10 @@ export const orders: ResourceDefinition = {
     readColumns: ['id', 'order_id', 'product_id', 'variant_id', 'title', 'sku', 'quantity', 'price'],
   },
   // Without status=any Shopify returns open orders only.
-  shopify: { path: 'orders', rootKey: 'orders', params: { status: 'any' } },
+  shopify: { path: 'orders', rootKey: 'orders', params: { status: 'any' }, listing: 'since-id' },
+  syncInterval: { env: 'ORDERS', defaultSeconds: 900 },
+  // Without read_all_orders Shopify lists only the last 60 days of orders: older ones must not look deleted.
+  sweepLimit: { scope: 'read_all_orders', createdWithinDays: 59 },
   webhookTopics: {
     upsert: ['orders/create', 'orders/updated', 'orders/cancelled', 'orders/fulfilled', 'orders/paid'],
     delete: ['orders/delete'],

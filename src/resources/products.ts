@@ -5,6 +5,7 @@ type Json = Record<string, unknown>;
 
 export const products: ResourceDefinition = {
   name: 'products',
+  singular: 'Product',
   table: 'shopify_products',
   keyColumns: ['id'],
   readColumns: ['id', 'title', 'handle', 'vendor', 'product_type', 'status', 'tags', 'created_at', 'updated_at', 'deleted_at'],
@@ -16,7 +17,8 @@ export const products: ResourceDefinition = {
     readColumns: ['id', 'product_id', 'title', 'sku', 'price', 'compare_at_price', 'currency', 'position', 'inventory_item_id', 'inventory_quantity', 'created_at', 'updated_at'],
     cascade: { column: 'inventory_item_id', resource: 'inventory', keyColumn: 'inventory_item_id' },
   },
-  shopify: { path: 'products', rootKey: 'products', params: {} },
+  shopify: { path: 'products', rootKey: 'products', params: {}, listing: 'since-id' },
+  syncInterval: { env: 'PRODUCTS', defaultSeconds: 3600 },
   webhookTopics: { upsert: ['products/create', 'products/update'], delete: ['products/delete'] },
   map(p, ctx) {
     const id = shopifyId(p.id, 'product.id');

@@ -1,12 +1,11 @@
-export type ResourceName = 'products' | 'orders' | 'customers' | 'inventory';
-export const RESOURCE_NAMES: readonly ResourceName[] = ['products', 'orders', 'customers', 'inventory'];
+export type ResourceName = 'products' | 'orders' | 'customers' | 'inventory' | 'locations';
 
 export type Row = Record<string, unknown>;
 
 /** The tables the registry's records live in (the store's schema declares them). */
 export type RecordTable =
   | 'shopify_products' | 'shopify_product_variants' | 'shopify_orders' | 'shopify_order_line_items'
-  | 'shopify_customers' | 'shopify_inventory_levels';
+  | 'shopify_customers' | 'shopify_inventory_levels' | 'shopify_locations';
 
 /** What one Shopify record becomes: its row, and the rows of its children (variants, line items). */
 export interface MappedRecord {
@@ -19,15 +18,29 @@ export interface MapContext {
   shopCurrency: string | null;
 }
 
-/** A list filter: query parameter → column and comparison. */
+/**
+ * A list filter: query parameter → column and comparison. `in` takes one value or several (a
+ * comma-separated list, or the parameter repeated). With `via`, the value is matched in another table
+ * and the column must be one of the ids found there (inventory levels by variant or SKU).
+ */
 export interface FilterDefinition {
   column: string;
-  op: '=' | '>=' | '<=';
+  op: '=' | '>=' | '<=' | 'in';
   type: 'string' | 'integer' | 'timestamp';
+  via?: { table: RecordTable; match: string; select: string };
 }
+
+/**
+ * How Shopify lists a resource: `since-id` pages in id order with `since_id` and reads changes with
+ * `updated_at_min`; `per-location` lists inventory levels by batches of location ids (locations first);
+ * `unpaged` is one answer with every record and no filters (`locations.json`).
+ */
+export type ShopifyListing = 'since-id' | 'per-location' | 'unpaged';
 
 export interface ResourceDefinition {
   name: ResourceName;
+  /** The record in a sentence ("Product 42 not found"). */
+  singular: string;
   /** Table of the record itself. */
   table: RecordTable;
   /** Columns that identify a record within a tenant, in keyset order. */
@@ -46,8 +59,15 @@ export interface ResourceDefinition {
      */
     cascade?: { column: string; resource: ResourceName; keyColumn: string };
   };
-  /** Where the sync reads it from Shopify (inventory reads per location, see the sync). */
-  shopify: { path: string; rootKey: string; params: Record<string, string> };
+  /** Where and how the sync reads it from Shopify. */
+  shopify: { path: string; rootKey: string; params: Record<string, string>; listing: ShopifyListing };
+  /** Scheduled syncs: every `SHOPIFY_SYNC_INTERVAL_<env>` seconds, `defaultSeconds` unless set (0 disables). */
+  syncInterval: { env: string; defaultSeconds: number };
+  /**
+   * A full sync's deletion sweep covers only records created in the last `createdWithinDays` unless
+   * the store granted `scope`: Shopify lists nothing older without it (orders: `read_all_orders`).
+   */
+  sweepLimit?: { scope: string; createdWithinDays: number };
   /** Webhook topics that carry the full record, and topics that delete it. */
   webhookTopics: {
     upsert: readonly string[];
@@ -55,6 +75,11 @@ export interface ResourceDefinition {
     /** Topics whose payload `{ id }` removes every record with that id in one key column (topic → column). */
     deleteWhere?: Readonly<Record<string, string>>;
   };
+  /**
+   * Whether a deleted key can come back (an inventory level disconnected and connected again keeps its
+   * key): a delete older than the stored version is then dropped. Other ids are never reused.
+   */
+  keysComeBack?: boolean;
   /** Shopify JSON → rows (without tenant_id / integration_id, which the store adds). */
   map(record: Record<string, unknown>, ctx: MapContext): MappedRecord;
   /** Delete webhooks carry only the key: payload → key values. */
@@ -62,4 +87,9 @@ export interface ResourceDefinition {
   filters: Record<string, FilterDefinition>;
   /** Stored row (+ children) → API representation. */
   toApi(row: Row, children: Row[]): Record<string, unknown>;
+  /**
+   * The retrieve answer when one id names several records (inventory: an item's levels at every
+   * location); absent: the record itself.
+   */
+  retrieveBody?(id: number, records: Record<string, unknown>[]): Record<string, unknown>;
 }

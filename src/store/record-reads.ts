@@ -8,7 +8,8 @@ import { untyped } from './untyped.js';
 export interface ListQuery {
   limit: number;
   after?: unknown[];
-  filters: { column: string; op: '=' | '>=' | '<='; value: unknown }[];
+  /** `in` takes a list; with `via`, `column` must be one of the `via.select` values of `via.table`'s rows whose `via.match` equals the value. */
+  filters: { column: string; op: '=' | '>=' | '<=' | 'in'; value: unknown; via?: { table: string; match: string; select: string } }[];
   includeDeleted: boolean;
 }
 
@@ -28,7 +29,12 @@ const apiColumns = (readColumns: readonly string[], required: readonly string[])
 export function listRecordsQuery(db: Db, resource: ResourceDefinition, tenantId: string, query: ListQuery) {
   const keys = resource.keyColumns;
   let q = untyped(db).selectFrom(resource.table).select(apiColumns(resource.readColumns, keys)).where('tenant_id', '=', tenantId);
-  for (const f of query.filters) q = q.where(f.column, f.op, f.value);
+  for (const f of query.filters) {
+    const via = f.via;
+    q = via
+      ? q.where(f.column, 'in', untyped(db).selectFrom(via.table).select(via.select).where('tenant_id', '=', tenantId).where(via.match, '=', f.value).where(via.select, 'is not', null))
+      : q.where(f.column, f.op, f.value);
+  }
   if (!query.includeDeleted) q = q.where('deleted_at', 'is', null);
   if (query.after) q = q.where(afterKey(keys, query.after) as never);
   for (const k of keys) q = q.orderBy(k, 'asc');

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { sql, type Transaction } from 'kysely';
 import type { Db } from './schema.js';
-import type { MappedRecord, ResourceDefinition, Row } from '../resources/index.js';
+import { RECORD_TABLES, type MappedRecord, type ResourceDefinition, type Row } from '../resources/index.js';
 import { cascadeRemovedChildren, childrenForCascade, removableColumns, removalsOf } from './record-cascades.js';
 import type { Database } from './schema.js';
 import { parseJsonColumn } from './schema.js';
@@ -288,15 +288,10 @@ export async function markRecordsDeleted(
   return Number(result.numInsertedOrUpdatedRows ?? 0);
 }
 
-const TENANT_TABLES = [
-  'shopify_product_variants', 'shopify_products', 'shopify_order_line_items', 'shopify_orders',
-  'shopify_customers', 'shopify_inventory_levels',
-] as const;
-
-/** Deletes every synced record of a tenant (disconnect with purge, shop/redact). Returns rows deleted. */
+/** Deletes every synced record of a tenant, in every table of the registry (disconnect with purge, shop/redact). Returns rows deleted. */
 export async function purgeTenantRecords(db: Db | Transaction<Database>, tenantId: string): Promise<number> {
   let deleted = 0;
-  for (const table of TENANT_TABLES) {
+  for (const table of RECORD_TABLES) {
     const result = await untyped(db).deleteFrom(table).where('tenant_id', '=', tenantId).executeTakeFirst();
     deleted += Number(result.numDeletedRows ?? 0);
   }

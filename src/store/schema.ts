@@ -23,6 +23,15 @@ export interface IntegrationsTable {
   shop_domain: string;
   install_method: Generated<string>;
   access_token_encrypted: string;
+  /** NULL: the token never expires (see migration 0011). */
+  access_token_expires_at: Date | null;
+  refresh_token_encrypted: string | null;
+  refresh_token_expires_at: Date | null;
+  /** The merchant's own app of a client-credentials connect (its secret is sealed below). */
+  client_id: string | null;
+  client_secret_encrypted: string | null;
+  /** Shopify refused the refresh token or client credentials: the merchant must authorize again. */
+  reauthorization_required_at: Date | null;
   webhook_secret_encrypted: string | null;
   encryption_key_id: string;
   scopes: Generated<string>;

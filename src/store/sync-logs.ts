@@ -107,6 +107,13 @@ export interface SyncLogQuery {
   beforeId?: number;
   resource?: string;
   status?: string;
+  /** Only these runs. */
+  ids?: number[];
+}
+
+/** One run of a tenant's store; undefined when it is another tenant's or gone. */
+export function findTenantSyncLog(db: Db, tenantId: string, id: number): Promise<SyncLog | undefined> {
+  return db.selectFrom('shopify_sync_logs').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
 }
 
 /** A tenant's runs, newest first, walking (tenant_id, id) backwards. */
@@ -115,6 +122,7 @@ export async function listSyncLogs(db: Db, tenantId: string, query: SyncLogQuery
   if (query.beforeId !== undefined) q = q.where('id', '<', query.beforeId);
   if (query.resource !== undefined) q = q.where('resource', '=', query.resource);
   if (query.status !== undefined) q = q.where('status', '=', query.status);
+  if (query.ids !== undefined) q = q.where('id', 'in', query.ids);
   const rows = await q.orderBy('id', 'desc').limit(query.limit + 1).execute();
   const page = rows.slice(0, query.limit);
   return { rows: page, nextBeforeId: rows.length > query.limit ? (page[page.length - 1] as SyncLog).id : null };

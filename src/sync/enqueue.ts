@@ -78,14 +78,15 @@ export async function enqueueSyncs(ctx: ServiceContext, integration: Integration
 export async function enqueueSync(ctx: ServiceContext, integration: Integration, resource: ResourceName, mode: SyncMode, trigger: SyncTrigger): Promise<SyncJobState> {
   const queue = syncQueue(ctx);
   const jobId = integrationSyncJobId(ctx, integration.id, resource, integration.installation);
-  const alreadyQueued = { resource, job_id: jobId, state: 'already_queued' } as const;
+  // A run already queued or running is named by its own run id, so the caller can follow it.
+  const alreadyQueued = (job: Job<SyncJobData>): SyncJobState => ({ resource, run_id: job.data.logId ?? null, job_id: jobId, state: 'already_queued' });
 
   const existing = await redisCall(() => queue.getJob(jobId));
   if (existing) {
     const state = await redisCall(() => existing.getState());
     if (PENDING.has(state)) {
       await upgradeToFull(existing, state, mode);
-      return alreadyQueued;
+      return alreadyQueued(existing);
     }
     // A finished job that was kept (older settings): free its id.
     if (state === 'completed' || state === 'failed') await redisCall(() => existing.remove());
@@ -102,13 +103,13 @@ export async function enqueueSync(ctx: ServiceContext, integration: Integration,
     const stored = await redisCall(() => queue.getJob(jobId));
     if (stored && stored.data.nonce !== nonce && (await findSyncLog(ctx.db, logId))?.status === 'queued') {
       await deleteSyncLog(ctx.db, logId);
-      return alreadyQueued;
+      return alreadyQueued(stored);
     }
   } catch (error) {
     await deleteSyncLog(ctx.db, logId).catch(() => undefined);
     throw error;
   }
-  return { resource, job_id: jobId, state: 'queued' };
+  return { resource, run_id: logId, job_id: jobId, state: 'queued' };
 }
 
 async function upgradeToFull(job: Job<SyncJobData>, state: string, mode: SyncMode): Promise<void> {

@@ -36,13 +36,16 @@ export function describePosition(position: WalkPosition): string {
 }
 
 /**
- * The pages of one resource as the registry describes it (`shopify.path`, `rootKey`, `params`), at most
- * `maxPages` of them, each telling where the walk continues after it. Inventory levels are the one
- * resource Shopify lists per location: locations first, then levels by location ids in batches of 50.
+ * The pages of one resource as the registry describes it (`shopify.path`, `rootKey`, `params`,
+ * `listing`), at most `maxPages` of them, each telling where the walk continues after it. Inventory
+ * levels are listed per location: locations first, then levels by location ids in batches of 50. An
+ * unpaged list is one answer with every record: it takes no filter, so an incremental read is a whole one.
  */
 export async function* recordPages(client: ShopifyClient, resource: ResourceDefinition, params: QueryParams, maxPages: number, opts: WalkOptions = {}): RecordPages {
   const query: QueryParams = { ...resource.shopify.params, ...params, ...(opts.pageSize !== undefined ? { limit: opts.pageSize } : {}) };
-  if (resource.name === 'inventory') return yield* inventoryPages(client, query, maxPages, opts.from && 'locationAfter' in opts.from ? opts.from : null);
+  const listing = resource.shopify.listing;
+  if (listing === 'per-location') return yield* inventoryPages(client, query, maxPages, opts.from && 'locationAfter' in opts.from ? opts.from : null);
+  if (listing === 'unpaged') return yield* unpagedPages(client, resource, maxPages);
   // since_id orders the walk by id, so the largest id read so far is where it continues.
   let last = opts.from && 'sinceId' in opts.from ? opts.from.sinceId : 0;
   const pages = client.pages<ShopifyRecord>(resource.shopify.path, resource.shopify.rootKey, { ...query, since_id: last }, { maxPages });
@@ -55,6 +58,15 @@ export async function* recordPages(client: ShopifyClient, resource: ResourceDefi
       if (Number.isSafeInteger(id) && id > last) last = id;
     }
     yield { ...page, resumeAt: page.hasNext ? { sinceId: last } : null };
+  }
+}
+
+async function* unpagedPages(client: ShopifyClient, resource: ResourceDefinition, maxPages: number): RecordPages {
+  const pages = client.pages<ShopifyRecord>(resource.shopify.path, resource.shopify.rootKey, { ...resource.shopify.params }, { maxPages });
+  for (;;) {
+    const next = await pages.next();
+    if (next.done) return next.value;
+    yield { ...next.value, resumeAt: null };
   }
 }
 

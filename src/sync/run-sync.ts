@@ -1,11 +1,12 @@
 import type { ServiceContext } from '../context.js';
-import { AppError, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../platform/logger.js';
 import { shopifyClientObserver } from '../platform/metrics.js';
 import { RESOURCES, type ResourceName } from '../resources/index.js';
 import { createShopifyClient, type ShopifyClient } from '../shopify/admin-client.js';
 import { ShopifyUnauthorizedError } from '../shopify/errors.js';
 import { openAccessToken } from '../store/integration-secrets.js';
+import { integrationTokenSource } from '../store/integration-tokens.js';
 import { findIntegrationById, isConnected, markError, markSuccess, markTokenRevoked } from '../store/integrations.js';
 import type { Owner } from '../store/records.js';
 import type { Integration } from '../store/schema.js';
@@ -44,9 +45,6 @@ export type SyncResult =
       /** False when the page cap stopped the walk: the next run continues it from `resumesFrom`. */
       walkComplete: boolean; resumesFrom: string | null;
     };
-
-/** Without `read_all_orders` Shopify lists only the last 60 days of orders; older ones must not look deleted. */
-const RECENT_ORDERS_MS = 59 * 86_400_000;
 
 /**
  * Which run this is. A scheduled incremental becomes full when the last full run is older than
@@ -112,16 +110,12 @@ function createLog(ctx: ServiceContext, req: SyncRequest, integration: Integrati
 }
 
 function clientFor(ctx: ServiceContext, integration: Integration, opts: SyncOptions): ShopifyClient {
-  let accessToken: string;
-  try {
-    accessToken = openAccessToken(ctx.secrets, integration);
-  } catch (error) {
-    throw new AppError('The access token cannot be decrypted with the configured keys', { code: 'token-undecryptable', retriable: false, cause: error });
-  }
-  if (opts.createClient) return opts.createClient(integration, accessToken);
+  // Every page asks the source for the token: one that expires mid-run is renewed and the run goes on.
+  const tokens = integrationTokenSource(ctx, integration);
+  if (opts.createClient) return opts.createClient(integration, openAccessToken(ctx.secrets, integration));
   return createShopifyClient(
     { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, config: ctx.config.shopify, maxPages: ctx.config.sync.maxPages, observer: shopifyClientObserver(ctx.metrics) },
-    { shopDomain: integration.shop_domain, accessToken, apiVersion: integration.api_version },
+    { shopDomain: integration.shop_domain, apiVersion: integration.api_version, tokens },
   );
 }
 
@@ -251,7 +245,9 @@ type SweepGuard = NonNullable<Parameters<typeof markUnseenRecordsDeleted>[4]>['g
 /** Marks what a complete full walk (begun at `sweepFrom`, maybe several runs ago) did not see as deleted (see markUnseenRecordsDeleted). */
 function sweepDeleted(ctx: ServiceContext, integration: Integration, name: ResourceName, sweepFrom: Date, startedAt: Date, guard: SweepGuard): Promise<number> {
   const owner: Owner = { tenantId: integration.tenant_id, integrationId: integration.id };
-  const recentOrdersOnly = name === 'orders' && !integration.scopes.split(/[\s,]+/).includes('read_all_orders');
-  const opts = recentOrdersOnly ? { createdSince: new Date(startedAt.getTime() - RECENT_ORDERS_MS) } : {};
+  // A resource Shopify lists only recently without a scope (orders) is swept only as far back as it lists.
+  const limit = RESOURCES[name].sweepLimit;
+  const limited = limit !== undefined && !integration.scopes.split(/[\s,]+/).includes(limit.scope);
+  const opts = limited ? { createdSince: new Date(startedAt.getTime() - limit.createdWithinDays * 86_400_000) } : {};
   return markUnseenRecordsDeleted(ctx.db, RESOURCES[name], owner, sweepFrom, { ...opts, guard });
 }

@@ -1,5 +1,5 @@
 import type { Db } from '../store/schema.js';
-import type { MappedRecord, ResourceDefinition, ResourceName } from '../resources/index.js';
+import type { MappedRecord, ResourceDefinition } from '../resources/index.js';
 import { isConnected, lockInstallation, type InstallationState } from '../store/integrations.js';
 import { markRecordsDeleted, upsertRecords, type ObservedRecord, type Owner } from '../store/records.js';
 import { markRecordsDeletedWhere } from '../store/record-cascades.js';
@@ -8,7 +8,7 @@ import { shopifyId } from '../resources/mapping.js';
 import { eventKey, recordNewEvents, type WebhookOwner } from '../store/webhook-events.js';
 import { COMPLIANCE_TOPICS, markUninstalled, recordCustomerDataRequest, redactCustomer, redactShop, validateCompliancePayload } from './compliance.js';
 import { decodeEnvelope, type WebhookEnvelope } from './stream.js';
-import { actionForTopic, type TopicAction } from './topics.js';
+import { actionForTopic, type RecordEffect, type TopicAction } from './topics.js';
 
 /** An entry that can never succeed as it is (unreadable, unmappable): dead-lettered without retries. */
 export class PoisonError extends Error {
@@ -24,9 +24,13 @@ export interface PreparedEvent {
   envelope: WebhookEnvelope;
   owner: Owner;
   action: TopicAction;
-  /** Upserts: the mapped record. */
+  /** Record topics: each change with what it needs (upserts: the mapped record; deletes: the key values). */
+  changes?: PreparedChange[];
+}
+
+export interface PreparedChange {
+  effect: RecordEffect;
   record?: MappedRecord;
-  /** Deletes: the record's key values. */
   key?: unknown[];
 }
 
@@ -44,13 +48,16 @@ export function prepareEvent(streamId: string, envelope: WebhookEnvelope, owner:
   if (!action) throw new PoisonError(`no handler for topic ${envelope.topic}`);
   const base = { streamId, envelope, owner: { tenantId: owner.tenantId, integrationId: owner.integrationId }, action };
   try {
-    if (action.kind === 'upsert' || action.kind === 'delete' || action.kind === 'delete-where') {
+    if (action.kind === 'records') {
       const payload = JSON.parse(envelope.body) as unknown;
       if (!payload || typeof payload !== 'object' || Array.isArray(payload)) throw new Error('payload must be a JSON object');
       const json = payload as Record<string, unknown>;
-      if (action.kind === 'upsert') return { ...base, record: action.resource.map(json, { shopCurrency: owner.shopCurrency }) };
-      if (action.kind === 'delete-where') return { ...base, key: [shopifyId(json.id, `${envelope.topic} id`)] };
-      return { ...base, key: action.resource.keyOf(json) };
+      const changes = action.effects.map((effect): PreparedChange => {
+        if (effect.kind === 'upsert') return { effect, record: effect.resource.map(json, { shopCurrency: owner.shopCurrency }) };
+        if (effect.kind === 'delete-where') return { effect, key: [shopifyId(json.id, `${envelope.topic} id`)] };
+        return { effect, key: effect.resource.keyOf(json) };
+      });
+      return { ...base, changes };
     }
     validateCompliancePayload(envelope);
     return base;
@@ -82,17 +89,8 @@ export interface ApplyResult {
   dropped: DroppedEvent[];
 }
 
-/**
- * Resources whose keys can come back after a delete: an inventory level disconnected and connected
- * again keeps its (item, location) key, so a late disconnect must not hide the newer connection.
- * Product, order and customer ids are never reused: their deletion is final, whatever the timestamps.
- */
-const KEYS_COME_BACK = new Set<ResourceName>(['inventory']);
-
 /** Actions that change the integration row or redact: see applyEvents. */
 const EXCLUSIVE_ACTIONS = new Set<TopicAction['kind']>(['app-uninstalled', 'customer-redact', 'shop-redact']);
-/** Actions that write records (the others are compliance and the uninstall). */
-const RECORD_ACTIONS = new Set<TopicAction['kind']>(['upsert', 'delete', 'delete-where']);
 
 /** Why the integration's current state refuses this event, if it does (see DropReason). */
 export function dropReason(state: InstallationState | undefined, e: PreparedEvent): DropReason | undefined {
@@ -100,7 +98,7 @@ export function dropReason(state: InstallationState | undefined, e: PreparedEven
   if (COMPLIANCE_TOPICS.has(e.envelope.topic)) return undefined;
   if (!isConnected(state)) return 'disconnected';
   const observedAt = e.envelope.triggeredAt ?? e.envelope.receivedAt;
-  if (RECORD_ACTIONS.has(e.action.kind) && state.records_purged_at !== null && observedAt <= state.records_purged_at) return 'before-purge';
+  if (e.action.kind === 'records' && state.records_purged_at !== null && observedAt <= state.records_purged_at) return 'before-purge';
   if (e.action.kind === 'app-uninstalled' && observedAt < state.installed_at) return 'earlier-installation';
   return undefined;
 }
@@ -154,23 +152,27 @@ export async function applyEvents(db: Db, events: PreparedEvent[]): Promise<Appl
     const deleteWheres: { owner: Owner; resource: ResourceDefinition; column: string; value: unknown; deletedAt: Date }[] = [];
     const specials: PreparedEvent[] = [];
     for (const e of toApply) {
-      const { action, owner } = e;
-      if (action.kind === 'upsert') {
-        const group = `${owner.integrationId}|${action.resource.name}`;
-        const entry = upserts.get(group) ?? { owner, resource: action.resource, records: [] };
-        // The secondary version: Shopify's triggered-at has milliseconds, `updated_at` whole seconds.
-        entry.records.push({ ...(e.record as MappedRecord), observedAt: e.envelope.triggeredAt ?? e.envelope.receivedAt });
-        upserts.set(group, entry);
-      } else if (action.kind === 'delete') {
-        const deletedAt = e.envelope.triggeredAt ?? e.envelope.receivedAt;
-        const group = `${owner.integrationId}|${action.resource.name}|${deletedAt.getTime()}`;
-        const entry = deletes.get(group) ?? { owner, resource: action.resource, keys: [], deletedAt };
-        entry.keys.push(e.key as unknown[]);
-        deletes.set(group, entry);
-      } else if (action.kind === 'delete-where') {
-        deleteWheres.push({ owner, resource: action.resource, column: action.column, value: (e.key as unknown[])[0], deletedAt: e.envelope.triggeredAt ?? e.envelope.receivedAt });
-      } else {
+      const { owner } = e;
+      if (e.action.kind !== 'records') {
         specials.push(e);
+        continue;
+      }
+      // The secondary version: Shopify's triggered-at has milliseconds, `updated_at` whole seconds.
+      const observedAt = e.envelope.triggeredAt ?? e.envelope.receivedAt;
+      for (const { effect, record, key } of e.changes ?? []) {
+        if (effect.kind === 'upsert') {
+          const group = `${owner.integrationId}|${effect.resource.name}`;
+          const entry = upserts.get(group) ?? { owner, resource: effect.resource, records: [] };
+          entry.records.push({ ...(record as MappedRecord), observedAt });
+          upserts.set(group, entry);
+        } else if (effect.kind === 'delete') {
+          const group = `${owner.integrationId}|${effect.resource.name}|${observedAt.getTime()}`;
+          const entry = deletes.get(group) ?? { owner, resource: effect.resource, keys: [], deletedAt: observedAt };
+          entry.keys.push(key as unknown[]);
+          deletes.set(group, entry);
+        } else {
+          deleteWheres.push({ owner, resource: effect.resource, column: effect.column, value: (key as unknown[])[0], deletedAt: observedAt });
+        }
       }
     }
 
@@ -178,7 +180,8 @@ export async function applyEvents(db: Db, events: PreparedEvent[]): Promise<Appl
     const byGroup = <T>(m: Map<string, T>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
     for (const u of byGroup(upserts)) await upsertRecords(trx, u.resource, u.owner, u.records);
     for (const d of byGroup(deletes)) {
-      const keys = KEYS_COME_BACK.has(d.resource.name) ? await keysDeletableAt(trx, d.resource, d.owner.tenantId, d.keys, d.deletedAt) : d.keys;
+      // A key that can come back (an inventory level connected again) keeps a newer version over a late delete.
+      const keys = d.resource.keysComeBack ? await keysDeletableAt(trx, d.resource, d.owner.tenantId, d.keys, d.deletedAt) : d.keys;
       await markRecordsDeleted(trx, d.resource, d.owner, keys, d.deletedAt);
     }
     for (const d of deleteWheres) await markRecordsDeletedWhere(trx, d.resource, d.owner, d.column, [d.value], d.deletedAt);

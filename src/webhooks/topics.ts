@@ -1,10 +1,17 @@
-import { resourceForTopic, type ResourceDefinition } from '../resources/index.js';
+import { usesOfTopic, type ResourceDefinition } from '../resources/index.js';
 
-/** What a webhook topic asks the service to do. Record topics come from the resource registry. */
-export type TopicAction =
+/** One change a record topic makes to one resource of the registry. */
+export type RecordEffect =
   | { kind: 'upsert'; resource: ResourceDefinition }
   | { kind: 'delete'; resource: ResourceDefinition }
-  | { kind: 'delete-where'; resource: ResourceDefinition; column: string }
+  | { kind: 'delete-where'; resource: ResourceDefinition; column: string };
+
+/**
+ * What a webhook topic asks the service to do. Record topics come from the resource registry and may
+ * change several resources (`locations/delete`: the location, and its inventory levels).
+ */
+export type TopicAction =
+  | { kind: 'records'; effects: readonly RecordEffect[] }
   | { kind: 'app-uninstalled' }
   | { kind: 'customer-data-request' }
   | { kind: 'customer-redact' }
@@ -19,8 +26,10 @@ const SPECIAL: Record<string, TopicAction> = {
 
 /** The action of a topic, or undefined when the service has no handler for it. */
 export function actionForTopic(topic: string): TopicAction | undefined {
-  const record = resourceForTopic(topic);
-  if (record) return record.action === 'delete-where' ? { kind: 'delete-where', resource: record.resource, column: record.column } : { kind: record.action, resource: record.resource };
+  const uses = usesOfTopic(topic);
+  if (uses.length > 0) {
+    return { kind: 'records', effects: uses.map((u): RecordEffect => (u.action === 'delete-where' ? { kind: 'delete-where', resource: u.resource, column: u.column } : { kind: u.action, resource: u.resource })) };
+  }
   return SPECIAL[topic];
 }
 

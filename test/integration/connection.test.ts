@@ -80,7 +80,7 @@ describe('connection API (against the mock Shopify)', () => {
       expect(res.body.webhooks.failed).to.deep.equal([]);
       expect(ourSubscriptions('acme.myshopify.com').map((w) => w.topic)).to.have.members(expectedTopics);
       expect(res.body.initial_sync.mode).to.equal('full');
-      expect(res.body.initial_sync.jobs.map((j: { resource: string }) => j.resource)).to.have.members(['products', 'orders', 'customers', 'inventory']);
+      expect(res.body.initial_sync.jobs.map((j: { resource: string }) => j.resource)).to.have.members(['products', 'orders', 'customers', 'inventory', 'locations']);
       // Job ids are opaque: they do not carry the sequential integration id.
       const { id } = (await rowOf('tenant-acme'))!;
       for (const job of res.body.initial_sync.jobs as { resource: string; job_id: string }[]) {

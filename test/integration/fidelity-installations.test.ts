@@ -118,7 +118,7 @@ describe('copy fidelity: installations have identity, purges stick', function ()
     await deliver(SHOPS.from, from.updateProduct(from.catalog.products.entries[0]!.id, { title: 'Old shop, late' }));
 
     const switched = await connect(TENANT, SHOPS.to);
-    expect(switched.initial_sync.jobs.map((j) => j.state), 'the new shop\'s syncs are queued, not "already queued"').to.deep.equal(['queued', 'queued', 'queued', 'queued']);
+    expect(switched.initial_sync.jobs.map((j) => j.state), 'the new shop\'s syncs are queued, not "already queued"').to.deep.equal(['queued', 'queued', 'queued', 'queued', 'queued']);
     const oldIds = new Set(first.initial_sync.jobs.map((j) => j.job_id));
     for (const job of switched.initial_sync.jobs) expect(oldIds.has(job.job_id), `${job.resource} job id`).to.equal(false);
 

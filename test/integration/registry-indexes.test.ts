@@ -4,7 +4,7 @@ import { RESOURCES, type ResourceName } from '../../src/resources/index.js';
 import type { FilterDefinition, ResourceDefinition } from '../../src/resources/types.js';
 import { listRecordsQuery, type ListQuery } from '../../src/store/record-reads.js';
 import { startTestContext, type TestContext } from '../support/context.js';
-import { customer, inventoryLevel, order, product, seedIntegration, seedRecords } from '../support/seed.js';
+import { customer, inventoryLevel, location, order, product, seedIntegration, seedRecords } from '../support/seed.js';
 
 const TENANT = 'indexed';
 const ROWS = 500;
@@ -25,6 +25,7 @@ const RECORDS: Record<ResourceName, (i: number) => Record<string, unknown>> = {
   }),
   customers: (i) => customer({ state: rare(i) ? 'declined' : i % 2 ? 'enabled' : 'disabled', updated_at: at(i) }),
   inventory: (i) => inventoryLevel({ location_id: 5_400_000_000_000 + (i % 20), updated_at: at(i) }),
+  locations: (i) => location({ updated_at: at(i) }),
 };
 
 interface IndexColumns {
@@ -48,8 +49,14 @@ async function indexesOf(t: TestContext, table: string): Promise<IndexColumns[]>
 function servingIndexes(indexes: IndexColumns[], resource: ResourceDefinition, filter: FilterDefinition): IndexColumns[] {
   return indexes.filter(({ columns: [first, second, ...rest] }) => {
     if (first !== 'tenant_id' || second !== filter.column) return false;
-    return filter.op !== '=' || rest.every((c, i) => resource.keyColumns[i] === c);
+    // A list of values (or the ids found through another table) is read as ranges of the index.
+    return filter.op !== '=' || filter.via !== undefined || rest.every((c, i) => resource.keyColumns[i] === c);
   });
+}
+
+/** For a filter matched through another table: the indexes of that table led by (tenant_id, match column). */
+function viaIndexes(indexes: IndexColumns[], filter: FilterDefinition): IndexColumns[] {
+  return indexes.filter(({ columns: [first, second] }) => first === 'tenant_id' && second === filter.via?.match);
 }
 
 /** A value of the filter's column that few of the tenant's rows have (or a narrow time range). */
@@ -63,10 +70,11 @@ async function selectiveValue(t: TestContext, resource: ResourceDefinition, filt
     const { rows } = await sql<{ v: Date }>`SELECT MIN(${column}) AS v FROM ${sql.table(resource.table)} WHERE tenant_id = ${TENANT}`.execute(t.ctx.db);
     return new Date((rows[0]?.v as Date).getTime() + 5 * 60_000);
   }
+  const [table, valueColumn] = filter.via ? [filter.via.table, sql.ref(filter.via.match)] : [resource.table, column];
   const { rows } = await sql<{ v: unknown }>`
-    SELECT ${column} AS v FROM ${sql.table(resource.table)} WHERE tenant_id = ${TENANT} AND ${column} IS NOT NULL
-    GROUP BY ${column} ORDER BY COUNT(*), ${column} LIMIT 1`.execute(t.ctx.db);
-  return rows[0]?.v;
+    SELECT ${valueColumn} AS v FROM ${sql.table(table)} WHERE tenant_id = ${TENANT} AND ${valueColumn} IS NOT NULL
+    GROUP BY ${valueColumn} ORDER BY COUNT(*), ${valueColumn} LIMIT 1`.execute(t.ctx.db);
+  return filter.op === 'in' ? [rows[0]?.v] : rows[0]?.v;
 }
 
 describe('registry: every list filter the contract offers is served by an index', () => {
@@ -96,6 +104,7 @@ describe('registry: every list filter the contract offers is served by an index'
       for (const [param, filter] of Object.entries(resource.filters)) {
         checked++;
         if (servingIndexes(indexes, resource, filter).length === 0) missing.push(`${resource.name}?${param} (${resource.table}.${filter.column})`);
+        if (filter.via && viaIndexes(await indexesOf(t, filter.via.table), filter).length === 0) missing.push(`${resource.name}?${param} (${filter.via.table}.${filter.via.match})`);
       }
     }
     expect(missing, 'filters without an index (tenant_id, column, key…)').to.deep.equal([]);
@@ -106,7 +115,8 @@ describe('registry: every list filter the contract offers is served by an index'
     for (const resource of Object.values(RESOURCES)) {
       const indexes = await indexesOf(t, resource.table);
       for (const [param, filter] of Object.entries(resource.filters)) {
-        const query: ListQuery = { limit: 50, filters: [{ column: filter.column, op: filter.op, value: await selectiveValue(t, resource, filter) }], includeDeleted: false };
+        const value = await selectiveValue(t, resource, filter);
+        const query: ListQuery = { limit: 50, filters: [{ column: filter.column, op: filter.op, value, ...(filter.via ? { via: filter.via } : {}) }], includeDeleted: false };
         const compiled = listRecordsQuery(t.ctx.db, resource, TENANT, query).compile();
         const plan = await t.ctx.db.executeQuery<{ table: string; key: string | null; possible_keys: string | null; Extra: string | null }>(
           CompiledQuery.raw(`EXPLAIN ${compiled.sql}`, [...compiled.parameters]),
@@ -114,7 +124,12 @@ describe('registry: every list filter the contract offers is served by an index'
         const row = plan.rows.find((r) => r.table === resource.table);
         const described = `${resource.name}?${param}: ${JSON.stringify(plan.rows)}`;
         const serving = servingIndexes(indexes, resource, filter).map((i) => i.name);
-        if (filter.op === '=') {
+        if (filter.via) {
+          // Matched through another table: that table is read by its index, the resource's rows by key.
+          const through = plan.rows.find((r) => r.table === filter.via?.table);
+          expect(viaIndexes(await indexesOf(t, filter.via.table), filter).map((i) => i.name), described).to.include(through?.key);
+          expect(serving, described).to.include(row?.key);
+        } else if (filter.op === '=' || filter.op === 'in') {
           expect(serving, described).to.include(row?.key);
           expect(row?.Extra ?? '', described).not.to.include('filesort');
         } else {

@@ -4,7 +4,8 @@ import { ApiProblemError, createClient, type ShopifyIntegrationClient } from '..
 import { signWebhookBody } from '../../src/shopify/hmac.js';
 import { createApiKey } from '../../src/store/api-keys.js';
 import { ADMIN_KEY, startTestContext, type TestContext } from '../support/context.js';
-import { customer, inventoryLevel, order, product, seedIntegration, seedRecords } from '../support/seed.js';
+import { RESOURCE_NAMES } from '../../src/resources/index.js';
+import { customer, inventoryLevel, location, order, product, seedIntegration, seedRecords } from '../support/seed.js';
 import { OperationCoverage, sdkClient, unlessNotImplemented } from '../support/sdk.js';
 
 /**
@@ -122,7 +123,7 @@ describe('TypeScript SDK against the running service', () => {
       expect(response.status).to.equal(201);
       expect(data.integration).to.include({ shop_domain: TOKEN_SHOP, install_method: 'token', is_active: true, is_connected: true });
       expect(data.webhooks.created).to.not.be.empty;
-      expect(data.initial_sync.jobs.map((j) => j.resource)).to.have.members(['products', 'orders', 'customers', 'inventory']);
+      expect(data.initial_sync.jobs.map((j) => j.resource)).to.have.members([...RESOURCE_NAMES]);
       tokenStoreReady = true;
     });
 
@@ -131,7 +132,7 @@ describe('TypeScript SDK against the running service', () => {
       const client = await clientOf('sdk-token');
       const { data } = await run(this, () => client.GET('/api/shopify/status/'));
       expect(data).to.include({ shop_domain: TOKEN_SHOP, is_active: true });
-      expect(data.resources).to.have.all.keys('products', 'orders', 'customers', 'inventory');
+      expect(data.resources).to.have.all.keys(...RESOURCE_NAMES);
     });
   });
 
@@ -201,6 +202,7 @@ describe('TypeScript SDK against the running service', () => {
       inventoryLevel({ inventory_item_id: item.a, location_id: 5_000_000_000_002 }),
       inventoryLevel({ inventory_item_id: item.b, location_id: 5_000_000_000_001 }),
     ];
+    const locations = [location({ id: 5_000_000_000_001, name: 'Main Warehouse' }), location({ id: 5_000_000_000_002, name: 'Outlet' })];
 
     before(async () => {
       const owner = await seedIntegration(t.ctx, 'sdk-reader');
@@ -208,6 +210,7 @@ describe('TypeScript SDK against the running service', () => {
       await seedRecords(t.ctx, owner, 'orders', orders);
       await seedRecords(t.ctx, owner, 'customers', customers);
       await seedRecords(t.ctx, owner, 'inventory', levels);
+      await seedRecords(t.ctx, owner, 'locations', locations);
       client = await clientOf('sdk-reader');
     });
 
@@ -263,6 +266,19 @@ describe('TypeScript SDK against the running service', () => {
       expect(data.inventory_item_id).to.equal(item.a);
       expect(data.levels.map((l) => l.location_id)).to.have.members([5_000_000_000_001, 5_000_000_000_002]);
     });
+
+    it('when inventory levels are filtered by several inventory items, then only their levels come', async () => {
+      const { data } = await client.GET('/api/shopify/inventory/', { params: { query: { inventory_item_id: String(item.b) } } });
+      expect(data.data.map((l) => l.inventory_item_id)).to.deep.equal([item.b]);
+    });
+
+    it('when locations are paginated and one is retrieved, then each comes once with its name', async () => {
+      const got: string[] = [];
+      for await (const l of client.paginate('/api/shopify/locations/', { params: { query: { limit: 1 } } })) got.push(l.name);
+      expect(got).to.deep.equal(['Main Warehouse', 'Outlet']);
+      const { data } = await client.GET('/api/shopify/locations/{id}/', { params: { path: { id: 5_000_000_000_002 } } });
+      expect(data).to.include({ id: 5_000_000_000_002, name: 'Outlet', active: true });
+    });
   });
 
   describe('Sync', () => {
@@ -275,13 +291,24 @@ describe('TypeScript SDK against the running service', () => {
       expect(data.links.sync_logs).to.equal('/api/shopify/sync-logs/');
     });
 
+    it('when a started sync\'s run ids are followed, then each run is retrieved by id and the list filters on them', async function () {
+      const client = await clientOf('sdk-reader');
+      const { data: accepted } = await client.POST('/api/shopify/sync/', { body: { resources: ['orders'], mode: 'incremental' } });
+      const runId = accepted!.jobs[0]!.run_id!;
+      const { data, response } = await run(this, () => client.GET('/api/shopify/sync-logs/{id}/', { params: { path: { id: runId } } }));
+      expect(response.status).to.equal(200);
+      expect(data).to.include({ id: runId, resource: 'orders' });
+      const { data: listed } = await client.GET('/api/shopify/sync-logs/', { params: { query: { run_id: [runId] } } });
+      expect(listed!.data.map((r) => r.id)).to.deep.equal([runId]);
+    });
+
     it('when the tenant pages through its sync runs, then the queued runs are listed', async function () {
       const client = await clientOf('sdk-reader');
       const runs: { resource: string; status: string; trigger: string }[] = [];
       await run(this, async () => {
         for await (const log of client.paginate('/api/shopify/sync-logs/', { params: { query: { limit: 1 } } })) runs.push(log);
       });
-      for (const r of runs) expect(r.resource).to.be.oneOf(['products', 'orders', 'customers', 'inventory']);
+      for (const r of runs) expect(r.resource).to.be.oneOf([...RESOURCE_NAMES]);
       const manual = runs.filter((r) => r.trigger === 'manual').map((r) => r.resource);
       if (manual.length > 0) expect(manual).to.include.members(['products', 'customers']);
     });
@@ -326,7 +353,7 @@ describe('TypeScript SDK against the running service', () => {
       const tenants: string[] = [];
       await run(this, async () => {
         for await (const entry of admin.paginate('/api/admin/integrations/', { params: { query: { limit: 1 } } })) {
-          expect(entry.integration.resources).to.have.all.keys('products', 'orders', 'customers', 'inventory');
+          expect(entry.integration.resources).to.have.all.keys(...RESOURCE_NAMES);
           tenants.push(entry.tenant_id);
         }
       });
@@ -385,7 +412,7 @@ describe('TypeScript SDK against the running service', () => {
       const client = await clientOf('sdk-reader');
       const err = await rejection(client.GET('/api/shopify/products/', { params: { query: { limit: 1000 } } }));
       expect(err).to.include({ status: 400, title: 'Bad Request', type: 'https://shopify-integration.dev/problems/validation-error' });
-      expect(err.errors).to.deep.include({ location: 'query', name: 'limit', message: 'must be <= 250' });
+      expect(err.errors).to.deep.include({ location: 'query', name: 'limit', message: 'must be at most 250' });
     });
 
     it('when the key is unknown, then a 401 problem is thrown', async () => {

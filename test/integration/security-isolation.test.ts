@@ -10,7 +10,7 @@ import { startWebhookConsumers } from '../../src/webhooks/consumer.js';
 import { ADMIN_KEY, startTestContext, type TestContext } from '../support/context.js';
 import { loadContract, operationsOf } from '../support/fuzz-requests.js';
 import { call, expectProblem, type ApiResponse } from '../support/http.js';
-import { customer, inventoryLevel, order, product, seedIntegration, seedRecords } from '../support/seed.js';
+import { customer, inventoryLevel, location as locationRecord, order, product, seedIntegration, seedRecords } from '../support/seed.js';
 import { drained, sendWebhook } from '../support/webhooks.js';
 
 const APP_SECRET = 'test-app-secret';
@@ -42,6 +42,8 @@ async function seedTenant(t: TestContext, tenantId: string, shop: string, tag: s
   await seedRecords(t.ctx, owner, 'orders', orders);
   await seedRecords(t.ctx, owner, 'customers', [buyer, customer(), customer()]);
   await seedRecords(t.ctx, owner, 'inventory', levels);
+  const locations = [locationRecord({ id: location }), locationRecord()];
+  await seedRecords(t.ctx, owner, 'locations', locations);
   const runIds: number[] = [];
   for (const resource of RESOURCE_NAMES) {
     runIds.push(await createSyncLog(t.ctx.db, { tenant_id: tenantId, integration_id: owner.integrationId, resource, trigger: 'manual', mode: 'full', status: 'succeeded', job_id: null, finished_at: new Date() }));
@@ -49,7 +51,7 @@ async function seedTenant(t: TestContext, tenantId: string, shop: string, tag: s
   return {
     key: await t.keyFor(tenantId),
     integrationId: owner.integrationId,
-    ids: { products: products.map((p) => p.id), orders: orders.map((o) => o.id), customers: [buyer.id], inventory: levels.map((l) => l.inventory_item_id as number) },
+    ids: { products: products.map((p) => p.id), orders: orders.map((o) => o.id), customers: [buyer.id], inventory: levels.map((l) => l.inventory_item_id as number), locations: locations.map((l) => l.id) },
     customerId: buyer.id,
     locationId: location,
     vendor,

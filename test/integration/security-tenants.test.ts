@@ -5,7 +5,7 @@ import { RESOURCE_NAMES, RESOURCES, type ResourceName } from '../../src/resource
 import { createSyncLog } from '../../src/store/sync-logs.js';
 import { ADMIN_KEY, startTestContext, type TestContext } from '../support/context.js';
 import { call, expectProblem, type ApiResponse } from '../support/http.js';
-import { customer, inventoryLevel, order, product, seedIntegration, seedRecords } from '../support/seed.js';
+import { customer, inventoryLevel, location as locationRecord, order, product, seedIntegration, seedRecords } from '../support/seed.js';
 
 const APP_SECRET = 'test-app-secret';
 /** Tenant ids that a case-insensitive comparison would call one and the same. */
@@ -31,6 +31,8 @@ async function seedTenant(t: TestContext, tenantId: TenantId, location: number):
   await seedRecords(t.ctx, owner, 'orders', orders);
   await seedRecords(t.ctx, owner, 'customers', customers);
   await seedRecords(t.ctx, owner, 'inventory', levels);
+  const locations = [locationRecord(), locationRecord()];
+  await seedRecords(t.ctx, owner, 'locations', locations);
   const runIds: number[] = [];
   for (const resource of RESOURCE_NAMES) {
     runIds.push(await createSyncLog(t.ctx.db, { tenant_id: tenantId, integration_id: owner.integrationId, resource, trigger: 'manual', mode: 'full', status: 'succeeded', job_id: null, finished_at: new Date() }));
@@ -42,6 +44,7 @@ async function seedTenant(t: TestContext, tenantId: TenantId, location: number):
       orders: orders.map((o) => o.id),
       customers: customers.map((c) => c.id),
       inventory: levels.map((l) => l.inventory_item_id as number),
+      locations: locations.map((l) => l.id),
     },
     runIds,
     email,

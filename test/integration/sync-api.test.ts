@@ -36,7 +36,12 @@ describe('sync API, queue and scheduler', function () {
       expect(res.status, res.text).to.equal(202);
       expect(res.body.mode).to.equal('incremental');
       expect(res.body.links).to.deep.equal({ sync_logs: '/api/shopify/sync-logs/' });
-      expect(res.body.jobs).to.have.deep.members((['products', 'orders', 'customers', 'inventory'] as const).map((r) => ({ resource: r, job_id: integrationSyncJobId(t.ctx, integration.id, r), state: 'queued' })));
+      expect(res.body.jobs.map(({ run_id: _runId, ...job }: { run_id: number }) => job)).to.have.deep.members((['products', 'orders', 'customers', 'inventory', 'locations'] as const).map((r) => ({ resource: r, job_id: integrationSyncJobId(t.ctx, integration.id, r), state: 'queued' })));
+      // Each job names its own run: the queued sync log that will record it.
+      const runIds = res.body.jobs.map((j: { run_id: number }) => j.run_id);
+      expect(new Set(runIds).size).to.equal(runIds.length);
+      const logs = await t.ctx.db.selectFrom('shopify_sync_logs').select(['id', 'resource', 'status']).where('id', 'in', runIds).execute();
+      expect(logs.map((l) => `${l.resource}:${l.status}`).sort()).to.deep.equal(res.body.jobs.map((j: { resource: string }) => `${j.resource}:queued`).sort());
       const job = await syncQueue(t.ctx).getJob(integrationSyncJobId(t.ctx, integration.id, 'orders'));
       expect(job?.data).to.include({ integrationId: integration.id, tenantId: 'tenant-api', resource: 'orders', mode: 'incremental', trigger: 'manual' });
       expect(JSON.stringify(job?.data)).not.to.include('shpat_'); // the token never travels through Redis
@@ -47,7 +52,8 @@ describe('sync API, queue and scheduler', function () {
       const second = await call(t.url, 'POST', '/api/shopify/sync/', { key, body: { resources: ['products'] } });
       expect(first.body.jobs[0].state).to.equal('queued');
       expect(second.status).to.equal(202);
-      expect(second.body.jobs).to.deep.equal([{ resource: 'products', job_id: integrationSyncJobId(t.ctx, integration.id, 'products'), state: 'already_queued' }]);
+      // The repeat names the run already queued, so the caller can follow the work it asked for.
+      expect(second.body.jobs).to.deep.equal([{ resource: 'products', run_id: first.body.jobs[0].run_id, job_id: integrationSyncJobId(t.ctx, integration.id, 'products'), state: 'already_queued' }]);
       expect((await syncQueue(t.ctx).getJobCounts('waiting')).waiting).to.equal(1);
       const queuedLogs = await t.ctx.db.selectFrom('shopify_sync_logs').selectAll().where('integration_id', '=', integration.id).where('status', '=', 'queued').execute();
       expect(queuedLogs.filter((l) => l.resource === 'products')).to.have.length(1);
@@ -64,9 +70,9 @@ describe('sync API, queue and scheduler', function () {
     });
 
     it('when a full sync is asked while an incremental one waits, then the waiting job becomes full', async () => {
-      await call(t.url, 'POST', '/api/shopify/sync/', { key, body: { resources: ['orders'] } });
+      const waiting = await call(t.url, 'POST', '/api/shopify/sync/', { key, body: { resources: ['orders'] } });
       const res = await call(t.url, 'POST', '/api/shopify/sync/', { key, body: { resources: ['orders'], mode: 'full' } });
-      expect(res.body).to.deep.include({ mode: 'full', jobs: [{ resource: 'orders', job_id: integrationSyncJobId(t.ctx, integration.id, 'orders'), state: 'already_queued' }] });
+      expect(res.body).to.deep.include({ mode: 'full', jobs: [{ resource: 'orders', run_id: waiting.body.jobs[0].run_id, job_id: integrationSyncJobId(t.ctx, integration.id, 'orders'), state: 'already_queued' }] });
       expect((await syncQueue(t.ctx).getJob(integrationSyncJobId(t.ctx, integration.id, 'orders')))?.data.mode).to.equal('full');
     });
 
@@ -99,11 +105,37 @@ describe('sync API, queue and scheduler', function () {
     });
   });
 
+  describe('GET /api/shopify/sync-logs/{id}/ and ?run_id=', () => {
+    it('when the run ids of a sync are followed, then each is the run of that request, and the list filters on them', async () => {
+      const started = await call(t.url, 'POST', '/api/shopify/sync/', { key, body: { resources: ['products', 'customers'], mode: 'full' } });
+      const runIds: number[] = started.body.jobs.map((j: { run_id: number }) => j.run_id);
+      for (const job of started.body.jobs as { resource: string; run_id: number; job_id: string }[]) {
+        const res = await call(t.url, 'GET', `/api/shopify/sync-logs/${job.run_id}/`, { key });
+        expect(res.status, res.text).to.equal(200);
+        expect(res.body).to.include({ id: job.run_id, resource: job.resource, mode: 'full', trigger: 'manual', status: 'queued', job_id: job.job_id });
+      }
+      const listed = await call(t.url, 'GET', `/api/shopify/sync-logs/?${runIds.map((id) => `run_id=${id}`).join('&')}`, { key });
+      expect(listed.status, listed.text).to.equal(200);
+      expect(listed.body.data.map((r: { id: number }) => r.id)).to.have.members(runIds);
+      expect(listed.body.data).to.have.length(runIds.length);
+    });
+
+    it('when another tenant asks for the run, or the id is unknown, then 404', async () => {
+      const started = await call(t.url, 'POST', '/api/shopify/sync/', { key, body: { resources: ['orders'] } });
+      const other = await t.keyFor('tenant-snooping');
+      expectProblem(await call(t.url, 'GET', `/api/shopify/sync-logs/${started.body.jobs[0].run_id}/`, { key: other }), 404);
+      expectProblem(await call(t.url, 'GET', '/api/shopify/sync-logs/999999999/', { key }), 404);
+      const foreignList = await call(t.url, 'GET', `/api/shopify/sync-logs/?run_id=${started.body.jobs[0].run_id}`, { key: other });
+      expect(foreignList.body.data).to.deep.equal([]);
+    });
+  });
+
   describe('POST /api/admin/integrations/{id}/sync/', () => {
     it('when the operator starts a sync, then 202 with admin-triggered jobs', async () => {
       const res = await call(t.url, 'POST', `/api/admin/integrations/${integration.id}/sync/`, { key: ADMIN_KEY, body: { resources: ['inventory'], mode: 'full' } });
       expect(res.status, res.text).to.equal(202);
-      expect(res.body.jobs).to.deep.equal([{ resource: 'inventory', job_id: integrationSyncJobId(t.ctx, integration.id, 'inventory'), state: 'queued' }]);
+      expect(res.body.jobs).to.deep.equal([{ resource: 'inventory', run_id: res.body.jobs[0].run_id, job_id: integrationSyncJobId(t.ctx, integration.id, 'inventory'), state: 'queued' }]);
+      expect(res.body.jobs[0].run_id).to.be.a('number');
       expect((await syncQueue(t.ctx).getJob(integrationSyncJobId(t.ctx, integration.id, 'inventory')))?.data).to.include({ trigger: 'admin', mode: 'full' });
     });
     it('when the integration does not exist, then 404', async () => {
@@ -118,7 +150,7 @@ describe('sync API, queue and scheduler', function () {
   describe('cancelIntegrationSyncs', () => {
     it('when a store disconnects, then its waiting jobs are removed and their queued runs closed', async () => {
       await enqueueSyncs(t.ctx, integration, { mode: 'incremental', trigger: 'manual' });
-      expect(await cancelIntegrationSyncs(t.ctx, integration.id)).to.equal(4);
+      expect(await cancelIntegrationSyncs(t.ctx, integration.id)).to.equal(5);
       expect(await syncQueue(t.ctx).count()).to.equal(0);
       const queued = await t.ctx.db.selectFrom('shopify_sync_logs').selectAll().where('integration_id', '=', integration.id).where('status', '=', 'queued').execute();
       expect(queued).to.have.length(0);
@@ -196,7 +228,7 @@ describe('sync API, queue and scheduler', function () {
     });
 
     it('when schedulers are registered at every boot, then one per enabled resource exists with its interval, and 0 removes it', async () => {
-      const ctx = { ...t.ctx, config: { ...t.config, shopify: { ...t.config.shopify, syncIntervals: { products: 3600, orders: 900, customers: 0, inventory: 1800 } } } };
+      const ctx = { ...t.ctx, config: { ...t.config, shopify: { ...t.config.shopify, syncIntervals: { products: 3600, orders: 900, customers: 0, inventory: 1800, locations: 0 } } } };
       await registerSyncSchedulers(ctx);
       await registerSyncSchedulers(ctx);
       const queue = fanOutQueue(t.ctx);

@@ -37,11 +37,11 @@ describe('sync workers: two processes, shutdown, schedules', function () {
     const started = Date.now();
     const accepted = await enqueueSyncs(t.ctx, integration, { mode: 'full', trigger: 'manual' });
     const again = await enqueueSyncs(t.ctx, integration, { mode: 'full', trigger: 'manual' });
-    expect(again.jobs.map((j) => j.state)).to.deep.equal(['already_queued', 'already_queued', 'already_queued', 'already_queued']);
+    expect(again.jobs.map((j) => j.state)).to.deep.equal(['already_queued', 'already_queued', 'already_queued', 'already_queued', 'already_queued']);
     const runs = await t.waitForRuns(integration.id, 4, 30_000);
     const elapsed = (Date.now() - started) / 1000;
     await Promise.all(stops.map((stop) => stop()));
-    expect(accepted.jobs.map((j) => j.state)).to.deep.equal(['queued', 'queued', 'queued', 'queued']);
+    expect(accepted.jobs.map((j) => j.state)).to.deep.equal(['queued', 'queued', 'queued', 'queued', 'queued']);
     expect(runs.map((r) => [r.resource, r.status])).to.have.deep.members(RESOURCE_NAMES.map((r) => [r, 'succeeded']));
     expect(shop.stats.throttled).to.equal(0);
     const requests = shop.stats.requests;
@@ -81,7 +81,7 @@ describe('sync workers: two processes, shutdown, schedules', function () {
   it('when a resource is scheduled every second, then active integrations get scheduled runs and inactive ones none', async () => {
     const active = await t.connect('tenant-scheduled', SCHEDULED);
     const inactive: Integration = await t.connect('tenant-scheduled-off', 'scheduled-off.myshopify.com', { is_active: 0 } as Partial<Integration>);
-    const ctx = { ...t.ctx, config: { ...t.config, shopify: { ...t.config.shopify, syncIntervals: { products: 1, orders: 0, customers: 0, inventory: 0 } } } };
+    const ctx = { ...t.ctx, config: { ...t.config, shopify: { ...t.config.shopify, syncIntervals: { products: 1, orders: 0, customers: 0, inventory: 0, locations: 0 } } } };
     const stop = await startSyncWorker(ctx);
     try {
       await eventually(async () => (await t.runsOf(active.id, 'products')).filter((r) => r.trigger === 'scheduled' && r.status === 'succeeded').length >= 2, 10_000, 'two scheduled runs');

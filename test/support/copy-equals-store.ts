@@ -10,7 +10,7 @@ import { call, type ApiResponse } from './http.js';
  */
 
 type ApiRecord = Record<string, unknown>;
-type ResourceKey = 'products' | 'orders' | 'customers' | 'inventory';
+type ResourceKey = 'products' | 'orders' | 'customers' | 'inventory' | 'locations';
 
 interface ResourceSpec {
   path: string;
@@ -24,6 +24,7 @@ const RESOURCES: Record<ResourceKey, ResourceSpec> = {
   orders: { path: '/api/shopify/orders/', keyOf: (r) => String(r.id), children: ['line_items'] },
   customers: { path: '/api/shopify/customers/', keyOf: (r) => String(r.id), children: [] },
   inventory: { path: '/api/shopify/inventory/', keyOf: (r) => `${String(r.inventory_item_id)}:${String(r.location_id)}`, children: [] },
+  locations: { path: '/api/shopify/locations/', keyOf: (r) => String(r.id), children: [] },
 };
 
 export interface RecordDifference {

@@ -96,6 +96,15 @@ export function customer(overrides: Record<string, unknown> = {}) {
   };
 }
 
+export function location(overrides: Record<string, unknown> = {}) {
+  const id = newId();
+  return {
+    id, name: `Location ${id}`, active: true, legacy: false, address1: '100 Commerce Street', address2: null, city: 'Ottawa', province: 'Ontario',
+    province_code: 'ON', country: 'CA', country_code: 'CA', zip: 'K1P 1J1', phone: null,
+    created_at: '2024-01-01T07:00:00-05:00', updated_at: '2024-03-01T07:00:00-05:00', ...overrides,
+  };
+}
+
 export function inventoryLevel(overrides: Record<string, unknown> = {}) {
   return { inventory_item_id: newId(), location_id: 5_000_000_000_001, available: 7, updated_at: '2024-03-01T07:00:00-05:00', ...overrides };
 }

@@ -1,6 +1,6 @@
 import { Router, type Request } from 'express';
 import type { ServiceContext } from '../../context.js';
-import { NotFoundError } from '../../errors.js';
+import { NotFoundError, ValidationError } from '../../errors.js';
 import type { components } from '../../generated/api.js';
 import { RESOURCES, type ResourceDefinition, type ResourceName } from '../../resources/index.js';
 import { getRecords, listRecords, type ListQuery } from '../../store/record-reads.js';
@@ -9,12 +9,24 @@ import { decodeCursor, encodeCursor } from '../cursor.js';
 import { perTenantReadLimiter } from '../read-limiter.js';
 
 type Schemas = components['schemas'];
-/** The contract's list and item shapes of each resource. */
-interface ResourceApi {
+/** Accepts only a map with an entry for every resource of the registry. */
+type EveryResource<T extends Record<ResourceName, { list: unknown; item: unknown }>> = T;
+/** The contract's list and item shapes of each resource of the registry (a resource missing here does not compile). */
+type ResourceApi = EveryResource<{
   products: { list: Schemas['ProductList']; item: Schemas['Product'] };
   orders: { list: Schemas['OrderList']; item: Schemas['Order'] };
   customers: { list: Schemas['CustomerList']; item: Schemas['Customer'] };
   inventory: { list: Schemas['InventoryLevelList']; item: Schemas['InventoryItemLevels'] };
+  locations: { list: Schemas['LocationList']; item: Schemas['Location'] };
+}>;
+
+/** A list parameter's ids: the validator gives an array, or one comma-separated string; anything else (`p[a]=1`) is refused. */
+function idsOf(param: string, value: unknown): number[] {
+  const ids = (Array.isArray(value) ? value : typeof value === 'string' || typeof value === 'number' ? String(value).split(',') : [undefined]).map(Number);
+  if (ids.length === 0 || ids.some((id) => !Number.isSafeInteger(id) || id < 1)) {
+    throw new ValidationError(`The query parameter ${param} must be one or more ids separated by commas`, [{ location: 'query', name: param, message: 'must be one or more positive integer ids' }]);
+  }
+  return ids;
 }
 
 /** Query values arrive validated and coerced by express-openapi-validator. */
@@ -23,7 +35,8 @@ function listQuery(resource: ResourceDefinition, query: Request['query']): ListQ
   for (const [param, filter] of Object.entries(resource.filters)) {
     const value = query[param];
     if (value === undefined) continue;
-    filters.push({ column: filter.column, op: filter.op, value: filter.type === 'timestamp' ? new Date(String(value)) : value });
+    const typed = filter.op === 'in' ? idsOf(param, value) : filter.type === 'timestamp' ? new Date(String(value)) : value;
+    filters.push({ column: filter.column, op: filter.op, value: typed, ...(filter.via ? { via: filter.via } : {}) });
   }
   return {
     limit: Number(query.limit ?? 50),
@@ -69,21 +82,15 @@ export function recordRoutes(ctx: Pick<ServiceContext, 'db' | 'config'>): Router
       const id = Number(req.params.id);
       const includeDeleted = String(req.query.include_deleted) === 'true';
       const found = await limited(tenantId, () => getRecords(ctx.db, resource, tenantId, id, includeDeleted, bounds));
-      if (found.length === 0) throw new NotFoundError(`${singular(resource.name)} ${id} not found`);
+      if (found.length === 0) throw new NotFoundError(`${resource.singular} ${id} not found`);
       res.json(itemBody(resource, id, found));
     });
   }
   return router;
 }
 
-function itemBody(resource: ResourceDefinition, id: number, found: Awaited<ReturnType<typeof getRecords>>) {
-  if (resource.name === 'inventory') {
-    const levels = found.map(({ row, children }) => resource.toApi(row, children));
-    return { inventory_item_id: id, levels } as ResourceApi['inventory']['item'];
-  }
-  const [first] = found as [(typeof found)[number]];
-  return resource.toApi(first.row, first.children) as ResourceApi[Exclude<ResourceName, 'inventory'>]['item'];
+/** The record itself, or what the resource answers when one id names several records (an inventory item's levels). */
+function itemBody(resource: ResourceDefinition, id: number, found: Awaited<ReturnType<typeof getRecords>>): ResourceApi[ResourceName]['item'] {
+  const records = found.map(({ row, children }) => resource.toApi(row, children));
+  return (resource.retrieveBody ? resource.retrieveBody(id, records) : records[0]) as ResourceApi[ResourceName]['item'];
 }
-
-const SINGULAR: Record<ResourceName, string> = { products: 'Product', orders: 'Order', customers: 'Customer', inventory: 'Inventory item' };
-const singular = (name: ResourceName) => SINGULAR[name];

@@ -4,7 +4,7 @@ import { NotFoundError, ValidationError } from '../../errors.js';
 import type { components } from '../../generated/api.js';
 import { findIntegrationByTenant } from '../../store/integrations.js';
 import type { SyncLog } from '../../store/schema.js';
-import { listSyncLogs } from '../../store/sync-logs.js';
+import { findTenantSyncLog, listSyncLogs } from '../../store/sync-logs.js';
 import { enqueueSyncs, integrationSyncJobId } from '../../sync/enqueue.js';
 import { tenantOf } from '../auth.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
@@ -56,7 +56,7 @@ function beforeIdOf(cursor: unknown): number | undefined {
   return id;
 }
 
-/** `POST /api/shopify/sync/` (queue syncs of the tenant's store) and `GET /api/shopify/sync-logs/`. */
+/** `POST /api/shopify/sync/` (queue syncs of the tenant's store) and its runs: `GET /api/shopify/sync-logs/` and `/{id}/`. */
 export function syncRoutes(ctx: ServiceContext): Router {
   const router = Router();
 
@@ -74,12 +74,20 @@ export function syncRoutes(ctx: ServiceContext): Router {
       ...(beforeId !== undefined ? { beforeId } : {}),
       ...(typeof req.query.resource === 'string' ? { resource: req.query.resource } : {}),
       ...(typeof req.query.status === 'string' ? { status: req.query.status } : {}),
+      ...(req.query.run_id !== undefined ? { ids: [req.query.run_id].flat().map(Number) } : {}),
     });
     const body: Schemas['SyncLogList'] = {
       data: page.rows.map((row) => syncLogToApi(ctx, row)),
       next_cursor: page.nextBeforeId === null ? null : encodeCursor([page.nextBeforeId]),
     };
     res.json(body);
+  });
+
+  router.get('/api/shopify/sync-logs/:id/', async (req, res) => {
+    const id = Number(req.params.id);
+    const row = await findTenantSyncLog(ctx.db, tenantOf(req), id);
+    if (!row) throw new NotFoundError(`Sync run ${id} not found`);
+    res.json(syncLogToApi(ctx, row) satisfies Schemas['SyncLog']);
   });
 
   return router;
