@@ -1,10 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { errorForStatus, extractShopifyErrors, ShopifyClientError, ShopifyRetriableError } from './errors.js';
+import { ShopifyClientError } from './errors.js';
 
 /**
- * Shopify's authorization-code grant: send the merchant to `/admin/oauth/authorize`, verify the
- * callback's `hmac` and `timestamp` (the `state` check against a single-use value is the caller's),
- * then exchange the code for an offline access token.
+ * Shopify's authorization-code grant: send the merchant to `/admin/oauth/authorize` and verify the
+ * callback's `hmac` and `timestamp` (the `state` check against a single-use value is the caller's); the
+ * code is exchanged for tokens at the token endpoint (token-grants.ts).
  */
 const SHOP_DOMAIN = /^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$/;
 
@@ -76,41 +76,3 @@ export function verifyOAuthQuery(
   return { valid: true };
 }
 
-/** `POST /admin/oauth/access_token`: trades a callback `code` for an offline access token. */
-export async function exchangeCodeForToken(opts: {
-  apiBaseUrl: string;
-  shop: string;
-  clientId: string;
-  clientSecret: string;
-  code: string;
-  fetch?: typeof fetch;
-  timeoutMs?: number;
-}): Promise<{ access_token: string; scope: string }> {
-  requireShop(opts.shop);
-  const path = '/admin/oauth/access_token';
-  const doFetch = opts.fetch ?? fetch;
-  let res: Response;
-  let text: string;
-  try {
-    res = await doFetch(`${shopOrigin(opts.apiBaseUrl, opts.shop)}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ client_id: opts.clientId, client_secret: opts.clientSecret, code: opts.code }),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
-    });
-    text = await res.text();
-  } catch (error) {
-    const timeout = (error as Error)?.name === 'TimeoutError';
-    throw new ShopifyRetriableError(`POST ${path} ${timeout ? 'timed out' : 'failed'}: ${(error as Error)?.message}`, { upstreamStatus: 0, method: 'POST', path, cause: error }, timeout ? 'timeout' : 'network');
-  }
-  const requestId = res.headers.get('x-request-id') ?? undefined;
-  if (res.status < 200 || res.status >= 300) {
-    throw errorForStatus(res.status, { shopifyErrors: extractShopifyErrors(text), requestId, method: 'POST', path });
-  }
-  const body = JSON.parse(text) as { access_token?: unknown; scope?: unknown };
-  if (typeof body.access_token !== 'string' || !body.access_token) {
-    throw new ShopifyClientError(`POST ${path} answered without an access_token`, { upstreamStatus: res.status, requestId, method: 'POST', path });
-  }
-  return { access_token: body.access_token, scope: typeof body.scope === 'string' ? body.scope : '' };
-}

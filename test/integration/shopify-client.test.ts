@@ -12,7 +12,8 @@ import { createRedis, redisKeys, type Redis } from '../../src/platform/redis.js'
 import { createShopifyClient, type ShopifyClientDeps } from '../../src/shopify/admin-client.js';
 import { ShopifyClientError, ShopifyNotFoundError, ShopifyRetriableError, ShopifyUnauthorizedError } from '../../src/shopify/errors.js';
 import { verifyWebhookHmac } from '../../src/shopify/hmac.js';
-import { buildAuthorizeUrl, exchangeCodeForToken, verifyOAuthQuery } from '../../src/shopify/oauth.js';
+import { buildAuthorizeUrl, verifyOAuthQuery } from '../../src/shopify/oauth.js';
+import { requestCodeGrant } from '../../src/shopify/token-grants.js';
 import { createRedisRateLimiter } from '../../src/shopify/rate-limiter.js';
 import { parseLinkHeader } from '../../src/shopify/pagination.js';
 import { realSleep } from '../../src/shopify/retry.js';
@@ -333,12 +334,13 @@ describe('Shopify client against the mock Shopify', function () {
       expect(verifyOAuthQuery(query, 'app-secret')).to.deep.equal({ valid: true });
       expect(verifyOAuthQuery(query, 'wrong-secret')).to.deep.equal({ valid: false, reason: 'invalid-hmac' });
 
-      const token = await exchangeCodeForToken({ apiBaseUrl: mock.baseUrlTemplate, shop: SHOP, clientId: 'app-key', clientSecret: 'app-secret', code: query.code as string });
+      const codeEndpoint = { apiBaseUrl: mock.baseUrlTemplate, shop: SHOP, clientId: 'app-key', clientSecret: 'app-secret' };
+      const token = await requestCodeGrant(codeEndpoint, query.code as string, false);
       expect(token.scope).to.equal('read_products');
-      const client = createShopifyClient({ redis, keys, logger: silent, config: shopifyConfig(mock), rateLimit: false }, { shopDomain: SHOP, accessToken: token.access_token });
+      const client = createShopifyClient({ redis, keys, logger: silent, config: shopifyConfig(mock), rateLimit: false }, { shopDomain: SHOP, accessToken: token.accessToken });
       expect((await client.testConnection()).myshopify_domain).to.equal(SHOP);
 
-      const again = await exchangeCodeForToken({ apiBaseUrl: mock.baseUrlTemplate, shop: SHOP, clientId: 'app-key', clientSecret: 'app-secret', code: query.code as string }).catch((e: unknown) => e);
+      const again = await requestCodeGrant(codeEndpoint, query.code as string, false).catch((e: unknown) => e);
       expect(again).to.be.instanceOf(ShopifyClientError).and.include({ upstreamStatus: 400 });
     });
 

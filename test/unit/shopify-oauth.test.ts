@@ -2,7 +2,8 @@ import { createHmac } from 'node:crypto';
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { ShopifyClientError } from '../../src/shopify/errors.js';
-import { buildAuthorizeUrl, exchangeCodeForToken, isValidShopDomain, oauthQueryMessage, verifyOAuthQuery } from '../../src/shopify/oauth.js';
+import { buildAuthorizeUrl, isValidShopDomain, oauthQueryMessage, verifyOAuthQuery } from '../../src/shopify/oauth.js';
+import { requestCodeGrant } from '../../src/shopify/token-grants.js';
 
 const SECRET = 'hush';
 const NOW = Date.parse('2026-03-01T12:00:00Z');
@@ -90,20 +91,29 @@ describe('Shopify OAuth', () => {
     });
   });
 
-  describe('exchangeCodeForToken', () => {
+  describe('requestCodeGrant (the authorization-code exchange)', () => {
+    const endpoint = (fetch: typeof globalThis.fetch) => ({ apiBaseUrl: 'https://{shop}', shop: 'a.myshopify.com', clientId: 'k', clientSecret: 's', fetch, now: () => 0 });
+
     it('when Shopify accepts the code, then the token and scope are returned', async () => {
       const fetch = sinon.stub().resolves(new Response(JSON.stringify({ access_token: 'shpat_x', scope: 'read_products' }), { status: 200 }));
-      const result = await exchangeCodeForToken({ apiBaseUrl: 'https://{shop}', shop: 'a.myshopify.com', clientId: 'k', clientSecret: 's', code: 'c', fetch });
-      expect(result).to.deep.equal({ access_token: 'shpat_x', scope: 'read_products' });
+      const result = await requestCodeGrant(endpoint(fetch), 'c', false);
+      expect(result).to.deep.equal({ accessToken: 'shpat_x', scope: 'read_products', expiresAt: null, refreshToken: null, refreshTokenExpiresAt: null });
       const [url, init] = fetch.firstCall.args as [string, RequestInit];
       expect(url).to.equal('https://a.myshopify.com/admin/oauth/access_token');
       expect(init.method).to.equal('POST');
       expect(JSON.parse(String(init.body))).to.deep.equal({ client_id: 'k', client_secret: 's', code: 'c' });
     });
 
+    it('when expiring tokens are asked for, then expiring=1 is sent and both expiries are returned', async () => {
+      const fetch = sinon.stub().resolves(new Response(JSON.stringify({ access_token: 'shpat_x', scope: 'read_products', expires_in: 3600, refresh_token: 'shprt_y', refresh_token_expires_in: 7_776_000 }), { status: 200 }));
+      const result = await requestCodeGrant(endpoint(fetch), 'c', true);
+      expect(JSON.parse(String((fetch.firstCall.args as [string, RequestInit])[1].body))).to.include({ code: 'c', expiring: '1' });
+      expect(result).to.deep.equal({ accessToken: 'shpat_x', scope: 'read_products', expiresAt: new Date(3_600_000), refreshToken: 'shprt_y', refreshTokenExpiresAt: new Date(7_776_000_000) });
+    });
+
     it('when Shopify refuses the code, then a ShopifyClientError carries its error', async () => {
       const fetch = sinon.stub().resolves(new Response(JSON.stringify({ error: 'invalid_request', error_description: 'used' }), { status: 400 }));
-      const error = await exchangeCodeForToken({ apiBaseUrl: 'https://{shop}', shop: 'a.myshopify.com', clientId: 'k', clientSecret: 's', code: 'c', fetch }).catch((e: unknown) => e);
+      const error = await requestCodeGrant(endpoint(fetch), 'c', false).catch((e: unknown) => e);
       expect(error).to.be.instanceOf(ShopifyClientError).and.include({ upstreamStatus: 400, shopifyErrors: 'invalid_request: used' });
     });
   });
