@@ -9,6 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { withTimeout } from '../../src/platform/timeout.js';
 import { applyBenchmark } from './apply.js';
 import { ingestBenchmark } from './ingest.js';
 import { compileForBenchmarks } from './lib/build.js';
@@ -69,8 +70,9 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     console.log(`▶ ${bench.title}`);
     const log = (message: string) => console.log(`  ${bench.id}: ${message}`);
+    const timeoutMs = quick ? TIMEOUT_MS.quick : TIMEOUT_MS.full;
     try {
-      const result = await withTimeout(bench.run({ quick, log }), quick ? TIMEOUT_MS.quick : TIMEOUT_MS.full, bench.title);
+      const result = await withTimeout(bench.run({ quick, log }), timeoutMs, `${bench.title} did not finish within ${timeoutMs / 1000} s`);
       const full: BenchResult = { id: bench.id, title: bench.title, ...result, seconds: (performance.now() - t0) / 1000 };
       results.push(full);
       printResult(full);
@@ -94,16 +96,6 @@ async function main(): Promise<void> {
 
 function commandLine(): string {
   return `make bench${quick ? ' QUICK=1' : ''}${only ? ` (npm run bench -- ${quick ? '--quick ' : ''}--only ${[...only].join(',')})` : ''}`;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 main()

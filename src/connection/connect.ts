@@ -8,7 +8,7 @@ import { ShopifyUnauthorizedError } from '../shopify/errors.js';
 import type { ShopifyClient } from '../shopify/admin-client.js';
 import type { ShopifyShop } from '../shopify/types.js';
 import type { Logger } from '../platform/logger.js';
-import { queueInitialSync, stopIntegrationSyncs } from './initial-sync.js';
+import { cancelIntegrationSyncs, enqueueSyncs } from '../sync/enqueue.js';
 import { clientForIntegration, connectFailure, shopifyClient, unverifiedTokenClient } from './shopify.js';
 import { integrationStatus } from './status.js';
 import { deleteWebhooks, registerWebhooks, type WebhookRegistration } from './webhook-subscriptions.js';
@@ -74,7 +74,8 @@ export async function connectStore(ctx: ServiceContext, req: ConnectRequest): Pr
   if (saved.outcome === 'conflict') throw new ConflictError(`${req.shopDomain} is already connected to another tenant`);
   const { integration, previous, displaced } = saved;
   log.info({ integrationId: integration.id, reconnect: previous !== undefined, installation: integration.installation }, 'store connected');
-  if (previous && previous.installation !== integration.installation) await stopIntegrationSyncs(ctx, previous);
+  // The earlier installation's queued syncs go; a running one stops at its next page, finding another installation.
+  if (previous && previous.installation !== integration.installation) await cancelIntegrationSyncs(ctx, previous.id, previous.installation);
   // Every API process drops what it cached about the shop (and about the tenant's previous one): its webhooks are accepted at once.
   for (const shop of new Set([integration.shop_domain, previous?.shop_domain ?? integration.shop_domain])) await announceShopConnected(ctx, shop);
   if (displaced) {
@@ -94,7 +95,7 @@ export async function connectStore(ctx: ServiceContext, req: ConnectRequest): Pr
     throw connectFailure(err, req.shopDomain, 'webhook registration');
   }
 
-  const initialSync = await queueInitialSync(ctx, integration);
+  const initialSync = await enqueueSyncs(ctx, integration, { mode: 'full', trigger: 'connect' });
   return { integration: await integrationStatus(ctx, integration), webhooks, initial_sync: initialSync };
 }
 

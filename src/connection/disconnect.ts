@@ -4,7 +4,7 @@ import { ShopifyApiError } from '../shopify/errors.js';
 import { deactivateIntegration, deleteIntegrationSyncState, findIntegrationByTenant, lockInstallation, markRecordsPurged, markTokenRevoked } from '../store/integrations.js';
 import { purgeTenantRecords } from '../store/records.js';
 import type { Integration } from '../store/schema.js';
-import { stopIntegrationSyncs } from './initial-sync.js';
+import { cancelIntegrationSyncs } from '../sync/enqueue.js';
 import { clientForIntegration } from './shopify.js';
 import { deleteWebhooks } from './webhook-subscriptions.js';
 import { DependencyUnavailableError } from '../errors.js';
@@ -33,7 +33,7 @@ export async function disconnectStore(ctx: ServiceContext, tenantId: string, opt
     await deactivateIntegration(ctx.db, integration.id);
     // Every API process forgets the shop as connected: its deliveries are acknowledged and dropped at once.
     await announceShopConnected(ctx, integration.shop_domain);
-    await stopIntegrationSyncs(ctx, integration);
+    await cancelIntegrationSyncs(ctx, integration.id, integration.installation);
     ctx.logger.info({ tenantId, shop: integration.shop_domain, integrationId: integration.id, wasActive, webhooksDeleted, purge: opts.purge }, 'store disconnected');
   }
   if (opts.purge) {

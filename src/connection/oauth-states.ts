@@ -1,6 +1,6 @@
 import type { ServiceContext } from '../context.js';
-import { DependencyUnavailableError } from '../errors.js';
 import { sha256Hex } from '../platform/crypto.js';
+import { redisCall } from '../platform/redis.js';
 
 /** What a state stands for: the tenant that started the install, for this shop. */
 export interface PendingInstall {
@@ -9,15 +9,6 @@ export interface PendingInstall {
 }
 
 type StateContext = Pick<ServiceContext, 'redis' | 'keys' | 'config'>;
-
-/** States live in Redis: when it is down, installs answer 503 (retry later), not 500. */
-async function redisCall<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw new DependencyUnavailableError('Redis', err);
-  }
-}
 
 /** Only a hash of the state names the key: a Redis dump does not hand out usable states. */
 const stateKey = (ctx: StateContext, stateHash: string) => ctx.keys.key('oauth-state', stateHash);

@@ -5,6 +5,11 @@ export function encodeCursor(position: unknown[]): string {
   return Buffer.from(JSON.stringify(position)).toString('base64url');
 }
 
+/** The one answer to a cursor this API did not issue (400, naming the parameter). */
+export function invalidCursor(): ValidationError {
+  return new ValidationError('The cursor is not one this API issued', [{ location: 'query', name: 'cursor', message: 'is not a valid cursor' }]);
+}
+
 export function decodeCursor(cursor: string, arity: number): (string | number)[] {
   try {
     const position: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -14,5 +19,5 @@ export function decodeCursor(cursor: string, arity: number): (string | number)[]
   } catch {
     // fall through to the validation error
   }
-  throw new ValidationError('The cursor is not one this API issued', [{ location: 'query', name: 'cursor', message: 'is not a valid cursor' }]);
+  throw invalidCursor();
 }

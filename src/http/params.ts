@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { ValidationError } from '../errors.js';
-import { decodeCursor } from './cursor.js';
+import { decodeCursor, invalidCursor } from './cursor.js';
 
 /**
  * Parameter parsing for handlers. The contract validator has already checked and coerced these values;
@@ -76,9 +76,9 @@ export const TENANT_ID = { pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/, maxLength: 6
 export function cursorParam<T extends string | number>(query: Request['query'], accept: (value: string | number) => value is T): T | undefined {
   const raw = single(query.cursor, 'query', 'cursor');
   if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || raw.length > 512 || !/^[A-Za-z0-9_-]+$/.test(raw)) throw invalid('query', 'cursor', 'is not a valid cursor');
+  if (typeof raw !== 'string' || raw.length > 512 || !/^[A-Za-z0-9_-]+$/.test(raw)) throw invalidCursor();
   const [value] = decodeCursor(raw, 1);
-  if (value === undefined || !accept(value)) throw new ValidationError('The cursor is not one this API issued', [{ location: 'query', name: 'cursor', message: 'is not a valid cursor' }]);
+  if (value === undefined || !accept(value)) throw invalidCursor();
   return value;
 }
 

@@ -1,4 +1,5 @@
 import { createClient } from 'redis';
+import { AppError, DependencyUnavailableError } from '../errors.js';
 
 export type Redis = ReturnType<typeof createRedis>;
 
@@ -16,6 +17,19 @@ export function createRedis(url: string) {
       reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000),
     },
   });
+}
+
+/**
+ * Runs Redis work for a request: a Redis failure becomes DependencyUnavailableError (503, the caller
+ * retries) instead of a 500; errors of our own (AppError) pass through as they are.
+ */
+export async function redisCall<T>(fn: () => Promise<T>, dependency = 'Redis'): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new DependencyUnavailableError(dependency, err);
+  }
 }
 
 /** Redis keys of this deployment, all under one prefix (tests and tenants of Redis use their own). */

@@ -128,18 +128,6 @@ export async function listSyncLogs(db: Db, tenantId: string, query: SyncLogQuery
   return { rows: page, nextBeforeId: rows.length > query.limit ? (page[page.length - 1] as SyncLog).id : null };
 }
 
-/** The latest run of each resource of an integration (for status pages). */
-export async function latestSyncLogs(db: Db, integrationId: number): Promise<Map<string, SyncLog>> {
-  const rows = await db
-    .selectFrom('shopify_sync_logs')
-    .selectAll()
-    .where('id', 'in', (eb) =>
-      eb.selectFrom('shopify_sync_logs').select((s) => s.fn.max('id').as('id')).where('integration_id', '=', integrationId).groupBy('resource'),
-    )
-    .execute();
-  return new Map(rows.map((r) => [r.resource, r]));
-}
-
 /**
  * Deletes up to `limit` finished runs that ended before `before`, oldest first, except the latest run of
  * each integration and resource (status pages show it however old it is). Returns how many went.

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { RetriableError } from '../errors.js';
 import type { Database } from './schema.js';
 
 export interface WebhookEventRecord {
@@ -12,10 +13,9 @@ export interface WebhookEventRecord {
 }
 
 /** A concurrent transaction recorded one of these events first: run the whole transaction again. */
-export class ConcurrentEventError extends Error {
+export class ConcurrentEventError extends RetriableError {
   constructor() {
-    super('a concurrent transaction recorded one of these webhook events; retry');
-    this.name = 'ConcurrentEventError';
+    super('a concurrent transaction recorded one of these webhook events; retry', { code: 'concurrent-webhook-event' });
   }
 }
 

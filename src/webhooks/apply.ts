@@ -7,16 +7,9 @@ import { keysDeletableAt } from '../store/record-deletions.js';
 import { shopifyId } from '../resources/mapping.js';
 import { eventKey, recordNewEvents, type WebhookOwner } from '../store/webhook-events.js';
 import { COMPLIANCE_TOPICS, markUninstalled, recordCustomerDataRequest, redactCustomer, redactShop, validateCompliancePayload } from './compliance.js';
-import { decodeEnvelope, type WebhookEnvelope } from './stream.js';
+import { PoisonError } from './errors.js';
+import type { WebhookEnvelope } from './stream.js';
 import { actionForTopic, type RecordEffect, type TopicAction } from './topics.js';
-
-/** An entry that can never succeed as it is (unreadable, unmappable): dead-lettered without retries. */
-export class PoisonError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'PoisonError';
-  }
-}
 
 /** A stream entry decoded and mapped, ready to be applied in a transaction. */
 export interface PreparedEvent {
@@ -32,14 +25,6 @@ export interface PreparedChange {
   effect: RecordEffect;
   record?: MappedRecord;
   key?: unknown[];
-}
-
-export function decodeEntry(fields: Record<string, string>): WebhookEnvelope {
-  try {
-    return decodeEnvelope(fields);
-  } catch (err) {
-    throw new PoisonError((err as Error).message, { cause: err });
-  }
 }
 
 /** Decodes and maps one entry outside any transaction: mapping errors are poison, found before MySQL is touched. */

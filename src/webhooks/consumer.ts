@@ -1,36 +1,25 @@
 import { hostname } from 'node:os';
 import type { ServiceContext } from '../context.js';
 import { errorMessage } from '../errors.js';
+import { backoffMs } from '../platform/backoff.js';
 import type { Redis } from '../platform/redis.js';
-import { eventKey, findWebhookOwners, recordedEvents, type WebhookOwner } from '../store/webhook-events.js';
-import { applyEvents, decodeEntry, prepareEvent, type ApplyResult, type PreparedEvent } from './apply.js';
+import { applyBatch, type ApplyBatchContext } from './apply-batch.js';
 import { eraseFromWebhookStreams, streamRedactionOf } from './compliance.js';
 import { moveToDeadLetters, type DeadLetterInput } from './dead-letters.js';
-import { backoffMs, isConflict, isTransient } from './failures.js';
 import { topicLabel } from './topics.js';
 import { CONSUMER_GROUP, ensureConsumerGroup, entriesOf, isNoGroupError, webhookKeys, type StreamEntry, type WebhookEnvelope, type WebhookKeys } from './stream.js';
 
 type Source = 'new' | 'history' | 'claim';
 
-interface Delivered {
-  id: string;
-  fields: Record<string, string>;
-  /** How often Redis has handed this entry to a consumer (1 for a first read). */
-  deliveries: number;
-}
-
-class Stopped extends Error {}
-
-/** Lock conflicts are retried at once this many times before the batch counts as unavailable for now. */
-const CONFLICT_RETRIES = 8;
 /** Consumer sets started in this process (tests start several), so consumer names stay unique. */
 const slotsInUse = new Set<number>();
 
 /**
  * One reader of the consumer group, on its own Redis connection (XREADGROUP BLOCK holds it).
  * Loop: its own pending entries first (after a start or a Redis error) → entries idle too long at dead
- * consumers (XAUTOCLAIM, every claimIdleMs / 2) → new entries. Each batch is applied in one MySQL
- * transaction and acknowledged (XACK + XDEL) only after the commit.
+ * consumers (XAUTOCLAIM, every claimIdleMs / 2) → new entries. What happens to each entry of a batch is
+ * decided by applyBatch; this class carries it out on the stream: dead letters (XADD), then XACK + XDEL
+ * of the settled entries, only after their commit. The rest stays pending.
  */
 class StreamConsumer {
   private readonly reader: Redis;
@@ -48,6 +37,7 @@ class StreamConsumer {
   /** Entries of the batch in hand (kept claimed while MySQL is unavailable). */
   private heldIds: string[] = [];
   private wake: (() => void) | undefined;
+  private readonly batchContext: ApplyBatchContext;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -59,6 +49,14 @@ class StreamConsumer {
     this.claimEveryMs = Math.max(50, Math.floor(ctx.config.webhooks.claimIdleMs / 2));
     this.blockMs = Math.min(2000, this.claimEveryMs);
     this.heartbeatMs = Math.max(30, Math.floor(ctx.config.webhooks.claimIdleMs / 3));
+    this.batchContext = {
+      db: ctx.db,
+      config: ctx.config,
+      metrics: ctx.metrics,
+      logger: ctx.logger.child({ consumer: name }),
+      sleep: (ms) => this.sleep(ms),
+      stopping: () => !this.running,
+    };
   }
 
   start(): void {
@@ -86,7 +84,7 @@ class StreamConsumer {
         await this.step();
         failures = 0;
       } catch (err) {
-        if (!this.running || err instanceof Stopped) break;
+        if (!this.running) break;
         if (isNoGroupError(err)) this.groupReady = false;
         // After any error here (mostly Redis), re-read this consumer's pending entries: an XACK may have been lost.
         this.historyFrom = '0';
@@ -147,137 +145,16 @@ class StreamConsumer {
       this.keepClaimed().catch(() => {});
     }, this.heartbeatMs);
     try {
-      await this.processHeld(entries, source);
+      const counts = await this.deliveryCounts(entries, source);
+      const outcome = await applyBatch(this.batchContext, entries.map((e) => ({ id: e.id, fields: e.message, deliveries: counts.get(e.id) ?? 1 })));
+      if (outcome.deadLetter.length > 0) await this.deadLetter(outcome.deadLetter);
+      // Only after the commit; if this fails (Redis away), the entries are re-read and found already applied.
+      await this.ack(outcome.ack);
+      await this.eraseRedacted(outcome.redactions);
+      // outcome.retry stays pending: once idle it is claimed again (and its delivery count grows).
     } finally {
       clearInterval(heartbeat);
       this.heldIds = [];
-    }
-  }
-
-  private async processHeld(entries: StreamEntry[], source: Source): Promise<void> {
-    const { maxDeliveries } = this.ctx.config.webhooks;
-    const counts = await this.deliveryCounts(entries, source);
-    const gone: string[] = [];
-    const dead: DeadLetterInput[] = [];
-    const decoded: { delivered: Delivered; envelope: WebhookEnvelope }[] = [];
-    const suspects: { delivered: Delivered; envelope: WebhookEnvelope }[] = [];
-    for (const entry of entries) {
-      if (!entry.message) {
-        gone.push(entry.id); // deleted meanwhile (replayed elsewhere, trimmed): nothing left to apply
-        continue;
-      }
-      const delivered = { id: entry.id, fields: entry.message, deliveries: counts.get(entry.id) ?? 1 };
-      try {
-        const envelope = decodeEntry(entry.message);
-        if (delivered.deliveries > maxDeliveries) suspects.push({ delivered, envelope });
-        else decoded.push({ delivered, envelope });
-      } catch (err) {
-        dead.push({ ...delivered, error: errorMessage(err) });
-      }
-    }
-    if (suspects.length > 0) await this.settleSuspects(suspects, dead, gone);
-
-    const ownerOf = await this.untilDone(() => findWebhookOwners(this.ctx.db, decoded.map((d) => ({ integrationId: d.envelope.integrationId, shop: d.envelope.shop }))));
-    const prepared: { delivered: Delivered; event: PreparedEvent }[] = [];
-    for (const { delivered, envelope } of decoded) {
-      const owner: WebhookOwner | undefined = ownerOf(envelope.integrationId, envelope.shop);
-      if (!owner) {
-        this.ctx.logger.warn({ integrationId: envelope.integrationId, shop: envelope.shop, topic: envelope.topic, eventId: envelope.eventId }, 'webhook of a shop its integration no longer holds (another installation): dropped');
-        gone.push(delivered.id);
-        this.ctx.metrics.webhooksApplied.inc({ topic: topicLabel(envelope.topic), result: 'other-shop' });
-        continue;
-      }
-      try {
-        prepared.push({ delivered, event: prepareEvent(delivered.id, envelope, owner) });
-      } catch (err) {
-        dead.push({ ...delivered, error: errorMessage(err) });
-      }
-    }
-
-    if (dead.length > 0) await this.deadLetter(dead);
-    if (gone.length > 0) await this.ack(gone);
-    if (prepared.length === 0) return;
-    let result;
-    try {
-      result = await this.untilDone(() => applyEvents(this.ctx.db, prepared.map((p) => p.event)));
-    } catch (err) {
-      if (err instanceof Stopped) throw err;
-      this.ctx.logger.warn({ err: errorMessage(err), consumer: this.name, size: prepared.length }, 'webhook batch failed; applying its events one by one');
-      await this.isolate(prepared);
-      return;
-    }
-    this.countApplied(result);
-    // Only after the commit; if this fails (Redis away), the entries are re-read and found already applied.
-    await this.ack(prepared.map((p) => p.delivered.id));
-    const refused = new Set(result.dropped.map((d) => d.event));
-    await this.eraseRedacted(prepared.map((p) => p.event).filter((e) => !refused.has(e)));
-    this.ctx.logger.debug({ consumer: this.name, applied: result.applied, duplicates: result.duplicates }, 'webhook batch applied');
-  }
-
-  /**
-   * Entries delivered more than WEBHOOK_MAX_DELIVERIES times without an acknowledgement or a recorded
-   * failure: a consumer may be dying on them. Those already applied (a consumer died between commit
-   * and XACK) are acknowledged; the others are dead-lettered rather than tried again.
-   */
-  private async settleSuspects(suspects: { delivered: Delivered; envelope: WebhookEnvelope }[], dead: DeadLetterInput[], gone: string[]): Promise<void> {
-    const applied = await this.untilDone(() => recordedEvents(this.ctx.db, suspects.map((s) => ({ integrationId: s.envelope.integrationId, eventId: s.envelope.eventId }))));
-    for (const { delivered, envelope } of suspects) {
-      if (applied.has(eventKey(envelope.integrationId, envelope.eventId))) gone.push(delivered.id);
-      else dead.push({ ...delivered, error: `delivered ${delivered.deliveries} times without being acknowledged (a consumer may crash on it)` });
-    }
-  }
-
-  /** One event per transaction, so one bad event cannot hold back the rest of its batch. */
-  private async isolate(prepared: { delivered: Delivered; event: PreparedEvent }[]): Promise<void> {
-    const { maxDeliveries } = this.ctx.config.webhooks;
-    for (const { delivered, event } of prepared) {
-      let failure: unknown;
-      let refused = false;
-      try {
-        const result = await this.untilDone(() => applyEvents(this.ctx.db, [event]));
-        this.countApplied(result);
-        refused = result.dropped.length > 0;
-      } catch (err) {
-        if (err instanceof Stopped) throw err;
-        failure = err;
-      }
-      if (failure === undefined) {
-        await this.ack([delivered.id]);
-        if (!refused) await this.eraseRedacted([event]);
-        continue;
-      }
-      const error = `${event.envelope.topic}: ${errorMessage(failure)}`;
-      if (delivered.deliveries >= maxDeliveries) {
-        await this.deadLetter([{ ...delivered, error }]);
-      } else {
-        // Left pending: after claimIdleMs a consumer claims it again (and the delivery count grows).
-        this.ctx.logger.warn({ err: error, id: delivered.id, deliveries: delivered.deliveries, consumer: this.name }, 'webhook event failed; it will be retried');
-      }
-    }
-  }
-
-  /**
-   * Runs `fn` until it succeeds or fails for a reason of its own. Lock conflicts are retried at once;
-   * while MySQL is unavailable the batch is held (the heartbeat keeps its entries claimed), retrying
-   * with backoff until MySQL answers or the consumer stops.
-   */
-  private async untilDone<T>(fn: () => Promise<T>): Promise<T> {
-    let attempt = 0;
-    let conflicts = 0;
-    while (true) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (!isTransient(err)) throw err;
-        if (isConflict(err) && ++conflicts <= CONFLICT_RETRIES) {
-          await this.sleep(backoffMs(conflicts, 5, 200));
-          continue;
-        }
-        if (!this.running) throw new Stopped();
-        if (attempt === 0 || attempt % 10 === 0) this.ctx.logger.warn({ err: errorMessage(err), consumer: this.name, attempt }, 'MySQL unavailable; webhook batch kept pending and retried');
-        await this.sleep(backoffMs(attempt++, 200, 5000));
-        if (!this.running) throw new Stopped();
-      }
     }
   }
 
@@ -307,8 +184,8 @@ class StreamConsumer {
    * After a redaction is committed, what Redis still holds of it goes too (dead letters, and for a shop
    * the backlog). A failure is logged: the dead letters' retention removes them in the end.
    */
-  private async eraseRedacted(events: PreparedEvent[]): Promise<void> {
-    for (const { envelope } of events) {
+  private async eraseRedacted(envelopes: WebhookEnvelope[]): Promise<void> {
+    for (const envelope of envelopes) {
       try {
         const redaction = streamRedactionOf(envelope);
         if (!redaction) continue;
@@ -317,19 +194,6 @@ class StreamConsumer {
       } catch (err) {
         this.ctx.logger.warn({ err: errorMessage(err), topic: envelope.topic, integrationId: envelope.integrationId }, 'could not erase a redaction from the webhook stream and dead letters');
       }
-    }
-  }
-
-  private countApplied(result: ApplyResult): void {
-    for (const { event, reason } of result.dropped) {
-      const { envelope } = event;
-      this.ctx.logger.info({ integrationId: envelope.integrationId, shop: envelope.shop, topic: envelope.topic, eventId: envelope.eventId, triggeredAt: envelope.triggeredAt, reason }, 'webhook changed nothing: the store is disconnected, was purged after it, or it belongs to an earlier installation');
-      this.ctx.metrics.webhooksApplied.inc({ topic: topicLabel(envelope.topic), result: reason });
-    }
-    for (const [topic, n] of result.byTopic) {
-      const label = topicLabel(topic);
-      if (n.applied > 0) this.ctx.metrics.webhooksApplied.inc({ topic: label, result: 'applied' }, n.applied);
-      if (n.duplicates > 0) this.ctx.metrics.webhooksApplied.inc({ topic: label, result: 'duplicate' }, n.duplicates);
     }
   }
 

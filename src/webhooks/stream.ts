@@ -1,5 +1,6 @@
 import type { ServiceContext } from '../context.js';
 import type { Redis } from '../platform/redis.js';
+import { PoisonError } from './errors.js';
 
 /**
  * The webhook stream's Redis layout. Keys that one MULTI touches together (stream + dead letters) share
@@ -59,12 +60,8 @@ export function encodeEnvelope(e: OutgoingEnvelope): Record<string, string | Buf
   };
 }
 
-export class EnvelopeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EnvelopeError';
-  }
-}
+/** A stream entry that cannot be read back into an envelope. */
+export class EnvelopeError extends PoisonError {}
 
 /** Stream fields → envelope; an entry that cannot be read is poison (it can never succeed). */
 export function decodeEnvelope(fields: Record<string, string>): WebhookEnvelope {

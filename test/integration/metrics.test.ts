@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { startMetricsServer } from '../../src/main/metrics-server.js';
+import { createRedisCostLimiter } from '../../src/shopify/graphql/cost-limiter.js';
+import { createRedisRateLimiter } from '../../src/shopify/rate-limiter.js';
 import type { Integration } from '../../src/store/schema.js';
 import { ADMIN_KEY } from '../support/context.js';
 import { call, expectProblem } from '../support/http.js';
@@ -8,6 +10,8 @@ import { runConsumers, sendWebhook, waitFor } from '../support/webhooks.js';
 
 const SHOP = 'metrics-store.myshopify.com';
 const APP_SECRET = 'test-app-secret';
+/** How long the shop's shared bucket is held full before the sync starts. */
+const LIMITER_HOLD_MS = 1000;
 
 interface Sample {
   labels: Record<string, string>;
@@ -53,7 +57,9 @@ describe('metrics and the queue dashboard', function () {
     await t.startWorker();
     const stopConsumers = await runConsumers(t);
     try {
-      // A sync against the mock, through one 429 and one 503 (each retried by the client).
+      // A sync against the mock, through one 429 and one 503 (each retried by the client), starting with
+      // the shop's shared buckets full for a moment (as after another process's 429), so its limiter makes it wait.
+      await holdShopLimiters(LIMITER_HOLD_MS);
       t.mock.setFaults({ throttleNext: 1, throttleRetryAfter: '0.05', failNext: 1, errorStatus: 503 }, SHOP);
       const sync = await call(t.url, 'POST', '/api/shopify/sync/', { key, body: { resources: ['products'], mode: 'full' } });
       expect(sync.status, sync.text).to.equal(202);
@@ -84,6 +90,20 @@ describe('metrics and the queue dashboard', function () {
     metrics = await scrape();
   });
   after(async () => t?.close());
+
+  /**
+   * Holds the shop's shared buckets for `ms`, as a 429 seen by another process does: the request bucket
+   * (REST) and the points bucket (GraphQL), the latter restoring fast afterwards so a query's own cost adds
+   * only a few ms to the wait.
+   */
+  async function holdShopLimiters(ms: number): Promise<void> {
+    const { bucketSize, maxRequestsPerSecond } = t.config.shopify;
+    const shared = { redis: t.ctx.redis, keys: t.ctx.keys, shop: SHOP };
+    await createRedisRateLimiter({ ...shared, bucketSize, ratePerSecond: maxRequestsPerSecond }).throttled(ms);
+    const points = createRedisCostLimiter(shared);
+    await points.settle(0, { requestedQueryCost: 0, actualQueryCost: 0, throttleStatus: { maximumAvailable: 2000, currentlyAvailable: 2000, restoreRate: 100_000 } });
+    await points.throttledFor(ms);
+  }
 
   async function scrape(): Promise<Map<string, Sample[]>> {
     const res = await call(t.url, 'GET', '/metrics', { key: ADMIN_KEY });
@@ -141,7 +161,8 @@ describe('metrics and the queue dashboard', function () {
       expect(total(metrics, 'shopify_requests_total', { status: '503' })).to.equal(1);
       expect(total(metrics, 'shopify_retries_total')).to.equal(2);
       expect(total(metrics, 'shopify_throttled_total')).to.equal(1);
-      expect(total(metrics, 'shopify_limiter_wait_seconds_total')).to.be.at.least(0);
+      // In seconds: at most the hold and a query's cost at the restore rate, far below what milliseconds would show.
+      expect(total(metrics, 'shopify_limiter_wait_seconds_total')).to.be.above(0).and.below(LIMITER_HOLD_MS / 1000 + 1);
     });
 
     it('when scraped, then the default process metrics are there', () => {

@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import type { ServiceContext } from '../../context.js';
-import { AppError, DependencyUnavailableError, ValidationError } from '../../errors.js';
+import { ValidationError } from '../../errors.js';
 import type { components } from '../../generated/api.js';
+import { redisCall } from '../../platform/redis.js';
 import { listDeadLetters, replayDeadLetters } from '../../webhooks/dead-letters.js';
 import { webhookStats } from '../../webhooks/stats.js';
 import { webhookKeys } from '../../webhooks/stream.js';
@@ -12,17 +13,7 @@ type Schemas = components['schemas'];
 
 const isStreamId = (value: unknown): value is string => typeof value === 'string' && /^\d{1,20}-\d{1,20}$/.test(value);
 
-/** Redis failures of operator routes answer 503 (the operator retries), not 500. */
-async function redisCall<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof AppError) throw err;
-    throw new DependencyUnavailableError('Redis', err);
-  }
-}
-
-/** Operator routes of the webhook pipeline: dead letters (list, replay) and stream statistics. */
+/** Operator routes of the webhook pipeline: dead letters (list, replay) and stream statistics; Redis failures answer 503. */
 export function webhookAdminRoutes(ctx: ServiceContext): Router {
   const router = Router();
   const keys = webhookKeys(ctx);

@@ -3,6 +3,7 @@ import { Router } from 'express';
 import type { ServiceContext } from '../../context.js';
 import type { components } from '../../generated/api.js';
 import type { Logger } from '../../platform/logger.js';
+import { withTimeout } from '../../platform/timeout.js';
 import { sendProblem } from '../problem.js';
 
 type Check = components['schemas']['ReadinessCheck'];
@@ -13,20 +14,12 @@ type Check = components['schemas']['ReadinessCheck'];
  */
 async function probe(dependency: string, fn: () => Promise<unknown>, timeoutMs: number, logger: Logger): Promise<Check> {
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      fn(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+    await withTimeout(fn(), timeoutMs);
     return { status: 'up', latency_ms: Math.round((performance.now() - started) * 100) / 100 };
   } catch (err) {
     logger.warn({ dependency, err }, 'readiness check failed');
     return { status: 'down' };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

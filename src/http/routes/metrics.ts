@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { ServiceContext } from '../../context.js';
 import { errorMessage } from '../../errors.js';
+import { withTimeout } from '../../platform/timeout.js';
 import { webhookStats } from '../../webhooks/stats.js';
 import { webhookKeys } from '../../webhooks/stream.js';
 import { requireOperatorKey } from '../operator-auth.js';
@@ -13,14 +14,8 @@ const STATS_TIMEOUT_MS = 1000;
  * reports the same values: aggregate with max(), not sum().
  */
 async function refreshStreamGauges(ctx: ServiceContext): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const stats = await Promise.race([
-      webhookStats(ctx.redis, webhookKeys(ctx)),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${STATS_TIMEOUT_MS} ms`)), STATS_TIMEOUT_MS);
-      }),
-    ]);
+    const stats = await withTimeout(webhookStats(ctx.redis, webhookKeys(ctx)), STATS_TIMEOUT_MS);
     const gauge = ctx.metrics.webhookStream;
     gauge.set({ state: 'length' }, stats.stream_length);
     gauge.set({ state: 'pending' }, stats.pending);
@@ -30,8 +25,6 @@ async function refreshStreamGauges(ctx: ServiceContext): Promise<void> {
     gauge.set({ state: 'dead_letters' }, stats.dead_letters);
   } catch (err) {
     ctx.logger.warn({ err: errorMessage(err) }, 'metrics: could not read the webhook stream state');
-  } finally {
-    clearTimeout(timer);
   }
 }
 

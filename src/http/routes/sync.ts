@@ -1,13 +1,13 @@
 import { Router, type Request } from 'express';
 import type { ServiceContext } from '../../context.js';
-import { NotFoundError, ValidationError } from '../../errors.js';
+import { NotFoundError } from '../../errors.js';
 import type { components } from '../../generated/api.js';
 import { findIntegrationByTenant } from '../../store/integrations.js';
 import type { SyncLog } from '../../store/schema.js';
 import { findTenantSyncLog, listSyncLogs } from '../../store/sync-logs.js';
 import { enqueueSyncs, integrationSyncJobId } from '../../sync/enqueue.js';
 import { tenantOf } from '../auth.js';
-import { decodeCursor, encodeCursor } from '../cursor.js';
+import { decodeCursor, encodeCursor, invalidCursor } from '../cursor.js';
 
 type Schemas = components['schemas'];
 
@@ -51,7 +51,7 @@ function beforeIdOf(cursor: unknown): number | undefined {
   if (typeof cursor !== 'string') return undefined;
   const [id] = decodeCursor(cursor, 1);
   if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) {
-    throw new ValidationError('The cursor is not one this API issued', [{ location: 'query', name: 'cursor', message: 'is not a valid cursor' }]);
+    throw invalidCursor();
   }
   return id;
 }

@@ -1,11 +1,31 @@
 import express, { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import type { ServiceContext } from '../../context.js';
+import { AppError, ClientError, NotFoundError, ThrottledError, UnauthorizedError, ValidationError } from '../../errors.js';
 import type { components } from '../../generated/api.js';
-import { createWebhookIngest } from '../../webhooks/ingest.js';
+import { createWebhookIngest, SHOPIFY_WEBHOOK_HEADERS, type IngestRefusal } from '../../webhooks/ingest.js';
 import { contractGate, loadContract } from '../contract.js';
 import { httpMetrics } from '../metrics.js';
 import { requestIdOf } from '../request-id.js';
 import { securityHeaders } from '../security-headers.js';
+
+type Refusal<R extends IngestRefusal['reason']> = Extract<IngestRefusal, { reason: R }>;
+
+/** Each reason ingest refuses a delivery for, as the problem it answers (401, 400, 404, 413, 429). */
+const REFUSAL_PROBLEMS: { [R in IngestRefusal['reason']]: (refusal: Refusal<R>) => AppError } = {
+  'body-too-large': (r) => new ClientError(`The webhook body is larger than ${r.maxBytes} bytes`, { status: 413, code: 'payload-too-large' }),
+  'source-throttled': (r) => new ThrottledError('Too many deliveries from this address failed authentication', r.retryAfterSeconds),
+  'missing-hmac': () => new UnauthorizedError(`${SHOPIFY_WEBHOOK_HEADERS.hmac} is missing`),
+  'invalid-hmac': () => new UnauthorizedError('The webhook signature does not match'),
+  'invalid-header': (r) => new ValidationError(`${r.header} ${r.problem}`, [{ location: 'header', name: r.header, message: r.problem }]),
+  'unknown-shop': (r) => new NotFoundError(`No integration is connected for shop ${r.shop}`),
+  'malformed-json': () => new ValidationError('The webhook body is not valid JSON', [{ location: 'body', name: '(body)', message: 'malformed JSON' }]),
+  'not-an-object': () => new ValidationError('The webhook body must be a JSON object', [{ location: 'body', name: '(body)', message: 'must be an object' }]),
+  'shop-over-quota': (r) => new ThrottledError(`Shop ${r.shop} is over its webhook ${r.exceeded === 'bytes' ? 'byte' : 'delivery'} quota for this minute`, r.retryAfterSeconds),
+};
+
+function problemOf(refusal: IngestRefusal): AppError {
+  return (REFUSAL_PROBLEMS[refusal.reason] as (r: IngestRefusal) => AppError)(refusal);
+}
 
 export const WEBHOOK_ROUTE_PATHS = ['/api/shopify/webhook', '/api/integrations/shopify/webhook'];
 
@@ -27,7 +47,7 @@ export function webhookRoutes(ctx: ServiceContext): Router {
     const status = typeof err?.status === 'number' ? err.status : 500;
     // 5xx are logged by the app's error handler with the error itself.
     if (status < 500) {
-      const shop = req.headers['x-shopify-shop-domain'];
+      const shop = req.headers[SHOPIFY_WEBHOOK_HEADERS.shop.toLowerCase()];
       ctx.logger.info({ reqId: req.id, shop: typeof shop === 'string' ? shop.slice(0, 255) : undefined, status, reason: String(err?.message ?? '') }, 'webhook rejected');
     }
     next(err);
@@ -39,8 +59,9 @@ export function webhookRoutes(ctx: ServiceContext): Router {
   const common = [assignRequestId, httpMetrics(ctx.metrics), securityHeaders()];
   router.post(WEBHOOK_ROUTE_PATHS, ...common, rawBody, async (req, res) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const result: components['schemas']['WebhookAccepted'] = await ingest.receive({ headers: req.headers, body, ...(req.ip ? { source: req.ip } : {}) });
-    res.json(result);
+    const result = await ingest.receive({ headers: req.headers, body, ...(req.ip ? { source: req.ip } : {}) });
+    if (!result.ok) throw problemOf(result);
+    res.json((result.status === 'queued' ? { status: 'queued', id: result.id } : { status: 'ignored' }) satisfies components['schemas']['WebhookAccepted']);
   });
   // Any other method (HEAD, GET, OPTIONS…): 405 with the contract's Allow, before anything else runs.
   router.all(WEBHOOK_ROUTE_PATHS, ...common, contractGate(loadContract()));

@@ -1,9 +1,9 @@
-import { ConcurrentEventError } from '../store/webhook-events.js';
+import { ConcurrentEventError } from './webhook-events.js';
 
 /** Lock conflicts: running the same transaction again succeeds. */
 const CONFLICT_ERRNOS = new Set([1213 /* deadlock */, 1205 /* lock wait timeout */]);
 
-/** The server or the connection, not the data: the same events succeed once MySQL is back. */
+/** The server or the connection, not the data: the same statements succeed once MySQL is back. */
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
   'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR', 'PROTOCOL_ENQUEUE_AFTER_QUIT',
@@ -20,13 +20,14 @@ interface DriverError {
   message?: unknown;
 }
 
+/** A lock conflict (deadlock, lock wait timeout, an event id recorded concurrently): run the transaction again. */
 export function isConflict(err: unknown): boolean {
   if (err instanceof ConcurrentEventError) return true;
   const e = err as DriverError | null;
   return typeof e?.errno === 'number' && CONFLICT_ERRNOS.has(e.errno);
 }
 
-/** MySQL (or the pool) is unavailable: keep the entries pending and try again, never count it against them. */
+/** MySQL (or the pool) is unavailable: the same work succeeds once it is back. */
 export function isUnavailable(err: unknown): boolean {
   const e = err as DriverError | null;
   if (!e) return false;
@@ -36,10 +37,5 @@ export function isUnavailable(err: unknown): boolean {
   return /pool is closed|connection.*(closed|lost)|driver has already been destroyed|can't add new command/i.test(String(e.message ?? ''));
 }
 
-/** Failures worth retrying as they are (never a reason to call an event poison). */
+/** Failures worth retrying as they are: never a sign that the data itself is wrong. */
 export const isTransient = (err: unknown) => isConflict(err) || isUnavailable(err);
-
-export function backoffMs(attempt: number, baseMs = 100, maxMs = 5000): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 16));
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-}
