@@ -1,13 +1,13 @@
+import { AppError } from './errors.js';
 import { RECORD_WEBHOOK_TOPICS, RESOURCES, type ResourceDefinition, type ResourceName } from './resources/index.js';
 
 /**
  * Every environment variable the service reads, typed and validated in one place.
  * Defaults make a local `make run` work; an invalid value stops start-up naming the variable.
  */
-export class ConfigError extends Error {
+export class ConfigError extends AppError {
   constructor(variable: string, problem: string) {
-    super(`Invalid configuration: ${variable} ${problem}`);
-    this.name = 'ConfigError';
+    super(`Invalid configuration: ${variable} ${problem}`, { code: 'invalid-configuration' });
   }
 }
 
@@ -128,6 +128,8 @@ export function loadConfig(env: Env = process.env) {
         return v;
       })(),
       apiBaseUrl: r.url('SHOPIFY_API_BASE_URL', 'https://{shop}', ['http:', 'https:']),
+      /** The Admin API syncs read and webhook subscriptions go through: GraphQL (every variant, cost-limited) or the legacy REST API. */
+      syncApi: r.oneOf('SHOPIFY_SYNC_API', 'graphql', ['graphql', 'rest'] as const),
       webhookBaseUrl: r.url('SHOPIFY_WEBHOOK_BASE_URL', 'http://localhost:3000', ['http:', 'https:']),
       oauthSuccessUrl: r.optional('SHOPIFY_OAUTH_SUCCESS_URL'),
       webhookTopics: r.list('SHOPIFY_WEBHOOK_TOPICS', [...HANDLED_WEBHOOK_TOPICS]),

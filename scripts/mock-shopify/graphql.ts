@@ -2,10 +2,11 @@ import {
   execute, getNamedType, GraphQLError, isLeafType, isObjectType, isInterfaceType, Kind, parse, validate,
   type DocumentNode, type FieldNode, type GraphQLNamedType, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode,
 } from 'graphql';
-import type { ShopifyCustomer, ShopifyLineItem, ShopifyLocation, ShopifyOrder, ShopifyProduct, ShopifyVariant } from '../../src/shopify/types.js';
+import type { ShopifyCustomer, ShopifyLineItem, ShopifyLocation, ShopifyOrder, ShopifyProduct, ShopifyVariant, ShopifyWebhook } from '../../src/shopify/types.js';
 import { loadAdminSchema } from './admin-schema.js';
 import type { Collection, Entry } from './collection.js';
 import type { MockShop } from './shop.js';
+import { COMPLIANCE_TOPICS, SUBSCRIBABLE_TOPICS, topicEnum, topicOfEnum } from './topics.js';
 
 /**
  * The GraphQL Admin API of a mock shop, served from Shopify's own schema (buildClientSchema over the
@@ -144,7 +145,7 @@ export function graphqlReply(shop: MockShop, version: string, token: string, bod
     });
   }
   if (s.rateLimit.enabled) s.available -= requested;
-  const result = execute({ schema, document, variableValues: variables, operationName, rootValue: rootValue(shop, shop.scopesOf(token)) });
+  const result = execute({ schema, document, variableValues: variables, operationName, rootValue: rootValue(shop, token) });
   if (result instanceof Promise) throw new Error('mock GraphQL resolvers are synchronous');
   const actual = walker.selectionCost(operation.selectionSet, rootType, (result.data ?? null) as Record<string, unknown> | null);
   if (s.rateLimit.enabled) s.available = Math.min(s.rateLimit.maximumAvailable, s.available + requested - actual);
@@ -320,16 +321,17 @@ function connection<T>(items: T[], args: Args, keyOf: (item: T) => Key, toNode: 
   };
 }
 
-/** Live entries of a collection matching `query`, in `sortKey` order (UPDATED_AT: updated, then id). */
-function sortedEntries<T extends { id: number }>(collection: Collection<T>, args: Args): Entry<T>[] {
+/** Live entries of a collection matching `query` (and created since `createdSince`), in `sortKey` order (UPDATED_AT: updated, then id). */
+function sortedEntries<T extends { id: number }>(collection: Collection<T>, args: Args, createdSince?: number): Entry<T>[] {
   const inRange = updatedRange(args.query);
-  const list = collection.entries.filter((e) => !e.deleted && inRange(e.updatedMs));
+  const list = collection.entries.filter((e) => !e.deleted && inRange(e.updatedMs) && (createdSince === undefined || e.createdMs >= createdSince));
   if (args.sortKey === 'UPDATED_AT') list.sort((a, b) => a.updatedMs - b.updatedMs || a.id - b.id);
   return args.reverse ? list.reverse() : list;
 }
 const entryKey = (args: Args) => (e: { id: number; updatedMs: number }): Key => (args.sortKey === 'UPDATED_AT' ? [e.updatedMs, e.id] : [e.id]);
 
-function rootValue(shop: MockShop, scopes: string[]): Json {
+function rootValue(shop: MockShop, token: string): Json {
+  const scopes = shop.scopesOf(token);
   const c = shop.catalog;
   const need = (field: string, scope: string) => {
     if (!scopes.includes(scope) && !scopes.includes(scope.replace(/^read_/, 'write_'))) throw denied(field, scope);
@@ -470,12 +472,14 @@ function rootValue(shop: MockShop, scopes: string[]): Json {
     },
     orders: (args: Args) => {
       need('orders', 'read_orders');
-      return connection(sortedEntries(c.orders, args), args, entryKey(args), (e) => orderNode(c.orders.record(e)));
+      // Every status (no `status=any` as in REST); without read_all_orders only the last 60 days.
+      return connection(sortedEntries(c.orders, args, shop.ordersCreatedSince(token)), args, entryKey(args), (e) => orderNode(c.orders.record(e)));
     },
     order: (args: Args) => {
       need('order', 'read_orders');
       const e = c.orders.get(numericId(args.id));
-      return e ? orderNode(c.orders.record(e)) : null;
+      const since = shop.ordersCreatedSince(token);
+      return e && !e.deleted && (since === undefined || e.createdMs >= since) ? orderNode(c.orders.record(e)) : null;
     },
     customers: (args: Args) => {
       need('customers', 'read_customers');
@@ -491,12 +495,69 @@ function rootValue(shop: MockShop, scopes: string[]): Json {
       const e = c.locations.get(numericId(args.id));
       return e ? locationNode(c.locations.record(e)) : null;
     },
+    ...webhookSubscriptionFields(shop),
     inventoryItem: (args: Args) => {
       need('inventoryItem', 'read_inventory');
       const itemId = numericId(args.id);
       const position = c.itemPosition(itemId);
       if (position === undefined || c.itemAt(position).deleted) return null;
       return { id: gid('InventoryItem', itemId), legacyResourceId: String(itemId), tracked: true, inventoryLevels: (a: Args) => itemLevels(itemId, a) };
+    },
+  };
+}
+
+// ---------- webhook subscriptions ----------
+
+/**
+ * `webhookSubscriptions`, `webhookSubscriptionCreate` and `webhookSubscriptionDelete` over the same
+ * subscriptions as REST's webhooks.json (one list per shop, whichever API made them), with Shopify's
+ * userErrors for an invalid topic or address and for a topic already subscribed at that address.
+ */
+function webhookSubscriptionFields(shop: MockShop): Json {
+  const node = (w: ShopifyWebhook): Json => ({
+    id: gid('WebhookSubscription', w.id),
+    legacyResourceId: String(w.id),
+    topic: topicEnum(w.topic),
+    uri: w.address,
+    callbackUrl: w.address,
+    format: String(w.format).toUpperCase(),
+    includeFields: Array.isArray(w.fields) ? w.fields : [],
+    filter: typeof w.filter === 'string' ? w.filter : null,
+    metafieldNamespaces: [],
+    metafields: [],
+    name: null,
+    apiVersion: { handle: w.api_version ?? null, displayName: w.api_version ?? null, supported: true },
+    createdAt: utc(w.created_at),
+    updatedAt: utc(w.updated_at),
+  });
+  const userError = (field: string[], message: string) => ({ field, message });
+  return {
+    webhookSubscriptions: (args: Args) => {
+      const topics = Array.isArray(args.topics) ? new Set((args.topics as string[]).map(topicOfEnum)) : undefined;
+      const uri = (args.uri ?? args.callbackUrl) as string | undefined;
+      const list = shop.webhooks.filter((w) => (!topics || topics.has(w.topic)) && (!uri || w.address === uri)).sort((a, b) => a.id - b.id);
+      return connection(list, args, (w) => [w.id], node);
+    },
+    webhookSubscriptionCreate: (args: Args) => {
+      const topic = topicOfEnum(String(args.topic));
+      const input = (args.webhookSubscription ?? {}) as Json;
+      const uri = String(input.uri ?? input.callbackUrl ?? '');
+      if (COMPLIANCE_TOPICS.has(topic) || !SUBSCRIBABLE_TOPICS.has(topic)) {
+        return { webhookSubscription: null, userErrors: [userError(['topic'], COMPLIANCE_TOPICS.has(topic) ? 'Compliance topics are configured in the app settings, not through the API.' : 'Invalid topic specified.')] };
+      }
+      if (!/^https?:\/\/\S+$/.test(uri)) return { webhookSubscription: null, userErrors: [userError(['webhookSubscription', 'callbackUrl'], 'Address is invalid')] };
+      if (shop.webhooks.some((w) => w.topic === topic && w.address === uri)) {
+        return { webhookSubscription: null, userErrors: [userError(['webhookSubscription', 'callbackUrl'], 'Address for this topic has already been taken')] };
+      }
+      const format = input.format === 'XML' ? 'xml' : 'json';
+      const created = shop.addSubscription(topic, uri, format, Array.isArray(input.includeFields) ? (input.includeFields as unknown[]).map(String) : []);
+      if (typeof input.filter === 'string') created.filter = input.filter;
+      return { webhookSubscription: node(created), userErrors: [] };
+    },
+    webhookSubscriptionDelete: (args: Args) => {
+      const id = numericId(args.id);
+      if (!shop.subscriptions.delete(id)) return { deletedWebhookSubscriptionId: null, userErrors: [userError(['id'], 'Webhook subscription does not exist')] };
+      return { deletedWebhookSubscriptionId: args.id, userErrors: [] };
     },
   };
 }

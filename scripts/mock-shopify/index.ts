@@ -3,6 +3,7 @@ import { MockClock } from './clock.js';
 import { MockOAuth } from './oauth.js';
 import { createMockServer, type MockServerState } from './server.js';
 import { MockShop, type MockFaults, type MockRateLimit, type MockShopOptions } from './shop.js';
+import type { MockGraphqlRateLimit } from './graphql.js';
 import type { MockTokenGrants, MockOwnApp, MockTokenLifetimes } from './tokens.js';
 import type { MockTruth } from './truth.js';
 
@@ -23,6 +24,8 @@ export interface MockShopifyOptions {
   shops?: MockShopOptions[];
   /** Rate limit applied to every shop unless the shop says otherwise (default 40, 2/s, scale 1). */
   rateLimit?: Partial<MockRateLimit>;
+  /** GraphQL points bucket of every shop unless the shop says otherwise (default: Standard's 2,000 / 100 per s, on and scaled like `rateLimit`). */
+  graphqlRateLimit?: Partial<MockGraphqlRateLimit>;
   /** When set, `page_info` cursors expire after this many ms. */
   pageInfoTtlMs?: number;
   /** Token lifetimes in seconds (Shopify's by default: 1 h access, 90 days refresh, 24 h client credentials). */
@@ -68,7 +71,7 @@ export async function startMockShopify(opts: MockShopifyOptions = {}): Promise<M
   const state: MockServerState = { app, shops, oauth, pageInfoTtlMs: opts.pageInfoTtlMs };
   const addShop = (shopOpts: MockShopOptions): MockShop => {
     if (shops.has(shopOpts.domain)) throw new Error(`mock shop ${shopOpts.domain} already exists`);
-    const shop = new MockShop(shops.size, shopOpts, app, opts.rateLimit, clock);
+    const shop = new MockShop(shops.size, shopOpts, app, opts.rateLimit, clock, opts.graphqlRateLimit);
     shops.set(shop.domain, shop);
     return shop;
   };
@@ -122,3 +125,5 @@ export { MockTokenGrants, SHOPIFY_TOKEN_LIFETIMES } from './tokens.js';
 export type { GrantKind, MockOwnApp, MockTokenFaults, MockTokenLifetimes } from './tokens.js';
 export { THREE_DECIMAL_CURRENCIES } from './catalog.js';
 export type { MockTruth, TruthCustomer, TruthInventoryLevel, TruthLineItem, TruthLocation, TruthOrder, TruthProduct, TruthVariant } from './truth.js';
+export { graphqlState, resetGraphqlStats, setGraphqlRateLimit } from './graphql.js';
+export type { MockGraphqlRateLimit, MockGraphqlStats } from './graphql.js';

@@ -5,6 +5,7 @@ import type { Collection, Entry } from './collection.js';
 import { scan } from './collection.js';
 import { isOrderCancelled, isOrderClosed } from './catalog.js';
 import { graphqlReply } from './graphql.js';
+import { COMPLIANCE_TOPICS, SUBSCRIBABLE_TOPICS } from './topics.js';
 import { commonFilter, dateParam, fieldValues, HttpError, idList, linkHeader, parseListRequest, project, type Cursor, type ListRequest } from './listing.js';
 import type { MockOAuth } from './oauth.js';
 import type { MockAppContext, MockShop } from './shop.js';
@@ -17,15 +18,7 @@ export interface MockServerState {
   pageInfoTtlMs: number | undefined;
 }
 
-/** Topics an app may subscribe to through webhooks.json (compliance topics live in the app's settings). */
-export const SUBSCRIBABLE_TOPICS = new Set([
-  'products/create', 'products/update', 'products/delete',
-  'orders/create', 'orders/updated', 'orders/cancelled', 'orders/fulfilled', 'orders/paid', 'orders/delete', 'orders/edited', 'orders/partially_fulfilled',
-  'customers/create', 'customers/update', 'customers/delete', 'customers/enable', 'customers/disable',
-  'inventory_levels/update', 'inventory_levels/connect', 'inventory_levels/disconnect', 'inventory_items/create', 'inventory_items/update', 'inventory_items/delete',
-  'locations/create', 'locations/update', 'locations/delete', 'app/uninstalled', 'shop/update',
-]);
-const COMPLIANCE_TOPICS = new Set(['customers/data_request', 'customers/redact', 'shop/redact']);
+export { SUBSCRIBABLE_TOPICS };
 
 interface Reply {
   status: number;
@@ -150,28 +143,30 @@ async function handle(state: MockServerState, req: IncomingMessage, res: ServerR
     return;
   }
 
-  // GraphQL has its own points bucket (graphql.ts), not the REST request bucket.
-  if (path === 'graphql' && method === 'POST') return send(res, graphqlReply(shop, version, token, await readBody(req)), base);
-
-  const slot = shop.takeFromBucket();
-  if (!slot.allowed) {
-    shop.stats.throttled++;
-    return send(res, throttledReply(shop, slot.retryAfter), base);
+  // GraphQL has its own points bucket (graphql.ts), not the REST request bucket; every fault applies to both.
+  const graphql = path === 'graphql' && method === 'POST';
+  if (!graphql) {
+    const slot = shop.takeFromBucket();
+    if (!slot.allowed) {
+      shop.stats.throttled++;
+      return send(res, throttledReply(shop, slot.retryAfter), base);
+    }
   }
   if (f.throttleNext > 0) {
     f.throttleNext--;
     shop.stats.throttled++;
     return send(res, throttledReply(shop, f.throttleRetryAfter), base);
   }
-  base['x-shopify-shop-api-call-limit'] = shop.callLimitHeader();
+  if (!graphql) base['x-shopify-shop-api-call-limit'] = shop.callLimitHeader();
   if (f.failNext > 0 || (f.errorRate > 0 && Math.random() < f.errorRate)) {
     if (f.failNext > 0) f.failNext--;
     shop.stats.serverErrors++;
     return send(res, json(f.errorStatus, { errors: 'Internal Server Error' }), base);
   }
   if (f.latencyMs > 0) await sleep(f.latencyMs);
+  if (graphql) return send(res, graphqlReply(shop, version, token, await readBody(req)), base);
 
-  const ctx: RouteContext = { state, shop, req, url, method, path, baseUrl: `http://${req.headers.host ?? 'localhost'}/${shop.domain}/admin/api/${version}/${path}.json` };
+  const ctx: RouteContext = { state, shop, token, req, url, method, path, baseUrl: `http://${req.headers.host ?? 'localhost'}/${shop.domain}/admin/api/${version}/${path}.json` };
   send(res, await route(ctx), base);
 }
 
@@ -186,6 +181,7 @@ function throttledReply(shop: MockShop, retryAfter: string): Reply {
 interface RouteContext {
   state: MockServerState;
   shop: MockShop;
+  token: string;
   req: IncomingMessage;
   url: URL;
   method: string;
@@ -203,7 +199,7 @@ async function route(ctx: RouteContext): Promise<Reply> {
   const [resource, sub, extra] = path.split('/') as [string, string | undefined, string | undefined];
   if (method !== 'GET' || extra !== undefined) return notFound();
   if (resource === 'products') return collectionRoute(ctx, c.products, 'product', sub, (f) => productFilter(f, c.products));
-  if (resource === 'orders') return collectionRoute(ctx, c.orders, 'order', sub, (f) => orderFilter(f, c.orders));
+  if (resource === 'orders') return collectionRoute(ctx, c.orders, 'order', sub, (f) => orderFilter(f, c.orders, shop.ordersCreatedSince(ctx.token)));
   if (resource === 'customers') return collectionRoute(ctx, c.customers, 'customer', sub, commonFilter);
   if (resource === 'locations') return sub === undefined ? listLocations(ctx) : collectionRoute(ctx, c.locations, 'location', sub, commonFilter);
   return notFound();
@@ -235,14 +231,15 @@ function productFilter(filters: Record<string, string>, products: Collection<Sho
   };
 }
 
-/** Orders: only open ones unless `status=any` (or closed / cancelled). */
-function orderFilter(filters: Record<string, string>, orders: Collection<ShopifyOrder>): (e: Entry<ShopifyOrder>) => boolean {
+/** Orders: only open ones unless `status=any` (or closed / cancelled); without read_all_orders only those created since `createdSince`. */
+function orderFilter(filters: Record<string, string>, orders: Collection<ShopifyOrder>, createdSince: number | undefined): (e: Entry<ShopifyOrder>) => boolean {
   const common = commonFilter<ShopifyOrder>(filters);
   const status = filters.status ?? 'open';
   if (!['open', 'closed', 'cancelled', 'any'].includes(status)) throw new HttpError(400, { errors: { status: 'Invalid value.' } });
   const financial = fieldValues(filters, 'financial_status');
   return (e) => {
     if (!common(e)) return false;
+    if (createdSince !== undefined && e.createdMs < createdSince) return false;
     if (status === 'open' && (isOrderClosed(e) || isOrderCancelled(e))) return false;
     if (status === 'closed' && !isOrderClosed(e)) return false;
     if (status === 'cancelled' && !isOrderCancelled(e)) return false;

@@ -3,6 +3,7 @@ import type {
   ShopifyCustomer, ShopifyInventoryLevel, ShopifyLocation, ShopifyOrder, ShopifyProduct, ShopifyShop, ShopifyWebhook,
 } from '../../src/shopify/types.js';
 import { Catalog } from './catalog.js';
+import { setGraphqlRateLimit, type MockGraphqlRateLimit } from './graphql.js';
 import { MockClock } from './clock.js';
 import { parseOffset } from './random.js';
 import { shopTruth, type MockTruth } from './truth.js';
@@ -67,6 +68,8 @@ export interface MockShopOptions {
   /** Secret signing this shop's webhooks (a custom app's); default: the app secret. */
   webhookSecret?: string;
   rateLimit?: Partial<MockRateLimit>;
+  /** The GraphQL points bucket (default: Shopify Standard's, on and scaled like the REST bucket). */
+  graphqlRateLimit?: Partial<MockGraphqlRateLimit>;
 }
 
 export interface MockAppContext {
@@ -106,7 +109,14 @@ export class MockShop {
   private nextWebhookId: number;
   private readonly info: ShopifyShop;
 
-  constructor(readonly index: number, opts: MockShopOptions, private readonly app: MockAppContext, rateLimitDefaults: Partial<MockRateLimit> = {}, clock = new MockClock()) {
+  constructor(
+    readonly index: number,
+    opts: MockShopOptions,
+    private readonly app: MockAppContext,
+    rateLimitDefaults: Partial<MockRateLimit> = {},
+    clock = new MockClock(),
+    graphqlRateLimitDefaults: Partial<MockGraphqlRateLimit> = {},
+  ) {
     this.domain = opts.domain;
     this.clock = clock;
     this.id = 60_000_000_000 + index;
@@ -115,6 +125,8 @@ export class MockShop {
     const tokens = opts.accessToken === undefined ? [defaultToken(opts.domain)] : Array.isArray(opts.accessToken) ? opts.accessToken : [opts.accessToken];
     for (const t of tokens) this.accessTokens.add(t);
     this.rateLimit = { enabled: true, bucketSize: 40, leakPerSecond: 2, scale: 1, ...rateLimitDefaults, ...opts.rateLimit };
+    // A REST bucket switched off or sped up for a test or benchmark takes the points bucket along, unless that is set itself.
+    setGraphqlRateLimit(this, { enabled: this.rateLimit.enabled, scale: this.rateLimit.scale, ...graphqlRateLimitDefaults, ...opts.graphqlRateLimit });
     this.nextWebhookId = 1_100_000_000_000 + index * 1_000_000;
     const offset = opts.timezoneOffset ?? '-05:00';
     const offsetMinutes = parseOffset(offset);
@@ -199,6 +211,14 @@ export class MockShop {
   /** Scopes a token holds, as `GET /admin/oauth/access_scopes.json` lists them. */
   scopesOf(token: string): string[] {
     return (this.tokenScopes.get(token) ?? this.scope).split(',').map((s) => s.trim()).filter(Boolean);
+  }
+
+  /**
+   * Without `read_all_orders` Shopify lists (REST and GraphQL) only orders created in the last 60 days:
+   * the earliest creation time this token sees, or undefined when it sees every order.
+   */
+  ordersCreatedSince(token: string): number | undefined {
+    return this.scopesOf(token).includes('read_all_orders') ? undefined : this.clock.now() - 60 * 86_400_000;
   }
 
   /** Revokes one token, or every token when none is named (as an uninstall does). */

@@ -1,5 +1,7 @@
 import { formatMoney, integer, isoOrNull, money, requiredTimestamp, shopifyId, text, textBytes, timestamp } from './mapping.js';
 import type { ResourceDefinition } from './types.js';
+import { CUSTOMERS_QUERY, customersCost } from '../shopify/graphql/documents/index.js';
+import { mapCustomer } from './graphql-nodes.js';
 
 export const customers: ResourceDefinition = {
   name: 'customers',
@@ -7,7 +9,10 @@ export const customers: ResourceDefinition = {
   table: 'shopify_customers',
   keyColumns: ['id'],
   readColumns: ['id', 'email', 'first_name', 'last_name', 'phone', 'state', 'orders_count', 'total_spent', 'currency', 'tags', 'created_at', 'updated_at', 'deleted_at'],
-  shopify: { path: 'customers', rootKey: 'customers', params: {}, listing: 'since-id' },
+  shopify: {
+    path: 'customers', rootKey: 'customers', params: {}, listing: 'since-id',
+    graphql: { kind: 'connection', document: CUSTOMERS_QUERY, root: 'customers', cost: customersCost, filterable: true, orderedByUpdatedAt: true, toRest: mapCustomer },
+  },
   syncInterval: { env: 'CUSTOMERS', defaultSeconds: 3600 },
   webhookTopics: { upsert: ['customers/create', 'customers/update'], delete: ['customers/delete'] },
   map(c, ctx) {

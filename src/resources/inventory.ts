@@ -1,5 +1,7 @@
 import { integer, isoOrNull, requiredTimestamp, shopifyId } from './mapping.js';
 import type { ResourceDefinition } from './types.js';
+import { LOCATION_INVENTORY_LEVELS_QUERY, locationInventoryLevelsCost } from '../shopify/graphql/documents/index.js';
+import { mapInventoryLevel } from './graphql-nodes.js';
 
 /** Inventory levels: one row per (inventory item, location); Shopify lists them per location. */
 export const inventory: ResourceDefinition = {
@@ -8,8 +10,12 @@ export const inventory: ResourceDefinition = {
   table: 'shopify_inventory_levels',
   keyColumns: ['inventory_item_id', 'location_id'],
   readColumns: ['inventory_item_id', 'location_id', 'available', 'updated_at', 'deleted_at'],
-  // Shopify lists levels per location: locations first, then levels by batches of location ids.
-  shopify: { path: 'inventory_levels', rootKey: 'inventory_levels', params: {}, listing: 'per-location' },
+  // Shopify lists levels per location: locations first, then levels by batches of location ids (REST)
+  // or location by location (GraphQL).
+  shopify: {
+    path: 'inventory_levels', rootKey: 'inventory_levels', params: {}, listing: 'per-location',
+    graphql: { kind: 'per-location', document: LOCATION_INVENTORY_LEVELS_QUERY, cost: locationInventoryLevelsCost, toRest: mapInventoryLevel },
+  },
   syncInterval: { env: 'INVENTORY', defaultSeconds: 1800 },
   webhookTopics: {
     upsert: ['inventory_levels/update', 'inventory_levels/connect'],

@@ -1,5 +1,7 @@
 import { isoOrNull, requiredTimestamp, shopifyId, text, timestamp } from './mapping.js';
 import type { ResourceDefinition } from './types.js';
+import { LOCATIONS_QUERY, locationsCost } from '../shopify/graphql/documents/index.js';
+import { mapLocation } from './graphql-nodes.js';
 
 /** The store's locations (warehouses, shops, apps that stock inventory): names next to inventory levels. */
 export const locations: ResourceDefinition = {
@@ -11,8 +13,12 @@ export const locations: ResourceDefinition = {
     'id', 'name', 'active', 'legacy', 'address1', 'address2', 'city', 'province', 'province_code', 'country', 'country_code', 'zip', 'phone',
     'created_at', 'updated_at', 'deleted_at',
   ],
-  // `locations.json` answers every location at once: no pagination, no `updated_at_min`.
-  shopify: { path: 'locations', rootKey: 'locations', params: {}, listing: 'unpaged' },
+  // `locations.json` answers every location at once: no pagination, no `updated_at_min`; GraphQL pages
+  // them in id order, without a filter either (every read is whole).
+  shopify: {
+    path: 'locations', rootKey: 'locations', params: {}, listing: 'unpaged',
+    graphql: { kind: 'connection', document: LOCATIONS_QUERY, root: 'locations', cost: (first) => locationsCost(first), filterable: false, orderedByUpdatedAt: false, toRest: mapLocation },
+  },
   syncInterval: { env: 'LOCATIONS', defaultSeconds: 3600 },
   // `locations/delete` also takes the location's inventory levels with it (see inventory's deleteWhere).
   webhookTopics: { upsert: ['locations/create', 'locations/update'], delete: ['locations/delete'] },

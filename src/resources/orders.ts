@@ -1,5 +1,7 @@
 import { formatMoney, integer, isoOrNull, money, optionalId, requiredTimestamp, shopifyId, text, timestamp } from './mapping.js';
 import type { ResourceDefinition, Row } from './types.js';
+import { ORDER_LINE_ITEMS_QUERY, orderLineItemsCost, ORDERS_QUERY, ordersCost } from '../shopify/graphql/documents/index.js';
+import { mapOrder } from './graphql-nodes.js';
 
 type Json = Record<string, unknown>;
 
@@ -19,8 +21,15 @@ export const orders: ResourceDefinition = {
     orderColumn: 'id',
     readColumns: ['id', 'order_id', 'product_id', 'variant_id', 'title', 'sku', 'quantity', 'price'],
   },
-  // Without status=any Shopify returns open orders only.
-  shopify: { path: 'orders', rootKey: 'orders', params: { status: 'any' }, listing: 'since-id' },
+  shopify: {
+    // Without status=any REST returns open orders only; GraphQL `orders` lists every status.
+    path: 'orders', rootKey: 'orders', params: { status: 'any' }, listing: 'since-id',
+    graphql: {
+      kind: 'connection', document: ORDERS_QUERY, root: 'orders', cost: ordersCost, filterable: true, orderedByUpdatedAt: true,
+      children: { field: 'lineItems', variable: 'lineItemsFirst', document: ORDER_LINE_ITEMS_QUERY, path: ['order', 'lineItems'], cost: orderLineItemsCost },
+      toRest: mapOrder,
+    },
+  },
   syncInterval: { env: 'ORDERS', defaultSeconds: 900 },
   // Without read_all_orders Shopify lists only the last 60 days of orders: older ones must not look deleted.
   sweepLimit: { scope: 'read_all_orders', createdWithinDays: 59 },

@@ -1,5 +1,7 @@
 import { formatMoney, integer, isoOrNull, money, optionalId, requiredTimestamp, shopifyId, text, textBytes, timestamp } from './mapping.js';
 import type { ResourceDefinition, Row } from './types.js';
+import { PRODUCT_VARIANTS_QUERY, PRODUCTS_QUERY, productsCost, productVariantsCost } from '../shopify/graphql/documents/index.js';
+import { mapProduct } from './graphql-nodes.js';
 
 type Json = Record<string, unknown>;
 
@@ -17,7 +19,15 @@ export const products: ResourceDefinition = {
     readColumns: ['id', 'product_id', 'title', 'sku', 'price', 'compare_at_price', 'currency', 'position', 'inventory_item_id', 'inventory_quantity', 'created_at', 'updated_at'],
     cascade: { column: 'inventory_item_id', resource: 'inventory', keyColumn: 'inventory_item_id' },
   },
-  shopify: { path: 'products', rootKey: 'products', params: {}, listing: 'since-id' },
+  shopify: {
+    path: 'products', rootKey: 'products', params: {}, listing: 'since-id',
+    // Over GraphQL every variant arrives (REST answers at most 100 of a product's 2,048).
+    graphql: {
+      kind: 'connection', document: PRODUCTS_QUERY, root: 'products', cost: productsCost, filterable: true, orderedByUpdatedAt: true,
+      children: { field: 'variants', variable: 'variantsFirst', document: PRODUCT_VARIANTS_QUERY, path: ['product', 'variants'], cost: productVariantsCost },
+      toRest: mapProduct,
+    },
+  },
   syncInterval: { env: 'PRODUCTS', defaultSeconds: 3600 },
   webhookTopics: { upsert: ['products/create', 'products/update'], delete: ['products/delete'] },
   map(p, ctx) {

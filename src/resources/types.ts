@@ -1,3 +1,5 @@
+import type { GraphqlListing } from '../shopify/graphql/pages.js';
+
 export type ResourceName = 'products' | 'orders' | 'customers' | 'inventory' | 'locations';
 
 export type Row = Record<string, unknown>;
@@ -59,8 +61,12 @@ export interface ResourceDefinition {
      */
     cascade?: { column: string; resource: ResourceName; keyColumn: string };
   };
-  /** Where and how the sync reads it from Shopify. */
-  shopify: { path: string; rootKey: string; params: Record<string, string>; listing: ShopifyListing };
+  /**
+   * Where and how the sync reads it from Shopify: over REST (`path`, `rootKey`, `params`, `listing`) and
+   * over GraphQL (`graphql`: the documents, their costs, and the node → REST-shaped JSON mapping, so both
+   * APIs give the registry's `map` the same records). SHOPIFY_SYNC_API chooses.
+   */
+  shopify: { path: string; rootKey: string; params: Record<string, string>; listing: ShopifyListing; graphql: GraphqlListing };
   /** Scheduled syncs: every `SHOPIFY_SYNC_INTERVAL_<env>` seconds, `defaultSeconds` unless set (0 disables). */
   syncInterval: { env: string; defaultSeconds: number };
   /**

@@ -1,7 +1,8 @@
-import { createShopifyClient, type ShopifyClientDeps, type ShopifyClientTarget } from './admin-client.js';
+import type { Logger } from 'pino';
+import { createShopifyClient, type ShopifyClient, type ShopifyClientDeps, type ShopifyClientObserver, type ShopifyClientTarget } from './admin-client.js';
 import { ShopifyAccessDeniedError, ShopifyApiError, ShopifyClientError, ShopifyRetriableError, ShopifyThrottledError, ShopifyUserErrorsError, type ShopifyErrorInfo } from './errors.js';
-import { createRedisCostLimiter, throttleWaitMs, type CostLimiter, type QueryCost } from './graphql/cost-limiter.js';
-import { realSleep, retryPolicy } from './retry.js';
+import { createRedisCostLimiter, noCostLimit, throttleWaitMs, type CostLimiter, type QueryCost } from './graphql/cost-limiter.js';
+import { realSleep, retryPolicy, type RetryPolicy } from './retry.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 /**
@@ -58,17 +59,41 @@ interface GraphqlBody {
 
 export function createShopifyGraphqlClient(deps: GraphqlClientDeps, target: ShopifyClientTarget): GraphqlClient {
   const sleep = deps.sleep ?? realSleep;
-  const policy = retryPolicy(deps.config, deps.retry);
   const log = deps.logger.child({ component: 'shopify-graphql', shop: target.shopDomain });
   const limiter: CostLimiter =
     deps.costLimit === false
-      ? { reserve: async () => 0, settle: async () => undefined, throttledFor: async () => undefined }
+      ? noCostLimit
       : typeof deps.costLimit === 'object'
         ? deps.costLimit
         : createRedisCostLimiter({ redis: deps.redis, keys: deps.keys, shop: target.shopDomain, logger: log });
   // The transport's request bucket does not apply to GraphQL; a 429 still tells every process to wait.
   const on429: RateLimiter = { acquire: async () => 0, observe: async () => undefined, throttled: (ms) => limiter.throttledFor(ms) };
   const transport = createShopifyClient({ ...deps, rateLimit: on429, sleep }, target);
+  return graphqlOver(transport, { limiter, logger: log, config: deps.config, sleep, ...(deps.retry ? { retry: deps.retry } : {}), ...(deps.observer ? { observer: deps.observer } : {}) });
+}
+
+/**
+ * GraphQL through a REST client built elsewhere (its token source, retries and request bucket), with no
+ * cost limiter: for a few small calls such as webhook subscriptions at connect and disconnect. A
+ * THROTTLED answer still waits what Shopify's restore rate needs before the query is sent again.
+ */
+export function graphqlOverClient(transport: ShopifyClient, opts: { config: GraphqlClientDeps['config']; logger?: Logger; sleep?: (ms: number) => Promise<void> }): GraphqlClient {
+  return graphqlOver(transport, { limiter: noCostLimit, config: opts.config, sleep: opts.sleep ?? realSleep, ...(opts.logger ? { logger: opts.logger } : {}) });
+}
+
+interface GraphqlOverOptions {
+  limiter: CostLimiter;
+  config: GraphqlClientDeps['config'];
+  sleep: (ms: number) => Promise<void>;
+  logger?: Logger;
+  retry?: Partial<RetryPolicy>;
+  observer?: ShopifyClientObserver;
+}
+
+function graphqlOver(transport: ShopifyClient, o: GraphqlOverOptions): GraphqlClient {
+  const { limiter, sleep } = o;
+  const log = o.logger;
+  const policy = retryPolicy(o.config, o.retry);
   const stats: GraphqlClientStats = { requests: 0, throttled: 0, pointsRequested: 0, pointsSpent: 0, limiterWaitMs: 0 };
   const path = `/admin/api/${transport.apiVersion}/graphql.json`;
 
@@ -77,7 +102,7 @@ export function createShopifyGraphqlClient(deps: GraphqlClientDeps, target: Shop
       const waitMs = await limiter.reserve(cost);
       if (waitMs <= 0) return;
       stats.limiterWaitMs += waitMs;
-      deps.observer?.limiterWait?.(waitMs);
+      o.observer?.limiterWait?.(waitMs);
       await sleep(waitMs);
     }
   }
@@ -104,11 +129,13 @@ export function createShopifyGraphqlClient(deps: GraphqlClientDeps, target: Shop
       stats.pointsRequested += cost?.requestedQueryCost ?? request.requestedCost;
       if (throttled) {
         stats.throttled++;
-        deps.observer?.throttled?.();
+        o.observer?.throttled?.();
         const waitMs = cost ? throttleWaitMs(cost.requestedQueryCost, cost.throttleStatus) : 1000;
-        log.debug({ requested: cost?.requestedQueryCost, available: cost?.throttleStatus.currentlyAvailable, waitMs }, 'shopify graphql query throttled');
+        log?.debug({ requested: cost?.requestedQueryCost, available: cost?.throttleStatus.currentlyAvailable, waitMs }, 'shopify graphql query throttled');
         if (throttles >= policy.maxThrottleRetries) throw new ShopifyThrottledError(`POST ${path} THROTTLED ${throttles + 1} times`, { upstreamStatus: 200, method: 'POST', path, shopifyErrors: body.errors }, waitMs);
-        continue; // the next reserve waits what the restore rate needs
+        // The next reserve waits what the restore rate needs; without a limiter, wait here.
+        if (limiter === noCostLimit) await sleep(waitMs);
+        continue;
       }
       stats.pointsSpent += cost?.actualQueryCost ?? cost?.requestedQueryCost ?? 0;
       if (body.errors?.length) throw graphqlError(body.errors, { upstreamStatus: 200, method: 'POST', path, shopifyErrors: body.errors });

@@ -94,6 +94,21 @@ export async function saveWalkProgress(
     .execute();
 }
 
+/**
+ * Moves the `updated_at` cursor forward (never back) in the transaction of a page whose source lists in
+ * `updated_at` order (GraphQL's `sortKey: UPDATED_AT`): everything older was read by then, so an
+ * incremental read may start there even if the walk never completes.
+ */
+export async function advanceSyncCursor(db: Executor, integrationId: number, resource: string, cursor: Date): Promise<void> {
+  await db
+    .insertInto('shopify_sync_state')
+    .values({ integration_id: integrationId, resource, cursor_updated_at: cursor, last_full_sync_at: null, last_incremental_sync_at: null })
+    .onDuplicateKeyUpdate({
+      cursor_updated_at: sql`IF(cursor_updated_at IS NOT NULL AND cursor_updated_at > VALUES(cursor_updated_at), cursor_updated_at, VALUES(cursor_updated_at))`,
+    })
+    .execute();
+}
+
 /** Records a complete walk: the new `updated_at` cursor, when this kind of walk last completed, and no walk in progress. */
 export async function saveSyncCompleted(
   db: Executor,

@@ -1,22 +1,30 @@
 import type { ResourceDefinition } from '../resources/index.js';
 import { INVENTORY_LOCATION_CHUNK, type ShopifyClient } from '../shopify/admin-client.js';
 import { ShopifyClientError } from '../shopify/errors.js';
+import type { GraphqlClient } from '../shopify/graphql-client.js';
+import { graphqlPages } from '../shopify/graphql/pages.js';
 import type { PaginationSummary, QueryParams, ShopifyPage } from '../shopify/types.js';
 
 export type ShopifyRecord = Record<string, unknown>;
 
 /**
- * Where a walk that stopped (page cap, failure) continues. Lists with ids walk in id order with
- * `since_id`, a keyset that never expires. Inventory levels have no keyset: they are read per batch of
- * locations (ascending ids), so the position is the last location of the batches done and, inside the
+ * Where a walk that stopped (page cap, failure) continues. Over REST, lists with ids walk in id order
+ * with `since_id`, a keyset that never expires. Inventory levels have no keyset: they are read per batch
+ * of locations (ascending ids), so the position is the last location of the batches done and, inside the
  * batch (locationAfter, batchThrough], the `page_info` of its next page (restarting the batch if Shopify
- * no longer accepts it).
+ * no longer accepts it). Over GraphQL the position is the connection's cursor (`after`), whose keyset
+ * is the sort key (`UPDATED_AT`, then id).
  */
-export type WalkPosition = { sinceId: number } | { locationAfter: number; batchThrough: number | null; pageInfo: string | null };
+export type WalkPosition =
+  | { sinceId: number }
+  | { locationAfter: number; batchThrough: number | null; pageInfo: string | null }
+  | { after: string };
 
 export interface RecordPage extends ShopifyPage<ShopifyRecord> {
   /** Where the walk continues after this page; null when this page ended it. */
   resumeAt: WalkPosition | null;
+  /** Pages come in `updated_at` order: nothing older than this page's newest record is left to read. */
+  orderedByUpdatedAt?: boolean;
 }
 
 export type RecordPages = AsyncGenerator<RecordPage, PaginationSummary | undefined>;
@@ -31,6 +39,7 @@ export interface WalkOptions {
 /** The position as the sync log shows it: what the next request of the walk will ask. */
 export function describePosition(position: WalkPosition): string {
   if ('sinceId' in position) return `since_id=${position.sinceId}`;
+  if ('after' in position) return `after=${position.after}`;
   const batch = position.batchThrough === null ? '' : ` through ${position.batchThrough}`;
   return `locations after ${position.locationAfter}${batch}${position.pageInfo ? `, page_info=${position.pageInfo}` : ''}`;
 }
@@ -59,6 +68,44 @@ export async function* recordPages(client: ShopifyClient, resource: ResourceDefi
     }
     yield { ...page, resumeAt: page.hasNext ? { sinceId: last } : null };
   }
+}
+
+export interface GraphqlWalkOptions extends WalkOptions {
+  /** Only records updated since (the search query `updated_at:>=`); null or absent: everything. */
+  updatedAtMin?: Date | null;
+  maxPages: number;
+}
+
+/**
+ * The pages of one resource over the GraphQL Admin API, as the registry's `shopify.graphql` describes
+ * them, each telling where the walk continues (the connection's cursor). A cursor an earlier run saved
+ * that Shopify refuses now (another API version, another source) starts the walk again: re-reading is
+ * harmless, and the walk's start, which the deletion sweep compares with, stays.
+ */
+export async function* graphqlRecordPages(client: GraphqlClient, resource: ResourceDefinition, opts: GraphqlWalkOptions): RecordPages {
+  const listing = resource.shopify.graphql;
+  const from = opts.from && 'after' in opts.from ? opts.from.after : undefined;
+  const filterable = listing.kind === 'per-location' || listing.filterable;
+  const updatedAtMin = filterable && opts.updatedAtMin ? opts.updatedAtMin : undefined;
+  const open = (after?: string) => graphqlPages(client, listing, {
+    maxPages: opts.maxPages, ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}), ...(updatedAtMin ? { updatedAtMin } : {}), ...(after ? { after } : {}),
+  });
+  let pages = open(from);
+  let next: IteratorResult<ShopifyPage<ShopifyRecord>, PaginationSummary>;
+  try {
+    next = await pages.next();
+  } catch (error) {
+    const refused = (error instanceof ShopifyClientError && error.upstreamStatus === 400) || error instanceof RangeError;
+    if (from === undefined || !refused) throw error;
+    pages = open();
+    next = await pages.next();
+  }
+  const orderedByUpdatedAt = listing.kind === 'connection' && listing.orderedByUpdatedAt;
+  for (; !next.done; next = await pages.next()) {
+    const page = next.value;
+    yield { ...page, resumeAt: page.hasNext && page.nextPageInfo ? { after: page.nextPageInfo } : null, orderedByUpdatedAt };
+  }
+  return next.value;
 }
 
 async function* unpagedPages(client: ShopifyClient, resource: ResourceDefinition, maxPages: number): RecordPages {

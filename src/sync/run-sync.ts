@@ -5,6 +5,7 @@ import { shopifyClientObserver } from '../platform/metrics.js';
 import { RESOURCES, type ResourceName } from '../resources/index.js';
 import { createShopifyClient, type ShopifyClient } from '../shopify/admin-client.js';
 import { ShopifyUnauthorizedError } from '../shopify/errors.js';
+import { createShopifyGraphqlClient, type GraphqlClient } from '../shopify/graphql-client.js';
 import { openAccessToken } from '../store/integration-secrets.js';
 import { integrationTokenSource } from '../store/integration-tokens.js';
 import { findIntegrationById, isConnected, markError, markSuccess, markTokenRevoked } from '../store/integrations.js';
@@ -13,7 +14,7 @@ import type { Integration } from '../store/schema.js';
 import { abandonOpenSyncLogsOfJob, abandonSyncLog, claimQueuedSyncLog, createSyncLog, finishSyncLog, type SyncCounts } from '../store/sync-logs.js';
 import { databaseNow, getSyncState, markUnseenRecordsDeleted, saveSyncCompleted, type SyncState, type SyncWalk } from '../store/sync-state.js';
 import { IntegrationDisconnectedError, SyncInterruptedError } from './errors.js';
-import { describePosition, prefetchOne, recordPages, type WalkPosition } from './pages.js';
+import { describePosition, graphqlRecordPages, prefetchOne, recordPages, type RecordPages, type WalkPosition } from './pages.js';
 import type { SyncMode, SyncTrigger } from './queue.js';
 import { assertCurrentInstallation, mapPage, writePage } from './write-page.js';
 
@@ -34,8 +35,10 @@ export interface SyncRequest {
 export interface SyncOptions {
   /** Stops the run between two pages (worker shutdown). */
   signal?: AbortSignal;
-  /** Replaces the Shopify client (benchmarks: rate limiter off). */
+  /** Replaces the Shopify REST client (benchmarks: rate limiter off). */
   createClient?: (integration: Integration, accessToken: string) => ShopifyClient;
+  /** Replaces the Shopify GraphQL client (benchmarks: cost limiter off). */
+  createGraphqlClient?: (integration: Integration, accessToken: string) => GraphqlClient;
 }
 
 export type SyncResult =
@@ -72,7 +75,7 @@ function walkToContinue(state: SyncState, mode: SyncMode): SyncWalk | null {
 function isWalkPosition(value: unknown): value is WalkPosition {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
-  return Number.isSafeInteger(v.sinceId) || Number.isSafeInteger(v.locationAfter);
+  return Number.isSafeInteger(v.sinceId) || Number.isSafeInteger(v.locationAfter) || typeof v.after === 'string';
 }
 
 /**
@@ -109,14 +112,34 @@ function createLog(ctx: ServiceContext, req: SyncRequest, integration: Integrati
   });
 }
 
+function clientDeps(ctx: ServiceContext) {
+  return { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, config: ctx.config.shopify, maxPages: ctx.config.sync.maxPages, observer: shopifyClientObserver(ctx.metrics) };
+}
+
 function clientFor(ctx: ServiceContext, integration: Integration, opts: SyncOptions): ShopifyClient {
   // Every page asks the source for the token: one that expires mid-run is renewed and the run goes on.
   const tokens = integrationTokenSource(ctx, integration);
   if (opts.createClient) return opts.createClient(integration, openAccessToken(ctx.secrets, integration));
-  return createShopifyClient(
-    { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, config: ctx.config.shopify, maxPages: ctx.config.sync.maxPages, observer: shopifyClientObserver(ctx.metrics) },
-    { shopDomain: integration.shop_domain, apiVersion: integration.api_version, tokens },
-  );
+  return createShopifyClient(clientDeps(ctx), { shopDomain: integration.shop_domain, apiVersion: integration.api_version, tokens });
+}
+
+function graphqlClientFor(ctx: ServiceContext, integration: Integration, opts: SyncOptions): GraphqlClient {
+  if (opts.createGraphqlClient) return opts.createGraphqlClient(integration, openAccessToken(ctx.secrets, integration));
+  const tokens = integrationTokenSource(ctx, integration);
+  return createShopifyGraphqlClient(clientDeps(ctx), { shopDomain: integration.shop_domain, apiVersion: integration.api_version, tokens });
+}
+
+/**
+ * The pages of a walk from the Admin API that SHOPIFY_SYNC_API names: GraphQL (the default: every
+ * variant, cost-limited, in `updated_at` order) or REST (`since_id` order, at most 100 variants).
+ */
+function walkPages(ctx: ServiceContext, integration: Integration, resource: (typeof RESOURCES)[ResourceName], walk: { updatedAtMin: Date | null; from: WalkPosition | null }, opts: SyncOptions): RecordPages {
+  const { maxPages, pageSize } = ctx.config.sync;
+  if (ctx.config.shopify.syncApi === 'graphql') {
+    return graphqlRecordPages(graphqlClientFor(ctx, integration, opts), resource, { updatedAtMin: walk.updatedAtMin, from: walk.from, pageSize, maxPages });
+  }
+  const params = walk.updatedAtMin ? { updated_at_min: walk.updatedAtMin.toISOString() } : {};
+  return recordPages(clientFor(ctx, integration, opts), resource, params, maxPages, { from: walk.from, pageSize });
 }
 
 /**
@@ -125,12 +148,13 @@ function clientFor(ctx: ServiceContext, integration: Integration, opts: SyncOpti
  * (full) sweep of rows Shopify no longer has → cursor → sync log.
  *
  * A walk (every page of a full or incremental read) may span runs: each page saves, with its rows,
- * where the walk continues (`since_id`, or the location batch for inventory), so a run stopped by
- * the page cap or a failure is continued by the next run instead of starting at page 1 again.
- * The `updated_at` cursor moves, and a full walk's deletion sweep runs, only once the walk is complete:
- * Shopify pages come in id order, not `updated_at` order, so the newest `updated_at` seen so far says
- * nothing about the pages not read yet; the sweep marks deleted what the walk, since its first run
- * began, has not seen.
+ * where the walk continues (GraphQL's cursor; over REST `since_id`, or the location batch for
+ * inventory), so a run stopped by the page cap or a failure is continued by the next run instead of
+ * starting at page 1 again. A full walk's deletion sweep runs only once the walk is complete: it marks
+ * deleted what the walk, since its first run began, has not seen. The `updated_at` cursor moves with
+ * each page when pages come in `updated_at` order (GraphQL's `sortKey: UPDATED_AT`); REST pages come in
+ * id order, where the newest `updated_at` seen so far says nothing about the pages not read yet, so
+ * there it moves only once the walk is complete.
  */
 export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncOptions = {}): Promise<SyncResult> {
   const resource = RESOURCES[req.resource];
@@ -170,11 +194,8 @@ export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncO
   if (continued) log.info({ walkStartedAt: continued.startedAt, from: describePosition(resumeAt as WalkPosition) }, 'sync continues an unfinished walk');
 
   try {
-    const client = clientFor(ctx, integration, opts);
-    const params = updatedAtMin ? { updated_at_min: updatedAtMin.toISOString() } : {};
     const mapCtx = { shopCurrency: integration.shop_currency };
-    const walkOpts = { from: resumeAt, pageSize: ctx.config.sync.pageSize };
-    for await (const page of prefetchOne(recordPages(client, resource, params, ctx.config.sync.maxPages, walkOpts))) {
+    for await (const page of prefetchOne(walkPages(ctx, integration, resource, { updatedAtMin, from: resumeAt }, opts))) {
       if (opts.signal?.aborted) throw new SyncInterruptedError();
       const mapped = mapPage(resource, page.items, mapCtx, log);
       counts.pages++;
@@ -183,7 +204,10 @@ export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncO
       keyless += mapped.keyless;
       if (mapped.maxUpdatedAt && (!maxSeen || mapped.maxUpdatedAt > maxSeen)) maxSeen = mapped.maxUpdatedAt;
       const walk = page.resumeAt ? { mode, startedAt: walkStartedAt, updatedAtMin, position: page.resumeAt } : undefined;
-      counts.records_written += await writePage(ctx.db, resource, owner, mapped, { logId, counts, markSeen: mode === 'full', installation, ...(walk ? { walk } : {}) }, page.requestedAt);
+      // In `updated_at` order this page's newest record is the walk's frontier (never past the walk's start).
+      const frontier = page.orderedByUpdatedAt && mapped.maxUpdatedAt ? new Date(Math.min(mapped.maxUpdatedAt.getTime(), walkStartedAt.getTime())) : undefined;
+      const progress = { logId, counts, markSeen: mode === 'full', installation, ...(walk ? { walk } : {}), ...(frontier ? { advanceCursorTo: frontier } : {}) };
+      counts.records_written += await writePage(ctx.db, resource, owner, mapped, progress, page.requestedAt);
       resumeAt = page.resumeAt;
       if (page.capReached) pageCapReached = true;
     }

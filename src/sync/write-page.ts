@@ -6,7 +6,7 @@ import { isCurrentInstallation, lockInstallation } from '../store/integrations.j
 import { upsertRecords, type Owner } from '../store/records.js';
 import type { Database } from '../store/schema.js';
 import { updateSyncLogProgress, type SyncCounts } from '../store/sync-logs.js';
-import { saveWalkProgress, touchRecords, type SyncWalk } from '../store/sync-state.js';
+import { advanceSyncCursor, saveWalkProgress, touchRecords, type SyncWalk } from '../store/sync-state.js';
 import { IntegrationDisconnectedError, isDeadlock } from './errors.js';
 import type { ShopifyRecord } from './pages.js';
 
@@ -75,7 +75,11 @@ export async function writePage(
   resource: ResourceDefinition,
   owner: Owner,
   page: MappedPage,
-  progress: { logId: number; counts: SyncCounts; markSeen: boolean; walk?: WalkStep; installation?: number },
+  progress: {
+    logId: number; counts: SyncCounts; markSeen: boolean; walk?: WalkStep; installation?: number;
+    /** The `updated_at` cursor may move here with this page (sources listing in `updated_at` order). */
+    advanceCursorTo?: Date;
+  },
   /** When the page's request started: its records' secondary version (a sync read wins over what was observed before it). */
   observedAt: Date,
 ): Promise<number> {
@@ -91,6 +95,7 @@ export async function writePage(
         if (progress.walk) {
           await saveWalkProgress(trx, owner.integrationId, resource.name, { ...progress.walk, pageMaxUpdatedAt: page.maxUpdatedAt, pageKeyless: page.keyless });
         }
+        if (progress.advanceCursorTo) await advanceSyncCursor(trx, owner.integrationId, resource.name, progress.advanceCursorTo);
         return written;
       });
     } catch (error) {

@@ -130,14 +130,15 @@ describe('Shopify faults during syncs (mock Shopify)', function () {
   });
 });
 
-describe('Shopify page_info cursors that expire during a sync', function () {
+describe('Shopify page_info cursors that expire during a sync (REST)', function () {
   this.timeout(120_000);
   let t: SyncTestContext;
   const SHOP = 'shopify-expiring.myshopify.com';
 
   before(async () => {
-    // Cursors live 1 ms: every "next page" request arrives after its cursor expired.
-    t = await startSyncTestContext({ shops: [{ domain: SHOP, products: 800, orders: 10, customers: 10 }], pageInfoTtlMs: 1 }, { SYNC_JOB_BACKOFF_SECONDS: '0.05' });
+    // Cursors live 1 ms: every "next page" request arrives after its cursor expired. REST's Link
+    // page_info, pinned with SHOPIFY_SYNC_API=rest (GraphQL cursors do not expire).
+    t = await startSyncTestContext({ shops: [{ domain: SHOP, products: 800, orders: 10, customers: 10 }], pageInfoTtlMs: 1 }, { SYNC_JOB_BACKOFF_SECONDS: '0.05', SHOPIFY_SYNC_API: 'rest' });
     await t.startWorker();
   });
   after(async () => t?.close());

@@ -84,7 +84,7 @@ describe('GraphQL Admin client against the mock Shopify', function () {
     for (const resource of ['products', 'orders', 'customers', 'inventory', 'locations'] as const) {
       it(`when ${resource} are read over REST and over GraphQL, then the registry maps them to identical rows and children`, async () => {
         const viaRest = rows(resource, await restRecords(resource));
-        const viaGraphql = rows(resource, await collect(graphqlPages(graphqlFor(mock), resource, { pageSize: 7 })));
+        const viaGraphql = rows(resource, await collect(graphqlPages(graphqlFor(mock), RESOURCES[resource].shopify.graphql, { pageSize: 7 })));
         expect(viaGraphql.length).to.be.greaterThan(1);
         if (resource === 'products') {
           // REST cuts a product at 100 variants; GraphQL has every one.
@@ -99,7 +99,7 @@ describe('GraphQL Admin client against the mock Shopify', function () {
     }
 
     it('when a product has 300 variants, then GraphQL pages past 250 and the first 100 are what REST answers', async () => {
-      const all = await collect(graphqlPages(graphqlFor(mock), 'products', { pageSize: 250 }));
+      const all = await collect(graphqlPages(graphqlFor(mock), RESOURCES.products.shopify.graphql, { pageSize: 250 }));
       const big = all.find((p) => p.id === bigProductId)!;
       expect((big.variants as Json[]).map((v) => v.sku)).to.deep.equal(Array.from({ length: 300 }, (_, n) => `BIG-${n + 1}`));
       expect((big.variants as Json[])[299]).to.include({ price: '309.50', inventory_item_id: 91_000_000_000_299, position: 300 });
@@ -107,25 +107,25 @@ describe('GraphQL Admin client against the mock Shopify', function () {
 
     it('when a walk is interrupted, then the cursor of its last page resumes it with the next records, for every resource', async () => {
       for (const resource of ['products', 'orders', 'customers', 'inventory'] as const) {
-        const whole = await collect(graphqlPages(graphqlFor(mock), resource, { pageSize: 5 }));
-        const first = graphqlPages(graphqlFor(mock), resource, { pageSize: 5, maxPages: 3 });
+        const whole = await collect(graphqlPages(graphqlFor(mock), RESOURCES[resource].shopify.graphql, { pageSize: 5 }));
+        const first = graphqlPages(graphqlFor(mock), RESOURCES[resource].shopify.graphql, { pageSize: 5, maxPages: 3 });
         const head: Json[] = [];
         let cursor: string | undefined;
         for await (const page of first) {
           head.push(...page.items);
           cursor = page.nextPageInfo;
         }
-        const rest = await collect(graphqlPages(graphqlFor(mock), resource, { pageSize: 5, ...(cursor ? { after: cursor } : {}) }));
+        const rest = await collect(graphqlPages(graphqlFor(mock), RESOURCES[resource].shopify.graphql, { pageSize: 5, ...(cursor ? { after: cursor } : {}) }));
         expect([...head, ...rest], resource).to.deep.equal(whole);
       }
     });
 
     it('when updatedAtMin is given, then only records updated since then come, oldest first', async () => {
-      const all = await collect(graphqlPages(graphqlFor(mock), 'customers'));
+      const all = await collect(graphqlPages(graphqlFor(mock), RESOURCES.customers.shopify.graphql));
       const times = all.map((c) => Date.parse(String(c.updated_at)));
       expect(times).to.deep.equal([...times].sort((a, b) => a - b));
       const since = new Date(times[Math.floor(times.length / 2)] as number);
-      const recent = await collect(graphqlPages(graphqlFor(mock), 'customers', { updatedAtMin: since }));
+      const recent = await collect(graphqlPages(graphqlFor(mock), RESOURCES.customers.shopify.graphql, { updatedAtMin: since }));
       expect(recent.map((c) => c.id)).to.deep.equal(all.filter((c) => Date.parse(String(c.updated_at)) >= since.getTime()).map((c) => c.id));
     });
   });
@@ -140,7 +140,7 @@ describe('GraphQL Admin client against the mock Shopify', function () {
     it('when the token lacks read_orders, then the query fails with an access-denied error naming that scope, not retried', async () => {
       mock.shop(SHOP).scope = 'read_products';
       const client = graphqlFor(mock);
-      const error = await collect(graphqlPages(client, 'orders')).then(() => undefined, (e: unknown) => e);
+      const error = await collect(graphqlPages(client, RESOURCES.orders.shopify.graphql)).then(() => undefined, (e: unknown) => e);
       expect(error).to.be.instanceOf(ShopifyAccessDeniedError);
       expect(error).to.include({ missingScope: 'read_orders', retriable: false, upstreamStatus: 403 });
       expect(client.stats.requests).to.equal(1);
@@ -159,7 +159,7 @@ describe('GraphQL Admin client against the mock Shopify', function () {
     it('when Shopify answers THROTTLED, then the client waits what the restore rate needs and the query succeeds', async () => {
       // Shopify's bucket is nearly empty while our limiter believes it full: the first try is throttled.
       const shop = mock.shop(SHOP);
-      setGraphqlRateLimit(shop, { maximumAvailable: 1000, restoreRate: 1000 });
+      setGraphqlRateLimit(shop, { enabled: true, maximumAvailable: 1000, restoreRate: 1000 });
       graphqlState(shop).available = 0;
       const client = graphqlFor(mock);
       const started = Date.now();
@@ -180,7 +180,7 @@ describe('GraphQL Admin client against the mock Shopify', function () {
       const shared = redisKeys(`${prefix}:shared`);
       const [a, b] = [graphqlFor(mock, shared), graphqlFor(mock, shared)];
       const started = Date.now();
-      const [pa, pb] = await Promise.all([collect(graphqlPages(a, 'products')), collect(graphqlPages(b, 'products'))]);
+      const [pa, pb] = await Promise.all([collect(graphqlPages(a, RESOURCES.products.shopify.graphql)), collect(graphqlPages(b, RESOURCES.products.shopify.graphql))]);
       const seconds = (Date.now() - started) / 1000;
       expect(pa).to.have.length(600);
       expect(pb).to.have.length(600);

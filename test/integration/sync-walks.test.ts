@@ -5,7 +5,7 @@ import { runSync, type SyncResult } from '../../src/sync/run-sync.js';
 import { getSyncState } from '../../src/store/sync-state.js';
 import { call } from '../support/http.js';
 import { product, seedRecords } from '../support/seed.js';
-import { startSyncTestContext, type SyncTestContext } from '../support/sync.js';
+import { startSyncTestContext, withSyncApi, type SyncTestContext } from '../support/sync.js';
 
 const LARGE = 'larger-than-a-run.myshopify.com';
 const CHANGING = 'changing-store.myshopify.com';
@@ -41,6 +41,15 @@ describe('sync walks across runs (page cap, mock Shopify, MariaDB)', function ()
 
   const sync = (integrationId: number, resource: ResourceName, mode: 'full' | 'incremental', ctx: ServiceContext = t.ctx) =>
     runSync(ctx, { integrationId, resource, mode, trigger: 'manual', jobId: null });
+
+  // GraphQL (the default) walks in updated_at order and resumes at the connection's cursor; REST in id order with since_id.
+  const graphql = () => t.config.shopify.syncApi === 'graphql';
+  const resumePoint = (ids: number[], index: number) => (graphql() ? /^after=\S+$/ : `since_id=${ids[index]}`);
+  const expectResumesAt = (value: string | null, ids: number[], index: number, what: string) => {
+    const expected = resumePoint(ids, index);
+    if (typeof expected === 'string') expect(value, what).to.equal(expected);
+    else expect(value, what).to.match(expected);
+  };
 
   const succeeded = (result: SyncResult) => {
     if (result.status !== 'succeeded') throw new Error(`the run was skipped: ${result.reason}`);
@@ -88,10 +97,13 @@ describe('sync walks across runs (page cap, mock Shopify, MariaDB)', function ()
 
       for (let run = 1; run <= 3; run++) {
         const result = succeeded(await sync(integration.id, 'products', 'full'));
-        expect(result, `run ${run}`).to.deep.include({ mode: 'full', pageCapReached: true, walkComplete: false, resumesFrom: `since_id=${ids[run * CAP * PAGE - 1]}` });
+        expect(result, `run ${run}`).to.deep.include({ mode: 'full', pageCapReached: true, walkComplete: false });
+        expectResumesAt(result.resumesFrom, ids, run * CAP * PAGE - 1, `run ${run}`);
         expect(result.counts, `run ${run}`).to.include({ pages: CAP, records_fetched: CAP * PAGE, records_deleted: 0 });
         const state = await getSyncState(t.ctx.db, integration.id, 'products');
-        expect(state.cursorUpdatedAt, 'no cursor before the walk is complete').to.equal(null);
+        // In updated_at order the cursor follows the pages; in id order it waits for the walk's end.
+        if (graphql()) expect(state.cursorUpdatedAt, 'the cursor moves with each page').to.be.instanceOf(Date);
+        else expect(state.cursorUpdatedAt, 'no cursor before the walk is complete').to.equal(null);
         expect(state.lastFullSyncAt).to.equal(null);
         expect(live(await apiProducts(key)).map((p) => p.id)).to.include(gone.id);
       }
@@ -109,12 +121,14 @@ describe('sync walks across runs (page cap, mock Shopify, MariaDB)', function ()
       expect(products.find((p) => p.id === gone.id)?.deleted_at).to.be.a('string');
 
       const logs = await syncLogs(key);
-      expect(logs.map((l) => [l.status, l.page_cap_reached, l.records_fetched, l.records_deleted, l.resumes_from])).to.deep.equal([
-        ['succeeded', true, 20, 0, `since_id=${ids[19]}`],
-        ['succeeded', true, 20, 0, `since_id=${ids[39]}`],
-        ['succeeded', true, 20, 0, `since_id=${ids[59]}`],
-        ['succeeded', false, 7, 1, null],
+      expect(logs.map((l) => [l.status, l.page_cap_reached, l.records_fetched, l.records_deleted])).to.deep.equal([
+        ['succeeded', true, 20, 0],
+        ['succeeded', true, 20, 0],
+        ['succeeded', true, 20, 0],
+        ['succeeded', false, 7, 1],
       ]);
+      [19, 39, 59].forEach((index, run) => expectResumesAt(logs[run]!.resumes_from, ids, index, `log ${run + 1}`));
+      expect(logs[3]!.resumes_from).to.equal(null);
     });
 
     it('when a product past the first run\'s cap is deleted at Shopify, then it is marked deleted only after the walk completes', async () => {
@@ -154,7 +168,7 @@ describe('sync walks across runs (page cap, mock Shopify, MariaDB)', function ()
   });
 
   describe('incremental walks beyond the cap', () => {
-    it('when more changes than one run reads happened, then the incremental walk continues across runs and the cursor moves only at its end', async () => {
+    it('when more changes than one run reads happened, then the incremental walk continues across runs and the cursor moves with each page (GraphQL) or only at its end (REST)', async () => {
       const integration = await t.connect('tenant-changing', CHANGING);
       const key = await t.keyFor('tenant-changing');
       while (!succeeded(await sync(integration.id, 'products', 'full')).walkComplete);
@@ -168,8 +182,10 @@ describe('sync walks across runs (page cap, mock Shopify, MariaDB)', function ()
 
       const first = succeeded(await sync(integration.id, 'products', 'incremental'));
       expect(first).to.deep.include({ mode: 'incremental', pageCapReached: true, walkComplete: false });
-      expect(first.resumesFrom).to.match(/^since_id=\d+$/);
-      expect((await getSyncState(t.ctx.db, integration.id, 'products')).cursorUpdatedAt?.getTime()).to.equal(cursorBefore!.getTime());
+      expect(first.resumesFrom).to.match(graphql() ? /^after=\S+$/ : /^since_id=\d+$/);
+      const cursorMidWalk = (await getSyncState(t.ctx.db, integration.id, 'products')).cursorUpdatedAt;
+      if (graphql()) expect(cursorMidWalk!.getTime()).to.be.greaterThan(cursorBefore!.getTime());
+      else expect(cursorMidWalk?.getTime()).to.equal(cursorBefore!.getTime());
 
       const second = succeeded(await sync(integration.id, 'products', 'incremental'));
       expect(second).to.deep.include({ mode: 'incremental', walkComplete: true, resumesFrom: null });
@@ -180,13 +196,14 @@ describe('sync walks across runs (page cap, mock Shopify, MariaDB)', function ()
     });
   });
 
-  describe('inventory levels, listed per batch of 50 locations', () => {
+  describe('inventory levels over REST, listed per batch of 50 locations', () => {
     it('when a batch has more pages than a run may read, then the next run continues inside the batch and then the next batch', async () => {
       const shop = t.mock.shop(STOCKED);
       const integration = await t.connect('tenant-stocked', STOCKED);
       const items = shop.catalog.inventoryItemCount;
       // Batch 1 (50 locations) holds 50 × items levels: pages of 10 × items, so 5 pages; batch 2 one page.
-      const ctx = { ...t.ctx, config: { ...t.config, sync: { ...t.config.sync, maxPages: 3, pageSize: 10 * items } } };
+      // REST behaviour (location_ids batches, Link page_info), pinned: SHOPIFY_SYNC_API=rest.
+      const ctx = withSyncApi({ ...t.ctx, config: { ...t.config, sync: { ...t.config.sync, maxPages: 3, pageSize: 10 * items } } }, 'rest');
       const first = succeeded(await sync(integration.id, 'inventory', 'full', ctx));
       expect(first).to.deep.include({ walkComplete: false });
       expect(first.resumesFrom).to.match(/^locations after 0 through \d+, page_info=/);
@@ -206,12 +223,13 @@ describe('sync walks across runs (page cap, mock Shopify, MariaDB)', function ()
   });
 });
 
-describe('sync walks when Shopify expires page_info between runs', function () {
+describe('sync walks when Shopify expires page_info between runs (REST)', function () {
   this.timeout(30_000);
   let t: SyncTestContext;
 
   before(async () => {
-    t = await startSyncTestContext({ shops: [{ domain: EXPIRING, products: 2, locations: 3 }], pageInfoTtlMs: 1000 });
+    // REST's Link page_info expiry: pinned to SHOPIFY_SYNC_API=rest (GraphQL cursors do not expire).
+    t = await startSyncTestContext({ shops: [{ domain: EXPIRING, products: 2, locations: 3 }], pageInfoTtlMs: 1000 }, { SHOPIFY_SYNC_API: 'rest' });
   });
   after(async () => t?.close());
 

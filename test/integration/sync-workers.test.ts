@@ -5,11 +5,15 @@ import { syncQueue } from '../../src/sync/queue.js';
 import { registerSyncSchedulers } from '../../src/sync/scheduler.js';
 import { startSyncWorker } from '../../src/sync/worker.js';
 import type { Integration } from '../../src/store/schema.js';
-import { eventually, startSyncTestContext, type SyncTestContext } from '../support/sync.js';
+import { graphqlState } from '../../scripts/mock-shopify/index.js';
+import { eventually, recordsPerPage, startSyncTestContext, type SyncTestContext } from '../support/sync.js';
 
 const LIMITED = 'limited-store.myshopify.com';
 const SLOW = 'slow-store.myshopify.com';
 const SCHEDULED = 'scheduled-store.myshopify.com';
+
+const GRAPHQL_BUCKET = 2000;
+const GRAPHQL_SCALE = 50;
 
 describe('sync workers: two processes, shutdown, schedules', function () {
   this.timeout(40_000);
@@ -20,7 +24,12 @@ describe('sync workers: two processes, shutdown, schedules', function () {
     t = await startSyncTestContext(
       {
         shops: [
-          { domain: LIMITED, products: 500, orders: 1000, customers: 3000, locations: 1, rateLimit: { enabled: true, bucketSize: 10, leakPerSecond: 2, scale: 5 } },
+          {
+            domain: LIMITED, products: 500, orders: 1000, customers: 3000, locations: 1,
+            rateLimit: { enabled: true, bucketSize: 10, leakPerSecond: 2, scale: 5 },
+            // Shopify Standard's points bucket (2,000, 100/s) at 50× speed.
+            graphqlRateLimit: { enabled: true, maximumAvailable: GRAPHQL_BUCKET, restoreRate: 100, scale: GRAPHQL_SCALE },
+          },
           { domain: SLOW, products: 3000, orders: 1, customers: 1 },
           { domain: SCHEDULED, products: 20, orders: 1, customers: 1 },
         ],
@@ -30,7 +39,7 @@ describe('sync workers: two processes, shutdown, schedules', function () {
   });
   after(async () => t?.close());
 
-  it('when two workers share the queue, then each resource runs once and the shared rate limiter keeps Shopify from ever answering 429', async () => {
+  it('when two workers share the queue, then each resource runs once and the shared limiter (points over GraphQL, requests over REST) keeps Shopify from ever answering THROTTLED or 429', async () => {
     const shop = t.mock.shop(LIMITED);
     const integration = await t.connect('tenant-limited', LIMITED);
     const stops = [await t.startWorker(), await t.startWorker()];
@@ -44,10 +53,18 @@ describe('sync workers: two processes, shutdown, schedules', function () {
     expect(accepted.jobs.map((j) => j.state)).to.deep.equal(['queued', 'queued', 'queued', 'queued', 'queued']);
     expect(runs.map((r) => [r.resource, r.status])).to.have.deep.members(RESOURCE_NAMES.map((r) => [r, 'succeeded']));
     expect(shop.stats.throttled).to.equal(0);
-    const requests = shop.stats.requests;
-    // The bucket allows (requests - 10) / 10 s after the burst: the rate limit, not the database, set the pace.
-    expect(requests).to.be.greaterThan(20);
-    expect(elapsed).to.be.at.least(((requests - 10) / 10) * 0.9);
+    if (t.config.shopify.syncApi === 'graphql') {
+      const points = graphqlState(shop).stats;
+      expect(points.throttled).to.equal(0);
+      // The bucket allows (points spent - its size) / restore rate s: the cost limiter, not the database, set the pace.
+      expect(points.pointsSpent).to.be.greaterThan(2 * GRAPHQL_BUCKET);
+      expect(elapsed).to.be.at.least(((points.pointsSpent - GRAPHQL_BUCKET) / (100 * GRAPHQL_SCALE)) * 0.9);
+    } else {
+      const requests = shop.stats.requests;
+      // The bucket allows (requests - 10) / 10 s after the burst: the rate limit, not the database, set the pace.
+      expect(requests).to.be.greaterThan(20);
+      expect(elapsed).to.be.at.least(((requests - 10) / 10) * 0.9);
+    }
     expect(runs.find((r) => r.resource === 'inventory')?.records_written).to.equal(shop.catalog.inventoryItemCount);
   });
 
@@ -72,7 +89,7 @@ describe('sync workers: two processes, shutdown, schedules', function () {
     expect(runs.map((r) => [r.status, r.error])).to.deep.equal([["failed", runs[0]?.error], ["succeeded", null]]);
     // The second run continues the walk where the interrupted one stopped (its pages saved their position).
     expect(runs[1]).to.include({ mode: 'full', resumes_from: null });
-    expect(runs[0]!.records_fetched).to.be.at.least(750);
+    expect(runs[0]!.records_fetched).to.be.at.least(3 * recordsPerPage(t.config.shopify.syncApi, 'products', t.config.sync.pageSize));
     expect(runs[0]!.records_fetched + runs[1]!.records_fetched).to.equal(3000);
     const { n } = await t.ctx.db.selectFrom('shopify_products').select((s) => s.fn.countAll<number>().as('n')).where('integration_id', '=', integration.id).executeTakeFirstOrThrow();
     expect(Number(n)).to.equal(3000);

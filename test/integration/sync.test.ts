@@ -8,7 +8,7 @@ import type { Integration } from '../../src/store/schema.js';
 import { getSyncState } from '../../src/store/sync-state.js';
 import { call } from '../support/http.js';
 import { order, product, seedRecords } from '../support/seed.js';
-import { eventually, integrationRow, startSyncTestContext, type SyncTestContext } from '../support/sync.js';
+import { eventually, integrationRow, listRequests, pagesFor, recordsPerPage, startSyncTestContext, withSyncApi, type SyncApi, type SyncTestContext } from '../support/sync.js';
 
 const BIG = 'big-store.myshopify.com';
 const SMALL = 'small-store.myshopify.com';
@@ -17,6 +17,8 @@ const REVOKED = 'revoked-store.myshopify.com';
 const STOCK = 'stock-store.myshopify.com';
 const RECENT = 'recent-orders.myshopify.com';
 const CAPPED = 'capped-store.myshopify.com';
+const CAPPED_REST = 'capped-rest-store.myshopify.com';
+const STOCK_REST = 'stock-rest-store.myshopify.com';
 
 async function countRows(t: SyncTestContext, table: string, integrationId: number, where = sql`TRUE`): Promise<number> {
   const { rows } = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM ${sql.table(table)} WHERE integration_id = ${integrationId} AND ${where}`.execute(t.ctx.db);
@@ -44,6 +46,8 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
         { domain: STOCK, products: 12, locations: 55 },
         { domain: RECENT, products: 1, orders: 10, customers: 5 },
         { domain: CAPPED, products: 600 },
+        { domain: CAPPED_REST, products: 600 },
+        { domain: STOCK_REST, products: 12, locations: 55 },
       ],
     });
   });
@@ -73,7 +77,8 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
 
       const runs = await t.runsOf(integration.id);
       const byResource = Object.fromEntries(runs.map((r) => [r.resource, r]));
-      for (const [resource, total, pages] of [['products', 3000, 12], ['orders', 2000, 8], ['customers', 1000, 4]] as const) {
+      for (const [resource, total] of [['products', 3000], ['orders', 2000], ['customers', 1000]] as const) {
+        const pages = pagesFor(t.config.shopify.syncApi, resource, total);
         expect(byResource[resource], resource).to.include({ status: 'succeeded', mode: 'full', trigger: 'manual', pages, records_fetched: total, records_written: total, records_deleted: 0, page_cap_reached: 0, error: null });
         expect(byResource[resource]?.finished_at).to.be.instanceOf(Date);
       }
@@ -160,7 +165,7 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
       const last = shop.catalog.products.entries[599]!.id;
       shop.setFaults({ latencyMs: 40 });
       const running = runSync(t.ctx, { integrationId: integration.id, resource: 'products', mode: 'full', trigger: 'manual', jobId: null });
-      await eventually(() => (shop.stats.byEndpoint['GET products'] ?? 0) >= 2, 5000, 'the second page request');
+      await eventually(() => listRequests(shop, t.config.shopify.syncApi, 'GET products') >= 2, 5000, 'the second page request');
       shop.updateProduct(first, { title: 'Changed after its page was read' });
       shop.updateProduct(last, { title: 'Changed before its page was read' });
       const result = await running;
@@ -182,7 +187,9 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
       const integration = await integrationRow(t, (await t.ctx.db.selectFrom('shopify_integrations').select('id').where('tenant_id', '=', 'tenant-small').executeTakeFirstOrThrow()).id);
       const bad = shop.catalog.products.entries[10]!.id;
       const before = await t.ctx.db.selectFrom('shopify_products').select(['title', 'updated_at']).where('id', '=', bad).executeTakeFirstOrThrow();
-      shop.updateProduct(bad, { title: 'Broken', variants: [{ id: -5 } as never] });
+      // A variant id past 2^53: valid for Shopify's schema, but no id the copy can keep exactly.
+      const variant = shop.catalog.products.record(shop.catalog.products.entries[10]!).variants[0]!;
+      shop.updateProduct(bad, { title: 'Broken', variants: [{ ...variant, id: 2 ** 60 }] });
       const result = await runSync(t.ctx, { integrationId: integration.id, resource: 'products', mode: 'full', trigger: 'manual', jobId: null });
       expect(result).to.deep.include({ status: 'succeeded', recordsSkipped: 1 });
       const run = (await t.runsOf(integration.id, 'products')).at(-1);
@@ -220,7 +227,7 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
       expect(runs.reduce((n, r) => n + r.records_fetched, 0)).to.equal(1500);
       const failed = runs.filter((r) => r.status === 'failed');
       expect(failed[0]?.error).to.match(/503/);
-      expect(failed[0]?.resumes_from).to.match(/^since_id=\d+$/);
+      expect(failed[0]?.resumes_from).to.match(t.config.shopify.syncApi === 'graphql' ? /^after=\S+$/ : /^since_id=\d+$/);
       expect(shop.stats.serverErrors).to.be.at.least(6);
       expect(await countRows(t, 'shopify_products', integration.id)).to.equal(1500);
       const row = await integrationRow(t, integration.id);
@@ -264,42 +271,61 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
       expect(deleted.map((r) => r.id)).to.deep.equal([recent.id]);
     });
 
-    it('when the page cap stops the walk, then the log says where it resumes, nothing is marked deleted until the next run completes the walk, and only then the cursor moves', async () => {
-      const integration = await t.connect('tenant-capped', CAPPED);
-      const owner = { tenantId: 'tenant-capped', integrationId: integration.id };
-      await seedRecords(t.ctx, owner, 'products', [product()]);
-      const capped = { ...t.ctx, config: { ...t.config, sync: { ...t.config.sync, maxPages: 2 } } };
-      const result = await runSync(capped, { integrationId: integration.id, resource: 'products', mode: 'full', trigger: 'manual', jobId: null });
-      expect(result).to.deep.include({ status: 'succeeded', pageCapReached: true });
-      const [run] = await t.runsOf(integration.id);
-      const lastOfRun = t.mock.shop(CAPPED).catalog.products.entries[499]!.id;
-      expect(run).to.include({ status: 'succeeded', pages: 2, records_fetched: 500, records_deleted: 0, page_cap_reached: 1, resumes_from: `since_id=${lastOfRun}` });
-      expect(await countRows(t, 'shopify_products', integration.id, sql`deleted_at IS NOT NULL`)).to.equal(0);
-      expect((await getSyncState(t.ctx.db, integration.id, 'products')).cursorUpdatedAt).to.equal(null);
-      const key = await t.keyFor('tenant-capped');
-      const api = await call(t.url, 'GET', '/api/shopify/sync-logs/', { key });
-      expect(api.body.data[0]).to.include({ page_cap_reached: true, pages: 2, resumes_from: `since_id=${lastOfRun}` });
+    for (const [api, domain] of [['graphql', CAPPED], ['rest', CAPPED_REST]] as const) {
+      it(`when the page cap stops a ${api} walk, then the log says where it resumes, nothing is marked deleted until the next run completes the walk, and the cursor moves ${api === 'graphql' ? 'with each page' : 'only then'}`, async () => {
+        const tenant = `tenant-capped-${api}`;
+        const integration = await t.connect(tenant, domain);
+        const owner = { tenantId: tenant, integrationId: integration.id };
+        await seedRecords(t.ctx, owner, 'products', [product()]);
+        const capped = withSyncApi({ ...t.ctx, config: { ...t.config, sync: { ...t.config.sync, maxPages: 2 } } }, api);
+        const perPage = recordsPerPage(api, 'products', t.config.sync.pageSize);
+        const result = await runSync(capped, { integrationId: integration.id, resource: 'products', mode: 'full', trigger: 'manual', jobId: null });
+        expect(result).to.deep.include({ status: 'succeeded', pageCapReached: true });
+        const [run] = await t.runsOf(integration.id);
+        // REST walks in id order (since_id); GraphQL in updated_at order, resumed by the connection's cursor.
+        const entries = t.mock.shop(domain).catalog.products.entries;
+        const resumesFrom = api === 'rest' ? `since_id=${entries[2 * perPage - 1]!.id}` : run!.resumes_from;
+        expect(resumesFrom).to.match(api === 'rest' ? /^since_id=/ : /^after=\S+$/);
+        expect(run).to.include({ status: 'succeeded', pages: 2, records_fetched: 2 * perPage, records_deleted: 0, page_cap_reached: 1, resumes_from: resumesFrom });
+        expect(await countRows(t, 'shopify_products', integration.id, sql`deleted_at IS NOT NULL`)).to.equal(0);
+        const cursor = (await getSyncState(t.ctx.db, integration.id, 'products')).cursorUpdatedAt;
+        if (api === 'rest') expect(cursor).to.equal(null);
+        else {
+          // Pages come oldest first: everything up to the newest record read so far was read, so an incremental read may start there.
+          const newestRead = entries.map((e) => e.updatedMs).sort((a, b) => a - b)[2 * perPage - 1]!;
+          expect(cursor).to.be.instanceOf(Date);
+          expect(cursor!.getTime()).to.be.closeTo(newestRead, 1000);
+        }
+        const key = await t.keyFor(tenant);
+        const api1 = await call(t.url, 'GET', '/api/shopify/sync-logs/', { key });
+        expect(api1.body.data[0]).to.include({ page_cap_reached: true, pages: 2, resumes_from: resumesFrom });
 
-      const next = await runSync(capped, { integrationId: integration.id, resource: 'products', mode: 'full', trigger: 'manual', jobId: null });
-      expect(next).to.deep.include({ status: 'succeeded', pageCapReached: false, walkComplete: true, resumesFrom: null });
-      expect(next.status === 'succeeded' && next.counts).to.include({ pages: 1, records_fetched: 100, records_deleted: 1 });
-      expect(await countRows(t, 'shopify_products', integration.id, sql`deleted_at IS NULL`)).to.equal(600);
-      expect((await getSyncState(t.ctx.db, integration.id, 'products')).cursorUpdatedAt).to.be.instanceOf(Date);
-      const after = await call(t.url, 'GET', '/api/shopify/sync-logs/', { key });
-      expect(after.body.data[0]).to.include({ page_cap_reached: false, pages: 1, resumes_from: null });
-    });
+        const rest = 600 - 2 * perPage;
+        const remainingPages = Math.ceil(rest / perPage);
+        const more = await runSync(withSyncApi({ ...capped, config: { ...capped.config, sync: { ...capped.config.sync, maxPages: remainingPages } } }, api), { integrationId: integration.id, resource: 'products', mode: 'full', trigger: 'manual', jobId: null });
+        expect(more).to.deep.include({ status: 'succeeded', pageCapReached: false, walkComplete: true, resumesFrom: null });
+        expect(more.status === 'succeeded' && more.counts).to.include({ pages: remainingPages, records_fetched: rest, records_deleted: 1 });
+        expect(await countRows(t, 'shopify_products', integration.id, sql`deleted_at IS NULL`)).to.equal(600);
+        expect((await getSyncState(t.ctx.db, integration.id, 'products')).cursorUpdatedAt).to.be.instanceOf(Date);
+        const after = await call(t.url, 'GET', '/api/shopify/sync-logs/', { key });
+        expect(after.body.data[0]).to.include({ page_cap_reached: false, pages: remainingPages, resumes_from: null });
+      });
+    }
   });
 
   describe('inventory', () => {
-    it('when a store has 55 locations, then levels are read per location in chunks of 50 and all land', async () => {
-      const shop = t.mock.shop(STOCK);
-      const integration = await t.connect('tenant-stock', STOCK);
-      const result = await runSync(t.ctx, { integrationId: integration.id, resource: 'inventory', mode: 'full', trigger: 'manual', jobId: null });
+    for (const [api, domain] of [['graphql', STOCK], ['rest', STOCK_REST]] as [SyncApi, string][]) {
+    it(`when a store has 55 locations, then levels are read per location (${api === 'rest' ? 'REST: in chunks of 50 location ids' : 'GraphQL: location by location'}) and all land`, async () => {
+      const shop = t.mock.shop(domain);
+      const integration = await t.connect(`tenant-stock-${api}`, domain);
+      const ctx = withSyncApi(t.ctx, api);
+      const result = await runSync(ctx, { integrationId: integration.id, resource: 'inventory', mode: 'full', trigger: 'manual', jobId: null });
       const items = shop.catalog.inventoryItemCount;
       expect(result).to.include({ status: 'succeeded' });
       expect(await countRows(t, 'shopify_inventory_levels', integration.id)).to.equal(items * 55);
-      const calls = shop.stats.byEndpoint['GET inventory_levels'] ?? 0;
-      expect(calls).to.be.greaterThan(1);
+      // REST: two chunks of location ids; GraphQL: the locations, then one query per location.
+      const calls = listRequests(shop, api, 'GET inventory_levels');
+      expect(calls).to.be.at.least(api === 'rest' ? 2 : 56);
       const item = shop.catalog.itemAt(3);
       const location = shop.catalog.locations.entries[52]!.id;
       const expected = shop.catalog.level(location, item.id, item.createdMs).available;
@@ -308,9 +334,10 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
       expect(row.available).to.equal(expected);
 
       shop.setInventoryLevel(item.id, location, 999);
-      const next = await runSync(t.ctx, { integrationId: integration.id, resource: 'inventory', mode: 'incremental', trigger: 'manual', jobId: null });
+      const next = await runSync(ctx, { integrationId: integration.id, resource: 'inventory', mode: 'incremental', trigger: 'manual', jobId: null });
       expect(next).to.deep.include({ status: 'succeeded', mode: 'incremental' });
       expect(next.status === 'succeeded' && next.counts.records_written).to.equal(1);
     });
+    }
   });
 });

@@ -1,7 +1,9 @@
-import { startMockShopify, type MockShopify, type MockShopifyOptions } from '../../scripts/mock-shopify/index.js';
+import { startMockShopify, type MockShop, type MockShopify, type MockShopifyOptions } from '../../scripts/mock-shopify/index.js';
 import { sealAccessToken } from '../../src/store/integration-secrets.js';
 import { bullPrefix } from '../../src/platform/queues.js';
-import type { ResourceName } from '../../src/resources/index.js';
+import type { ServiceContext } from '../../src/context.js';
+import { RESOURCES, type ResourceName } from '../../src/resources/index.js';
+import { graphqlPageSize } from '../../src/shopify/graphql/pages.js';
 import { createIntegration, findIntegrationById } from '../../src/store/integrations.js';
 import type { Integration, SyncLog } from '../../src/store/schema.js';
 import { startSyncWorker } from '../../src/sync/worker.js';
@@ -114,3 +116,23 @@ export async function eventually(predicate: () => boolean | Promise<boolean>, ti
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+export type SyncApi = 'graphql' | 'rest';
+
+/** The same service with its syncs (and webhook subscriptions) going through another Admin API. */
+export function withSyncApi(ctx: ServiceContext, api: SyncApi): ServiceContext {
+  return { ...ctx, config: { ...ctx.config, shopify: { ...ctx.config.shopify, syncApi: api } } };
+}
+
+/** Listing requests a shop answered: the REST endpoint's (`GET products`), or every GraphQL query. */
+export function listRequests(shop: MockShop, api: SyncApi, restEndpoint: string): number {
+  return shop.stats.byEndpoint[api === 'graphql' ? 'POST graphql' : restEndpoint] ?? 0;
+}
+
+/** Records one page holds for this API and page size (GraphQL: fewer when the query cost requires it). */
+export function recordsPerPage(api: SyncApi, resource: ResourceName, pageSize: number): number {
+  return api === 'graphql' ? graphqlPageSize(RESOURCES[resource].shopify.graphql, pageSize) : pageSize;
+}
+
+/** Pages a walk of `records` takes. */
+export const pagesFor = (api: SyncApi, resource: ResourceName, records: number, pageSize = 250) => Math.ceil(records / recordsPerPage(api, resource, pageSize));

@@ -106,6 +106,8 @@ serveRunner(
     /** SHOPIFY_API_BASE_URL, the shared limiter's numbers (SHOPIFY_BUCKET_SIZE, SHOPIFY_MAX_REQUESTS_PER_SECOND) and SYNC_MAX_PAGES, set before a run as the env would. */
     configure({ apiBaseUrl, bucketSize, maxRequestsPerSecond, maxPages }: { apiBaseUrl: string; bucketSize: number; maxRequestsPerSecond: number; maxPages?: number }) {
       ctx.config.shopify.apiBaseUrl = apiBaseUrl;
+      // This runner measures the REST walk and its request bucket (GraphQL is the service's default).
+      ctx.config.shopify.syncApi = 'rest';
       if (maxPages !== undefined) ctx.config.sync.maxPages = maxPages;
       ctx.config.shopify.bucketSize = bucketSize;
       ctx.config.shopify.maxRequestsPerSecond = maxRequestsPerSecond;

@@ -131,20 +131,27 @@ export interface RedisCostLimiterOptions {
   logger?: Logger;
 }
 
+/**
+ * The in-process buckets used while Redis is unreachable, one per shop key: every client of the process
+ * (concurrent syncs of one store's resources) then shares one, as they share the Redis one.
+ */
+const localBuckets = new Map<string, { state: PointsState | undefined }>();
+
 export function createRedisCostLimiter(opts: RedisCostLimiterOptions): CostLimiter {
   const key = costLimitKey(opts.keys, opts.shop);
   const defaults = { max: opts.maximumAvailable ?? STANDARD_PLAN_BUCKET.maximumAvailable, rate: opts.restoreRate ?? STANDARD_PLAN_BUCKET.restoreRate };
 
   // Redis unreachable: limit within this process alone (fail open, degraded), as the request limiter does.
-  let local: PointsState | undefined;
   let warned = false;
   const fallback = (op: PointsOp, error: unknown): number => {
     if (!warned) {
       warned = true;
-      opts.logger?.warn({ err: error, shop: opts.shop }, 'shared GraphQL cost limiter unavailable; limiting in this process only');
+      opts.logger?.warn({ err: error, shop: opts.shop }, 'shared GraphQL cost-points rate limiter unavailable; limiting in this process only');
     }
-    const step = pointsStep(local, Date.now(), defaults, op);
-    local = step.state;
+    let local = localBuckets.get(key);
+    if (!local) localBuckets.set(key, (local = { state: undefined }));
+    const step = pointsStep(local.state, Date.now(), defaults, op);
+    local.state = step.state;
     return step.waitMs;
   };
 

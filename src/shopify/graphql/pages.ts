@@ -1,23 +1,50 @@
-import type { ResourceName } from '../../resources/types.js';
 import type { GraphqlClient } from '../graphql-client.js';
 import type { PaginationSummary, ShopifyPage } from '../types.js';
 import { MAX_QUERY_COST } from './cost-limiter.js';
-import {
-  CUSTOMERS_QUERY, customersCost, LOCATION_INVENTORY_LEVELS_QUERY, locationInventoryLevelsCost, LOCATIONS_QUERY, locationsCost,
-  ORDER_LINE_ITEMS_QUERY, orderLineItemsCost, ORDERS_QUERY, ordersCost, PRODUCT_VARIANTS_QUERY, PRODUCTS_QUERY, productsCost, productVariantsCost,
-} from './documents/index.js';
-import { idFromGid, mapCustomer, mapInventoryLevel, mapLocation, mapOrder, mapProduct } from './mappers.js';
+import { LOCATIONS_QUERY, locationsCost } from './documents/index.js';
+import { idFromGid } from './gid.js';
 
 /**
  * Pages of one resource over the GraphQL Admin API, shaped like the REST pages the sync already walks:
- * REST-shaped records (see mappers.ts) and, on each page, `nextPageInfo`: a cursor that resumes the
- * walk right after this page (`after`). Lists are sorted by `UPDATED_AT` (inventory levels: by location,
- * then Shopify's order), so an incremental walk interrupted at page 300 resumes there.
+ * REST-shaped records (the listing's `toRest`) and, on each page, `nextPageInfo`: a cursor that resumes
+ * the walk right after this page (`after`). What is listed, and how, comes from the caller (the
+ * resource registry's `GraphqlListing`): this module knows GraphQL pagination, not resources.
  *
  * Page sizes adapt so a query's requested cost stays ≤ 1,000 points: a page holds as many records as fit
  * with the nested first page of children (variants, line items); a record with more children than that
  * gets the rest in follow-up queries of 250 (products may have 2,048 variants).
  */
+type Json = Record<string, unknown>;
+
+/**
+ * How a resource is listed over GraphQL. `connection`: one top-level connection (`document` takes
+ * `$first`, `$after`, `$query` when `filterable`, and the children's first page size as `children.variable`).
+ * `per-location`: levels read location by location (`document` takes `$location`, `$first`, `$after`, `$query`).
+ */
+export type GraphqlListing =
+  | {
+      kind: 'connection';
+      document: string;
+      /** The field of `data` holding the connection. */
+      root: string;
+      /** Requested cost of a page of `first` records with `childrenFirst` children each. */
+      cost(first: number, childrenFirst: number): number;
+      /** Whether the connection takes a search `query` (`updated_at:>=`); without, every read is whole. */
+      filterable: boolean;
+      /** Sorted by `UPDATED_AT`: after each page, nothing older than its newest record is left to read. */
+      orderedByUpdatedAt: boolean;
+      /** A nested connection (variants, line items) read whole: `field` of the node, then `document` by the parent's id. */
+      children?: { field: string; variable: string; document: string; path: readonly [string, string]; cost(first: number): number };
+      /** The node (with every child) → the REST-shaped JSON the registry maps. */
+      toRest(node: Json, children: Json[]): Json;
+    }
+  | {
+      kind: 'per-location';
+      document: string;
+      cost(first: number): number;
+      toRest(node: Json, locationId: number): Json;
+    };
+
 export interface GraphqlPagesOptions {
   updatedAtMin?: Date | string;
   /** A `nextPageInfo` of an earlier page: the walk resumes after it. */
@@ -33,7 +60,6 @@ export const MAX_FIRST = 250;
 export const DEFAULT_CHILDREN_PER_RECORD = 10;
 const DEFAULT_MAX_PAGES = 1000;
 
-type Json = Record<string, unknown>;
 interface Connection {
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
   nodes: Json[];
@@ -51,6 +77,13 @@ export function fittingFirst(wanted: number, cost: (first: number) => number, ma
   return first;
 }
 
+/** Records one page of `listing` holds when `pageSize` are wanted (the cost may allow fewer). */
+export function graphqlPageSize(listing: GraphqlListing, pageSize = MAX_FIRST, childrenPerRecord = DEFAULT_CHILDREN_PER_RECORD): number {
+  const wanted = Math.min(MAX_FIRST, pageSize);
+  if (listing.kind === 'per-location') return fittingFirst(wanted, (n) => listing.cost(n));
+  return fittingFirst(wanted, (n) => listing.cost(n, Math.min(MAX_FIRST, childrenPerRecord)));
+}
+
 function searchQuery(updatedAtMin: Date | string | undefined): string | undefined {
   if (updatedAtMin === undefined) return undefined;
   const iso = typeof updatedAtMin === 'string' ? new Date(updatedAtMin).toISOString() : updatedAtMin.toISOString();
@@ -58,13 +91,13 @@ function searchQuery(updatedAtMin: Date | string | undefined): string | undefine
 }
 
 /** Every child of a record: the nested first page, then follow-up pages of 250 until Shopify says no more. */
-async function allChildren(client: GraphqlClient, first: Connection, parentId: unknown, rest: { document: string; cost: (n: number) => number; pick: (data: Json) => Connection | undefined }): Promise<Json[]> {
+async function allChildren(client: GraphqlClient, first: Connection, parentId: unknown, rest: NonNullable<Extract<GraphqlListing, { kind: 'connection' }>['children']>): Promise<Json[]> {
   const children = [...first.nodes];
   let page = first.pageInfo;
   while (page.hasNextPage && page.endCursor) {
     const size = fittingFirst(MAX_FIRST, rest.cost);
     const { data } = await client.query<Json>({ document: rest.document, variables: { id: parentId, first: size, after: page.endCursor }, requestedCost: rest.cost(size) });
-    const next = rest.pick(data);
+    const next = (data[rest.path[0]] as Json | null | undefined)?.[rest.path[1]] as Connection | undefined;
     if (!next) break; // the record went away meanwhile; what was read stays
     children.push(...next.nodes);
     page = next.pageInfo;
@@ -72,12 +105,14 @@ async function allChildren(client: GraphqlClient, first: Connection, parentId: u
   return children;
 }
 
-export async function* graphqlPages(client: GraphqlClient, resource: ResourceName, opts: GraphqlPagesOptions = {}): AsyncGenerator<ShopifyPage<Json>, PaginationSummary> {
+export async function* graphqlPages(client: GraphqlClient, listing: GraphqlListing, opts: GraphqlPagesOptions = {}): AsyncGenerator<ShopifyPage<Json>, PaginationSummary> {
   const wanted = Math.min(MAX_FIRST, opts.pageSize ?? MAX_FIRST);
   const maxPages = opts.maxPages ?? DEFAULT_MAX_PAGES;
   const childrenFirst = Math.min(MAX_FIRST, opts.childrenPerRecord ?? DEFAULT_CHILDREN_PER_RECORD);
   const query = searchQuery(opts.updatedAtMin);
-  const fetchPage = pageFetcher(client, resource, { wanted, childrenFirst, query });
+  const fetchPage = listing.kind === 'per-location'
+    ? inventoryFetcher(client, listing, { wanted, query })
+    : connectionFetcher(client, listing, { wanted, childrenFirst, query });
   let cursor = opts.after ?? null;
   let items = 0;
   for (let pageNumber = 1; ; pageNumber++) {
@@ -91,62 +126,26 @@ export async function* graphqlPages(client: GraphqlClient, resource: ResourceNam
   }
 }
 
-function pageFetcher(client: GraphqlClient, resource: ResourceName, o: { wanted: number; childrenFirst: number; query: string | undefined }): (after: string | null) => Promise<Fetched> {
-  const top = async (document: string, cost: number, variables: Json, root: string, after: string | null): Promise<Connection> => {
-    const { data } = await client.query<Json>({ document, variables: { ...variables, after, query: o.query }, requestedCost: cost });
-    return data[root] as Connection;
+function connectionFetcher(client: GraphqlClient, listing: Extract<GraphqlListing, { kind: 'connection' }>, o: { wanted: number; childrenFirst: number; query: string | undefined }): (after: string | null) => Promise<Fetched> {
+  const children = listing.children;
+  return async (after) => {
+    const first = fittingFirst(o.wanted, (n) => listing.cost(n, o.childrenFirst));
+    const variables: Json = { first, after, ...(listing.filterable ? { query: o.query } : {}), ...(children ? { [children.variable]: o.childrenFirst } : {}) };
+    const { data } = await client.query<Json>({ document: listing.document, variables, requestedCost: listing.cost(first, o.childrenFirst) });
+    const conn = data[listing.root] as Connection;
+    const items: Json[] = [];
+    for (const node of conn.nodes) {
+      items.push(listing.toRest(node, children ? await allChildren(client, node[children.field] as Connection, node.id, children) : []));
+    }
+    return { items, hasNext: conn.pageInfo.hasNextPage, cursor: conn.pageInfo.endCursor };
   };
-  const done = (conn: Connection, items: Json[]): Fetched => ({ items, hasNext: conn.pageInfo.hasNextPage, cursor: conn.pageInfo.endCursor });
-
-  switch (resource) {
-    case 'products':
-      return async (after) => {
-        const first = fittingFirst(o.wanted, (n) => productsCost(n, o.childrenFirst));
-        const conn = await top(PRODUCTS_QUERY, productsCost(first, o.childrenFirst), { first, variantsFirst: o.childrenFirst }, 'products', after);
-        const items: Json[] = [];
-        for (const p of conn.nodes) {
-          const variants = await allChildren(client, p.variants as Connection, p.id, {
-            document: PRODUCT_VARIANTS_QUERY, cost: productVariantsCost, pick: (d) => (d.product as Json | null)?.variants as Connection | undefined,
-          });
-          items.push(mapProduct(p, variants));
-        }
-        return done(conn, items);
-      };
-    case 'orders':
-      return async (after) => {
-        const first = fittingFirst(o.wanted, (n) => ordersCost(n, o.childrenFirst));
-        const conn = await top(ORDERS_QUERY, ordersCost(first, o.childrenFirst), { first, lineItemsFirst: o.childrenFirst }, 'orders', after);
-        const items: Json[] = [];
-        for (const order of conn.nodes) {
-          const lineItems = await allChildren(client, order.lineItems as Connection, order.id, {
-            document: ORDER_LINE_ITEMS_QUERY, cost: orderLineItemsCost, pick: (d) => (d.order as Json | null)?.lineItems as Connection | undefined,
-          });
-          items.push(mapOrder(order, lineItems));
-        }
-        return done(conn, items);
-      };
-    case 'customers':
-      return async (after) => {
-        const first = fittingFirst(o.wanted, customersCost);
-        const conn = await top(CUSTOMERS_QUERY, customersCost(first), { first }, 'customers', after);
-        return done(conn, conn.nodes.map(mapCustomer));
-      };
-    case 'locations':
-      return async (after) => {
-        const first = fittingFirst(o.wanted, locationsCost);
-        const { data } = await client.query<{ locations: Connection }>({ document: LOCATIONS_QUERY, variables: { first, after }, requestedCost: locationsCost(first) });
-        return done(data.locations, data.locations.nodes.map(mapLocation));
-      };
-    case 'inventory':
-      return inventoryFetcher(client, o);
-  }
 }
 
 /**
  * Inventory levels, location by location. The cursor names the location and the position within it,
  * so a resumed walk goes on where it stopped; locations are listed once per walk.
  */
-function inventoryFetcher(client: GraphqlClient, o: { wanted: number; query: string | undefined }): (after: string | null) => Promise<Fetched> {
+function inventoryFetcher(client: GraphqlClient, listing: Extract<GraphqlListing, { kind: 'per-location' }>, o: { wanted: number; query: string | undefined }): (after: string | null) => Promise<Fetched> {
   let locations: string[] | undefined;
   const listLocations = async (): Promise<string[]> => {
     const ids: string[] = [];
@@ -169,14 +168,14 @@ function inventoryFetcher(client: GraphqlClient, o: { wanted: number; query: str
     // A location with nothing (left) to list is skipped, so a page is empty only at the very end.
     for (; index < locations.length; index++, after = null) {
       const location = locations[index] as string;
-      const first = fittingFirst(o.wanted, locationInventoryLevelsCost);
+      const first = fittingFirst(o.wanted, listing.cost);
       const { data } = await client.query<{ location: { inventoryLevels: Connection } | null }>({
-        document: LOCATION_INVENTORY_LEVELS_QUERY, variables: { location, first, after, query: o.query }, requestedCost: locationInventoryLevelsCost(first),
+        document: listing.document, variables: { location, first, after, query: o.query }, requestedCost: listing.cost(first),
       });
       const conn = data.location?.inventoryLevels;
       if (!conn || conn.nodes.length === 0) continue;
       const locationId = idFromGid(location) as number;
-      const items = conn.nodes.map((n) => mapInventoryLevel(n, locationId));
+      const items = conn.nodes.map((n) => listing.toRest(n, locationId));
       const more = conn.pageInfo.hasNextPage && conn.pageInfo.endCursor !== null;
       const nextIndex = more ? index : index + 1;
       const hasNext = nextIndex < locations.length;

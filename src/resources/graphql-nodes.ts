@@ -1,4 +1,5 @@
-import { formatMoney } from '../../resources/mapping.js';
+import { idFromGid } from '../shopify/graphql/gid.js';
+import { formatMoney } from './mapping.js';
 
 /**
  * GraphQL nodes → the REST-shaped JSON the resource registry's `map()` takes (the shape webhooks carry
@@ -8,17 +9,19 @@ import { formatMoney } from '../../resources/mapping.js';
 type Json = Record<string, unknown>;
 type Node = Json | null | undefined;
 
-/** `gid://shopify/Product/123` → 123 (`?inventory_item_id=…` and other suffixes ignored); null stays null. */
-export function idFromGid(gid: unknown): number | null {
-  if (gid === null || gid === undefined) return null;
-  const m = /^gid:\/\/shopify\/[A-Za-z]+\/(\d+)/.exec(String(gid));
-  if (!m) throw new Error(`"${String(gid)}" is not a Shopify gid`);
-  const n = Number(m[1]);
-  if (!Number.isSafeInteger(n)) throw new Error(`gid ${String(gid)} exceeds 2^53 and cannot be kept exactly`);
-  return n;
+/**
+ * A gid's numeric id; one that cannot be read (not a gid, past 2^53) is passed on as it came, so the
+ * registry's `map` refuses the record and the sync skips and reports it, as it does a bad REST record,
+ * instead of failing the whole page.
+ */
+function numericId(gid: unknown): unknown {
+  try {
+    return idFromGid(gid);
+  } catch {
+    return gid;
+  }
 }
-
-const idOf = (node: Node): number | null => (node ? idFromGid(node.id) : null);
+const idOf = (node: Node): unknown => (node ? numericId(node.id) : null);
 const lower = (value: unknown): string | null => (typeof value === 'string' ? value.toLowerCase() : null);
 const tags = (value: unknown): string => (Array.isArray(value) ? value.join(', ') : typeof value === 'string' ? value : '');
 
@@ -33,9 +36,9 @@ function amount(money: Node): { amount: string | null; currency: string | null }
 /** REST's `fulfillment_status` has four values; every other display status is REST's null. */
 const FULFILLMENT: Readonly<Record<string, string>> = { FULFILLED: 'fulfilled', PARTIALLY_FULFILLED: 'partial', RESTOCKED: 'restocked' };
 
-export function mapVariant(v: Json, productId: number | null): Json {
+export function mapVariant(v: Json, productId: unknown): Json {
   return {
-    id: idFromGid(v.id),
+    id: numericId(v.id),
     product_id: productId,
     title: v.title ?? null,
     sku: v.sku ?? null,
@@ -52,7 +55,7 @@ export function mapVariant(v: Json, productId: number | null): Json {
 
 /** A product with every variant (the caller has fetched the pages past the first into `variants`). */
 export function mapProduct(p: Json, variants: Json[]): Json {
-  const id = idFromGid(p.id);
+  const id = numericId(p.id);
   return {
     id,
     title: p.title ?? null,
@@ -72,7 +75,7 @@ export function mapProduct(p: Json, variants: Json[]): Json {
 
 export function mapLineItem(li: Json): Json {
   return {
-    id: idFromGid(li.id),
+    id: numericId(li.id),
     product_id: idOf(li.product as Node),
     variant_id: idOf(li.variant as Node),
     title: li.title ?? null,
@@ -87,7 +90,7 @@ export function mapLineItem(li: Json): Json {
 export function mapOrder(o: Json, lineItems: Json[]): Json {
   const customerId = idOf(o.customer as Node);
   return {
-    id: idFromGid(o.id),
+    id: numericId(o.id),
     name: o.name ?? null,
     order_number: o.number ?? null,
     email: o.email ?? null,
@@ -111,7 +114,7 @@ export function mapOrder(o: Json, lineItems: Json[]): Json {
 export function mapCustomer(c: Json): Json {
   const spent = amount(c.amountSpent as Node);
   return {
-    id: idFromGid(c.id),
+    id: numericId(c.id),
     email: (c.defaultEmailAddress as Node)?.emailAddress ?? null,
     first_name: c.firstName ?? null,
     last_name: c.lastName ?? null,
@@ -131,7 +134,7 @@ export function mapCustomer(c: Json): Json {
 export function mapLocation(l: Json): Json {
   const a = (l.address as Node) ?? {};
   return {
-    id: idFromGid(l.id),
+    id: numericId(l.id),
     name: l.name ?? null,
     active: l.isActive ?? null,
     // REST's `legacy`: a fulfillment service's location.
@@ -161,6 +164,6 @@ export function mapInventoryLevel(level: Json, locationId: number): Json {
     location_id: locationId,
     available: available ? (available.quantity ?? null) : null,
     updated_at: level.updatedAt ?? null,
-    admin_graphql_api_id: `gid://shopify/InventoryLevel/${locationId}?inventory_item_id=${itemId}`,
+    admin_graphql_api_id: `gid://shopify/InventoryLevel/${locationId}?inventory_item_id=${String(itemId)}`,
   };
 }
