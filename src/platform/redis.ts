@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
 import { AppError, DependencyUnavailableError } from '../errors.js';
 
@@ -52,5 +53,22 @@ export function bullConnectionFromUrl(url: string) {
     ...(u.pathname && u.pathname !== '/' ? { db: Number(u.pathname.slice(1)) } : {}),
     ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
     maxRetriesPerRequest: null,
+  };
+}
+
+/**
+ * A Lua script called by its SHA-1 (EVALSHA), sent whole only when Redis does not hold it yet (NOSCRIPT:
+ * after a restart, a failover or SCRIPT FLUSH). Returns the function that runs it with `args`
+ * (numkeys, keys…, arguments…; a body may go as the bytes it is).
+ */
+export function luaScript(source: string): (redis: Redis, args: (string | Buffer)[]) => Promise<unknown> {
+  const sha = createHash('sha1').update(source).digest('hex');
+  return async (redis, args) => {
+    try {
+      return await redis.sendCommand(['EVALSHA', sha, ...args]);
+    } catch (error) {
+      if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
+      return redis.sendCommand(['EVAL', source, ...args]);
+    }
   };
 }

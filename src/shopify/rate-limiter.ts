@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Redis, RedisKeys } from '../platform/redis.js';
+import { luaScript, type Redis, type RedisKeys } from '../platform/redis.js';
 
 /**
  * A leaky bucket per shop, shared by every process of the service through one Redis hash, so that
@@ -92,7 +91,7 @@ redis.call('HSET', KEYS[1], 'level', tostring(level), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(level / rate) + 60000)
 return wait
 `;
-const SCRIPT_SHA = createHash('sha1').update(SCRIPT).digest('hex');
+const runBucketScript = luaScript(SCRIPT);
 
 export interface RedisRateLimiterOptions {
   redis: Redis;
@@ -138,13 +137,7 @@ export function createRedisRateLimiter(opts: RedisRateLimiterOptions): RateLimit
     const arg = op.op === 'observe' ? op.level : op.op === 'throttled' ? op.retryAfterMs : 0;
     const args = ['1', key, op.op, String(capacity()), String(opts.ratePerSecond), String(arg)];
     try {
-      let reply: unknown;
-      try {
-        reply = await opts.redis.sendCommand(['EVALSHA', SCRIPT_SHA, ...args]);
-      } catch (error) {
-        if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
-        reply = await opts.redis.sendCommand(['EVAL', SCRIPT, ...args]);
-      }
+      const reply = await runBucketScript(opts.redis, args);
       if (warned) {
         warned = false;
         opts.logger?.info({ shop: opts.shop }, 'shared Shopify rate limiter available again');

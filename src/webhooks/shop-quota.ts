@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import type { Redis } from '../platform/redis.js';
+import { luaScript, type Redis } from '../platform/redis.js';
 import type { WebhookKeys } from './stream.js';
 
 /**
@@ -21,7 +20,7 @@ redis.call('HINCRBY', KEYS[2], 'bytes', size)
 if count == 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
 return {1, redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', unpack(ARGV, 6))}
 `;
-const SCRIPT_SHA = createHash('sha1').update(SCRIPT).digest('hex');
+const runQuotaScript = luaScript(SCRIPT);
 const MINUTE_MS = 60_000;
 
 export interface ShopQuota {
@@ -46,13 +45,7 @@ export async function appendWithinQuota(
     String(opts.maxPerMinute), String(opts.maxBytesPerMinute), String(opts.size), String(2 * MINUTE_MS), String(opts.streamMaxLen),
     ...Object.entries(fields).flat(),
   ];
-  let reply: unknown;
-  try {
-    reply = await redis.sendCommand(['EVALSHA', SCRIPT_SHA, ...args]);
-  } catch (err) {
-    if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
-    reply = await redis.sendCommand(['EVAL', SCRIPT, ...args]);
-  }
+  const reply = await runQuotaScript(redis, args);
   const [ok, value] = reply as [number, string];
   if (ok === 1) return { appended: true, id: String(value) };
   return { appended: false, exceeded: value === 'bytes' ? 'bytes' : 'count', retryAfterSeconds: ((minute + 1) * MINUTE_MS - now) / 1000 };

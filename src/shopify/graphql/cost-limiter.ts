@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Redis, RedisKeys } from '../../platform/redis.js';
+import { luaScript, type Redis, type RedisKeys } from '../../platform/redis.js';
 
 /**
  * The GraphQL Admin API's points bucket for one shop, mirrored in one Redis hash that every process of
@@ -115,7 +114,7 @@ redis.call('HSET', KEYS[1], 'available', tostring(available), 'ts', tostring(now
 redis.call('PEXPIRE', KEYS[1], math.ceil((max - available) * 1000 / rate) + 60000)
 return wait
 `;
-const SCRIPT_SHA = createHash('sha1').update(SCRIPT).digest('hex');
+const runPointsScript = luaScript(SCRIPT);
 
 export function costLimitKey(keys: RedisKeys, shop: string): string {
   return keys.key('graphql-points', `{${shop}}`);
@@ -161,13 +160,7 @@ export function createRedisCostLimiter(opts: RedisCostLimiterOptions): CostLimit
     else if (op.op === 'drain') args.push(String(op.waitMs));
     else args.push(String(op.refund), ...(op.seen ? [op.seen.maximumAvailable, op.seen.currentlyAvailable, op.seen.restoreRate].map(String) : ['', '', '']));
     try {
-      let reply: unknown;
-      try {
-        reply = await opts.redis.sendCommand(['EVALSHA', SCRIPT_SHA, ...args]);
-      } catch (error) {
-        if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
-        reply = await opts.redis.sendCommand(['EVAL', SCRIPT, ...args]);
-      }
+      const reply = await runPointsScript(opts.redis, args);
       if (warned) {
         warned = false;
         opts.logger?.info({ shop: opts.shop }, 'shared GraphQL cost limiter available again');
