@@ -27,6 +27,9 @@ export async function markRecordsDeletedWhere(db: Executor, resource: ResourceDe
     .values(ids.map((id) => ({ tenant_id: owner.tenantId, resource: resource.name, key_column: column, key_value: id, integration_id: owner.integrationId, removed_at: deletedAt })))
     .onDuplicateKeyUpdate({ removed_at: sql`LEAST(removed_at, VALUES(removed_at))` })
     .execute();
+  // A locking read first: an UPDATE under READ COMMITTED skips a row another transaction inserted and
+  // has not committed (semi-consistent read), where a locking read waits for it.
+  await untyped(db).selectFrom(resource.table).select(resource.keyColumns as string[]).where('tenant_id', '=', owner.tenantId).where(column, 'in', ids).forUpdate().execute();
   const result = await untyped(db)
     .updateTable(resource.table)
     .set({ deleted_at: deletedAt })
@@ -41,22 +44,42 @@ export async function markRecordsDeletedWhere(db: Executor, resource: ResourceDe
  * For each row (by index), the earliest removal of any of its removable key values, if any: such a
  * record is written deleted at that time.
  */
-export async function removalsOf(db: Executor, resource: ResourceDefinition, tenantId: string, rows: Row[]): Promise<(Date | undefined)[]> {
+export async function removalsOf(db: Executor, resource: ResourceDefinition, tenantId: string, rows: Row[], opts: { lock?: boolean } = {}): Promise<(Date | undefined)[]> {
   const columns = removableColumns(resource);
   if (columns.length === 0 || rows.length === 0) return rows.map(() => undefined);
-  const found: Row[] = await untyped(db)
+  let query = untyped(db)
     .selectFrom('shopify_removed_keys')
     .select(['key_column', 'key_value', 'removed_at'])
     .where('tenant_id', '=', tenantId)
     .where('resource', '=', resource.name)
-    .where((eb) => eb.or(columns.map((c) => eb.and([eb('key_column', '=', c), eb('key_value', 'in', [...new Set(rows.map((r) => Number(r[c])))])]))))
-    .execute();
+    .where((eb) => eb.or(columns.map((c) => eb.and([eb('key_column', '=', c), eb('key_value', 'in', [...new Set(rows.map((r) => Number(r[c])))])]))));
+  // MariaDB has no FOR SHARE; both servers know LOCK IN SHARE MODE.
+  if (opts.lock) query = query.modifyEnd(sql`LOCK IN SHARE MODE`);
+  const found: Row[] = await query.execute();
   if (found.length === 0) return rows.map(() => undefined);
   const removedAt = new Map(found.map((f) => [`${f.key_column}:${f.key_value}`, f.removed_at as Date]));
   return rows.map((row) => {
     const times = columns.map((c) => removedAt.get(`${c}:${Number(row[c])}`)).filter((t): t is Date => t !== undefined);
     return times.length === 0 ? undefined : new Date(Math.min(...times.map((t) => t.getTime())));
   });
+}
+
+/**
+ * Closes the race between a record written live and a removal committed by another transaction
+ * meanwhile (READ COMMITTED: neither saw the other's uncommitted row). Run after the write, which holds
+ * the written rows' locks: a locking read of the removals waits for a removal still in flight, and a
+ * removal that comes later finds the written rows through its locking read (markRecordsDeletedWhere).
+ */
+export async function applyRemovalsWrittenMeanwhile(db: Executor, resource: ResourceDefinition, tenantId: string, written: Row[]): Promise<void> {
+  if (written.length === 0) return;
+  const removedAt = await removalsOf(db, resource, tenantId, written, { lock: true });
+  for (const [i, row] of written.entries()) {
+    const at = removedAt[i];
+    if (!at) continue;
+    let update = untyped(db).updateTable(resource.table).set({ deleted_at: at }).where('tenant_id', '=', tenantId);
+    for (const column of resource.keyColumns) update = update.where(column, '=', row[column]);
+    await update.where((eb) => eb.or([eb('deleted_at', 'is', null), eb('deleted_at', '>', at)])).execute();
+  }
 }
 
 /**

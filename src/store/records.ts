@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { sql, type Transaction } from 'kysely';
 import type { Db } from './schema.js';
 import { RECORD_TABLES, type MappedRecord, type ResourceDefinition, type Row } from '../resources/index.js';
-import { cascadeRemovedChildren, childrenForCascade, removableColumns, removalsOf } from './record-cascades.js';
+import { applyRemovalsWrittenMeanwhile, cascadeRemovedChildren, childrenForCascade, removableColumns, removalsOf } from './record-cascades.js';
 import type { Database } from './schema.js';
 import { parseJsonColumn } from './schema.js';
 import { applyRedactionsTo, redactionTargets } from './redaction.js';
@@ -115,6 +115,7 @@ export async function upsertRecords(
     .values(rows)
     .onDuplicateKeyUpdate(guardedUpdate(columns, removable))
     .execute();
+  if (removable) await applyRemovalsWrittenMeanwhile(trx, resource, owner.tenantId, toWrite.filter((_, i) => removedAt[i] === undefined).map((r) => r.row));
 
   let written = toWrite;
   if (resource.child) {
