@@ -1,9 +1,10 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import type { ServiceContext } from '../context.js';
-import { ConflictError, DependencyUnavailableError } from '../errors.js';
+import { ConflictError } from '../errors.js';
 import type { components } from '../generated/api.js';
 import { deriveKey } from '../platform/derived-keys.js';
+import { redisCall as redisCallFor } from '../platform/redis.js';
 import { RESOURCE_NAMES, type ResourceName } from '../resources/index.js';
 import { isConnected } from '../store/integrations.js';
 import type { Integration } from '../store/schema.js';
@@ -49,13 +50,8 @@ export function integrationJobKey(ctx: Pick<ServiceContext, 'config'>, integrati
 export const integrationSyncJobId = (ctx: Pick<ServiceContext, 'config'>, integrationId: number, resource: ResourceName, installation = 1) =>
   syncJobId(integrationJobKey(ctx, integrationId, installation), resource);
 
-async function redisCall<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    throw new DependencyUnavailableError('Redis (job queue)', error);
-  }
-}
+/** Queue operations: a Redis failure answers 503 (the caller retries). */
+const redisCall = <T>(fn: () => Promise<T>): Promise<T> => redisCallFor(fn, 'Redis (job queue)');
 
 /**
  * Queues one sync job per resource of a connected integration (manual, admin, connect and scheduled

@@ -26,5 +26,3 @@ export function isRetriable(error: unknown): boolean {
   return true;
 }
 
-const DEADLOCK_CODES = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
-export const isDeadlock = (error: unknown) => DEADLOCK_CODES.has((error as { code?: string })?.code ?? '');

@@ -7,7 +7,8 @@ import { upsertRecords, type Owner } from '../store/records.js';
 import type { Database } from '../store/schema.js';
 import { updateSyncLogProgress, type SyncCounts } from '../store/sync-logs.js';
 import { advanceSyncCursor, saveWalkProgress, touchRecords, type SyncWalk } from '../store/sync-state.js';
-import { IntegrationDisconnectedError, isDeadlock } from './errors.js';
+import { isConflict } from '../store/mysql-errors.js';
+import { IntegrationDisconnectedError } from './errors.js';
 import type { ShopifyRecord } from './pages.js';
 
 export interface MappedPage {
@@ -99,7 +100,7 @@ export async function writePage(
         return written;
       });
     } catch (error) {
-      if (!isDeadlock(error) || attempt >= 3) throw error;
+      if (!isConflict(error) || attempt >= 3) throw error;
     }
   }
 }

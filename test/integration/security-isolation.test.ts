@@ -9,7 +9,8 @@ import { syncQueue } from '../../src/sync/queue.js';
 import { startWebhookConsumers } from '../../src/webhooks/consumer.js';
 import { ADMIN_KEY, startTestContext, type TestContext } from '../support/context.js';
 import { loadContract, operationsOf } from '../support/fuzz-requests.js';
-import { call, expectProblem, type ApiResponse } from '../support/http.js';
+import { call, expectProblem } from '../support/http.js';
+import { recordIdOf as idOf, walkList } from '../support/pages.js';
 import { customer, inventoryLevel, location as locationRecord, order, product, seedIntegration, seedRecords } from '../support/seed.js';
 import { drained, sendWebhook } from '../support/webhooks.js';
 
@@ -60,21 +61,7 @@ async function seedTenant(t: TestContext, tenantId: string, shop: string, tag: s
   };
 }
 
-/** Every page of a list with `key` (limit 2, so cursors are exercised), as raw records. */
-async function walk(t: TestContext, key: string, path: string): Promise<Record<string, any>[]> {
-  const out: Record<string, any>[] = [];
-  let cursor: string | null = null;
-  do {
-    const sep = path.includes('?') ? '&' : '?';
-    const res: ApiResponse = await call(t.url, 'GET', `${path}${sep}limit=2${cursor ? `&cursor=${cursor}` : ''}`, { key });
-    expect(res.status, res.text).to.equal(200);
-    out.push(...res.body.data);
-    cursor = res.body.next_cursor;
-  } while (cursor);
-  return out;
-}
-
-const idOf = (resource: ResourceName, r: Record<string, any>) => (resource === 'inventory' ? r.inventory_item_id : r.id) as number;
+const walk = (t: TestContext, key: string, path: string) => walkList(t.url, key, path);
 
 describe('security: tenant isolation over every endpoint', () => {
   let t: TestContext;

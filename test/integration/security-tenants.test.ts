@@ -4,7 +4,8 @@ import { startMockShopify, type MockShopify } from '../../scripts/mock-shopify/i
 import { RESOURCE_NAMES, RESOURCES, type ResourceName } from '../../src/resources/index.js';
 import { createSyncLog } from '../../src/store/sync-logs.js';
 import { ADMIN_KEY, startTestContext, type TestContext } from '../support/context.js';
-import { call, expectProblem, type ApiResponse } from '../support/http.js';
+import { call, expectProblem } from '../support/http.js';
+import { recordIdOf as idOf, walkList } from '../support/pages.js';
 import { customer, inventoryLevel, location as locationRecord, order, product, seedIntegration, seedRecords } from '../support/seed.js';
 
 const APP_SECRET = 'test-app-secret';
@@ -51,20 +52,7 @@ async function seedTenant(t: TestContext, tenantId: TenantId, location: number):
   };
 }
 
-async function walk(t: TestContext, key: string, path: string): Promise<Record<string, any>[]> {
-  const out: Record<string, any>[] = [];
-  let cursor: string | null = null;
-  do {
-    const sep = path.includes('?') ? '&' : '?';
-    const res: ApiResponse = await call(t.url, 'GET', `${path}${sep}limit=2${cursor ? `&cursor=${cursor}` : ''}`, { key });
-    expect(res.status, res.text).to.equal(200);
-    out.push(...res.body.data);
-    cursor = res.body.next_cursor;
-  } while (cursor);
-  return out;
-}
-
-const idOf = (resource: ResourceName, r: Record<string, any>) => (resource === 'inventory' ? r.inventory_item_id : r.id) as number;
+const walk = (t: TestContext, key: string, path: string) => walkList(t.url, key, path);
 const sorted = (ids: number[]) => [...new Set(ids)].sort((x, y) => x - y);
 
 /** Rows of each record table stored for exactly this tenant id. */

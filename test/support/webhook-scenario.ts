@@ -110,9 +110,9 @@ export interface ExpectedRecord {
    * earliest news of the removal it applied: a product version (or deletion) takes
    * the variants' items with it only when the copy held those variants (a version arriving after a
    * newer one is not applied), while `inventory_items/delete` and `locations/delete` always are.
-   * Without either of those, any time from the earliest news on ('never later than applied').
+   * Without either of those, any time from the earliest news on (null: no upper bound).
    */
-  deletedBy?: string;
+  deletedBy?: string | null;
   /** Not deleted: the payload of its last version. */
   payload: Record<string, unknown> | null;
 }
@@ -120,8 +120,8 @@ export interface ExpectedRecord {
 /** Whether a stored `deleted_at` is what `want` allows. */
 export function deletedAtMatches(actual: Date | null | undefined, want: ExpectedRecord): boolean {
   const at = actual?.toISOString();
-  if (!want.deletedBy) return at === (want.deletedAt ?? undefined);
-  return at !== undefined && at >= (want.deletedAt as string) && (want.deletedBy.startsWith('never') || at <= want.deletedBy);
+  if (want.deletedBy === undefined) return at === (want.deletedAt ?? undefined);
+  return at !== undefined && at >= (want.deletedAt as string) && (want.deletedBy === null || at <= want.deletedBy);
 }
 
 /**
@@ -171,7 +171,7 @@ export function expectedFinalState(events: MockWebhookEvent[]): Map<string, Map<
     const earliest = Math.min(own ?? Infinity, ...news.map((r) => r.earliest));
     const always = Math.min(...news.map((r) => r.always));
     const latest = own === undefined ? always : always === Infinity ? Infinity : Math.max(own, always);
-    tableOf('shopify_inventory_levels').set(key, { deletedAt: iso(earliest), deletedBy: latest === Infinity ? 'never later than applied' : iso(latest), payload: null });
+    tableOf('shopify_inventory_levels').set(key, { deletedAt: iso(earliest), deletedBy: latest === Infinity ? null : iso(latest), payload: null });
   }
   return tables;
 }
