@@ -3,7 +3,8 @@ import { AppError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationE
 import type { components } from '../generated/api.js';
 import { randomToken } from '../platform/crypto.js';
 import { deriveKey } from '../platform/derived-keys.js';
-import { buildAuthorizeUrl, shopOrigin, verifyOAuthQuery, type OAuthVerification } from '../shopify/oauth.js';
+import { buildAuthorizeUrl, verifyOAuthQuery, type OAuthVerification } from '../shopify/oauth.js';
+import { shopOrigin } from '../shopify/shop-domain.js';
 import { requestCodeGrant, type TokenGrant } from '../shopify/token-grants.js';
 import { connectStore, type ConnectResult } from './connect.js';
 import { CONFIRM_COOKIE_MAX_SECONDS, confirmCookieFor, confirmCookieMatches, installCookieFor, installCookieMatches } from './install-cookies.js';

@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors.js';
-import { isValidShopDomain } from '../shopify/oauth.js';
+import { isValidShopDomain } from '../shopify/shop-domain.js';
 
 /**
  * A shop name as we store it: lower-case `*.myshopify.com`. Anything else (another domain, a suffix

@@ -21,3 +21,16 @@ export function decodeCursor(cursor: string, arity: number): (string | number)[]
   }
   throw invalidCursor();
 }
+
+/** A positive safe integer: the ids of our rows and of Shopify's records alike. */
+export const isPositiveId = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
+
+/**
+ * A position made of exactly `arity` ids (a record list's key: every resource is keyed by Shopify ids),
+ * so a forged position (`[0]`, a text, a key of another resource) is refused rather than read as "from the start".
+ */
+export function decodeIdCursor(cursor: string, arity: number): number[] {
+  const position = decodeCursor(cursor, arity);
+  if (!position.every(isPositiveId)) throw invalidCursor();
+  return position as number[];
+}

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
 import { AppError, DependencyUnavailableError } from '../errors.js';
+import { redisReconnect } from './retry-policies.js';
 
 export type Redis = ReturnType<typeof createRedis>;
 
@@ -15,7 +16,7 @@ export function createRedis(url: string) {
     disableOfflineQueue: true,
     socket: {
       connectTimeout: 5000,
-      reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000),
+      reconnectStrategy: (retries) => redisReconnect.delayMs(retries),
     },
   });
 }

@@ -1,8 +1,13 @@
-/** Conversions from Shopify's JSON to our column values. Each rejects rather than corrupts. */
-export class MappingError extends Error {
+import { AppError } from '../errors.js';
+
+/**
+ * Conversions from Shopify's JSON to our column values. Each rejects rather than corrupts, with a
+ * MappingError: a permanent fault of one record (the same JSON fails the same way), never retried.
+ * Should one reach the API it is Shopify's data at fault, not the request: 502.
+ */
+export class MappingError extends AppError {
   constructor(message: string) {
-    super(message);
-    this.name = 'MappingError';
+    super(message, { status: 502, code: 'unmappable-record', retriable: false });
   }
 }
 

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Redis, RedisKeys } from '../platform/redis.js';
+import { shopifyHttp, type ShopifyHttpOverrides } from '../platform/retry-policies.js';
 import { errorForStatus, extractShopifyErrors, ShopifyApiError, ShopifyClientError, ShopifyRetriableError, ShopifyUnauthorizedError } from './errors.js';
-import { isValidShopDomain, shopOrigin } from './oauth.js';
 import { DEFAULT_MAX_PAGES, paginate } from './pagination.js';
+import { requireShopDomain, shopOrigin } from './shop-domain.js';
 import { createRedisRateLimiter, noRateLimit, parseCallLimit, type RateLimiter } from './rate-limiter.js';
-import { isNothingListening, parseRetryAfterMs, realSleep, retryPolicy, withRetry, type RetryPolicy } from './retry.js';
+import { isNothingListening, parseRetryAfterMs, realSleep, withRetry } from './retry.js';
 import type {
   PaginationSummary, QueryParams, ShopifyInventoryLevel, ShopifyIntegrationRef, ShopifyLocation, ShopifyPage, ShopifyShop, ShopifyWebhook,
 } from './types.js';
@@ -25,7 +26,7 @@ export interface ShopifyClientDeps {
   rateLimit?: boolean | RateLimiter;
   /** Default page cap of `pages()` (1000). */
   maxPages?: number;
-  retry?: Partial<RetryPolicy>;
+  retry?: ShopifyHttpOverrides;
   random?: () => number;
   /** Told about every attempt, retry and limiter wait (metrics); the client itself knows no registry. */
   observer?: ShopifyClientObserver;
@@ -113,13 +114,13 @@ function normalizePath(path: string): string {
 export function createShopifyClient(deps: ShopifyClientDeps, integration: ShopifyClientTarget): ShopifyClient {
   const { config } = deps;
   const shop = integration.shopDomain;
-  if (!isValidShopDomain(shop)) throw new ShopifyClientError(`"${shop}" is not a valid *.myshopify.com domain`, { upstreamStatus: 0 });
+  requireShopDomain(shop);
   const apiVersion = integration.apiVersion ?? config.apiVersion;
   const origin = shopOrigin(config.apiBaseUrl, shop);
   const doFetch = deps.fetch ?? fetch;
   const sleep = deps.sleep ?? realSleep;
   const log = deps.logger.child({ component: 'shopify-client', shop });
-  const policy = retryPolicy(config, deps.retry);
+  const policy = shopifyHttp(config, deps.retry);
   const defaultMaxPages = deps.maxPages ?? DEFAULT_MAX_PAGES;
   const limiter: RateLimiter =
     deps.rateLimit === false

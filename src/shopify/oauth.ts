@@ -1,28 +1,13 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ShopifyClientError } from './errors.js';
+import { isValidShopDomain, requireShopDomain, shopOrigin } from './shop-domain.js';
 
 /**
  * Shopify's authorization-code grant: send the merchant to `/admin/oauth/authorize` and verify the
  * callback's `hmac` and `timestamp` (the `state` check against a single-use value is the caller's); the
  * code is exchanged for tokens at the token endpoint (token-grants.ts).
  */
-const SHOP_DOMAIN = /^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$/;
-
-export function isValidShopDomain(shop: unknown): shop is string {
-  return typeof shop === 'string' && shop.length <= 255 && SHOP_DOMAIN.test(shop);
-}
-
-/** The origin for a shop from the `{shop}` template (`https://{shop}` in production). */
-export function shopOrigin(apiBaseUrl: string, shop: string): string {
-  return apiBaseUrl.replace('{shop}', shop).replace(/\/+$/, '');
-}
-
-function requireShop(shop: string): void {
-  if (!isValidShopDomain(shop)) throw new ShopifyClientError(`"${shop}" is not a valid *.myshopify.com domain`, { upstreamStatus: 0 });
-}
-
 export function buildAuthorizeUrl(opts: { apiBaseUrl: string; shop: string; clientId: string; scopes: string[] | string; redirectUri: string; state: string }): string {
-  requireShop(opts.shop);
+  requireShopDomain(opts.shop);
   const url = new URL(`${shopOrigin(opts.apiBaseUrl, opts.shop)}/admin/oauth/authorize`);
   url.searchParams.set('client_id', opts.clientId);
   url.searchParams.set('scope', Array.isArray(opts.scopes) ? opts.scopes.join(',') : opts.scopes);

@@ -1,42 +1,16 @@
+import { sleep, type ShopifyHttpPolicy } from '../platform/retry-policies.js';
 import { ShopifyApiError, ShopifyThrottledError } from './errors.js';
 
 /**
- * Retry policy for Shopify calls, as pure functions plus one small executor.
- * - 5xx, network errors and timeouts: up to `maxRetryAttempts` retries, waiting
- *   `retryDelaySeconds * 2^attempt` (attempt 0, 1, 2 …) plus up to `jitterRatio` of that, capped at `maxDelayMs`;
+ * The retry decision for Shopify calls, as pure functions plus one small executor; the numbers are the
+ * `shopifyHttp` policy of platform/retry-policies.ts.
+ * - 5xx, network errors and timeouts: up to `maxRetries` retries, waiting the policy's `delayMs`
+ *   (SHOPIFY_RETRY_DELAY doubled per retry, plus up to 25 %, capped);
  * - 429: wait exactly `Retry-After` (seconds, possibly fractional) and retry, from a separate, larger budget
  *   (`maxThrottleRetries`), so a throttled sync does not use up the budget meant for outages;
  * - any other 4xx: never retried.
  */
-export interface RetryPolicy {
-  maxRetryAttempts: number;
-  retryDelaySeconds: number;
-  maxThrottleRetries: number;
-  /** Share of the exponential delay added at random (0.25 → up to +25 %). */
-  jitterRatio: number;
-  maxDelayMs: number;
-}
-
-export const DEFAULT_THROTTLE_RETRIES = 20;
 export const DEFAULT_RETRY_AFTER_MS = 2000;
-
-export function retryPolicy(config: { maxRetryAttempts: number; retryDelaySeconds: number }, overrides: Partial<RetryPolicy> = {}): RetryPolicy {
-  return {
-    maxRetryAttempts: config.maxRetryAttempts,
-    retryDelaySeconds: config.retryDelaySeconds,
-    maxThrottleRetries: Math.max(DEFAULT_THROTTLE_RETRIES, config.maxRetryAttempts * 2),
-    jitterRatio: 0.25,
-    maxDelayMs: 60_000,
-    ...overrides,
-  };
-}
-
-/** Delay before retry number `attempt` (0-based) of a 5xx/network failure. `random` returns [0, 1). */
-export function backoffDelayMs(attempt: number, policy: Pick<RetryPolicy, 'retryDelaySeconds' | 'jitterRatio' | 'maxDelayMs'>, random: () => number = Math.random): number {
-  const exponential = policy.retryDelaySeconds * 1000 * 2 ** attempt;
-  const jitter = exponential * policy.jitterRatio * random();
-  return Math.min(policy.maxDelayMs, Math.round(exponential + jitter));
-}
 
 /**
  * `Retry-After` in milliseconds: seconds (`"2"`, `"2.0"`, `"0.5"`) or an HTTP date; `fallbackMs` when
@@ -61,19 +35,19 @@ export interface RetryState {
 export type RetryDecision = { retry: true; delayMs: number; reason: 'throttled' | 'retriable' } | { retry: false };
 
 /** Whether (and after how long) to retry after `error`, given the retries already spent. */
-export function decideRetry(error: unknown, state: RetryState, policy: RetryPolicy, random: () => number = Math.random): RetryDecision {
+export function decideRetry(error: unknown, state: RetryState, policy: ShopifyHttpPolicy, random: () => number = Math.random): RetryDecision {
   if (error instanceof ShopifyThrottledError) {
     if (state.throttles >= policy.maxThrottleRetries) return { retry: false };
     return { retry: true, delayMs: error.retryAfterMs, reason: 'throttled' };
   }
   if (error instanceof ShopifyApiError && error.retriable) {
-    if (state.failures >= policy.maxRetryAttempts) return { retry: false };
-    return { retry: true, delayMs: backoffDelayMs(state.failures, policy, random), reason: 'retriable' };
+    if (state.failures >= policy.maxRetries) return { retry: false };
+    return { retry: true, delayMs: policy.delayMs(state.failures, random), reason: 'retriable' };
   }
   return { retry: false };
 }
 
-export const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export const realSleep = sleep;
 
 /**
  * Runs `attempt(n)` until it succeeds or `decideRetry` says stop (then the last error is thrown).
@@ -81,7 +55,7 @@ export const realSleep = (ms: number): Promise<void> => new Promise((resolve) =>
  */
 export async function withRetry<T>(
   attempt: (attemptNumber: number) => Promise<T>,
-  policy: RetryPolicy,
+  policy: ShopifyHttpPolicy,
   opts: {
     sleep?: (ms: number) => Promise<void>;
     random?: () => number;

@@ -1,5 +1,5 @@
 import { errorForStatus, extractShopifyErrors, ShopifyClientError, ShopifyRetriableError, type ShopifyErrorInfo } from './errors.js';
-import { isValidShopDomain, shopOrigin } from './oauth.js';
+import { requireShopDomain, shopOrigin } from './shop-domain.js';
 
 /**
  * Shopify's token endpoint, `POST https://{shop}/admin/oauth/access_token`, for every grant the service
@@ -64,7 +64,7 @@ export function requestClientCredentialsGrant(endpoint: TokenEndpoint): Promise<
 }
 
 async function postGrant(endpoint: TokenEndpoint, fields: Record<string, string>): Promise<TokenGrant> {
-  if (!isValidShopDomain(endpoint.shop)) throw new ShopifyClientError(`"${endpoint.shop}" is not a valid *.myshopify.com domain`, { upstreamStatus: 0 });
+  requireShopDomain(endpoint.shop);
   const path = '/admin/oauth/access_token';
   const doFetch = endpoint.fetch ?? fetch;
   let res: Response;

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import { sleep as realSleep, type RetryPolicy } from '../platform/retry-policies.js';
 import type { AccessTokenSource } from './admin-client.js';
 import { ShopifyRetriableError } from './errors.js';
 import type { TokenLock } from './token-lock.js';
@@ -59,9 +60,8 @@ export interface TokenRefreshOptions {
   initial?: StoredTokens;
   /** Renew this long before the access token expires. */
   marginMs: number;
-  /** Attempts of one renewal whose answer was lost, and the base of their exponential backoff. */
-  attempts: number;
-  retryDelayMs: number;
+  /** Retries of one renewal whose answer was lost, and the waits between them (`tokenRefresh`). */
+  retry: RetryPolicy;
   /** How often a waiter looks again; how long it waits for a holder before it tries the lock itself. */
   pollMs?: number;
   observer?: TokenRefreshObserver;
@@ -83,8 +83,6 @@ export class TokenUnavailableError extends AppError {
     super('The integration has no token any more (disconnected or removed)', { status: 409, code: 'integration-disconnected', retriable: false });
   }
 }
-
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export type RefreshingTokenSource = AccessTokenSource & { tokens(): Promise<StoredTokens>; renewNow(): Promise<StoredTokens> };
 
@@ -144,7 +142,7 @@ export function createRefreshingTokenSource(opts: TokenRefreshOptions): Refreshi
       throw new ReauthorizationRequiredError('The refresh token expired: the merchant must authorize the app again');
     }
     let grant: TokenGrant | undefined;
-    for (let attempt = 1; grant === undefined; attempt++) {
+    for (let retry = 0; grant === undefined; retry++) {
       try {
         grant = kind === 'refresh_token'
           ? await opts.renewer.refresh(stored.refreshToken as string)
@@ -164,12 +162,12 @@ export function createRefreshingTokenSource(opts: TokenRefreshOptions): Refreshi
           throw new ReauthorizationRequiredError(why);
         }
         // The answer was lost (or Shopify failed): the same refresh token again, it stays usable until a replacement is used.
-        if (!(error instanceof ShopifyRetriableError) || attempt >= opts.attempts) {
+        if (!(error instanceof ShopifyRetriableError) || retry >= opts.retry.maxRetries) {
           opts.observer?.renewal?.(kind, 'failed');
           throw error;
         }
         opts.observer?.renewal?.(kind, 'lost_answer_retried');
-        await sleep(opts.retryDelayMs * 2 ** (attempt - 1));
+        await sleep(opts.retry.delayMs(retry));
       }
     }
     if (!(await opts.store.save(grant, stored.version))) {

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from './schema.js';
 import { randomToken, sha256Hex } from '../platform/crypto.js';
+import { pageOf, type Page } from './page.js';
 import type { ApiKey } from './schema.js';
 
 const KEY_PREFIX = 'sk_';
@@ -46,10 +47,9 @@ export async function revokeApiKey(db: Db, id: number): Promise<ApiKey | undefin
   return db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function listApiKeys(db: Db, opts: { tenantId?: string; limit: number; afterId?: number }) {
+export async function listApiKeys(db: Db, opts: { tenantId?: string; limit: number; afterId?: number }): Promise<Page<ApiKey, number>> {
   let q = db.selectFrom('api_keys').selectAll().orderBy('id', 'asc').limit(opts.limit + 1);
   if (opts.tenantId) q = q.where('tenant_id', '=', opts.tenantId);
   if (opts.afterId !== undefined) q = q.where('id', '>', opts.afterId);
-  const rows = await q.execute();
-  return { rows: rows.slice(0, opts.limit), hasMore: rows.length > opts.limit };
+  return pageOf(await q.execute(), opts.limit, (last) => last.id);
 }

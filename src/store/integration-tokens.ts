@@ -1,5 +1,6 @@
 import type { ServiceContext } from '../context.js';
 import { AppError } from '../errors.js';
+import { tokenRefresh } from '../platform/retry-policies.js';
 import { createTokenLock } from '../shopify/token-lock.js';
 import { requestClientCredentialsGrant, requestRefreshGrant, requestTokenExchange, type TokenEndpoint, type TokenGrant } from '../shopify/token-grants.js';
 import { createRefreshingTokenSource, type StoredTokens } from '../shopify/token-refresh.js';
@@ -67,8 +68,7 @@ export function integrationTokenSource(ctx: TokenContext, integration: Integrati
   return createRefreshingTokenSource({
     initial: storedTokensOf(ctx, integration),
     marginMs: shopify.tokenRefreshMarginSeconds * 1000,
-    attempts: Math.max(1, shopify.maxRetryAttempts),
-    retryDelayMs: shopify.retryDelaySeconds * 1000,
+    retry: tokenRefresh(shopify),
     lock: createTokenLock(ctx.redis, tokenLockKey(ctx, integration.id), shopify.tokenRefreshLockMs),
     store: {
       async load() {

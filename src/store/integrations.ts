@@ -1,4 +1,5 @@
 import { sql, type Transaction } from 'kysely';
+import { pageOf, type Page } from './page.js';
 import { purgeTenantRecords } from './records.js';
 import type { Database, Db } from './schema.js';
 import type { Integration, IntegrationUpdate, NewIntegration, SyncLog } from './schema.js';
@@ -272,12 +273,11 @@ export async function recordIntegrationError(db: Db, id: number, err: unknown, a
 }
 
 /** A keyset page of every tenant's integrations (admin), by id. */
-export async function listIntegrations(db: Db, opts: { limit: number; afterId?: number; isActive?: boolean }) {
+export async function listIntegrations(db: Db, opts: { limit: number; afterId?: number; isActive?: boolean }): Promise<Page<Integration, number>> {
   let q = db.selectFrom('shopify_integrations').selectAll().orderBy('id', 'asc').limit(opts.limit + 1);
   if (opts.afterId !== undefined) q = q.where('id', '>', opts.afterId);
   if (opts.isActive !== undefined) q = q.where('is_active', '=', opts.isActive ? 1 : 0);
-  const rows = await q.execute();
-  return { rows: rows.slice(0, opts.limit), hasMore: rows.length > opts.limit };
+  return pageOf(await q.execute(), opts.limit, (last) => last.id);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { selectWithTimeout } from '../platform/db.js';
 import type { ResourceDefinition, Row } from '../resources/index.js';
+import { pageOf, type Page } from './page.js';
 import type { Db } from './schema.js';
 import { untyped } from './untyped.js';
 
@@ -41,15 +42,17 @@ export function listRecordsQuery(db: Db, resource: ResourceDefinition, tenantId:
   return q.limit(query.limit + 1);
 }
 
-export async function listRecords(db: Db, resource: ResourceDefinition, tenantId: string, query: ListQuery, bounds: ReadBounds = UNBOUNDED) {
-  const keys = resource.keyColumns;
+export interface RecordWithChildren {
+  row: Row;
+  children: Row[];
+}
+
+/** A page of a tenant's records; `next` is the last row's key values, in `keyColumns` order. */
+export async function listRecords(db: Db, resource: ResourceDefinition, tenantId: string, query: ListQuery, bounds: ReadBounds = UNBOUNDED): Promise<Page<RecordWithChildren, unknown[]>> {
   const rows: Row[] = await selectWithTimeout(db, listRecordsQuery(db, resource, tenantId, query), bounds.timeoutMs);
-  const page = rows.slice(0, query.limit);
-  const children = await childrenOf(db, resource, tenantId, page, bounds);
-  return {
-    rows: page.map((row) => ({ row, children: children.get(row.id as number) ?? [] })),
-    nextKey: rows.length > query.limit ? keys.map((k) => (page[page.length - 1] as Row)[k]) : null,
-  };
+  const page = pageOf(rows, query.limit, (last) => resource.keyColumns.map((k) => last[k]));
+  const children = await childrenOf(db, resource, tenantId, page.rows, bounds);
+  return { rows: page.rows.map((row) => ({ row, children: children.get(row.id as number) ?? [] })), next: page.next };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { JobsOptions, Queue } from 'bullmq';
 import type { Config } from '../config.js';
 import type { ServiceContext } from '../context.js';
 import type { components } from '../generated/api.js';
+import { syncJob } from '../platform/retry-policies.js';
 import type { ResourceName } from '../resources/index.js';
 
 export type SyncMode = components['schemas']['SyncMode'];
@@ -39,11 +40,17 @@ export function syncJobId(integrationKey: string, resource: ResourceName): strin
   return `sync:${integrationKey}:${resource}`;
 }
 
+/**
+ * BullMQ's built-in `exponential` backoff waits `delay * 2^(attemptsMade - 1)`: the `syncJob` policy's
+ * own delays, so the job carries the policy's numbers rather than naming a custom strategy every worker
+ * (and every job already queued) would have to know.
+ */
 export function syncJobOptions(config: Config, jobId: string): JobsOptions {
+  const retry = syncJob(config.sync);
   return {
     jobId,
-    attempts: config.sync.jobAttempts,
-    backoff: { type: 'exponential', delay: Math.round(config.sync.jobBackoffSeconds * 1000) },
+    attempts: retry.maxRetries + 1,
+    backoff: { type: 'exponential', delay: retry.baseMs },
     removeOnComplete: true,
     removeOnFail: true,
   };

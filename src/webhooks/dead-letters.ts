@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from '../platform/redis.js';
+import { pageOf, type Page } from '../store/page.js';
 import { CONSUMER_GROUP, isNoGroupError, type WebhookKeys } from './stream.js';
 
 /** Fields a dead letter carries besides the original entry's (stripped again on replay). */
@@ -91,13 +92,10 @@ function toDeadLetter(id: string, f: Record<string, string>): DeadLetter {
 }
 
 /** Dead letters oldest first; `after` is the last id of the previous page (exclusive). */
-export async function listDeadLetters(redis: Redis, keys: WebhookKeys, opts: { limit: number; after?: string }) {
+export async function listDeadLetters(redis: Redis, keys: WebhookKeys, opts: { limit: number; after?: string }): Promise<Page<DeadLetter, string>> {
   const entries = (await redis.xRange(keys.deadLetters, opts.after ? `(${opts.after}` : '-', '+', { COUNT: opts.limit + 1 })) ?? [];
-  const page = entries.slice(0, opts.limit);
-  return {
-    data: page.map((e) => toDeadLetter(e.id, e.message as Record<string, string>)),
-    nextAfter: entries.length > opts.limit ? (page[page.length - 1] as { id: string }).id : null,
-  };
+  const page = pageOf(entries, opts.limit, (last) => last.id);
+  return { rows: page.rows.map((e) => toDeadLetter(e.id, e.message as Record<string, string>)), next: page.next };
 }
 
 export interface ReplayResult {

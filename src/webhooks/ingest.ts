@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ServiceContext } from '../context.js';
 import { DependencyUnavailableError } from '../errors.js';
 import { withTimeout } from '../platform/timeout.js';
-import { isValidShopDomain } from '../shopify/oauth.js';
+import { isValidShopDomain } from '../shopify/shop-domain.js';
 import { verifyWebhookHmac } from '../shopify/hmac.js';
 import { createShopLookup, type ShopWebhookTarget } from './shop-lookup.js';
 import { appendWithinQuota, type QuotaAppend } from './shop-quota.js';

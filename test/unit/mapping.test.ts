@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { AppError } from '../../src/errors.js';
+import { isRetriable } from '../../src/sync/errors.js';
 import { RESOURCES } from '../../src/resources/index.js';
 import { formatMoney, MappingError, minorUnits, money, shopifyId, text, textBytes, timestamp } from '../../src/resources/mapping.js';
 
@@ -11,6 +13,11 @@ describe('mapping Shopify JSON', () => {
     expect(shopifyId(8_123_456_789_012, 'id')).to.equal(8_123_456_789_012);
     expect(() => shopifyId(2 ** 53 + 2, 'id')).to.throw(MappingError, /exceeds 2\^53/);
     expect(() => shopifyId('9007199254740993', 'id')).to.throw(MappingError);
+  });
+  it('when a record cannot be mapped, then the error is a permanent AppError: a retry would fail the same way', () => {
+    const error = new MappingError('id must be a positive integer id');
+    expect(error).to.be.instanceOf(AppError).and.instanceOf(MappingError).and.include({ name: 'MappingError', retriable: false, code: 'unmappable-record' });
+    expect(isRetriable(error)).to.equal(false);
   });
   it('when money arrives, then it stays a decimal string and goes out in Shopify form', () => {
     expect(money('19.99', 'p')).to.equal('19.99');

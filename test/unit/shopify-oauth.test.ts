@@ -2,7 +2,8 @@ import { createHmac } from 'node:crypto';
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { ShopifyClientError } from '../../src/shopify/errors.js';
-import { buildAuthorizeUrl, isValidShopDomain, oauthQueryMessage, verifyOAuthQuery } from '../../src/shopify/oauth.js';
+import { buildAuthorizeUrl, oauthQueryMessage, verifyOAuthQuery } from '../../src/shopify/oauth.js';
+import { isValidShopDomain } from '../../src/shopify/shop-domain.js';
 import { requestCodeGrant } from '../../src/shopify/token-grants.js';
 
 const SECRET = 'hush';

@@ -1,25 +1,26 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { ShopifyClientError, ShopifyRetriableError, ShopifyThrottledError, ShopifyUnauthorizedError, errorForStatus } from '../../src/shopify/errors.js';
-import { backoffDelayMs, decideRetry, parseRetryAfterMs, retryPolicy, withRetry } from '../../src/shopify/retry.js';
+import { shopifyHttp } from '../../src/platform/retry-policies.js';
+import { decideRetry, parseRetryAfterMs, withRetry } from '../../src/shopify/retry.js';
 
-const policy = retryPolicy({ maxRetryAttempts: 3, retryDelaySeconds: 1 });
+const policy = shopifyHttp({ maxRetryAttempts: 3, retryDelaySeconds: 1 });
 const serverError = () => errorForStatus(503, { method: 'GET', path: '/admin/api/2026-10/products.json' });
 const throttled = (ms: number) => errorForStatus(429, { retryAfterMs: ms });
 
 describe('Shopify retry policy', () => {
-  describe('backoffDelayMs', () => {
+  describe('delayMs', () => {
     it('when there is no jitter, then the delay is retryDelay * 2^attempt', () => {
-      expect([0, 1, 2, 3].map((a) => backoffDelayMs(a, policy, () => 0))).to.deep.equal([1000, 2000, 4000, 8000]);
+      expect([0, 1, 2, 3].map((a) => policy.delayMs(a, () => 0))).to.deep.equal([1000, 2000, 4000, 8000]);
     });
 
-    it('when jitter is drawn, then it adds at most jitterRatio of the delay', () => {
-      expect(backoffDelayMs(2, policy, () => 0.999999)).to.be.within(4000, 5000);
-      expect(backoffDelayMs(2, policy, () => 0.5)).to.equal(4500);
+    it('when jitter is drawn, then it adds at most a quarter of the delay', () => {
+      expect(policy.delayMs(2, () => 0.999999)).to.be.within(4000, 5000);
+      expect(policy.delayMs(2, () => 0.5)).to.equal(4500);
     });
 
-    it('when the exponential delay grows past maxDelayMs, then it is capped', () => {
-      expect(backoffDelayMs(20, policy, () => 0)).to.equal(60_000);
+    it('when the exponential delay grows past the cap, then it is capped', () => {
+      expect(policy.delayMs(20, () => 0)).to.equal(60_000);
     });
   });
 
@@ -56,7 +57,7 @@ describe('Shopify retry policy', () => {
     it('when the error is a 429, then it waits Retry-After and draws on its own budget', () => {
       const d = decideRetry(throttled(1500), { failures: 3, throttles: 0 }, policy);
       expect(d).to.deep.equal({ retry: true, delayMs: 1500, reason: 'throttled' });
-      expect(policy.maxThrottleRetries).to.be.greaterThan(policy.maxRetryAttempts);
+      expect(policy.maxThrottleRetries).to.be.greaterThan(policy.maxRetries);
       expect(decideRetry(throttled(1500), { failures: 0, throttles: policy.maxThrottleRetries }, policy)).to.deep.equal({ retry: false });
     });
 
@@ -114,7 +115,7 @@ describe('Shopify retry policy', () => {
       expect(await result).to.equal('ok');
     });
 
-    it('when the 5xx budget runs out, then the last error is thrown after maxRetryAttempts retries', async () => {
+    it('when the 5xx budget runs out, then the last error is thrown after maxRetries retries', async () => {
       const attempt = sinon.stub().rejects(serverError());
       const result = withRetry(attempt, policy, { random: () => 0 }).catch((e: unknown) => e);
       await clock.tickAsync(1000 + 2000 + 4000);

@@ -5,6 +5,7 @@ import { NotFoundError } from '../../errors.js';
 import type { components } from '../../generated/api.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../store/api-keys.js';
 import { listIntegrations } from '../../store/integrations.js';
+import type { Page } from '../../store/page.js';
 import type { ApiKey } from '../../store/schema.js';
 import { encodeCursor } from '../cursor.js';
 import { booleanParam, cursorParam, dbIdParam, expectValid, isDbId, limitParam, matches, stringParam, TENANT_ID } from '../params.js';
@@ -20,7 +21,7 @@ function page(query: Request['query']): { limit: number; afterId?: number } {
   return afterId === undefined ? { limit } : { limit, afterId };
 }
 
-const nextCursor = (hasMore: boolean, rows: { id: number }[]) => (hasMore && rows.length > 0 ? encodeCursor([rows[rows.length - 1]!.id]) : null);
+const nextCursor = (page: Page<unknown, number>) => (page.next === null ? null : encodeCursor([page.next]));
 
 function apiKeyInfo(key: ApiKey): Schemas['ApiKeyInfo'] {
   return {
@@ -40,19 +41,19 @@ export function adminTenantRoutes(ctx: ServiceContext): Router {
 
   router.get('/api/admin/integrations/', async (req, res) => {
     const isActive = booleanParam(req.query, 'is_active');
-    const { rows, hasMore } = await listIntegrations(ctx.db, { ...page(req.query), ...(isActive === undefined ? {} : { isActive }) });
-    const statuses = await integrationStatuses(ctx, rows);
+    const found = await listIntegrations(ctx.db, { ...page(req.query), ...(isActive === undefined ? {} : { isActive }) });
+    const statuses = await integrationStatuses(ctx, found.rows);
     const body: Schemas['AdminIntegrationList'] = {
-      data: rows.map((row, i) => ({ id: row.id, tenant_id: row.tenant_id, integration: statuses[i]! })),
-      next_cursor: nextCursor(hasMore, rows),
+      data: found.rows.map((row, i) => ({ id: row.id, tenant_id: row.tenant_id, integration: statuses[i]! })),
+      next_cursor: nextCursor(found),
     };
     res.json(body);
   });
 
   router.get('/api/admin/api-keys/', async (req, res) => {
     const tenantId = stringParam(req.query, 'tenant_id', TENANT_ID);
-    const { rows, hasMore } = await listApiKeys(ctx.db, { ...page(req.query), ...(tenantId ? { tenantId } : {}) });
-    res.json({ data: rows.map(apiKeyInfo), next_cursor: nextCursor(hasMore, rows) } satisfies Schemas['ApiKeyList']);
+    const found = await listApiKeys(ctx.db, { ...page(req.query), ...(tenantId ? { tenantId } : {}) });
+    res.json({ data: found.rows.map(apiKeyInfo), next_cursor: nextCursor(found) } satisfies Schemas['ApiKeyList']);
   });
 
   router.post('/api/admin/api-keys/', async (req, res) => {

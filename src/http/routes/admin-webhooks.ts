@@ -23,7 +23,7 @@ export function webhookAdminRoutes(ctx: ServiceContext): Router {
     const limit = limitParam(req.query);
     const after = cursorParam(req.query, isStreamId);
     const page = await redisCall(() => listDeadLetters(ctx.redis, keys, { limit, ...(after ? { after } : {}) }));
-    res.json({ data: page.data, next_cursor: page.nextAfter ? encodeCursor([page.nextAfter]) : null } satisfies Schemas['DeadLetterList']);
+    res.json({ data: page.rows, next_cursor: page.next === null ? null : encodeCursor([page.next]) } satisfies Schemas['DeadLetterList']);
   });
 
   router.post('/api/admin/webhooks/dead-letters/replay/', async (req, res) => {

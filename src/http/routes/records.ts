@@ -5,7 +5,7 @@ import type { components } from '../../generated/api.js';
 import { RESOURCES, type ResourceDefinition, type ResourceName } from '../../resources/index.js';
 import { getRecords, listRecords, type ListQuery } from '../../store/record-reads.js';
 import { tenantOf } from '../auth.js';
-import { decodeCursor, encodeCursor } from '../cursor.js';
+import { decodeIdCursor, encodeCursor } from '../cursor.js';
 import { perTenantReadLimiter } from '../read-limiter.js';
 
 type Schemas = components['schemas'];
@@ -40,7 +40,7 @@ function listQuery(resource: ResourceDefinition, query: Request['query']): ListQ
   }
   return {
     limit: Number(query.limit ?? 50),
-    ...(typeof query.cursor === 'string' ? { after: decodeCursor(query.cursor, resource.keyColumns.length) } : {}),
+    ...(typeof query.cursor === 'string' ? { after: decodeIdCursor(query.cursor, resource.keyColumns.length) } : {}),
     filters,
     includeDeleted: String(query.include_deleted) === 'true',
   };
@@ -72,7 +72,7 @@ export function recordRoutes(ctx: Pick<ServiceContext, 'db' | 'config'>): Router
       const page = await limited(tenantId, () => listRecords(ctx.db, resource, tenantId, query, bounds));
       const body = {
         data: page.rows.map(({ row, children }) => resource.toApi(row, children)),
-        next_cursor: page.nextKey ? encodeCursor(page.nextKey) : null,
+        next_cursor: page.next === null ? null : encodeCursor(page.next),
       };
       res.json(body as ResourceApi[typeof resource.name]['list']);
     });
