@@ -76,7 +76,7 @@ bench: install services ## Benchmarks of every hot path next to its baseline →
 test-unit: install ## Run the unit tests only
 	npm run -s test:unit
 
-lint: install sdk-install ## ESLint, tsc --noEmit and the OpenAPI linter
+lint: install sdk-install ## ESLint, tsc --noEmit, the OpenAPI linter, the layer rules (dependency-cruiser) and the module map check
 	npm run -s lint
 
 typecheck: install sdk-install ## tsc --noEmit
