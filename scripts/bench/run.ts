@@ -5,25 +5,29 @@
  *   --quick (or QUICK=1)   smaller sizes, well under a minute; does not touch docs/benchmarks.md unless --out is given
  *   --only ingest,reads    run some benchmarks only
  *   --out <file>           where to write the report (default docs/benchmarks.md for a full run)
+ *   --update               with --only: rewrite docs/benchmarks.md (or --out) with the sections of the benchmarks
+ *                          run, keeping every other section as it is (e.g. `--only graphql-sync --update`)
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { withTimeout } from '../../src/platform/timeout.js';
 import { applyBenchmark } from './apply.js';
+import { bulkSyncBenchmark } from './bulk-sync.js';
+import { graphqlSyncBenchmark } from './graphql-sync.js';
 import { ingestBenchmark } from './ingest.js';
 import { compileForBenchmarks } from './lib/build.js';
 import { stopAllChildren, useCompiledChildren } from './lib/child.js';
 import { assertLoopback, cleanupAll, sweepStaleRuns } from './lib/infra.js';
 import { machineInfo } from './lib/machine.js';
-import { renderReport } from './lib/report.js';
+import { mergeReport, renderReport } from './lib/report.js';
 import { printResult } from './lib/print.js';
 import type { Benchmark, BenchResult } from './lib/types.js';
 import { readsBenchmark } from './reads.js';
 import { syncBenchmark } from './sync.js';
 
-const BENCHMARKS: Benchmark[] = [readsBenchmark, ingestBenchmark, applyBenchmark, syncBenchmark];
-/** A benchmark that runs longer than this is stopped (its processes, database and keys removed). */
+const BENCHMARKS: Benchmark[] = [readsBenchmark, ingestBenchmark, applyBenchmark, syncBenchmark, graphqlSyncBenchmark, bulkSyncBenchmark];
+/** A benchmark that runs longer than this (unless it sets its own) is stopped (its processes, database and keys removed). */
 const TIMEOUT_MS = { quick: 60_000, full: 300_000 };
 
 const { values } = parseArgs({
@@ -31,6 +35,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: /^(1|true|yes)$/i.test(process.env.QUICK ?? '') },
     only: { type: 'string' },
     out: { type: 'string' },
+    update: { type: 'boolean', default: false },
   },
 });
 const quick = values.quick ?? false;
@@ -40,7 +45,9 @@ if (selected.length === 0) {
   console.error(`no benchmark matches --only ${values.only}; known: ${BENCHMARKS.map((b) => b.id).join(', ')}`);
   process.exit(2);
 }
-const out = values.out ?? (quick || only ? undefined : path.resolve(import.meta.dirname, '../../docs/benchmarks.md'));
+const DEFAULT_OUT = path.resolve(import.meta.dirname, '../../docs/benchmarks.md');
+const update = Boolean(values.update && only);
+const out = values.out ?? (update || !(quick || only) ? DEFAULT_OUT : undefined);
 
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -70,7 +77,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     console.log(`▶ ${bench.title}`);
     const log = (message: string) => console.log(`  ${bench.id}: ${message}`);
-    const timeoutMs = quick ? TIMEOUT_MS.quick : TIMEOUT_MS.full;
+    const timeoutMs = (bench.timeoutMs ?? TIMEOUT_MS)[quick ? 'quick' : 'full'];
     try {
       const result = await withTimeout(bench.run({ quick, log }), timeoutMs, `${bench.title} did not finish within ${timeoutMs / 1000} s`);
       const full: BenchResult = { id: bench.id, title: bench.title, ...result, seconds: (performance.now() - t0) / 1000 };
@@ -85,9 +92,13 @@ async function main(): Promise<void> {
 
   const totalSeconds = (Date.now() - started.getTime()) / 1000;
   console.log(`Done in ${Math.round(totalSeconds)} s.`);
-  if (out) {
-    writeFileSync(out, renderReport({ quick, machine, results, failures, startedAt: started, totalSeconds, command: commandLine() }));
-    console.log(`Report written to ${path.relative(process.cwd(), out)}`);
+  if (out && update && failures.length > 0) {
+    console.log(`${path.relative(process.cwd(), out)} left as it is: a benchmark failed.`);
+  } else if (out) {
+    const report = renderReport({ quick, machine, results, failures, startedAt: started, totalSeconds, command: commandLine() });
+    const merged = update && existsSync(out) ? mergeReport(readFileSync(out, 'utf8'), report, { machine, startedAt: started, command: commandLine(), quick }, BENCHMARKS.map((b) => b.title)) : report;
+    writeFileSync(out, merged);
+    console.log(`Report written to ${path.relative(process.cwd(), out)}${update ? ` (sections updated: ${results.map((r) => r.title).join(', ')})` : ''}`);
   } else if (quick) {
     console.log('QUICK run: docs/benchmarks.md left as it is (pass --out <file> to write a report).');
   }
@@ -95,7 +106,7 @@ async function main(): Promise<void> {
 }
 
 function commandLine(): string {
-  return `make bench${quick ? ' QUICK=1' : ''}${only ? ` (npm run bench -- ${quick ? '--quick ' : ''}--only ${[...only].join(',')})` : ''}`;
+  return `make bench${quick ? ' QUICK=1' : ''}${only ? ` (npm run bench -- ${quick ? '--quick ' : ''}--only ${[...only].join(',')}${update ? ' --update' : ''})` : ''}`;
 }
 
 main()

@@ -189,7 +189,7 @@ function allowedSeconds(requests: number, bucket: Bucket): number {
 }
 
 /** The sync's own "sync succeeded" log lines (ms, sweepMs); other lines pass through from warnings up. */
-function runLogs() {
+export function runLogs() {
   const done: { ms: number; sweepMs: number }[] = [];
   return {
     done,
@@ -209,9 +209,9 @@ function runLogs() {
     },
   };
 }
-type RunLogs = ReturnType<typeof runLogs>;
+export type RunLogs = ReturnType<typeof runLogs>;
 
-interface SyncRun {
+export interface SyncRun {
   /** Deletion sweep at the end of the full run, from the sync's log line. */
   sweepSeconds: number;
   seconds: number;
@@ -222,7 +222,8 @@ interface SyncRun {
   cpu: CpuShares;
 }
 
-async function measureSync(runner: BenchChild, integrationId: number, limited: boolean, pids: Record<string, number | undefined>, logs: RunLogs): Promise<SyncRun> {
+/** One `sync` call of a runner, with its memory sampled and CPU measured; `args` are passed on to the call (resource), `result` is its answer. */
+export async function measureSync<R extends { seconds: number } = { seconds: number }>(runner: BenchChild, integrationId: number, limited: boolean, pids: Record<string, number | undefined>, logs: RunLogs, args: Record<string, unknown> = {}): Promise<SyncRun & { result: R }> {
   const logged = logs.done.length;
   runner.resetPeakMemory();
   const idleRssMb = runner.memory().rssMb;
@@ -231,12 +232,12 @@ async function measureSync(runner: BenchChild, integrationId: number, limited: b
   const timer = setInterval(() => samples.push({ at: performance.now() - t0, mb: runner.memory().rssMb }), 200);
   const window = cpuWindow({ ...pids, worker: runner.pid });
   try {
-    const result = await runner.call<{ seconds: number }>('sync', { integrationId, limited });
+    const result = await runner.call<R>('sync', { ...args, integrationId, limited });
     const cpu = window();
     const total = performance.now() - t0;
     const quarter = samples.find((s) => s.at >= total / 4) ?? samples[0];
     const line = await logs.next(logged);
-    return { seconds: result.seconds, sweepSeconds: (line?.sweepMs ?? 0) / 1000, idleRssMb, peakRssMb: runner.memory().peakMb, rssAtQuarterMb: quarter?.mb ?? idleRssMb, rssAtEndMb: samples[samples.length - 1]?.mb ?? idleRssMb, cpu };
+    return { result, seconds: result.seconds, sweepSeconds: (line?.sweepMs ?? 0) / 1000, idleRssMb, peakRssMb: runner.memory().peakMb, rssAtQuarterMb: quarter?.mb ?? idleRssMb, rssAtEndMb: samples[samples.length - 1]?.mb ?? idleRssMb, cpu };
   } finally {
     clearInterval(timer);
   }

@@ -145,7 +145,7 @@ export function graphqlReply(shop: MockShop, version: string, token: string, bod
     });
   }
   if (s.rateLimit.enabled) s.available -= requested;
-  const result = execute({ schema, document, variableValues: variables, operationName, rootValue: rootValue(shop, token) });
+  const result = execute({ schema, document, variableValues: variables, operationName, rootValue: { ...rootValue(shop, token), ...shop.bulk.graphqlFields(version, token) } });
   if (result instanceof Promise) throw new Error('mock GraphQL resolvers are synchronous');
   const actual = walker.selectionCost(operation.selectionSet, rootType, (result.data ?? null) as Record<string, unknown> | null);
   if (s.rateLimit.enabled) s.available = Math.min(s.rateLimit.maximumAvailable, s.available + requested - actual);
@@ -300,12 +300,23 @@ function decodeCursor(value: unknown): Key {
   throw new GraphQLError(`Invalid cursor for ${String(value)}`, { extensions: { code: 'BAD_USER_INPUT' } });
 }
 
-/** A Relay connection over items already in cursor order. */
-function connection<T>(items: T[], args: Args, keyOf: (item: T) => Key, toNode: (item: T) => Json): Json {
+/**
+ * A Relay connection over items already in cursor order. `ascending`: the keys grow along the list, so
+ * the cursor's position is found by binary search (a walk of a 50,000-record list would otherwise scan
+ * every record before the page, for every page).
+ */
+function connection<T>(items: T[], args: Args, keyOf: (item: T) => Key, toNode: (item: T) => Json, ascending = false): Json {
   if (args.last !== undefined || args.before !== undefined) throw new GraphQLError('The mock serves first/after pagination only');
   const after = args.after === undefined || args.after === null ? undefined : decodeCursor(args.after);
   let start = 0;
-  if (after) while (start < items.length && compareKeys(keyOf(items[start] as T), after) <= 0) start++;
+  if (after && ascending) {
+    let hi = items.length;
+    while (start < hi) {
+      const mid = (start + hi) >>> 1;
+      if (compareKeys(keyOf(items[mid] as T), after) <= 0) start = mid + 1;
+      else hi = mid;
+    }
+  } else if (after) while (start < items.length && compareKeys(keyOf(items[start] as T), after) <= 0) start++;
   const first = Number(args.first);
   const page = items.slice(start, start + first);
   const edges = page.map((item) => ({ cursor: encodeCursor(keyOf(item)), node: toNode(item) }));
@@ -321,16 +332,47 @@ function connection<T>(items: T[], args: Args, keyOf: (item: T) => Key, toNode: 
   };
 }
 
+/**
+ * Every entry of a collection (deleted ones too) in UPDATED_AT order, kept between pages: sorting
+ * 50,000 entries for each page of a walk made the mock, not the client, the slowest part of a sync.
+ */
+const byUpdatedAt = new WeakMap<object, unknown[]>();
+const updatedOrder = (a: { updatedMs: number; id: number }, b: { updatedMs: number; id: number }) => a.updatedMs - b.updatedMs || a.id - b.id;
+
 /** Live entries of a collection matching `query` (and created since `createdSince`), in `sortKey` order (UPDATED_AT: updated, then id). */
 function sortedEntries<T extends { id: number }>(collection: Collection<T>, args: Args, createdSince?: number): Entry<T>[] {
   const inRange = updatedRange(args.query);
-  const list = collection.entries.filter((e) => !e.deleted && inRange(e.updatedMs) && (createdSince === undefined || e.createdMs >= createdSince));
-  if (args.sortKey === 'UPDATED_AT') list.sort((a, b) => a.updatedMs - b.updatedMs || a.id - b.id);
-  return args.reverse ? list.reverse() : list;
+  const keep = (e: Entry<T>) => !e.deleted && inRange(e.updatedMs) && (createdSince === undefined || e.createdMs >= createdSince);
+  if (args.sortKey !== 'UPDATED_AT') {
+    const list = collection.entries.filter(keep);
+    return args.reverse ? list.reverse() : list;
+  }
+  // The kept order holds every entry (entries are only ever appended) and is checked in the same pass
+  // that filters it: an entry added, or updated out of order since, sorts it again.
+  let order = byUpdatedAt.get(collection) as Entry<T>[] | undefined;
+  for (let attempt = 0; ; attempt++) {
+    if (!order || order.length !== collection.entries.length || attempt > 0) {
+      order = [...collection.entries].sort(updatedOrder);
+      byUpdatedAt.set(collection, order);
+    }
+    const list: Entry<T>[] = [];
+    let sorted = true;
+    for (let i = 0; i < order.length; i++) {
+      const e = order[i] as Entry<T>;
+      if (i > 0 && updatedOrder(order[i - 1] as Entry<T>, e) >= 0) {
+        sorted = false;
+        break;
+      }
+      if (keep(e)) list.push(e);
+    }
+    if (sorted) return args.reverse ? list.reverse() : list;
+  }
 }
 const entryKey = (args: Args) => (e: { id: number; updatedMs: number }): Key => (args.sortKey === 'UPDATED_AT' ? [e.updatedMs, e.id] : [e.id]);
+/** Whether a list of `sortedEntries` has its cursor keys ascending (anything but `reverse`). */
+const ascendingList = (args: Args) => !args.reverse;
 
-function rootValue(shop: MockShop, token: string): Json {
+export function rootValue(shop: MockShop, token: string): Json {
   const scopes = shop.scopesOf(token);
   const c = shop.catalog;
   const need = (field: string, scope: string) => {
@@ -463,7 +505,7 @@ function rootValue(shop: MockShop, token: string): Json {
     shop: () => ({ id: gid('Shop', shop.id), name: shop.shopRecord().name, currencyCode: currency(), myshopifyDomain: shop.domain }),
     products: (args: Args) => {
       need('products', 'read_products');
-      return connection(sortedEntries(c.products, args), args, entryKey(args), (e) => productNode(c.products.record(e)));
+      return connection(sortedEntries(c.products, args), args, entryKey(args), (e) => productNode(c.products.record(e)), ascendingList(args));
     },
     product: (args: Args) => {
       need('product', 'read_products');
@@ -473,7 +515,7 @@ function rootValue(shop: MockShop, token: string): Json {
     orders: (args: Args) => {
       need('orders', 'read_orders');
       // Every status (no `status=any` as in REST); without read_all_orders only the last 60 days.
-      return connection(sortedEntries(c.orders, args, shop.ordersCreatedSince(token)), args, entryKey(args), (e) => orderNode(c.orders.record(e)));
+      return connection(sortedEntries(c.orders, args, shop.ordersCreatedSince(token)), args, entryKey(args), (e) => orderNode(c.orders.record(e)), ascendingList(args));
     },
     order: (args: Args) => {
       need('order', 'read_orders');
@@ -483,7 +525,7 @@ function rootValue(shop: MockShop, token: string): Json {
     },
     customers: (args: Args) => {
       need('customers', 'read_customers');
-      return connection(sortedEntries(c.customers, args), args, entryKey(args), (e) => customerNode(c.customers.record(e)));
+      return connection(sortedEntries(c.customers, args), args, entryKey(args), (e) => customerNode(c.customers.record(e)), ascendingList(args));
     },
     locations: (args: Args) => {
       need('locations', 'read_locations');

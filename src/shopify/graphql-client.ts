@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
+import { shopifyHttp, type ShopifyHttpOverrides } from '../platform/retry-policies.js';
 import { createShopifyClient, type ShopifyClient, type ShopifyClientDeps, type ShopifyClientObserver, type ShopifyClientTarget } from './admin-client.js';
 import { ShopifyAccessDeniedError, ShopifyApiError, ShopifyClientError, ShopifyRetriableError, ShopifyThrottledError, ShopifyUserErrorsError, type ShopifyErrorInfo } from './errors.js';
 import { createRedisCostLimiter, noCostLimit, throttleWaitMs, type CostLimiter, type QueryCost } from './graphql/cost-limiter.js';
-import { realSleep, retryPolicy, type RetryPolicy } from './retry.js';
+import { realSleep } from './retry.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 /**
@@ -86,14 +87,14 @@ interface GraphqlOverOptions {
   config: GraphqlClientDeps['config'];
   sleep: (ms: number) => Promise<void>;
   logger?: Logger;
-  retry?: Partial<RetryPolicy>;
+  retry?: ShopifyHttpOverrides;
   observer?: ShopifyClientObserver;
 }
 
 function graphqlOver(transport: ShopifyClient, o: GraphqlOverOptions): GraphqlClient {
   const { limiter, sleep } = o;
   const log = o.logger;
-  const policy = retryPolicy(o.config, o.retry);
+  const policy = shopifyHttp(o.config, o.retry);
   const stats: GraphqlClientStats = { requests: 0, throttled: 0, pointsRequested: 0, pointsSpent: 0, limiterWaitMs: 0 };
   const path = `/admin/api/${transport.apiVersion}/graphql.json`;
 
@@ -113,6 +114,8 @@ function graphqlOver(transport: ShopifyClient, o: GraphqlOverOptions): GraphqlCl
       const before = transport.stats;
       const sentBefore = before.requests;
       const throttledBefore = before.throttled;
+      // How old the answer's throttleStatus can be at most when it is settled (see CostLimiter.settle).
+      const sentAt = performance.now();
       let body: GraphqlBody;
       try {
         body = (await transport.request<GraphqlBody>('POST', 'graphql', { body: { query: request.document, variables: request.variables ?? {} } })).body;
@@ -125,7 +128,7 @@ function graphqlOver(transport: ShopifyClient, o: GraphqlOverOptions): GraphqlCl
       }
       const cost = body.extensions?.cost;
       const throttled = (body.errors ?? []).some((e) => e.extensions?.code === 'THROTTLED');
-      await limiter.settle(request.requestedCost, cost, { throttled }).catch(() => undefined);
+      await limiter.settle(request.requestedCost, cost, { throttled, ageMs: performance.now() - sentAt }).catch(() => undefined);
       stats.pointsRequested += cost?.requestedQueryCost ?? request.requestedCost;
       if (throttled) {
         stats.throttled++;

@@ -81,3 +81,69 @@ export function renderReport(r: ReportInput): string {
   lines.push('');
   return lines.join('\n');
 }
+
+/** `## Heading` blocks of a report: what comes before the first one, then each with its lines. */
+function splitSections(markdown: string): { preamble: string[]; sections: Map<string, string[]> } {
+  const preamble: string[] = [];
+  const sections = new Map<string, string[]>();
+  let current: string[] = preamble;
+  for (const line of markdown.split('\n')) {
+    const heading = /^## (.+)$/.exec(line);
+    if (heading) sections.set(heading[1] as string, (current = [line]));
+    else current.push(line);
+  }
+  return { preamble, sections };
+}
+
+/** Rows of the Targets table by their first cell (the benchmark's title). */
+function targetRows(lines: string[] | undefined): Map<string, string[]> {
+  const rows = new Map<string, string[]>();
+  for (const line of lines ?? []) {
+    const m = /^\| ([^|]+?) \| /.exec(line);
+    if (!m || line.startsWith('| Benchmark |') || line.startsWith('| --- |')) continue;
+    const title = m[1] as string;
+    rows.set(title, [...(rows.get(title) ?? []), line]);
+  }
+  return rows;
+}
+
+/**
+ * A report in which only the benchmarks of this run (`--only … --update`) are replaced: their sections
+ * and Targets rows come from `fresh`, every other benchmark's stay as `existing` has them (with the run
+ * they came from), and the header says when each re-run section was measured.
+ */
+export function mergeReport(existing: string, fresh: string, r: Pick<ReportInput, 'machine' | 'startedAt' | 'command' | 'quick'>, titlesInOrder: string[]): string {
+  const old = splitSections(existing);
+  const now = splitSections(fresh);
+  const updated = new Set([...now.sections.keys()].filter((t) => titlesInOrder.includes(t)));
+  const oldRows = targetRows(old.sections.get('Targets'));
+  const newRows = targetRows(now.sections.get('Targets'));
+
+  const preamble = [...old.preamble];
+  while (preamble.length > 0 && preamble[preamble.length - 1] === '') preamble.pop();
+  for (const title of updated) {
+    const note = `- ${title}: re-run on its own ${r.startedAt.toISOString()} — \`${r.command}\`${r.quick ? ' (QUICK: reduced sizes)' : ''}; load average before it ${r.machine.loadAverage.join(' / ')}`;
+    const at = preamble.findIndex((l) => l.startsWith(`- ${title}: re-run on its own `));
+    if (at >= 0) preamble[at] = note;
+    else preamble.push(note);
+  }
+  const lines = [...preamble, ''];
+  lines.push('## Targets', '', row(['Benchmark', 'Figure', 'Measured', 'Baseline', 'Ratio', 'Target']), row(['---', '---', '---:', '---', '---:', '---']));
+  for (const title of titlesInOrder) lines.push(...((updated.has(title) ? newRows : oldRows).get(title) ?? []));
+  lines.push('');
+  const trim = (block: string[]) => {
+    const out = [...block];
+    while (out.length > 0 && out[out.length - 1] === '') out.pop();
+    return [...out, ''];
+  };
+  for (const title of titlesInOrder) {
+    const block = updated.has(title) ? now.sections.get(title) : old.sections.get(title);
+    if (block) lines.push(...trim(block));
+  }
+  for (const [title, block] of old.sections) {
+    if (!titlesInOrder.includes(title) && !['Targets', 'Method', 'Benchmarks that failed'].includes(title)) lines.push(...trim(block));
+  }
+  const method = now.sections.get('Method') ?? old.sections.get('Method');
+  if (method) lines.push(...trim(method));
+  return lines.join('\n');
+}

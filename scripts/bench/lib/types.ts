@@ -39,6 +39,8 @@ export interface BenchResult {
 export interface Benchmark {
   id: string;
   title: string;
+  /** Stops the benchmark after this long (default: the runner's, 60 s QUICK / 300 s full). */
+  timeoutMs?: { quick: number; full: number };
   run(opts: BenchOptions): Promise<Omit<BenchResult, 'id' | 'title' | 'seconds'>>;
 }
 

@@ -7,11 +7,15 @@ import { luaScript, type Redis, type RedisKeys } from '../../platform/redis.js';
  *
  * - `reserve(cost)` takes a query's requested cost before it is sent and answers 0, or answers how many
  *   ms to wait before asking again (taking nothing then): the time the restore rate needs.
- * - `settle(reserved, cost)` after the answer: refunds what was reserved but not spent (Shopify charges
- *   the requested cost up front and refunds the difference), and calibrates from `throttleStatus`:
+ * - `settle(reserved, cost, { ageMs })` after the answer: refunds what was reserved but not spent (Shopify
+ *   charges the requested cost up front and refunds the difference), and calibrates from `throttleStatus`:
  *   Shopify's bucket size and restore rate replace ours, and when Shopify has fewer points left than we
  *   count (another deployment of ours without this Redis, lost state) our count drops to Shopify's.
- *   Never up: points we reserved for queries still in flight are not yet charged at Shopify.
+ *   Never up: points we reserved for queries still in flight are not yet charged at Shopify. Shopify's
+ *   count was taken while the query ran, at most `ageMs` (since the query was sent) ago, and its bucket
+ *   has been restoring since: ours drops only below what it may hold by now. Comparing with the count as
+ *   if taken at settle time would drop ours after every query by the restore of the answer's way back
+ *   and its parsing, so every next query would wait that long for nothing.
  * - After THROTTLED nothing was charged: `settle(reserved, cost, { throttled: true })` refunds it all
  *   and drops to Shopify's count, so the next `reserve` waits exactly (requested - available) / rate.
  * - `throttledFor(ms)` after an HTTP 429: every process waits that long first.
@@ -33,7 +37,7 @@ export interface ThrottleStatus {
 
 export interface CostLimiter {
   reserve(cost: number): Promise<number>;
-  settle(reserved: number, cost: QueryCost | undefined, opts?: { throttled?: boolean }): Promise<void>;
+  settle(reserved: number, cost: QueryCost | undefined, opts?: { throttled?: boolean; ageMs?: number }): Promise<void>;
   throttledFor(retryAfterMs: number): Promise<void>;
 }
 
@@ -58,7 +62,7 @@ export interface PointsState {
 
 export type PointsOp =
   | { op: 'reserve'; cost: number }
-  | { op: 'settle'; refund: number; seen?: ThrottleStatus }
+  | { op: 'settle'; refund: number; seen?: ThrottleStatus; ageMs?: number }
   | { op: 'drain'; waitMs: number };
 
 /** One step of the bucket; the Lua script below is the same arithmetic (`now` in ms, rate per second). */
@@ -78,7 +82,8 @@ export function pointsStep(state: PointsState | undefined, now: number, defaults
     if (op.seen) {
       max = op.seen.maximumAvailable;
       rate = op.seen.restoreRate;
-      available = Math.min(available, op.seen.currentlyAvailable, max);
+      const restoredSince = ((op.ageMs ?? 0) * rate) / 1000;
+      available = Math.min(available, op.seen.currentlyAvailable + restoredSince, max);
     }
   } else {
     available = Math.min(available, -(op.waitMs * rate) / 1000);
@@ -105,7 +110,7 @@ elseif op == 'settle' then
   if ARGV[5] ~= '' then
     max = tonumber(ARGV[5])
     rate = tonumber(ARGV[7])
-    available = math.min(available, tonumber(ARGV[6]), max)
+    available = math.min(available, tonumber(ARGV[6]) + (tonumber(ARGV[8]) or 0) * rate / 1000, max)
   end
 elseif op == 'drain' then
   available = math.min(available, -tonumber(ARGV[4]) * rate / 1000)
@@ -158,7 +163,7 @@ export function createRedisCostLimiter(opts: RedisCostLimiterOptions): CostLimit
     const args = ['1', key, op.op, String(defaults.max), String(defaults.rate)];
     if (op.op === 'reserve') args.push(String(op.cost));
     else if (op.op === 'drain') args.push(String(op.waitMs));
-    else args.push(String(op.refund), ...(op.seen ? [op.seen.maximumAvailable, op.seen.currentlyAvailable, op.seen.restoreRate].map(String) : ['', '', '']));
+    else args.push(String(op.refund), ...(op.seen ? [op.seen.maximumAvailable, op.seen.currentlyAvailable, op.seen.restoreRate].map(String) : ['', '', '']), String(op.ageMs ?? 0));
     try {
       const reply = await runPointsScript(opts.redis, args);
       if (warned) {
@@ -176,7 +181,9 @@ export function createRedisCostLimiter(opts: RedisCostLimiterOptions): CostLimit
     async settle(reserved, cost, settleOpts = {}) {
       const spent = settleOpts.throttled ? 0 : (cost?.actualQueryCost ?? cost?.requestedQueryCost ?? reserved);
       const seen = validThrottleStatus(cost?.throttleStatus);
-      await run({ op: 'settle', refund: Math.max(0, reserved - spent), ...(seen ? { seen } : {}) });
+      // After THROTTLED the count is taken as of now: the next reservation then waits no less than Shopify said.
+      const ageMs = !settleOpts.throttled && settleOpts.ageMs !== undefined && Number.isFinite(settleOpts.ageMs) ? Math.max(0, settleOpts.ageMs) : 0;
+      await run({ op: 'settle', refund: Math.max(0, reserved - spent), ...(seen ? { seen, ageMs } : {}) });
     },
     async throttledFor(waitMs) {
       await run({ op: 'drain', waitMs });
