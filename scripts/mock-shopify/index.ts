@@ -85,6 +85,8 @@ export async function startMockShopify(opts: MockShopifyOptions = {}): Promise<M
   const port = (server.address() as AddressInfo).port;
   const host = opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  // Bulk results are downloaded from the server's own origin.
+  for (const shop of shops.values()) shop.bulk.origin = url;
   const each = (domain: string | undefined, fn: (s: MockShop) => void) => {
     if (domain === undefined) shops.forEach(fn);
     else fn(get(domain));
@@ -104,15 +106,21 @@ export async function startMockShopify(opts: MockShopifyOptions = {}): Promise<M
     clock,
     tokens: oauth.tokens,
     shop: get,
-    addShop,
+    addShop: (shopOpts) => {
+      const shop = addShop(shopOpts);
+      shop.bulk.origin = url;
+      return shop;
+    },
     setFaults: (faults, domain) => each(domain, (s) => s.setFaults(faults)),
     setRateLimit: (rateLimit, domain) => each(domain, (s) => s.setRateLimit(rateLimit)),
     truth: (domain) => get(domain).truth(),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: async () => {
+      await Promise.all([...shops.values()].map((s) => s.bulk.close()));
+      await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }
 
@@ -127,3 +135,6 @@ export { THREE_DECIMAL_CURRENCIES } from './catalog.js';
 export type { MockTruth, TruthCustomer, TruthInventoryLevel, TruthLineItem, TruthLocation, TruthOrder, TruthProduct, TruthVariant } from './truth.js';
 export { graphqlState, resetGraphqlStats, setGraphqlRateLimit } from './graphql.js';
 export type { MockGraphqlRateLimit, MockGraphqlStats } from './graphql.js';
+export { MockBulkOperations, DEFAULT_BULK_CONFIG, bulkLimitFor } from './bulk.js';
+export type { BulkErrorCode, BulkStatus, MockBulkConfig, MockBulkFailure, MockBulkOperation, MockBulkStats } from './bulk.js';
+export type { MockBulkInterleave } from './bulk-jsonl.js';

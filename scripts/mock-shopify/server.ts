@@ -4,6 +4,7 @@ import type { ShopifyOrder, ShopifyProduct } from '../../src/shopify/types.js';
 import type { Collection, Entry } from './collection.js';
 import { scan } from './collection.js';
 import { isOrderCancelled, isOrderClosed } from './catalog.js';
+import { BULK_RESULTS_PREFIX, serveBulkResult } from './bulk-http.js';
 import { graphqlReply } from './graphql.js';
 import { COMPLIANCE_TOPICS, SUBSCRIBABLE_TOPICS } from './topics.js';
 import { commonFilter, dateParam, fieldValues, HttpError, idList, linkHeader, parseListRequest, project, type Cursor, type ListRequest } from './listing.js';
@@ -91,6 +92,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function handle(state: MockServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://mock.invalid');
+  if (url.pathname.startsWith(BULK_RESULTS_PREFIX)) return serveBulkResult(state.shops.values(), req, res, url);
   const m = /^\/([^/]+)(\/admin\/.*)$/.exec(url.pathname);
   const shop = m ? state.shops.get(decodeURIComponent(m[1] as string)) : undefined;
   if (!m || !shop) return send(res, notFound());

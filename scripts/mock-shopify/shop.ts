@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type {
   ShopifyCustomer, ShopifyInventoryLevel, ShopifyLocation, ShopifyOrder, ShopifyProduct, ShopifyShop, ShopifyWebhook,
 } from '../../src/shopify/types.js';
+import { MockBulkOperations } from './bulk.js';
 import { Catalog } from './catalog.js';
 import { setGraphqlRateLimit, type MockGraphqlRateLimit } from './graphql.js';
 import { MockClock } from './clock.js';
@@ -104,6 +105,8 @@ export class MockShop {
   rateLimit: MockRateLimit;
   faults: MockFaults = { ...DEFAULT_FAULTS };
   stats: MockShopStats = emptyStats();
+  /** Bulk query operations: controls, faults, counters (see bulk.ts). */
+  readonly bulk: MockBulkOperations;
   private bucketLevel = 0;
   private bucketTs = performance.now();
   private nextWebhookId: number;
@@ -128,6 +131,7 @@ export class MockShop {
     // A REST bucket switched off or sped up for a test or benchmark takes the points bucket along, unless that is set itself.
     setGraphqlRateLimit(this, { enabled: this.rateLimit.enabled, scale: this.rateLimit.scale, ...graphqlRateLimitDefaults, ...opts.graphqlRateLimit });
     this.nextWebhookId = 1_100_000_000_000 + index * 1_000_000;
+    this.bulk = new MockBulkOperations(this);
     const offset = opts.timezoneOffset ?? '-05:00';
     const offsetMinutes = parseOffset(offset);
     const currency = opts.currency ?? 'USD';

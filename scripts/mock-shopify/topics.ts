@@ -5,6 +5,7 @@ export const SUBSCRIBABLE_TOPICS = new Set([
   'customers/create', 'customers/update', 'customers/delete', 'customers/enable', 'customers/disable',
   'inventory_levels/update', 'inventory_levels/connect', 'inventory_levels/disconnect', 'inventory_items/create', 'inventory_items/update', 'inventory_items/delete',
   'locations/create', 'locations/update', 'locations/delete', 'app/uninstalled', 'shop/update',
+  'bulk_operations/finish',
 ]);
 export const COMPLIANCE_TOPICS = new Set(['customers/data_request', 'customers/redact', 'shop/redact']);
 
