@@ -84,7 +84,7 @@ function encryptionKey(name: string, value: string): Buffer {
 }
 
 /** Topics of the app itself and the compliance topics every public app handles; record topics come from the registry. */
-export const APP_WEBHOOK_TOPICS = ['app/uninstalled', 'customers/data_request', 'customers/redact', 'shop/redact'] as const;
+export const APP_WEBHOOK_TOPICS = ['app/uninstalled', 'customers/data_request', 'customers/redact', 'shop/redact', 'bulk_operations/finish'] as const;
 export const HANDLED_WEBHOOK_TOPICS: readonly string[] = [...RECORD_WEBHOOK_TOPICS, ...APP_WEBHOOK_TOPICS];
 
 export function loadConfig(env: Env = process.env) {
@@ -160,6 +160,14 @@ export function loadConfig(env: Env = process.env) {
       jobBackoffSeconds: r.num('SYNC_JOB_BACKOFF_SECONDS', 30, 0, 86400),
       /** A scheduled incremental run becomes a full one (which also finds deletions) when the last full run is older. 0 = never. */
       fullSyncEverySeconds: r.int('SYNC_FULL_EVERY_SECONDS', 86400, 0, 30 * 86400),
+      /**
+       * Full runs export the resource as a Shopify bulk operation (GraphQL only): outside the rate limit,
+       * one file per resource. Off: full runs page through the API like incremental ones.
+       */
+      fullViaBulk: r.bool('SYNC_FULL_VIA_BULK', true),
+      /** A waiting bulk run looks at its operation after this long, doubling up to the maximum (the finish webhook wakes it sooner). */
+      bulkPollMinSeconds: r.num('SYNC_BULK_POLL_MIN_SECONDS', 5, 0.05, 3600),
+      bulkPollMaxSeconds: r.num('SYNC_BULK_POLL_MAX_SECONDS', 300, 0.05, 86400),
     },
     webhooks: {
       maxBodyBytes: r.int('WEBHOOK_MAX_BODY_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),

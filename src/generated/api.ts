@@ -1084,6 +1084,20 @@ export interface components {
              * @example since_id=8000000000250
              */
             resumes_from: string | null;
+            /** @description The Shopify bulk query operation a full run exported the resource with (SYNC_FULL_VIA_BULK), as the run last saw it; null for paginated runs. While it is CREATED or RUNNING the run waits without holding a worker; the `bulk_operations/finish` webhook wakes it, else it looks again with backoff. `records_written` counts the rows applied from its file so far. */
+            bulk_operation: {
+                /** @example gid://shopify/BulkOperation/720918 */
+                id: string;
+                /**
+                 * @description Shopify's status of the operation.
+                 * @enum {string}
+                 */
+                status: "CREATED" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELING" | "CANCELED" | "EXPIRED";
+                /** @description Objects (records and their children) Shopify exported so far. */
+                object_count: number | null;
+                /** @description Bytes of the result file downloaded and applied so far. */
+                bytes_downloaded: number | null;
+            } | null;
             error: string | null;
         };
         SyncLogList: {

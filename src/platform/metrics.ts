@@ -60,6 +60,18 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['resource', 'kind'] as const,
       registers,
     }),
+    syncBulkOperations: new Counter({
+      name: 'sync_bulk_operations_total',
+      help: 'Bulk operations of full syncs by resource and what became of them (started, adopted, completed, partial, failed, restarted)',
+      labelNames: ['resource', 'outcome'] as const,
+      registers,
+    }),
+    syncBulkBytes: new Counter({
+      name: 'sync_bulk_bytes_total',
+      help: 'Bytes of bulk operation files downloaded and applied, by resource',
+      labelNames: ['resource'] as const,
+      registers,
+    }),
     shopifyRequests: new Counter({
       name: 'shopify_requests_total',
       help: 'Shopify Admin API responses by status (network errors as "error")',

@@ -1,4 +1,5 @@
 import { formatMoney, integer, isoOrNull, money, requiredTimestamp, shopifyId, text, textBytes, timestamp } from './mapping.js';
+import { BULK_EXPORT_QUERIES } from '../shopify/graphql/documents/bulk.js';
 import type { ResourceDefinition } from './types.js';
 import { CUSTOMERS_QUERY, customersCost } from '../shopify/graphql/documents/index.js';
 import { mapCustomer } from './graphql-nodes.js';
@@ -12,6 +13,7 @@ export const customers: ResourceDefinition = {
   shopify: {
     path: 'customers', rootKey: 'customers', params: {}, listing: 'since-id',
     graphql: { kind: 'connection', document: CUSTOMERS_QUERY, root: 'customers', cost: customersCost, filterable: true, orderedByUpdatedAt: true, toRest: mapCustomer },
+    bulk: { query: BULK_EXPORT_QUERIES.customers, lines: 'records', scopes: ['read_customers'] },
   },
   syncInterval: { env: 'CUSTOMERS', defaultSeconds: 3600 },
   webhookTopics: { upsert: ['customers/create', 'customers/update'], delete: ['customers/delete'] },

@@ -1,4 +1,5 @@
 import { integer, isoOrNull, requiredTimestamp, shopifyId } from './mapping.js';
+import { BULK_EXPORT_QUERIES } from '../shopify/graphql/documents/bulk.js';
 import type { ResourceDefinition } from './types.js';
 import { LOCATION_INVENTORY_LEVELS_QUERY, locationInventoryLevelsCost } from '../shopify/graphql/documents/index.js';
 import { mapInventoryLevel } from './graphql-nodes.js';
@@ -15,6 +16,7 @@ export const inventory: ResourceDefinition = {
   shopify: {
     path: 'inventory_levels', rootKey: 'inventory_levels', params: {}, listing: 'per-location',
     graphql: { kind: 'per-location', document: LOCATION_INVENTORY_LEVELS_QUERY, cost: locationInventoryLevelsCost, toRest: mapInventoryLevel },
+    bulk: { query: BULK_EXPORT_QUERIES.inventory, lines: 'records-under-parents', scopes: ['read_inventory', 'read_locations'] },
   },
   syncInterval: { env: 'INVENTORY', defaultSeconds: 1800 },
   webhookTopics: {

@@ -1,4 +1,5 @@
 import { isoOrNull, requiredTimestamp, shopifyId, text, timestamp } from './mapping.js';
+import { BULK_EXPORT_QUERIES } from '../shopify/graphql/documents/bulk.js';
 import type { ResourceDefinition } from './types.js';
 import { LOCATIONS_QUERY, locationsCost } from '../shopify/graphql/documents/index.js';
 import { mapLocation } from './graphql-nodes.js';
@@ -18,6 +19,7 @@ export const locations: ResourceDefinition = {
   shopify: {
     path: 'locations', rootKey: 'locations', params: {}, listing: 'unpaged',
     graphql: { kind: 'connection', document: LOCATIONS_QUERY, root: 'locations', cost: (first) => locationsCost(first), filterable: false, orderedByUpdatedAt: false, toRest: mapLocation },
+    bulk: { query: BULK_EXPORT_QUERIES.locations, lines: 'records', scopes: ['read_locations'] },
   },
   syncInterval: { env: 'LOCATIONS', defaultSeconds: 3600 },
   // `locations/delete` also takes the location's inventory levels with it (see inventory's deleteWhere).

@@ -1,7 +1,8 @@
 import { formatMoney, integer, isoOrNull, money, optionalId, requiredTimestamp, shopifyId, text, timestamp } from './mapping.js';
 import type { ResourceDefinition, Row } from './types.js';
 import { ORDER_LINE_ITEMS_QUERY, orderLineItemsCost, ORDERS_QUERY, ordersCost } from '../shopify/graphql/documents/index.js';
-import { mapOrder } from './graphql-nodes.js';
+import { BULK_EXPORT_QUERIES } from '../shopify/graphql/documents/bulk.js';
+import { mapLineItem, mapOrder } from './graphql-nodes.js';
 
 type Json = Record<string, unknown>;
 
@@ -20,6 +21,8 @@ export const orders: ResourceDefinition = {
     apiField: 'line_items',
     orderColumn: 'id',
     readColumns: ['id', 'order_id', 'product_id', 'variant_id', 'title', 'sku', 'quantity', 'price'],
+    map: lineItemRow,
+    fromGraphql: (node) => mapLineItem(node),
   },
   shopify: {
     // Without status=any REST returns open orders only; GraphQL `orders` lists every status.
@@ -29,6 +32,7 @@ export const orders: ResourceDefinition = {
       children: { field: 'lineItems', variable: 'lineItemsFirst', document: ORDER_LINE_ITEMS_QUERY, path: ['order', 'lineItems'], cost: orderLineItemsCost },
       toRest: mapOrder,
     },
+    bulk: { query: BULK_EXPORT_QUERIES.orders, lines: 'parents-and-children', scopes: ['read_orders'] },
   },
   syncInterval: { env: 'ORDERS', defaultSeconds: 900 },
   // Without read_all_orders Shopify lists only the last 60 days of orders: older ones must not look deleted.
@@ -61,16 +65,7 @@ export const orders: ResourceDefinition = {
         updated_at: requiredTimestamp(o.updated_at, 'order.updated_at'),
         raw: o,
       },
-      children: lineItems.map((li) => ({
-        id: shopifyId(li.id, 'line_item.id'),
-        order_id: id,
-        product_id: optionalId(li.product_id, 'line_item.product_id'),
-        variant_id: optionalId(li.variant_id, 'line_item.variant_id'),
-        title: text(li.title, 512),
-        sku: text(li.sku, 255),
-        quantity: integer(li.quantity) ?? 0,
-        price: money(li.price, 'line_item.price'),
-      })),
+      children: lineItems.map((li) => lineItemRow(li, id)),
     };
   },
   keyOf: (payload) => [shopifyId(payload.id, 'id')],
@@ -111,3 +106,16 @@ export const orders: ResourceDefinition = {
     })),
   }),
 };
+
+function lineItemRow(li: Json, orderId: number): Row {
+  return {
+    id: shopifyId(li.id, 'line_item.id'),
+    order_id: orderId,
+    product_id: optionalId(li.product_id, 'line_item.product_id'),
+    variant_id: optionalId(li.variant_id, 'line_item.variant_id'),
+    title: text(li.title, 512),
+    sku: text(li.sku, 255),
+    quantity: integer(li.quantity) ?? 0,
+    price: money(li.price, 'line_item.price'),
+  };
+}

@@ -1,7 +1,9 @@
 import { formatMoney, integer, isoOrNull, money, optionalId, requiredTimestamp, shopifyId, text, textBytes, timestamp } from './mapping.js';
 import type { ResourceDefinition, Row } from './types.js';
 import { PRODUCT_VARIANTS_QUERY, PRODUCTS_QUERY, productsCost, productVariantsCost } from '../shopify/graphql/documents/index.js';
-import { mapProduct } from './graphql-nodes.js';
+import { BULK_EXPORT_QUERIES } from '../shopify/graphql/documents/bulk.js';
+import { mapProduct, mapVariant } from './graphql-nodes.js';
+import type { MapContext } from './types.js';
 
 type Json = Record<string, unknown>;
 
@@ -18,6 +20,8 @@ export const products: ResourceDefinition = {
     orderColumn: 'position',
     readColumns: ['id', 'product_id', 'title', 'sku', 'price', 'compare_at_price', 'currency', 'position', 'inventory_item_id', 'inventory_quantity', 'created_at', 'updated_at'],
     cascade: { column: 'inventory_item_id', resource: 'inventory', keyColumn: 'inventory_item_id' },
+    map: variantRow,
+    fromGraphql: mapVariant,
   },
   shopify: {
     path: 'products', rootKey: 'products', params: {}, listing: 'since-id',
@@ -27,6 +31,7 @@ export const products: ResourceDefinition = {
       children: { field: 'variants', variable: 'variantsFirst', document: PRODUCT_VARIANTS_QUERY, path: ['product', 'variants'], cost: productVariantsCost },
       toRest: mapProduct,
     },
+    bulk: { query: BULK_EXPORT_QUERIES.products, lines: 'parents-and-children', scopes: ['read_products'] },
   },
   syncInterval: { env: 'PRODUCTS', defaultSeconds: 3600 },
   webhookTopics: { upsert: ['products/create', 'products/update'], delete: ['products/delete'] },
@@ -46,20 +51,7 @@ export const products: ResourceDefinition = {
         updated_at: requiredTimestamp(p.updated_at, 'product.updated_at'),
         raw: p,
       },
-      children: variants.map((v) => ({
-        id: shopifyId(v.id, 'variant.id'),
-        product_id: id,
-        title: text(v.title, 512),
-        sku: text(v.sku, 255),
-        price: money(v.price, 'variant.price'),
-        compare_at_price: money(v.compare_at_price, 'variant.compare_at_price'),
-        currency: ctx.shopCurrency,
-        position: integer(v.position),
-        inventory_item_id: optionalId(v.inventory_item_id, 'variant.inventory_item_id'),
-        inventory_quantity: integer(v.inventory_quantity),
-        created_at: timestamp(v.created_at, 'variant.created_at'),
-        updated_at: timestamp(v.updated_at, 'variant.updated_at'),
-      })),
+      children: variants.map((v) => variantRow(v, id, ctx)),
     };
   },
   keyOf: (payload) => [shopifyId(payload.id, 'id')],
@@ -85,6 +77,23 @@ export const products: ResourceDefinition = {
     variants: variants.map(variantToApi),
   }),
 };
+
+function variantRow(v: Json, productId: number, ctx: MapContext): Row {
+  return {
+    id: shopifyId(v.id, 'variant.id'),
+    product_id: productId,
+    title: text(v.title, 512),
+    sku: text(v.sku, 255),
+    price: money(v.price, 'variant.price'),
+    compare_at_price: money(v.compare_at_price, 'variant.compare_at_price'),
+    currency: ctx.shopCurrency,
+    position: integer(v.position),
+    inventory_item_id: optionalId(v.inventory_item_id, 'variant.inventory_item_id'),
+    inventory_quantity: integer(v.inventory_quantity),
+    created_at: timestamp(v.created_at, 'variant.created_at'),
+    updated_at: timestamp(v.updated_at, 'variant.updated_at'),
+  };
+}
 
 function variantToApi(v: Row) {
   return {

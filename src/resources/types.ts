@@ -39,6 +39,19 @@ export interface FilterDefinition {
  */
 export type ShopifyListing = 'since-id' | 'per-location' | 'unpaged';
 
+/**
+ * How a full sync exports the resource as a bulk operation: the query, and what its lines are.
+ * `records`: each line a record. `parents-and-children`: the record's lines, and its children's lines
+ * (`child`) with `__parentId`, anywhere after it. `records-under-parents`: the records are the child
+ * lines; a parent line only names what they belong to (inventory levels under their location).
+ */
+export interface BulkExport {
+  query: string;
+  lines: 'records' | 'parents-and-children' | 'records-under-parents';
+  /** The access scopes the export needs (named when Shopify answers ACCESS_DENIED). */
+  scopes: readonly string[];
+}
+
 export interface ResourceDefinition {
   name: ResourceName;
   /** The record in a sentence ("Product 42 not found"). */
@@ -60,13 +73,17 @@ export interface ResourceDefinition {
      * the child's `column` (deleting a variant deletes its inventory item, and so the item's levels).
      */
     cascade?: { column: string; resource: ResourceName; keyColumn: string };
+    /** One child's JSON (REST-shaped, as in the parent's `apiField`) → its row; the parent's `map` uses it too. */
+    map(child: Record<string, unknown>, parentId: number, ctx: MapContext): Row;
+    /** A child GraphQL node (a bulk file's child line) → the REST-shaped JSON `map` takes. */
+    fromGraphql(node: Record<string, unknown>, parentId: number): Record<string, unknown>;
   };
   /**
    * Where and how the sync reads it from Shopify: over REST (`path`, `rootKey`, `params`, `listing`) and
    * over GraphQL (`graphql`: the documents, their costs, and the node → REST-shaped JSON mapping, so both
    * APIs give the registry's `map` the same records). SHOPIFY_SYNC_API chooses.
    */
-  shopify: { path: string; rootKey: string; params: Record<string, string>; listing: ShopifyListing; graphql: GraphqlListing };
+  shopify: { path: string; rootKey: string; params: Record<string, string>; listing: ShopifyListing; graphql: GraphqlListing; bulk: BulkExport };
   /** Scheduled syncs: every `SHOPIFY_SYNC_INTERVAL_<env>` seconds, `defaultSeconds` unless set (0 disables). */
   syncInterval: { env: string; defaultSeconds: number };
   /**

@@ -57,6 +57,12 @@ export async function upsertRecords(
   resource: ResourceDefinition,
   owner: Owner,
   records: ObservedRecord[],
+  /**
+   * `separate`: the records come without their children, which arrive on their own (a bulk file's
+   * lines, see bulk-children.ts): the stored children stay, and a record is unchanged when it equals
+   * the stored one but for them.
+   */
+  opts: { children?: 'replace' | 'separate' } = {},
 ): Promise<UpsertResult> {
   if (records.length === 0) return { written: 0, skipped: 0 };
   const db = untyped(trx);
@@ -93,7 +99,7 @@ export async function upsertRecords(
     const at = storedAt.get(keyOfRow(resource, r.row));
     return at !== undefined && !at.deleted && at.updatedAt === r.row.updated_at.getTime();
   });
-  const unchanged = await unchangedRecords(db, resource, owner, sameSecond);
+  const unchanged = await unchangedRecords(db, resource, owner, sameSecond, opts.children === 'separate' ? resource.child?.apiField : undefined);
   const fresh = notOlder.filter((r) => !unchanged.has(r));
   if (fresh.length === 0) return { written: 0, skipped: batch.length };
 
@@ -118,7 +124,7 @@ export async function upsertRecords(
   if (removable) await applyRemovalsWrittenMeanwhile(trx, resource, owner.tenantId, toWrite.filter((_, i) => removedAt[i] === undefined).map((r) => r.row));
 
   let written = toWrite;
-  if (resource.child) {
+  if (resource.child && opts.children !== 'separate') {
     written = await parentsAtTheirVersion(db, resource, owner, toWrite, toWrite.filter((r) => !storedAt.has(keyOfRow(resource, r.row))));
     await replaceChildren(db, resource, owner, written);
   }
@@ -126,7 +132,7 @@ export async function upsertRecords(
 }
 
 /** Of these records, those whose stored JSON equals theirs; their stored observation moves forward to theirs. */
-async function unchangedRecords(db: AnyDb, resource: ResourceDefinition, owner: Owner, records: ObservedRecord[]): Promise<Set<ObservedRecord>> {
+async function unchangedRecords(db: AnyDb, resource: ResourceDefinition, owner: Owner, records: ObservedRecord[], withoutField?: string): Promise<Set<ObservedRecord>> {
   const unchanged = new Set<ObservedRecord>();
   if (records.length === 0) return unchanged;
   const rows: Row[] = await db
@@ -138,7 +144,10 @@ async function unchangedRecords(db: AnyDb, resource: ResourceDefinition, owner: 
   const storedRaw = new Map(rows.map((r) => [keyOfRow(resource, r), r.raw]));
   for (const r of records) {
     const raw = storedRaw.get(keyOfRow(resource, r.row));
-    if (raw !== undefined && isDeepStrictEqual(parseJsonColumn(raw), r.row.raw)) unchanged.add(r);
+    if (raw === undefined) continue;
+    const stored = parseJsonColumn<Row>(raw);
+    if (withoutField !== undefined && stored && typeof stored === 'object') delete stored[withoutField];
+    if (isDeepStrictEqual(stored, r.row.raw)) unchanged.add(r);
   }
   const byObservation = new Map<number, ObservedRecord[]>();
   for (const r of unchanged) byObservation.set(r.observedAt.getTime(), [...(byObservation.get(r.observedAt.getTime()) ?? []), r]);

@@ -95,6 +95,8 @@ export interface ProductVariantsTable {
   inventory_quantity: number | null;
   created_at: Date | null;
   updated_at: Date | null;
+  /** The observation of the parent version this child was written with by a bulk file (else null). */
+  observed_at: Date | null;
 }
 
 export interface OrdersTable extends RecordBase {
@@ -124,6 +126,8 @@ export interface OrderLineItemsTable {
   sku: string | null;
   quantity: number;
   price: string | null;
+  /** The observation of the parent version this child was written with by a bulk file (else null). */
+  observed_at: Date | null;
 }
 
 export interface CustomersTable extends RecordBase {
@@ -181,6 +185,11 @@ export interface SyncLogsTable {
   error: string | null;
   /** Where the walk of a partial run continues (null when the run completed its walk). */
   resumes_from: Generated<string | null>;
+  /** A full run by bulk operation: Shopify's operation, its status and object count, bytes downloaded. */
+  bulk_operation_id: Generated<string | null>;
+  bulk_status: Generated<string | null>;
+  bulk_object_count: Generated<number | null>;
+  bytes_downloaded: Generated<number | null>;
 }
 
 export interface WebhookEventsTable {

@@ -1,4 +1,5 @@
 import type { Transaction } from 'kysely';
+import { pageOf, type Page } from './page.js';
 import type { Db } from './schema.js';
 import type { Database, NewSyncLog, SyncLog } from './schema.js';
 
@@ -117,15 +118,14 @@ export function findTenantSyncLog(db: Db, tenantId: string, id: number): Promise
 }
 
 /** A tenant's runs, newest first, walking (tenant_id, id) backwards. */
-export async function listSyncLogs(db: Db, tenantId: string, query: SyncLogQuery): Promise<{ rows: SyncLog[]; nextBeforeId: number | null }> {
+export async function listSyncLogs(db: Db, tenantId: string, query: SyncLogQuery): Promise<Page<SyncLog, number>> {
   let q = db.selectFrom('shopify_sync_logs').selectAll().where('tenant_id', '=', tenantId);
   if (query.beforeId !== undefined) q = q.where('id', '<', query.beforeId);
   if (query.resource !== undefined) q = q.where('resource', '=', query.resource);
   if (query.status !== undefined) q = q.where('status', '=', query.status);
   if (query.ids !== undefined) q = q.where('id', 'in', query.ids);
-  const rows = await q.orderBy('id', 'desc').limit(query.limit + 1).execute();
-  const page = rows.slice(0, query.limit);
-  return { rows: page, nextBeforeId: rows.length > query.limit ? (page[page.length - 1] as SyncLog).id : null };
+  // Newest first: the next page holds the ids below the last one.
+  return pageOf(await q.orderBy('id', 'desc').limit(query.limit + 1).execute(), query.limit, (last) => last.id);
 }
 
 /**
@@ -153,4 +153,22 @@ export async function deleteSyncLogsFinishedBefore(db: Db, before: Date, limit: 
   if (expired.length === 0) return 0;
   const result = await db.deleteFrom('shopify_sync_logs').where('id', 'in', expired.map((r) => r.id)).executeTakeFirst();
   return Number(result.numDeletedRows);
+}
+
+/** What a bulk run last saw of its operation, and the bytes of its file applied so far. */
+export async function updateSyncLogBulk(
+  db: Executor,
+  id: number,
+  bulk: { operationId: string; status: string; objectCount: number | null; bytesDownloaded?: number },
+): Promise<void> {
+  await db
+    .updateTable('shopify_sync_logs')
+    .set({
+      bulk_operation_id: bulk.operationId,
+      bulk_status: bulk.status,
+      bulk_object_count: bulk.objectCount,
+      ...(bulk.bytesDownloaded !== undefined ? { bytes_downloaded: bulk.bytesDownloaded } : {}),
+    })
+    .where('id', '=', id)
+    .execute();
 }

@@ -232,3 +232,20 @@ export async function markUnseenRecordsDeleted(
   }
   return deleted;
 }
+
+/** The resources of an integration whose walk waits for (or applies the file of) this bulk operation. */
+export async function resourcesWaitingForOperation(db: Executor, integrationId: number, operation: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('shopify_sync_state')
+    .select(['resource', 'walk_position'])
+    .where('integration_id', '=', integrationId)
+    .where('walk_position', 'like', '{"bulk":%')
+    .execute();
+  return rows.filter((r) => {
+    try {
+      return (JSON.parse(r.walk_position ?? 'null') as { bulk?: { operation?: unknown } } | null)?.bulk?.operation === operation;
+    } catch {
+      return false;
+    }
+  }).map((r) => r.resource);
+}

@@ -18,7 +18,25 @@ export type ShopifyRecord = Record<string, unknown>;
 export type WalkPosition =
   | { sinceId: number }
   | { locationAfter: number; batchThrough: number | null; pageInfo: string | null }
-  | { after: string };
+  | { after: string }
+  | { bulk: BulkPosition };
+
+/**
+ * A full walk by bulk operation: the operation (saved before any wait, so a restarted worker follows
+ * the same one), the run's log row kept across the waits, and, once its file is being applied, how far.
+ */
+export interface BulkPosition {
+  operation: string;
+  /** When Shopify created the operation: the observation of every version its file holds. */
+  createdAt: string;
+  logId: number;
+  /** Looks at the operation so far (the polling backoff). */
+  polls: number;
+  /** Operations started again so far (expired, cancelled). */
+  restarts: number;
+  /** The file being applied (`partial`: what a failed operation left) and the line boundary reached. */
+  file?: { kind: 'complete' | 'partial'; offset: number; line: number };
+}
 
 export interface RecordPage extends ShopifyPage<ShopifyRecord> {
   /** Where the walk continues after this page; null when this page ended it. */
@@ -39,6 +57,10 @@ export interface WalkOptions {
 /** The position as the sync log shows it: what the next request of the walk will ask. */
 export function describePosition(position: WalkPosition): string {
   if ('sinceId' in position) return `since_id=${position.sinceId}`;
+  if ('bulk' in position) {
+    const { operation, file } = position.bulk;
+    return `bulk operation ${operation}${file ? `, ${file.kind === 'partial' ? 'partial data' : 'file'} applied to byte ${file.offset}` : ''}`;
+  }
   if ('after' in position) return `after=${position.after}`;
   const batch = position.batchThrough === null ? '' : ` through ${position.batchThrough}`;
   return `locations after ${position.locationAfter}${batch}${position.pageInfo ? `, page_info=${position.pageInfo}` : ''}`;

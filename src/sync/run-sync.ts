@@ -1,53 +1,18 @@
 import type { ServiceContext } from '../context.js';
-import { errorMessage } from '../errors.js';
-import type { Logger } from '../platform/logger.js';
-import { shopifyClientObserver } from '../platform/metrics.js';
 import { RESOURCES, type ResourceName } from '../resources/index.js';
-import { createShopifyClient, type ShopifyClient } from '../shopify/admin-client.js';
-import { ShopifyUnauthorizedError } from '../shopify/errors.js';
-import { createShopifyGraphqlClient, type GraphqlClient } from '../shopify/graphql-client.js';
-import { openAccessToken } from '../store/integration-secrets.js';
-import { integrationTokenSource } from '../store/integration-tokens.js';
-import { findIntegrationById, isConnected, markError, markSuccess, markTokenRevoked } from '../store/integrations.js';
+import { findIntegrationById, isConnected, markSuccess } from '../store/integrations.js';
 import type { Owner } from '../store/records.js';
 import type { Integration } from '../store/schema.js';
-import { abandonOpenSyncLogsOfJob, abandonSyncLog, claimQueuedSyncLog, createSyncLog, finishSyncLog, type SyncCounts } from '../store/sync-logs.js';
-import { databaseNow, getSyncState, markUnseenRecordsDeleted, saveSyncCompleted, type SyncState, type SyncWalk } from '../store/sync-state.js';
+import { abandonSyncLog, finishSyncLog, type SyncCounts } from '../store/sync-logs.js';
+import { databaseNow, getSyncState, saveSyncCompleted, type SyncState, type SyncWalk } from '../store/sync-state.js';
 import { IntegrationDisconnectedError, SyncInterruptedError } from './errors.js';
 import { describePosition, graphqlRecordPages, prefetchOne, recordPages, type RecordPages, type WalkPosition } from './pages.js';
-import type { SyncMode, SyncTrigger } from './queue.js';
+import type { SyncMode } from './queue.js';
+import { clientFor, countRun, graphqlClientFor, openLog, recordFailure, sweepDeleted, type SyncOptions, type SyncRequest, type SyncResult } from './run-steps.js';
 import { assertCurrentInstallation, mapPage, writePage } from './write-page.js';
+import { runBulkSync } from './bulk/run-bulk.js';
 
-export interface SyncRequest {
-  integrationId: number;
-  /** The installation the run belongs to (absent: the current one when the run starts). */
-  installation?: number;
-  resource: ResourceName;
-  mode: SyncMode;
-  trigger: SyncTrigger;
-  jobId: string | null;
-  /** A `queued` log row written at enqueue time, taken over by this run. */
-  logId?: number;
-  /** The job's last recorded failure, if an earlier attempt failed (quoted when closing the runs it left open). */
-  lastJobError?: string;
-}
-
-export interface SyncOptions {
-  /** Stops the run between two pages (worker shutdown). */
-  signal?: AbortSignal;
-  /** Replaces the Shopify REST client (benchmarks: rate limiter off). */
-  createClient?: (integration: Integration, accessToken: string) => ShopifyClient;
-  /** Replaces the Shopify GraphQL client (benchmarks: cost limiter off). */
-  createGraphqlClient?: (integration: Integration, accessToken: string) => GraphqlClient;
-}
-
-export type SyncResult =
-  | { status: 'skipped'; reason: string }
-  | {
-      status: 'succeeded'; logId: number; mode: SyncMode; counts: SyncCounts; pageCapReached: boolean; recordsSkipped: number;
-      /** False when the page cap stopped the walk: the next run continues it from `resumesFrom`. */
-      walkComplete: boolean; resumesFrom: string | null;
-    };
+export type { SyncOptions, SyncRequest, SyncResult } from './run-steps.js';
 
 /**
  * Which run this is. A scheduled incremental becomes full when the last full run is older than
@@ -72,61 +37,21 @@ function walkToContinue(state: SyncState, mode: SyncMode): SyncWalk | null {
   return walk.mode === 'full' || mode === 'incremental' ? walk : null;
 }
 
+/**
+ * A full walk runs as a bulk operation (SYNC_FULL_VIA_BULK, over GraphQL), unless it continues a walk
+ * begun paginated (what a failed operation leaves to read).
+ */
+function viaBulk(ctx: ServiceContext, continued: SyncWalk | null): boolean {
+  if (!ctx.config.sync.fullViaBulk || ctx.config.shopify.syncApi !== 'graphql') return false;
+  return continued === null || (typeof continued.position === 'object' && continued.position !== null && 'bulk' in continued.position);
+}
+
 function isWalkPosition(value: unknown): value is WalkPosition {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
-  return Number.isSafeInteger(v.sinceId) || Number.isSafeInteger(v.locationAfter) || typeof v.after === 'string';
-}
-
-/**
- * The queued row of this job becomes the running one; otherwise (a retry, a re-run after a crash) a new
- * row. Rows of the same job that earlier attempts left open (their worker was killed) are closed, each
- * of them and not only the first one, however many times the job was interrupted.
- */
-async function openLog(ctx: ServiceContext, req: SyncRequest, integration: Integration, mode: SyncMode, startedAt: Date): Promise<number> {
-  const jobId = req.jobId ?? null;
-  const logId = req.logId !== undefined && (await claimQueuedSyncLog(ctx.db, req.logId, { mode, job_id: jobId ?? '', started_at: startedAt }))
-    ? req.logId
-    : await createLog(ctx, req, integration, mode, startedAt);
-  if (jobId !== null) {
-    await abandonOpenSyncLogsOfJob(ctx.db, { integrationId: integration.id, resource: req.resource, jobId }, interruptedReason(req.lastJobError), { before: startedAt, statuses: ['running'], keepId: logId });
-  }
-  return logId;
-}
-
-/** Why a run was left open: its worker died, or MySQL was away when the attempt failed (the job's error says which). */
-const interruptedReason = (lastJobError: string | undefined) =>
-  `Interrupted: the attempt ended without closing this run (its worker stopped, or MySQL was unreachable${lastJobError ? `; last job error: ${lastJobError}` : ''}); the job ran again`;
-
-function createLog(ctx: ServiceContext, req: SyncRequest, integration: Integration, mode: SyncMode, startedAt: Date): Promise<number> {
-  const jobId = req.jobId ?? null;
-  return createSyncLog(ctx.db, {
-    tenant_id: integration.tenant_id,
-    integration_id: integration.id,
-    resource: req.resource,
-    trigger: req.trigger,
-    mode,
-    status: 'running',
-    job_id: jobId,
-    started_at: startedAt,
-  });
-}
-
-function clientDeps(ctx: ServiceContext) {
-  return { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, config: ctx.config.shopify, maxPages: ctx.config.sync.maxPages, observer: shopifyClientObserver(ctx.metrics) };
-}
-
-function clientFor(ctx: ServiceContext, integration: Integration, opts: SyncOptions): ShopifyClient {
-  // Every page asks the source for the token: one that expires mid-run is renewed and the run goes on.
-  const tokens = integrationTokenSource(ctx, integration);
-  if (opts.createClient) return opts.createClient(integration, openAccessToken(ctx.secrets, integration));
-  return createShopifyClient(clientDeps(ctx), { shopDomain: integration.shop_domain, apiVersion: integration.api_version, tokens });
-}
-
-function graphqlClientFor(ctx: ServiceContext, integration: Integration, opts: SyncOptions): GraphqlClient {
-  if (opts.createGraphqlClient) return opts.createGraphqlClient(integration, openAccessToken(ctx.secrets, integration));
-  const tokens = integrationTokenSource(ctx, integration);
-  return createShopifyGraphqlClient(clientDeps(ctx), { shopDomain: integration.shop_domain, apiVersion: integration.api_version, tokens });
+  const bulk = v.bulk as Record<string, unknown> | undefined;
+  return Number.isSafeInteger(v.sinceId) || Number.isSafeInteger(v.locationAfter) || typeof v.after === 'string'
+    || (typeof bulk === 'object' && bulk !== null && typeof bulk.operation === 'string' && Number.isSafeInteger(bulk.logId));
 }
 
 /**
@@ -177,6 +102,7 @@ export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncO
   const requested = effectiveMode(ctx, req, state, startedAt);
   const continued = walkToContinue(state, requested);
   const mode = continued?.mode ?? requested;
+  if (mode === 'full' && viaBulk(ctx, continued)) return runBulkSync(ctx, { req, integration, resource, continued, startedAt, opts });
   // The sweep compares `synced_at` (written with the database's clock) with the database's clock.
   const walkStartedAt = continued?.startedAt ?? (await databaseNow(ctx.db));
   const updatedAtMin = continued
@@ -237,41 +163,4 @@ export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncO
     countRun(ctx, req.resource, error instanceof SyncInterruptedError || error instanceof IntegrationDisconnectedError ? 'interrupted' : 'failed', startedAt, counts);
     throw error;
   }
-}
-
-/** Metrics of a finished run; records written before a failure count too (they are in MySQL). */
-function countRun(ctx: ServiceContext, resource: ResourceName, outcome: 'succeeded' | 'failed' | 'interrupted', startedAt: Date, counts: SyncCounts): void {
-  const m = ctx.metrics;
-  m.syncRuns.inc({ resource, outcome });
-  m.syncDuration.observe({ resource }, (Date.now() - startedAt.getTime()) / 1000);
-  m.syncRecords.inc({ resource, kind: 'fetched' }, counts.records_fetched);
-  m.syncRecords.inc({ resource, kind: 'written' }, counts.records_written);
-  m.syncRecords.inc({ resource, kind: 'deleted' }, counts.records_deleted);
-}
-
-async function recordFailure(ctx: ServiceContext, log: Logger, integration: Integration, logId: number, counts: SyncCounts, pageCapReached: boolean, error: unknown, resumeAt: WalkPosition | null) {
-  const message = errorMessage(error);
-  // The pages written before the failure are saved with the walk's position: the next run continues there.
-  const resumesFrom = resumeAt ? describePosition(resumeAt) : null;
-  await finishSyncLog(ctx.db, logId, { ...counts, status: 'failed', page_cap_reached: pageCapReached, error: message, resumes_from: resumesFrom }).catch((e) => log.error({ err: e }, 'could not record the failed sync'));
-  if (error instanceof SyncInterruptedError || error instanceof IntegrationDisconnectedError) {
-    log.info({ reason: message }, 'sync stopped');
-    return;
-  }
-  // A 401 to this run's token revokes nothing when a connect saved another token since (a reinstall).
-  if (error instanceof ShopifyUnauthorizedError) await markTokenRevoked(ctx.db, integration.id, integration.installed_at).catch(() => undefined);
-  await markError(ctx.db, integration.id, message).catch(() => undefined);
-  log.warn({ err: message }, 'sync failed');
-}
-
-type SweepGuard = NonNullable<Parameters<typeof markUnseenRecordsDeleted>[4]>['guard'];
-
-/** Marks what a complete full walk (begun at `sweepFrom`, maybe several runs ago) did not see as deleted (see markUnseenRecordsDeleted). */
-function sweepDeleted(ctx: ServiceContext, integration: Integration, name: ResourceName, sweepFrom: Date, startedAt: Date, guard: SweepGuard): Promise<number> {
-  const owner: Owner = { tenantId: integration.tenant_id, integrationId: integration.id };
-  // A resource Shopify lists only recently without a scope (orders) is swept only as far back as it lists.
-  const limit = RESOURCES[name].sweepLimit;
-  const limited = limit !== undefined && !integration.scopes.split(/[\s,]+/).includes(limit.scope);
-  const opts = limited ? { createdSince: new Date(startedAt.getTime() - limit.createdWithinDays * 86_400_000) } : {};
-  return markUnseenRecordsDeleted(ctx.db, RESOURCES[name], owner, sweepFrom, { ...opts, guard });
 }

@@ -81,7 +81,14 @@ export async function processSyncJob(ctx: ServiceContext, job: Job<SyncJobData>,
   const installation = job.data.installation ?? 1;
   try {
     if (signal.aborted) throw new SyncInterruptedError();
-    return await runSync(ctx, { integrationId, installation, resource, mode, trigger, jobId: job.id ?? null, ...(logId !== undefined ? { logId } : {}), ...(job.failedReason ? { lastJobError: job.failedReason } : {}) }, { signal });
+    const result = await runSync(ctx, { integrationId, installation, resource, mode, trigger, jobId: job.id ?? null, ...(logId !== undefined ? { logId } : {}), ...(job.failedReason ? { lastJobError: job.failedReason } : {}) }, { signal });
+    if (result.status === 'waiting') {
+      // A bulk operation runs at Shopify: the job sleeps without holding a worker; its finish webhook
+      // promotes it (wakeBulkSync), else it looks again when the delay is over. No attempt is spent.
+      await job.moveToDelayed(Date.now() + result.retryInMs, token);
+      throw new DelayedError();
+    }
+    return result;
   } catch (error) {
     if (error instanceof SyncInterruptedError) {
       // Back to the queue without spending an attempt; another worker (or this one after restart) resumes.

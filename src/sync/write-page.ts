@@ -1,7 +1,9 @@
 import type { Transaction } from 'kysely';
 import type { Db } from '../store/schema.js';
 import type { Logger } from '../platform/logger.js';
-import type { MapContext, MappedRecord, ResourceDefinition } from '../resources/index.js';
+import { pageWrite, sleep } from '../platform/retry-policies.js';
+import type { MapContext, MappedRecord, ResourceDefinition, Row } from '../resources/index.js';
+import { writeChildrenOfVersion } from '../store/bulk-children.js';
 import { isCurrentInstallation, lockInstallation } from '../store/integrations.js';
 import { upsertRecords, type Owner } from '../store/records.js';
 import type { Database } from '../store/schema.js';
@@ -21,6 +23,11 @@ export interface MappedPage {
   skipped: number;
   /** A record whose key could not even be read: a full sync must not sweep deletions then. */
   keyless: number;
+  /**
+   * Children that came on their own (a bulk file's lines): the records are then written without
+   * touching their stored children, and these are written where their parent holds this version.
+   */
+  separateChildren?: Row[];
 }
 
 /** Shopify JSON → rows through the registry's mapper; one bad record is skipped, not the whole sync. */
@@ -69,7 +76,7 @@ export type WalkStep = Omit<SyncWalk, 'maxUpdatedAt' | 'keyless'>;
 /**
  * One page in one transaction: order-free upsert (a stored newer version wins), in a full sync the
  * "seen" mark, the run's progress and where the walk continues; nothing when the run's installation is
- * not the current one any more. A deadlock with a concurrent webhook batch is retried.
+ * not the current one any more. A deadlock with a concurrent webhook batch is retried (`pageWrite`).
  */
 export async function writePage(
   db: Db,
@@ -84,23 +91,26 @@ export async function writePage(
   /** When the page's request started: its records' secondary version (a sync read wins over what was observed before it). */
   observedAt: Date,
 ): Promise<number> {
-  for (let attempt = 1; ; attempt++) {
+  for (let retry = 0; ; retry++) {
     try {
       return await db.transaction().execute(async (trx) => {
         await assertCurrentInstallation(trx, owner.integrationId, progress.installation);
-        const { written } = await upsertRecords(trx, resource, owner, page.records.map((r) => ({ ...r, observedAt })));
+        const separate = page.separateChildren !== undefined;
+        const { written } = await upsertRecords(trx, resource, owner, page.records.map((r) => ({ ...r, observedAt })), { children: separate ? 'separate' : 'replace' });
+        const childrenWritten = separate ? await writeChildrenOfVersion(trx, resource, owner, page.separateChildren ?? [], observedAt) : 0;
         // A written row got a fresh `synced_at` already; only a page with unchanged (skipped) rows needs the mark.
         if (progress.markSeen && written < page.keys.length) await touchRecords(trx, resource, owner, page.keys);
-        const counts = { ...progress.counts, records_written: progress.counts.records_written + written };
+        const counts = { ...progress.counts, records_written: progress.counts.records_written + written + childrenWritten };
         await updateSyncLogProgress(trx, progress.logId, counts);
         if (progress.walk) {
           await saveWalkProgress(trx, owner.integrationId, resource.name, { ...progress.walk, pageMaxUpdatedAt: page.maxUpdatedAt, pageKeyless: page.keyless });
         }
         if (progress.advanceCursorTo) await advanceSyncCursor(trx, owner.integrationId, resource.name, progress.advanceCursorTo);
-        return written;
+        return written + childrenWritten;
       });
     } catch (error) {
-      if (!isConflict(error) || attempt >= 3) throw error;
+      if (!isConflict(error) || retry >= pageWrite.maxRetries) throw error;
+      await sleep(pageWrite.delayMs(retry));
     }
   }
 }

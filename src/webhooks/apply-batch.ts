@@ -1,9 +1,9 @@
 import type { ServiceContext } from '../context.js';
 import { errorMessage, RetriableError } from '../errors.js';
-import { backoffMs } from '../platform/backoff.js';
+import { mysqlConflict, webhookApply } from '../platform/retry-policies.js';
 import { isConflict, isTransient } from '../store/mysql-errors.js';
 import { eventKey, findWebhookOwners, recordedEvents } from '../store/webhook-events.js';
-import { applyEvents, prepareEvent, type ApplyResult, type PreparedEvent } from './apply.js';
+import { applyEvents, bulkOperationOf, prepareEvent, type ApplyResult, type PreparedEvent } from './apply.js';
 import type { DeadLetterInput } from './dead-letters.js';
 import { decodeEnvelope, type WebhookEnvelope } from './stream.js';
 import { topicLabel } from './topics.js';
@@ -27,6 +27,8 @@ export interface BatchOutcome {
   retry: string[];
   /** Redactions among the acknowledged (also redelivered ones): what Redis still holds of them is to go too. */
   redactions: WebhookEnvelope[];
+  /** Bulk operations whose finish was announced (among the acknowledged): the syncs waiting for them are to be woken. */
+  bulkFinished: { integrationId: number; operation: string }[];
 }
 
 export interface ApplyBatchContext extends Pick<ServiceContext, 'db' | 'config' | 'logger' | 'metrics'> {
@@ -35,9 +37,6 @@ export interface ApplyBatchContext extends Pick<ServiceContext, 'db' | 'config' 
   /** True once the caller is stopping: a batch held while MySQL is unavailable is then left pending. */
   stopping(): boolean;
 }
-
-/** Lock conflicts are retried at once this many times before the batch counts as unavailable for now. */
-const CONFLICT_RETRIES = 8;
 
 class Stopping extends RetriableError {
   constructor() {
@@ -65,7 +64,7 @@ const deadLetterOf = (entry: Decoded['entry'], error: string): DeadLetterInput =
  * While MySQL is unavailable the batch is held and retried with backoff until it answers or the caller stops.
  */
 export async function applyBatch(ctx: ApplyBatchContext, entries: BatchEntry[]): Promise<BatchOutcome> {
-  const outcome: BatchOutcome = { ack: [], deadLetter: [], retry: [], redactions: [] };
+  const outcome: BatchOutcome = { ack: [], deadLetter: [], retry: [], redactions: [], bulkFinished: [] };
   try {
     await settleBatch(ctx, entries, outcome);
   } catch (err) {
@@ -115,6 +114,7 @@ async function settleBatch(ctx: ApplyBatchContext, entries: BatchEntry[], outcom
 function settled(outcome: BatchOutcome, entry: BatchEntry, event: PreparedEvent, refused: boolean): void {
   outcome.ack.push(entry.id);
   if (!refused && (event.action.kind === 'customer-redact' || event.action.kind === 'shop-redact')) outcome.redactions.push(event.envelope);
+  if (!refused && event.action.kind === 'bulk-operation-finished') outcome.bulkFinished.push({ integrationId: event.owner.integrationId, operation: bulkOperationOf(event.envelope) });
 }
 
 /**
@@ -176,9 +176,9 @@ async function isolate(ctx: ApplyBatchContext, prepared: Prepared[], outcome: Ba
 }
 
 /**
- * Runs `fn` until it succeeds or fails for a reason of its own. Lock conflicts are retried at once;
- * while MySQL is unavailable the batch is held (the caller keeps its entries claimed), retrying with
- * backoff until MySQL answers or the caller stops.
+ * Runs `fn` until it succeeds or fails for a reason of its own. Lock conflicts are retried after short
+ * waits (`mysqlConflict`); past those, and while MySQL is unavailable, the batch is held (the caller
+ * keeps its entries claimed), retrying with backoff (`webhookApply`) until MySQL answers or the caller stops.
  */
 async function untilDone<T>(ctx: ApplyBatchContext, fn: () => Promise<T>): Promise<T> {
   let attempt = 0;
@@ -188,13 +188,13 @@ async function untilDone<T>(ctx: ApplyBatchContext, fn: () => Promise<T>): Promi
       return await fn();
     } catch (err) {
       if (!isTransient(err)) throw err;
-      if (isConflict(err) && ++conflicts <= CONFLICT_RETRIES) {
-        await ctx.sleep(backoffMs(conflicts, 5, 200));
+      if (isConflict(err) && conflicts < mysqlConflict.maxRetries) {
+        await ctx.sleep(mysqlConflict.delayMs(conflicts++));
         continue;
       }
       if (ctx.stopping()) throw new Stopping();
       if (attempt === 0 || attempt % 10 === 0) ctx.logger.warn({ err: errorMessage(err), attempt }, 'MySQL unavailable; webhook batch kept pending and retried');
-      await ctx.sleep(backoffMs(attempt++, 200, 5000));
+      await ctx.sleep(webhookApply.delayMs(attempt++));
       if (ctx.stopping()) throw new Stopping();
     }
   }

@@ -27,6 +27,14 @@ export interface PreparedChange {
   key?: unknown[];
 }
 
+/** The operation a `bulk_operations/finish` payload names (its gid). */
+export function bulkOperationOf(envelope: WebhookEnvelope): string {
+  const payload = JSON.parse(envelope.body) as { admin_graphql_api_id?: unknown } | null;
+  const id = payload?.admin_graphql_api_id;
+  if (typeof id !== 'string' || !id.startsWith('gid://shopify/BulkOperation/')) throw new Error('admin_graphql_api_id must name a bulk operation');
+  return id;
+}
+
 /** Decodes and maps one entry outside any transaction: mapping errors are poison, found before MySQL is touched. */
 export function prepareEvent(streamId: string, envelope: WebhookEnvelope, owner: WebhookOwner): PreparedEvent {
   const action = actionForTopic(envelope.topic);
@@ -43,6 +51,10 @@ export function prepareEvent(streamId: string, envelope: WebhookEnvelope, owner:
         return { effect, key: effect.resource.keyOf(json) };
       });
       return { ...base, changes };
+    }
+    if (action.kind === 'bulk-operation-finished') {
+      bulkOperationOf(envelope);
+      return base;
     }
     validateCompliancePayload(envelope);
     return base;

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { ServiceContext } from '../context.js';
 import { errorMessage } from '../errors.js';
-import { backoffMs } from '../platform/backoff.js';
+import { streamRead } from '../platform/retry-policies.js';
 import type { Redis } from '../platform/redis.js';
 import { applyBatch, type ApplyBatchContext } from './apply-batch.js';
 import { eraseFromWebhookStreams, streamRedactionOf } from './compliance.js';
@@ -43,6 +43,7 @@ class StreamConsumer {
     private readonly ctx: ServiceContext,
     private readonly keys: WebhookKeys,
     readonly name: string,
+    private readonly hooks: ConsumerHooks = {},
   ) {
     this.reader = ctx.redis.duplicate();
     this.reader.on('error', (err: Error) => ctx.logger.debug({ err: err.message, consumer: name }, 'webhook reader connection error'));
@@ -89,7 +90,7 @@ class StreamConsumer {
         // After any error here (mostly Redis), re-read this consumer's pending entries: an XACK may have been lost.
         this.historyFrom = '0';
         this.ctx.logger.warn({ err: errorMessage(err), consumer: this.name }, 'webhook consumer error (Redis?); retrying');
-        await this.sleep(backoffMs(failures++, 200, 5000));
+        await this.sleep(streamRead.delayMs(failures++));
       }
     }
   }
@@ -151,6 +152,10 @@ class StreamConsumer {
       // Only after the commit; if this fails (Redis away), the entries are re-read and found already applied.
       await this.ack(outcome.ack);
       await this.eraseRedacted(outcome.redactions);
+      if (outcome.bulkFinished.length > 0 && this.hooks.onBulkOperationFinished) {
+        // Only a nudge: a sync not woken looks at its operation again when its delay is over.
+        await this.hooks.onBulkOperationFinished(outcome.bulkFinished).catch((err: unknown) => this.ctx.logger.warn({ err: errorMessage(err) }, 'could not wake the syncs waiting for finished bulk operations'));
+      }
       // outcome.retry stays pending: once idle it is claimed again (and its delivery count grows).
     } finally {
       clearInterval(heartbeat);
@@ -219,18 +224,24 @@ class StreamConsumer {
   }
 }
 
+/** What the composition root wires in: the webhook flow does not know the sync flow. */
+export interface ConsumerHooks {
+  /** After the acknowledgement of `bulk_operations/finish` events: wake the syncs waiting for them. */
+  onBulkOperationFinished?: (finished: { integrationId: number; operation: string }[]) => Promise<void>;
+}
+
 /**
  * Starts `WEBHOOK_CONSUMERS` readers of the webhook stream in this process; any number of processes may
  * run them (one consumer group). Consumer names are `host-pid-n`, so a restarted process with the same
  * name picks up its own pending entries at once. Returns a stop function that lets running batches finish.
  */
-export async function startWebhookConsumers(ctx: ServiceContext): Promise<() => Promise<void>> {
+export async function startWebhookConsumers(ctx: ServiceContext, hooks: ConsumerHooks = {}): Promise<() => Promise<void>> {
   const keys = webhookKeys(ctx);
   let slot = 0;
   while (slotsInUse.has(slot)) slot++;
   slotsInUse.add(slot);
   const base = `${hostname()}-${process.pid}${slot === 0 ? '' : `-s${slot}`}`;
-  const consumers = Array.from({ length: ctx.config.webhooks.consumersPerProcess }, (_, i) => new StreamConsumer(ctx, keys, `${base}-${i}`));
+  const consumers = Array.from({ length: ctx.config.webhooks.consumersPerProcess }, (_, i) => new StreamConsumer(ctx, keys, `${base}-${i}`, hooks));
   for (const c of consumers) c.start();
   ctx.logger.info({ consumers: consumers.map((c) => c.name), stream: keys.stream }, 'webhook consumers started');
   let stopped: Promise<void> | undefined;

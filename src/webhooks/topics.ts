@@ -15,13 +15,16 @@ export type TopicAction =
   | { kind: 'app-uninstalled' }
   | { kind: 'customer-data-request' }
   | { kind: 'customer-redact' }
-  | { kind: 'shop-redact' };
+  | { kind: 'shop-redact' }
+  /** A bulk operation finished: the full sync waiting for it is woken (nothing is written). */
+  | { kind: 'bulk-operation-finished' };
 
 const SPECIAL: Record<string, TopicAction> = {
   'app/uninstalled': { kind: 'app-uninstalled' },
   'customers/data_request': { kind: 'customer-data-request' },
   'customers/redact': { kind: 'customer-redact' },
   'shop/redact': { kind: 'shop-redact' },
+  'bulk_operations/finish': { kind: 'bulk-operation-finished' },
 };
 
 /** The action of a topic, or undefined when the service has no handler for it. */

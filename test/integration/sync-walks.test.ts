@@ -52,7 +52,7 @@ describe('sync walks across runs (page cap, mock Shopify, MariaDB)', function ()
   };
 
   const succeeded = (result: SyncResult) => {
-    if (result.status !== 'succeeded') throw new Error(`the run was skipped: ${result.reason}`);
+    if (result.status !== 'succeeded') throw new Error(`the run did not succeed: ${JSON.stringify(result)}`);
     return result;
   };
 

@@ -105,6 +105,15 @@ describe('applyBatch (the webhook use case, without Redis)', function () {
     expect(await countApplied('applied')).to.be.at.least(2);
   });
 
+  it('when a bulk operation finish arrives, then it is acknowledged with the operation to wake; one naming no operation is dead-lettered', async () => {
+    const finished = entry('bulk_operations/finish', { admin_graphql_api_id: 'gid://shopify/BulkOperation/77', status: 'completed', error_code: null, type: 'query' });
+    const unnamed = entry('bulk_operations/finish', { status: 'completed' });
+    const outcome = await applyBatch(ctx, [finished, unnamed]);
+    expect(outcome.ack).to.deep.equal([finished.id]);
+    expect(outcome.bulkFinished).to.deep.equal([{ integrationId: owner.integrationId, operation: 'gid://shopify/BulkOperation/77' }]);
+    expect(outcome.deadLetter.map((d) => d.id)).to.deep.equal([unnamed.id]);
+  });
+
   it('when an event cannot be mapped, then it is dead-lettered before MySQL and the rest of its batch is applied', async () => {
     const good = product();
     const unmappable = entry('products/update', { title: 'no id' });
@@ -180,7 +189,7 @@ describe('applyBatch (the webhook use case, without Redis)', function () {
       const stoppingCtx: ApplyBatchContext = { ...ctx, db: unreachable, sleep: async () => void waits++, stopping: () => waits >= 2 };
       const batch = [entry('products/create', product()), entry('products/create', product())];
       const outcome = await applyBatch(stoppingCtx, batch);
-      expect(outcome).to.deep.equal({ ack: [], deadLetter: [], retry: batch.map((e) => e.id), redactions: [] });
+      expect(outcome).to.deep.equal({ ack: [], deadLetter: [], retry: batch.map((e) => e.id), redactions: [], bulkFinished: [] });
       expect(waits, 'held and retried before the stop').to.equal(2);
     } finally {
       await unreachable.destroy();

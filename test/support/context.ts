@@ -45,6 +45,11 @@ export async function startTestContext(env: Record<string, string> = {}): Promis
     ADMIN_API_KEY: ADMIN_KEY,
     SHOPIFY_API_SECRET: 'test-app-secret',
     SHOPIFY_API_KEY: 'test-app-key',
+    // Suites written for paginated walks keep them; the bulk suites (sync-bulk*.test.ts) turn bulk on.
+    SYNC_FULL_VIA_BULK: 'false',
+    // A bulk operation of the mock takes milliseconds: look at it often.
+    SYNC_BULK_POLL_MIN_SECONDS: '0.05',
+    SYNC_BULK_POLL_MAX_SECONDS: '0.5',
     ...env,
   });
   const logs = captureLogs();

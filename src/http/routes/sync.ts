@@ -43,6 +43,12 @@ export function syncLogToApi(ctx: Pick<ServiceContext, 'config'>, row: SyncLog):
     records_deleted: row.records_deleted,
     page_cap_reached: row.page_cap_reached === 1,
     resumes_from: row.resumes_from,
+    bulk_operation: row.bulk_operation_id === null || row.bulk_status === null ? null : {
+      id: row.bulk_operation_id,
+      status: row.bulk_status as NonNullable<Schemas['SyncLog']['bulk_operation']>['status'],
+      object_count: row.bulk_object_count === null ? null : Number(row.bulk_object_count),
+      bytes_downloaded: row.bytes_downloaded === null ? null : Number(row.bytes_downloaded),
+    },
     error: row.error,
   };
 }
@@ -78,7 +84,7 @@ export function syncRoutes(ctx: ServiceContext): Router {
     });
     const body: Schemas['SyncLogList'] = {
       data: page.rows.map((row) => syncLogToApi(ctx, row)),
-      next_cursor: page.nextBeforeId === null ? null : encodeCursor([page.nextBeforeId]),
+      next_cursor: page.next === null ? null : encodeCursor([page.next]),
     };
     res.json(body);
   });

@@ -12,15 +12,17 @@ export const connectionCost = (first: number, nodeCost: number): number => 2 + f
 
 const PAGE_INFO = 'pageInfo { hasNextPage endCursor }';
 
-const VARIANT_FIELDS = `id title sku price compareAtPrice position inventoryQuantity createdAt updatedAt inventoryItem { id }`;
+export const VARIANT_FIELDS = `id title sku price compareAtPrice position inventoryQuantity createdAt updatedAt inventoryItem { id }`;
 /** One variant node: itself 1 + inventoryItem 1. */
 const VARIANT_NODE_COST = 2;
+
+export const PRODUCT_FIELDS = 'id title handle vendor productType status tags descriptionHtml createdAt updatedAt publishedAt';
 
 export const PRODUCTS_QUERY = `query SyncProducts($first: Int!, $after: String, $query: String, $variantsFirst: Int!) {
   products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
     ${PAGE_INFO}
     nodes {
-      id title handle vendor productType status tags descriptionHtml createdAt updatedAt publishedAt
+      ${PRODUCT_FIELDS}
       variants(first: $variantsFirst) { ${PAGE_INFO} nodes { ${VARIANT_FIELDS} } }
     }
   }
@@ -38,18 +40,20 @@ export const productVariantsCost = (first: number): number => 1 + connectionCost
 const MONEY_BAG = 'shopMoney { amount currencyCode }';
 /** A MoneyBag with its shopMoney: two objects. */
 const MONEY_BAG_COST = 2;
-const LINE_ITEM_FIELDS = `id title sku quantity originalUnitPriceSet { ${MONEY_BAG} } product { id } variant { id }`;
+export const LINE_ITEM_FIELDS = `id title sku quantity originalUnitPriceSet { ${MONEY_BAG} } product { id } variant { id }`;
 /** One line item: itself 1 + price set 2 + product 1 + variant 1. */
 const LINE_ITEM_NODE_COST = 1 + MONEY_BAG_COST + 1 + 1;
+
+export const ORDER_FIELDS = `id name number email displayFinancialStatus displayFulfillmentStatus currencyCode
+      processedAt closedAt cancelledAt createdAt updatedAt
+      customer { id }
+      totalPriceSet { ${MONEY_BAG} } subtotalPriceSet { ${MONEY_BAG} } totalTaxSet { ${MONEY_BAG} }`;
 
 export const ORDERS_QUERY = `query SyncOrders($first: Int!, $after: String, $query: String, $lineItemsFirst: Int!) {
   orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
     ${PAGE_INFO}
     nodes {
-      id name number email displayFinancialStatus displayFulfillmentStatus currencyCode
-      processedAt closedAt cancelledAt createdAt updatedAt
-      customer { id }
-      totalPriceSet { ${MONEY_BAG} } subtotalPriceSet { ${MONEY_BAG} } totalTaxSet { ${MONEY_BAG} }
+      ${ORDER_FIELDS}
       lineItems(first: $lineItemsFirst) { ${PAGE_INFO} nodes { ${LINE_ITEM_FIELDS} } }
     }
   }
@@ -65,35 +69,37 @@ export const ORDER_LINE_ITEMS_QUERY = `query SyncOrderLineItems($id: ID!, $first
 }`;
 export const orderLineItemsCost = (first: number): number => 1 + connectionCost(first, LINE_ITEM_NODE_COST);
 
+export const CUSTOMER_FIELDS = `id firstName lastName state numberOfOrders tags createdAt updatedAt
+      defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber } amountSpent { amount currencyCode }`;
+
 export const CUSTOMERS_QUERY = `query SyncCustomers($first: Int!, $after: String, $query: String) {
   customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
     ${PAGE_INFO}
-    nodes {
-      id firstName lastName state numberOfOrders tags createdAt updatedAt
-      defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber } amountSpent { amount currencyCode }
-    }
+    nodes { ${CUSTOMER_FIELDS} }
   }
 }`;
 /** One customer: itself 1 + email 1 + phone 1 + amount spent 1. */
 export const customersCost = (first: number): number => connectionCost(first, 4);
 
+export const LOCATION_FIELDS = `id name isActive isFulfillmentService createdAt updatedAt
+      address { address1 address2 city province provinceCode country countryCode zip phone }`;
+
 export const LOCATIONS_QUERY = `query SyncLocations($first: Int!, $after: String) {
   locations(first: $first, after: $after, includeInactive: true, includeLegacy: true, sortKey: ID) {
     ${PAGE_INFO}
-    nodes {
-      id name isActive isFulfillmentService createdAt updatedAt
-      address { address1 address2 city province provinceCode country countryCode zip phone }
-    }
+    nodes { ${LOCATION_FIELDS} }
   }
 }`;
 /** One location: itself 1 + address 1. */
 export const locationsCost = (first: number): number => connectionCost(first, 2);
 
+export const INVENTORY_LEVEL_FIELDS = 'updatedAt quantities(names: ["available"]) { name quantity } item { id }';
+
 export const LOCATION_INVENTORY_LEVELS_QUERY = `query SyncInventoryLevels($location: ID!, $first: Int!, $after: String, $query: String) {
   location(id: $location) {
     inventoryLevels(first: $first, after: $after, query: $query) {
       ${PAGE_INFO}
-      nodes { updatedAt quantities(names: ["available"]) { name quantity } item { id } }
+      nodes { ${INVENTORY_LEVEL_FIELDS} }
     }
   }
 }`;

@@ -1,0 +1,111 @@
+/**
+ * A sync worker process for the bulk-sync benchmark, configured from the environment (the service's
+ * config, pointed at the mock Shopify). Each command is one measured phase:
+ * - `step`: one `runSync` call of a full products sync (the BullMQ job's function); while the bulk
+ *   operation runs it answers `waiting`, as the job would, and the caller decides when to call again;
+ * - `downloadParse`: the operation's file through the apply's downloader and JSONL reader, nothing mapped;
+ * - `upsertFile`: the file's lines (read from disk and split, not timed) mapped and written as the apply
+ *   writes them (timed);
+ * - `paginated`: a full sync over paginated GraphQL (bulk off), each query's requested and actual cost recorded.
+ */
+import { createReadStream } from 'node:fs';
+import { loadConfig } from '../../../src/config.js';
+import { closeContext, createContext } from '../../../src/main/context.js';
+import { shopifyClientObserver } from '../../../src/platform/metrics.js';
+import { RESOURCES } from '../../../src/resources/index.js';
+import { createShopifyGraphqlClient, type GraphqlClient, type GraphqlRequest } from '../../../src/shopify/graphql-client.js';
+import { createSyncLog } from '../../../src/store/sync-logs.js';
+import { downloadChunks } from '../../../src/sync/bulk/download.js';
+import { mapLines } from '../../../src/sync/bulk/file-pages.js';
+import { jsonlBatches } from '../../../src/sync/bulk/jsonl.js';
+import { runSync } from '../../../src/sync/run-sync.js';
+import { writePage } from '../../../src/sync/write-page.js';
+import { sendReady, serveRunner } from '../lib/child-ipc.js';
+
+const ctx = await createContext(loadConfig());
+const products = RESOURCES.products;
+/** Lines per page: the apply's own default (bulkFilePages). */
+const LINES_PER_PAGE = 500;
+
+interface QueryCosts {
+  requested: number[];
+  actual: (number | null)[];
+}
+
+/** The GraphQL client `runSync` would build, unlimited, its queries' costs recorded. */
+function recordingClient(shop: string, accessToken: string, costs: QueryCosts): GraphqlClient {
+  const c = createShopifyGraphqlClient(
+    { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, config: ctx.config.shopify, maxPages: ctx.config.sync.maxPages, observer: shopifyClientObserver(ctx.metrics), costLimit: false },
+    { shopDomain: shop, accessToken, apiVersion: ctx.config.shopify.apiVersion },
+  );
+  return {
+    get shopDomain() { return c.shopDomain; },
+    get apiVersion() { return c.apiVersion; },
+    get stats() { return c.stats; },
+    async query<T>(request: GraphqlRequest) {
+      const result = await c.query<T>(request);
+      costs.requested.push(result.cost?.requestedQueryCost ?? request.requestedCost);
+      costs.actual.push(result.cost?.actualQueryCost ?? null);
+      return result;
+    },
+  };
+}
+
+serveRunner(
+  {
+    configure({ apiBaseUrl, bulk }: { apiBaseUrl: string; bulk: boolean }) {
+      ctx.config.shopify.apiBaseUrl = apiBaseUrl;
+      ctx.config.shopify.syncApi = 'graphql';
+      ctx.config.sync.fullViaBulk = bulk;
+      ctx.config.sync.maxPages = 1_000_000;
+    },
+    async step({ integrationId }: { integrationId: number }) {
+      const t0 = performance.now();
+      const result = await runSync(ctx, { integrationId, resource: 'products', mode: 'full', trigger: 'manual', jobId: null });
+      const seconds = (performance.now() - t0) / 1000;
+      if (result.status === 'waiting') return { status: result.status, seconds, retryInMs: result.retryInMs };
+      if (result.status !== 'succeeded') throw new Error(`sync ${result.status}: ${JSON.stringify(result)}`);
+      return { status: result.status, seconds, counts: result.counts };
+    },
+    async downloadParse({ url }: { url: string }) {
+      const t0 = performance.now();
+      let lines = 0;
+      let batches = 0;
+      const chunks = downloadChunks(url);
+      for await (const batch of jsonlBatches(chunks, { maxRecords: LINES_PER_PAGE })) {
+        lines += batch.length;
+        batches++;
+      }
+      return { seconds: (performance.now() - t0) / 1000, lines, batches };
+    },
+    async upsertFile({ path, integrationId, tenantId }: { path: string; integrationId: number; tenantId: string }) {
+      const owner = { tenantId, integrationId };
+      const logId = await createSyncLog(ctx.db, { tenant_id: tenantId, integration_id: integrationId, resource: 'products', trigger: 'manual', mode: 'full', status: 'running', job_id: null, started_at: new Date() });
+      const counts = { pages: 0, records_fetched: 0, records_written: 0, records_deleted: 0 };
+      const observedAt = new Date();
+      let timed = 0;
+      const chunks = createReadStream(path, { highWaterMark: 64 * 1024 }) as AsyncIterable<Buffer>;
+      for await (const batch of jsonlBatches(chunks, { maxRecords: LINES_PER_PAGE })) {
+        const t0 = performance.now();
+        const page = mapLines(products, batch, { shopCurrency: 'USD' }, ctx.logger);
+        counts.pages++;
+        counts.records_fetched += batch.length;
+        counts.records_written += await writePage(ctx.db, products, owner, page, { logId, counts, markSeen: true }, observedAt);
+        timed += performance.now() - t0;
+      }
+      return { seconds: timed / 1000, pages: counts.pages, lines: counts.records_fetched, written: counts.records_written };
+    },
+    async paginated({ integrationId }: { integrationId: number }) {
+      const costs: QueryCosts = { requested: [], actual: [] };
+      const t0 = performance.now();
+      const result = await runSync(ctx, { integrationId, resource: 'products', mode: 'full', trigger: 'manual', jobId: null }, {
+        createGraphqlClient: (integration, accessToken) => recordingClient(integration.shop_domain, accessToken, costs),
+      });
+      const seconds = (performance.now() - t0) / 1000;
+      if (result.status !== 'succeeded') throw new Error(`paginated sync ${result.status}: ${JSON.stringify(result)}`);
+      return { seconds, costs, counts: result.counts };
+    },
+  },
+  () => closeContext(ctx),
+);
+sendReady();
