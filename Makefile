@@ -76,7 +76,7 @@ bench: install services ## Benchmarks of every hot path next to its baseline →
 test-unit: install ## Run the unit tests only
 	npm run -s test:unit
 
-lint: install sdk-install ## ESLint, tsc --noEmit, the OpenAPI linter, the layer rules (dependency-cruiser) and the module map check
+lint: install sdk-install ## ESLint, tsc --noEmit, the OpenAPI linter, the layer rules (dependency-cruiser), the module map check and Prettier (format:check; `npm run format` fixes)
 	npm run -s lint
 
 typecheck: install sdk-install ## tsc --noEmit

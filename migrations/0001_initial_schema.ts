@@ -217,9 +217,17 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
 export async function down(db: Kysely<unknown>): Promise<void> {
   for (const table of [
-    'shopify_webhook_events', 'shopify_sync_logs', 'shopify_sync_state', 'shopify_inventory_levels',
-    'shopify_customers', 'shopify_order_line_items', 'shopify_orders', 'shopify_product_variants',
-    'shopify_products', 'shopify_integrations', 'api_keys',
+    'shopify_webhook_events',
+    'shopify_sync_logs',
+    'shopify_sync_state',
+    'shopify_inventory_levels',
+    'shopify_customers',
+    'shopify_order_line_items',
+    'shopify_orders',
+    'shopify_product_variants',
+    'shopify_products',
+    'shopify_integrations',
+    'api_keys',
   ]) {
     await sql`DROP TABLE IF EXISTS ${sql.table(table)}`.execute(db);
   }

@@ -11,9 +11,17 @@ import { KEY_HASH, TENANT_ID } from '../src/store/ddl.js';
  * One ALTER per table, so each table is rebuilt once. Runs on MySQL 8 and MariaDB 10.11.
  */
 const TENANT_TABLES = [
-  'api_keys', 'shopify_integrations', 'shopify_products', 'shopify_product_variants', 'shopify_orders',
-  'shopify_order_line_items', 'shopify_customers', 'shopify_inventory_levels', 'shopify_sync_logs',
-  'shopify_webhook_events', 'shopify_data_requests',
+  'api_keys',
+  'shopify_integrations',
+  'shopify_products',
+  'shopify_product_variants',
+  'shopify_orders',
+  'shopify_order_line_items',
+  'shopify_customers',
+  'shopify_inventory_levels',
+  'shopify_sync_logs',
+  'shopify_webhook_events',
+  'shopify_data_requests',
 ] as const;
 
 /** Indexes added for filters, by table: name → columns. */

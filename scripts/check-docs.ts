@@ -41,7 +41,10 @@ interface Page {
 }
 interface PlaywrightCore {
   chromium: {
-    launchPersistentContext(userDataDir: string, opts: { executablePath: string; headless: boolean; args: string[]; viewport: { width: number; height: number } }): Promise<{ newPage(): Promise<Page>; close(): Promise<void> }>;
+    launchPersistentContext(
+      userDataDir: string,
+      opts: { executablePath: string; headless: boolean; args: string[]; viewport: { width: number; height: number } },
+    ): Promise<{ newPage(): Promise<Page>; close(): Promise<void> }>;
   };
 }
 
@@ -117,13 +120,19 @@ async function checkPage(page: Page, baseUrl: string, screenshotPath: string, co
   if (res?.status() !== 200) failures.push(`/docs/ answered ${res?.status() ?? 'nothing'}`);
   const csp = res?.headers()['content-security-policy'];
   if (csp) console.log(`note: ${baseUrl}/docs/ is served with a Content-Security-Policy: ${csp}`);
-  const rendered = await page.waitForSelector('.opblock-tag', { timeout: 15_000 }).then(() => true, () => false);
+  const rendered = await page.waitForSelector('.opblock-tag', { timeout: 15_000 }).then(
+    () => true,
+    () => false,
+  );
   if (!rendered) {
     await page.screenshot({ path: screenshotPath, fullPage: false });
     console.log(`${baseUrl}/docs/: nothing rendered; screenshot ${screenshotPath}`);
-    const cause = csp?.includes('upgrade-insecure-requests') && baseUrl.startsWith('http:')
-      ? ["likely cause: the page's CSP says upgrade-insecure-requests, so a browser on a plain-HTTP, non-localhost origin fetches Swagger UI's assets over https (helmet: contentSecurityPolicy.directives.upgradeInsecureRequests = null)"]
-      : [];
+    const cause =
+      csp?.includes('upgrade-insecure-requests') && baseUrl.startsWith('http:')
+        ? [
+            "likely cause: the page's CSP says upgrade-insecure-requests, so a browser on a plain-HTTP, non-localhost origin fetches Swagger UI's assets over https (helmet: contentSecurityPolicy.directives.upgradeInsecureRequests = null)",
+          ]
+        : [];
     return ['Swagger UI rendered nothing within 15 s (no tag, no operation, no Authorize button)', ...cause, ...errors];
   }
 
@@ -153,9 +162,7 @@ async function checkPage(page: Page, baseUrl: string, screenshotPath: string, co
 }
 
 function operations(contract: Contract): { operationId: string; tag: string }[] {
-  return Object.values(contract.paths).flatMap((item) =>
-    Object.values(item).flatMap((op) => (op.operationId ? [{ operationId: op.operationId, tag: op.tags?.[0] ?? 'default' }] : [])),
-  );
+  return Object.values(contract.paths).flatMap((item) => Object.values(item).flatMap((op) => (op.operationId ? [{ operationId: op.operationId, tag: op.tags?.[0] ?? 'default' }] : [])));
 }
 
 async function main(): Promise<void> {

@@ -25,7 +25,10 @@ interface Page {
 }
 interface PlaywrightCore {
   chromium: {
-    launchPersistentContext(userDataDir: string, opts: { executablePath: string; headless: boolean; args: string[]; viewport: { width: number; height: number } }): Promise<{ newPage(): Promise<Page>; close(): Promise<void> }>;
+    launchPersistentContext(
+      userDataDir: string,
+      opts: { executablePath: string; headless: boolean; args: string[]; viewport: { width: number; height: number } },
+    ): Promise<{ newPage(): Promise<Page>; close(): Promise<void> }>;
   };
 }
 

@@ -186,7 +186,9 @@ async function main() {
     rateLimit: { enabled: true, bucketSize: 40, leakPerSecond: 2, scale: 1 }, // Shopify's standard plan
   });
   const shop = mock.shop(SHOP);
-  info(`${mock.url}  ${shop.catalog.products.size} products, ${shop.catalog.customers.size} customers, ${shop.catalog.orders.size} orders, ${shop.catalog.locations.size} locations; bucket 40, 2 requests/s`);
+  info(
+    `${mock.url}  ${shop.catalog.products.size} products, ${shop.catalog.customers.size} customers, ${shop.catalog.orders.size} orders, ${shop.catalog.locations.size} locations; bucket 40, 2 requests/s`,
+  );
 
   const config = loadConfig({
     ...process.env,
@@ -234,17 +236,27 @@ async function main() {
     info(`tenant ${TENANT}, key ${created.key_prefix}…`);
 
     step(`Connecting ${SHOP} (POST /api/shopify/connect/)`);
-    const connected = await call<{ webhooks: { created: string[]; failed: unknown[] }; initial_sync: { jobs: unknown[] } }>('POST', '/api/shopify/connect/', key, { shop_domain: SHOP, access_token: TOKEN });
+    const connected = await call<{ webhooks: { created: string[]; failed: unknown[] }; initial_sync: { jobs: unknown[] } }>('POST', '/api/shopify/connect/', key, {
+      shop_domain: SHOP,
+      access_token: TOKEN,
+    });
     info(`${connected.webhooks.created.length} webhook subscriptions registered at the mock, ${connected.initial_sync.jobs.length} initial sync jobs queued`);
 
     step('Initial sync (polling GET /api/shopify/sync-logs/)');
     type Run = { resource: string; status: string; pages: number; records_fetched: number; records_written: number; duration_ms: number | null; error: string | null };
-    const runs = await until('the initial sync', async () => {
-      const logs = await call<{ data: Run[] }>('GET', '/api/shopify/sync-logs/?limit=50', key);
-      const finished = logs.data.filter((r) => r.status === 'succeeded' || r.status === 'failed');
-      return finished.length >= RESOURCES.length && finished.length === logs.data.length ? finished : undefined;
-    }, 120_000);
-    for (const r of runs) info(`${r.resource.padEnd(10)} ${r.status.padEnd(9)} ${String(r.pages).padStart(3)} pages  ${String(r.records_fetched).padStart(5)} fetched  ${String(r.records_written).padStart(5)} written  ${r.duration_ms ?? '?'} ms${r.error ? `  ${r.error}` : ''}`);
+    const runs = await until(
+      'the initial sync',
+      async () => {
+        const logs = await call<{ data: Run[] }>('GET', '/api/shopify/sync-logs/?limit=50', key);
+        const finished = logs.data.filter((r) => r.status === 'succeeded' || r.status === 'failed');
+        return finished.length >= RESOURCES.length && finished.length === logs.data.length ? finished : undefined;
+      },
+      120_000,
+    );
+    for (const r of runs)
+      info(
+        `${r.resource.padEnd(10)} ${r.status.padEnd(9)} ${String(r.pages).padStart(3)} pages  ${String(r.records_fetched).padStart(5)} fetched  ${String(r.records_written).padStart(5)} written  ${r.duration_ms ?? '?'} ms${r.error ? `  ${r.error}` : ''}`,
+      );
     if (runs.some((r) => r.status !== 'succeeded')) throw new Error('a sync run failed (see above)');
 
     const events = storeActivity(shop);
@@ -257,10 +269,15 @@ async function main() {
 
     step('Waiting until the worker applied them (polling GET /api/admin/webhooks/stats/)');
     type Stats = { stream_length: number; pending: number; dead_letters: number };
-    const stats = await until('the webhooks to be applied', async () => {
-      const s = await call<Stats>('GET', '/api/admin/webhooks/stats/', adminKey);
-      return s.stream_length === 0 && s.pending === 0 ? s : undefined;
-    }, 60_000, 100);
+    const stats = await until(
+      'the webhooks to be applied',
+      async () => {
+        const s = await call<Stats>('GET', '/api/admin/webhooks/stats/', adminKey);
+        return s.stream_length === 0 && s.pending === 0 ? s : undefined;
+      },
+      60_000,
+      100,
+    );
     info(`stream empty, nothing pending, ${stats.dead_letters} dead letter(s)`);
     const applied = (await workerCtx.metrics.webhooksApplied.get()).values;
     const sumOf = (result: string) => applied.filter((v) => v.labels.result === result).reduce((n, v) => n + v.value, 0);

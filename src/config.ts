@@ -72,7 +72,10 @@ function reader(env: Env) {
     list(name: string, fallback: string[]): string[] {
       const value = raw(name);
       if (value === undefined) return fallback;
-      return value.split(',').map((s) => s.trim()).filter(Boolean);
+      return value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     },
   };
 }
@@ -97,8 +100,7 @@ export function loadConfig(env: Env = process.env) {
   const adminApiKey = r.optional('ADMIN_API_KEY');
   if (adminApiKey !== undefined && adminApiKey.length < 24) throw new ConfigError('ADMIN_API_KEY', 'must be at least 24 characters');
 
-  const syncInterval = (resource: ResourceDefinition) =>
-    r.int(`SHOPIFY_SYNC_INTERVAL_${resource.syncInterval.env}`, resource.syncInterval.defaultSeconds, 0, 7 * 24 * 3600);
+  const syncInterval = (resource: ResourceDefinition) => r.int(`SHOPIFY_SYNC_INTERVAL_${resource.syncInterval.env}`, resource.syncInterval.defaultSeconds, 0, 7 * 24 * 3600);
 
   return {
     nodeEnv,

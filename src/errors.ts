@@ -45,10 +45,7 @@ export class ThrottledError extends RetriableError {
 /** The request itself is wrong; repeating it unchanged cannot help. */
 export class ClientError extends AppError {
   readonly errors?: { location: string; name: string; message: string }[];
-  constructor(
-    message: string,
-    opts: { status?: number; code?: string; cause?: unknown; errors?: { location: string; name: string; message: string }[] } = {},
-  ) {
+  constructor(message: string, opts: { status?: number; code?: string; cause?: unknown; errors?: { location: string; name: string; message: string }[] } = {}) {
     super(message, { status: opts.status ?? 400, code: opts.code ?? 'bad-request', cause: opts.cause, retriable: false });
     if (opts.errors) this.errors = opts.errors;
   }

@@ -90,7 +90,8 @@ export const applyBenchmark: Benchmark = {
           ratio: d.peakRssMb / freshIdleMb,
           target: { text: 'flat: ≤ +20 % from ¼ of the backlog to the end', met: growth <= 0.2 },
         });
-        if (d.applied !== n || d.deadLetters > 0) limits.push(`${label}: ${d.applied.toLocaleString('en-US')} of ${n.toLocaleString('en-US')} events recorded as applied, ${d.deadLetters} dead letters.`);
+        if (d.applied !== n || d.deadLetters > 0)
+          limits.push(`${label}: ${d.applied.toLocaleString('en-US')} of ${n.toLocaleString('en-US')} events recorded as applied, ${d.deadLetters} dead letters.`);
         const [who, pct] = busiest(d.cpu);
         limits.push(`${label}, CPU during the drain in % of one core: ${describeCpu(d.cpu)} (busiest: ${who} ${pct} %).`);
         if (ratio < 0.5 && findings.length === 0) {
@@ -102,7 +103,9 @@ export const applyBenchmark: Benchmark = {
           findings.push(...(profiled.profile ?? []), `Profiled drain: ${Math.round(profiled.rate.median)} events/s with the profiler on; CPU ${describeCpu(profiled.cpu)}.`);
         }
       }
-      limits.push(`Raw baseline: ${describeCpu(raw.cpu)}${raw.deadlocks > 0 ? `; ${raw.deadlocks} statement(s) retried after a deadlock between its two writers` : ''}. It writes the rows only; the pipeline also reads the stream (XREADGROUP), records each event id (idempotency), locks and compares stored versions (order-free upsert), replaces child rows, and acknowledges (XACK + XDEL).`);
+      limits.push(
+        `Raw baseline: ${describeCpu(raw.cpu)}${raw.deadlocks > 0 ? `; ${raw.deadlocks} statement(s) retried after a deadlock between its two writers` : ''}. It writes the rows only; the pipeline also reads the stream (XREADGROUP), records each event id (idempotency), locks and compares stored versions (order-free upsert), replaces child rows, and acknowledges (XACK + XDEL).`,
+      );
       return {
         setup: [
           `${n.toLocaleString('en-US')} Shopify-shaped events from the mock's seeded catalog (40 % products with 1–5 variants, 30 % orders with line items, 30 % customers; every fourth event updates an earlier record) placed in the stream before the workers read it (built under a side key, then renamed into place), for one integration.`,
@@ -135,7 +138,22 @@ async function loadBacklog(bench: BenchEnv, keys: WebhookKeys, events: () => Gen
   let queued = 0;
   let total = 0;
   for (const e of events()) {
-    multi.xAdd(side, '*', encodeEnvelope({ topic: e.topic, shop: SHOP, integrationId, tenantId: TENANT, webhookId: null, eventId: e.eventId, triggeredAt: null, apiVersion: '2026-10', receivedAt: new Date(), body: e.body }));
+    multi.xAdd(
+      side,
+      '*',
+      encodeEnvelope({
+        topic: e.topic,
+        shop: SHOP,
+        integrationId,
+        tenantId: TENANT,
+        webhookId: null,
+        eventId: e.eventId,
+        triggeredAt: null,
+        apiVersion: '2026-10',
+        receivedAt: new Date(),
+        body: e.body,
+      }),
+    );
     total++;
     if (++queued === 1000) {
       await multi.exec();
@@ -185,7 +203,10 @@ async function drain(bench: BenchEnv, keys: WebhookKeys, total: number, children
     const seconds = (performance.now() - t0) / 1000;
     const cpu = window();
     const quarter = rss.find((s) => s.left <= total * 0.75) ?? rss[0];
-    const applied = await bench.ctx.db.selectFrom('shopify_webhook_events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const applied = await bench.ctx.db
+      .selectFrom('shopify_webhook_events')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     const rate = total / seconds;
     return {
       workers,
@@ -227,7 +248,10 @@ let deadlocks = 0;
 
 async function upsert(conn: Connection, table: string, rows: Row[]): Promise<void> {
   const columns = Object.keys(rows[0] as Row);
-  const update = columns.filter((c) => c !== 'tenant_id' && c !== 'id').map((c) => `\`${c}\` = VALUES(\`${c}\`)`).join(', ');
+  const update = columns
+    .filter((c) => c !== 'tenant_id' && c !== 'id')
+    .map((c) => `\`${c}\` = VALUES(\`${c}\`)`)
+    .join(', ');
   const statement = `INSERT INTO \`${table}\` (${columns.map((c) => `\`${c}\``).join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE ${update}`;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -262,9 +286,11 @@ async function rawUpsert(bench: BenchEnv, events: () => Generator<BenchEvent>, i
       const prepared = batches.filter((b) => b.length > 0).map((b) => rowsOf(b, integrationId));
       const count = batches.reduce((sum, b) => sum + b.length, 0);
       const t0 = performance.now();
-      await Promise.all(prepared.map(async (tables, i) => {
-        for (const [table, rows] of tables) await upsert(conns[i] as Connection, table, rows);
-      }));
+      await Promise.all(
+        prepared.map(async (tables, i) => {
+          for (const [table, rows] of tables) await upsert(conns[i] as Connection, table, rows);
+        }),
+      );
       const ms = performance.now() - t0;
       timed += ms;
       perRound.push((count / ms) * 1000);

@@ -121,7 +121,9 @@ export const bulkSyncBenchmark: Benchmark = {
       const bulk = await bulkSync(runner, mock, SHOP, main.id);
       const fileBytes = bulk.operation.fileSize ?? 0;
       const variantLines = bulk.operation.objectCount - bulk.operation.rootObjectCount;
-      opts.log(`bulk: export by the mock ${bulk.exportSeconds.toFixed(1)} s, apply ${bulk.applySeconds.toFixed(1)} s (${bulk.applySteps} call(s)), file ${(fileBytes / MB).toFixed(0)} MB, ${bulk.operation.objectCount} lines, peak RSS ${Math.round(bulk.peakRssMb)} MB`);
+      opts.log(
+        `bulk: export by the mock ${bulk.exportSeconds.toFixed(1)} s, apply ${bulk.applySeconds.toFixed(1)} s (${bulk.applySteps} call(s)), file ${(fileBytes / MB).toFixed(0)} MB, ${bulk.operation.objectCount} lines, peak RSS ${Math.round(bulk.peakRssMb)} MB`,
+      );
 
       // 2. The same file downloaded and parsed alone (over HTTP from the mock, as the apply reads it).
       if (!bulk.operation.url || !bulk.operation.filePath) throw new Error('the completed operation has no file');
@@ -131,7 +133,9 @@ export const bulkSyncBenchmark: Benchmark = {
       const upsert = await runner.call<{ seconds: number; pages: number; lines: number; written: number }>('upsertFile', { path: bulk.operation.filePath, integrationId: main.id, tenantId: TENANT });
       const floor = Math.max(downloadParse.seconds, upsert.seconds);
       const ratio = bulk.applySeconds / floor;
-      opts.log(`download + parse ${downloadParse.seconds.toFixed(1)} s (${downloadParse.lines} lines), upsert only ${upsert.seconds.toFixed(1)} s (${upsert.pages} pages); apply ÷ floor ${ratio.toFixed(2)}`);
+      opts.log(
+        `download + parse ${downloadParse.seconds.toFixed(1)} s (${downloadParse.lines} lines), upsert only ${upsert.seconds.toFixed(1)} s (${upsert.pages} pages); apply ÷ floor ${ratio.toFixed(2)}`,
+      );
 
       // 4. Paginated GraphQL on the small shop, bucket off, each query's cost recorded; the time Shopify's
       //    Standard bucket allows for `n` products is extrapolated from its actual cost per product.
@@ -144,7 +148,9 @@ export const bulkSyncBenchmark: Benchmark = {
       const lastUnspent = (pagedRun.costs.requested.at(-1) ?? 0) - (pagedRun.costs.actual.at(-1) ?? 0);
       const pagedModel = Math.max(0, (pointsPerProduct * n + lastUnspent - STANDARD.maximumAvailable) / STANDARD.restoreRate);
       const bulkTotal = bulk.exportSeconds + bulk.applySeconds;
-      opts.log(`paginated ${paged} products: ${pagedRun.seconds.toFixed(1)} s, ${pagedRun.costs.requested.length} queries, ${pointsPerProduct.toFixed(2)} points/product → ${n} products at Standard: ${pagedModel.toFixed(0)} s`);
+      opts.log(
+        `paginated ${paged} products: ${pagedRun.seconds.toFixed(1)} s, ${pagedRun.costs.requested.length} queries, ${pointsPerProduct.toFixed(2)} points/product → ${n} products at Standard: ${pagedModel.toFixed(0)} s`,
+      );
 
       // 5. The JSONL reader alone, in this process, on a generated products file.
       const parser = await benchJsonlParse({ megabytes: parseMb });
@@ -161,15 +167,29 @@ export const bulkSyncBenchmark: Benchmark = {
         ratio,
         target: { text: '≤ 1.2 × max(download + parse, upsert only)', met: ratio <= 1.2 },
       });
-      figures.push({ name: 'Download + parse only: the same file through the apply\'s downloader and JSONL reader, nothing mapped or written', unit: 's', better: 'lower', value: single(downloadParse.seconds) });
-      figures.push({ name: `Upsert only: the file's ${count(upsert.lines)} lines in ${count(upsert.pages)} pages mapped (mapLines) and written (writePage) into emptied tables; reading and splitting the file not timed`, unit: 's', better: 'lower', value: single(upsert.seconds) });
-      figures.push({ name: 'Export generation by the mock (first call → COMPLETED; not in the apply, not Shopify\'s own export time)', unit: 's', better: 'lower', value: single(bulk.exportSeconds) });
+      figures.push({
+        name: "Download + parse only: the same file through the apply's downloader and JSONL reader, nothing mapped or written",
+        unit: 's',
+        better: 'lower',
+        value: single(downloadParse.seconds),
+      });
+      figures.push({
+        name: `Upsert only: the file's ${count(upsert.lines)} lines in ${count(upsert.pages)} pages mapped (mapLines) and written (writePage) into emptied tables; reading and splitting the file not timed`,
+        unit: 's',
+        better: 'lower',
+        value: single(upsert.seconds),
+      });
+      figures.push({ name: "Export generation by the mock (first call → COMPLETED; not in the apply, not Shopify's own export time)", unit: 's', better: 'lower', value: single(bulk.exportSeconds) });
       figures.push({
         name: `Paginated GraphQL sync of the same ${count(n)} products at a Standard plan's rate (modelled: ${pointsPerProduct.toFixed(2)} points actually spent per product in a measured ${count(paged)}-product paginated run, ${count(STANDARD.restoreRate)} points/s) ÷ bulk (mock export + apply, ${bulkTotal.toFixed(1)} s)`,
         unit: '×',
         better: 'higher',
         value: single(pagedModel / bulkTotal),
-        baseline: { name: `the time the points bucket allows the paginated walk: (${count(pointsPerProduct * n)} points + the last query's unspent ${count(lastUnspent)} − ${count(STANDARD.maximumAvailable)}) ÷ ${STANDARD.restoreRate}/s`, value: single(pagedModel), unit: 's' },
+        baseline: {
+          name: `the time the points bucket allows the paginated walk: (${count(pointsPerProduct * n)} points + the last query's unspent ${count(lastUnspent)} − ${count(STANDARD.maximumAvailable)}) ÷ ${STANDARD.restoreRate}/s`,
+          value: single(pagedModel),
+          unit: 's',
+        },
         ratio: pagedModel / bulkTotal,
       });
       const bigEnough = fileBytes >= 500 * MB;
@@ -183,15 +203,24 @@ export const bulkSyncBenchmark: Benchmark = {
         target: { text: '< 250 MB with a file of ≥ 500 MB', met: bigEnough && bulk.peakRssMb < 250 },
       });
       figures.push({ name: 'Bulk file size', unit: 'MB', better: 'lower', value: single(fileBytes / MB) });
-      figures.push({ name: `JSONL parser alone (benchJsonlParse, batches, ${(parser.bytes / MB).toFixed(0)} MB generated in memory, 64 KiB chunks) — ${count(parser.linesPerSecond)} lines/s`, unit: 'MB/s', better: 'higher', value: single(parser.bytesPerSecond / MB) });
+      figures.push({
+        name: `JSONL parser alone (benchJsonlParse, batches, ${(parser.bytes / MB).toFixed(0)} MB generated in memory, 64 KiB chunks) — ${count(parser.linesPerSecond)} lines/s`,
+        unit: 'MB/s',
+        better: 'higher',
+        value: single(parser.bytesPerSecond / MB),
+      });
 
       const limits: string[] = [];
-      limits.push(`Apply: ${count(bulk.counts.pages)} pages of up to 500 lines, ${count(bulk.counts.records_written)} rows written, ${count(bulk.counts.records_deleted)} deleted by the sweep; the file is downloaded and parsed while the previous page is written (one page prefetched), so the apply approaches the larger of the two halves only when they run on different cores — the mock serving the file and MariaDB take the machine's other core.`);
-      limits.push(`Paginated comparison: the bucket's time is a floor for any paginated client (every query pays its actual cost in restore time); the measured ${count(paged)}-product run took ${pagedRun.seconds.toFixed(1)} s with the bucket off (${pagedRun.costs.requested.length} queries, ${count(pagedStats.pointsSpent)} points spent), linearly ${(pagedRun.seconds * (n / paged)).toFixed(0)} s for ${count(n)} products, which the bucket's ${pagedModel.toFixed(0)} s exceeds. Bulk's figure uses the mock's export time, not Shopify's (which grows with the store and the platform's load, and is paid without holding a worker).`);
+      limits.push(
+        `Apply: ${count(bulk.counts.pages)} pages of up to 500 lines, ${count(bulk.counts.records_written)} rows written, ${count(bulk.counts.records_deleted)} deleted by the sweep; the file is downloaded and parsed while the previous page is written (one page prefetched), so the apply approaches the larger of the two halves only when they run on different cores — the mock serving the file and MariaDB take the machine's other core.`,
+      );
+      limits.push(
+        `Paginated comparison: the bucket's time is a floor for any paginated client (every query pays its actual cost in restore time); the measured ${count(paged)}-product run took ${pagedRun.seconds.toFixed(1)} s with the bucket off (${pagedRun.costs.requested.length} queries, ${count(pagedStats.pointsSpent)} points spent), linearly ${(pagedRun.seconds * (n / paged)).toFixed(0)} s for ${count(n)} products, which the bucket's ${pagedModel.toFixed(0)} s exceeds. Bulk's figure uses the mock's export time, not Shopify's (which grows with the store and the platform's load, and is paid without holding a worker).`,
+      );
       return {
         setup: [
           `Mock Shopify (scripts/mock-shopify) in its own process with ${count(n)} seeded products (1–5 variants each, ${(variantLines / n).toFixed(2)} on average), its bulk operations run for real over the catalog into a JSONL file served over HTTP (webhooks off); the sync runs in a worker process of its own (\`runSync\` with SHOPIFY_SYNC_API=graphql and SYNC_FULL_VIA_BULK on, called again after each \`waiting\` as the BullMQ job is), into empty tables. A bulk sync of a ${count(paged)}-product shop runs first (JIT warm-up).`,
-          'Apply = the `runSync` call(s) after the mock reports the operation COMPLETED (the job\'s poll delay before that call is excluded); download + parse = downloadChunks + jsonlBatches over the same URL; upsert only = the same lines (jsonlBatches over the file on disk, untimed) through mapLines and writePage into emptied tables, timed. Floor = the larger of the two.',
+          "Apply = the `runSync` call(s) after the mock reports the operation COMPLETED (the job's poll delay before that call is excluded); download + parse = downloadChunks + jsonlBatches over the same URL; upsert only = the same lines (jsonlBatches over the file on disk, untimed) through mapLines and writePage into emptied tables, timed. Floor = the larger of the two.",
           `Paginated: a full products sync over paginated GraphQL (bulk off, bucket off) of a ${count(paged)}-product shop with the same seed, each query's actual cost recorded; the time Shopify's Standard bucket (${count(STANDARD.maximumAvailable)} points, ${STANDARD.restoreRate}/s) allows for ${count(n)} products = (points per product × ${count(n)} + the last query's unspent part − ${count(STANDARD.maximumAvailable)}) ÷ ${STANDARD.restoreRate}, extrapolated linearly in points, not run at full size.`,
           `Memory: the worker's VmHWM reset when the apply starts, VmRSS sampled every 200 ms. JSONL parser: benchJsonlParse on ${parseMb} MB generated in memory, in the benchmark's own process. Each figure is one run.`,
         ],

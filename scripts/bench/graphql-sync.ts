@@ -82,7 +82,9 @@ export const graphqlSyncBenchmark: Benchmark = {
       // ones for the limited runs (their own peak RSS).
       const runnerEnv = { ...bench.env, LOG_LEVEL: 'info', SYNC_MAX_PAGES: '100000' };
       const [mockChild, unlimitedRunner, limitedRunner, secondRunner] = await Promise.all([
-        startChild<{ url: string; baseUrlTemplate: string }>('mock-shopify', childScript('mock-shopify'), { args: [JSON.stringify({ shops: [shop], rateLimit: { enabled: false }, graphqlRateLimit: { enabled: false } })] }),
+        startChild<{ url: string; baseUrlTemplate: string }>('mock-shopify', childScript('mock-shopify'), {
+          args: [JSON.stringify({ shops: [shop], rateLimit: { enabled: false }, graphqlRateLimit: { enabled: false } })],
+        }),
         startChild('gql-worker-1', childScript('sync-runner'), { env: runnerEnv, log: logs[0].reader('gql-worker-1') }),
         startChild('gql-worker-2', childScript('sync-runner'), { env: runnerEnv, log: logs[1].reader('gql-worker-2') }),
         startChild('gql-worker-3', childScript('sync-runner'), { env: runnerEnv, log: logs[2].reader('gql-worker-3') }),
@@ -116,7 +118,9 @@ export const graphqlSyncBenchmark: Benchmark = {
       const unlimited = await measureSync<SyncAnswer>(unlimitedRunner, integration.id, false, { ...pids }, logs[0]);
       const unlimitedStats = await graphqlStats();
       const queries = unlimited.result.costs.requested.length;
-      opts.log(`sync without limit: ${unlimited.seconds.toFixed(1)} s (${Math.round(n / unlimited.seconds)} products/s, ${queries} queries, ${unlimitedStats.pointsSpent} points spent of ${unlimitedStats.pointsRequested} requested)`);
+      opts.log(
+        `sync without limit: ${unlimited.seconds.toFixed(1)} s (${Math.round(n / unlimited.seconds)} products/s, ${queries} queries, ${unlimitedStats.pointsSpent} points spent of ${unlimitedStats.pointsRequested} requested)`,
+      );
 
       // 2. Bucket on: Standard's shape, sped up so the walk takes about `limitedSeconds`, and never faster
       //    than 0.6 × the points/s the unlimited sync spent (else the figure would measure the sync, not the limiter).
@@ -141,7 +145,9 @@ export const graphqlSyncBenchmark: Benchmark = {
       const twoStats = await graphqlStats();
       const twoSeconds = Math.max(twoProducts.seconds, twoCustomers.seconds);
       const twoFloor = pointsFloorSeconds([twoProducts.result.costs, twoCustomers.result.costs], STANDARD.maximumAvailable, rate);
-      opts.log(`two workers: ${twoSeconds.toFixed(2)} s (products ${twoProducts.seconds.toFixed(2)} s, customers ${twoCustomers.seconds.toFixed(2)} s), bucket allows ${twoFloor.toFixed(2)} s, ${twoStats.throttled} × THROTTLED`);
+      opts.log(
+        `two workers: ${twoSeconds.toFixed(2)} s (products ${twoProducts.seconds.toFixed(2)} s, customers ${twoCustomers.seconds.toFixed(2)} s), bucket allows ${twoFloor.toFixed(2)} s, ${twoStats.throttled} × THROTTLED`,
+      );
 
       // 4. The same catalog over REST, its request bucket at Standard's shape with the same speed-up.
       const restRate = REST_STANDARD.leakPerSecond * scale;
@@ -168,8 +174,13 @@ export const graphqlSyncBenchmark: Benchmark = {
         ratio: offRatio,
         target: { text: '≤ 1.2 × max(fetch-only, upsert-only)', met: offRatio <= 1.2 },
       });
-      figures.push({ name: 'Fetch only: the same queries through the service\'s GraphQL client and pages, nothing written', unit: 's', better: 'lower', value: single(fetchOnly.seconds) });
-      figures.push({ name: `Upsert only: the same pages (${upsertOnly.pages} of them, made by the mock's GraphQL handler in the worker, not timed) mapped and written as the sync does`, unit: 's', better: 'lower', value: single(upsertOnly.seconds) });
+      figures.push({ name: "Fetch only: the same queries through the service's GraphQL client and pages, nothing written", unit: 's', better: 'lower', value: single(fetchOnly.seconds) });
+      figures.push({
+        name: `Upsert only: the same pages (${upsertOnly.pages} of them, made by the mock's GraphQL handler in the worker, not timed) mapped and written as the sync does`,
+        unit: 's',
+        better: 'lower',
+        value: single(upsertOnly.seconds),
+      });
       const bucketName = `${count(STANDARD.maximumAvailable)} points, ${STANDARD.restoreRate}/s × ${scale.toFixed(1)} = ${count(rate)} points/s`;
       const limitedRatio = limited.seconds / limitedFloor;
       figures.push({
@@ -177,22 +188,40 @@ export const graphqlSyncBenchmark: Benchmark = {
         unit: 's',
         better: 'lower',
         value: single(limited.seconds),
-        baseline: { name: `time the bucket allows for the cost spent: (${count(sum(limited.result.costs.actual))} points spent by ${limited.result.costs.requested.length} queries + the last one's unspent ${count((limited.result.costs.requested.at(-1) ?? 0) - (limited.result.costs.actual.at(-1) ?? 0))} − ${count(STANDARD.maximumAvailable)}) ÷ ${count(rate)}/s`, value: single(limitedFloor) },
+        baseline: {
+          name: `time the bucket allows for the cost spent: (${count(sum(limited.result.costs.actual))} points spent by ${limited.result.costs.requested.length} queries + the last one's unspent ${count((limited.result.costs.requested.at(-1) ?? 0) - (limited.result.costs.actual.at(-1) ?? 0))} − ${count(STANDARD.maximumAvailable)}) ÷ ${count(rate)}/s`,
+          value: single(limitedFloor),
+        },
         ratio: limitedRatio,
-        target: { text: '≤ 1.05 × the bucket\'s time', met: limitedRatio <= 1.05 },
+        target: { text: "≤ 1.05 × the bucket's time", met: limitedRatio <= 1.05 },
       });
-      figures.push({ name: 'THROTTLED answers during the 1-worker sync (counted by the mock)', unit: '', better: 'lower', value: single(limitedStats.throttled), target: { text: '0', met: limitedStats.throttled === 0 } });
+      figures.push({
+        name: 'THROTTLED answers during the 1-worker sync (counted by the mock)',
+        unit: '',
+        better: 'lower',
+        value: single(limitedStats.throttled),
+        target: { text: '0', met: limitedStats.throttled === 0 },
+      });
       const twoRatio = twoSeconds / twoFloor;
       figures.push({
         name: `GraphQL sync, same bucket, 2 worker processes at once: the ${count(n)} products in one, ${count(customers)} customers in the other (products ${twoProducts.seconds.toFixed(1)} s, customers ${twoCustomers.seconds.toFixed(1)} s)`,
         unit: 's',
         better: 'lower',
         value: single(twoSeconds),
-        baseline: { name: `time the bucket allows for both walks' cost: (${count(sum(twoProducts.result.costs.actual) + sum(twoCustomers.result.costs.actual))} points spent by ${twoProducts.result.costs.requested.length + twoCustomers.result.costs.requested.length} queries − ${count(STANDARD.maximumAvailable)} + the last one's unspent) ÷ ${count(rate)}/s`, value: single(twoFloor) },
+        baseline: {
+          name: `time the bucket allows for both walks' cost: (${count(sum(twoProducts.result.costs.actual) + sum(twoCustomers.result.costs.actual))} points spent by ${twoProducts.result.costs.requested.length + twoCustomers.result.costs.requested.length} queries − ${count(STANDARD.maximumAvailable)} + the last one's unspent) ÷ ${count(rate)}/s`,
+          value: single(twoFloor),
+        },
         ratio: twoRatio,
-        target: { text: '≤ 1.05 × the bucket\'s time', met: twoRatio <= 1.05 },
+        target: { text: "≤ 1.05 × the bucket's time", met: twoRatio <= 1.05 },
       });
-      figures.push({ name: 'THROTTLED answers during the 2-worker syncs (counted by the mock)', unit: '', better: 'lower', value: single(twoStats.throttled), target: { text: '0', met: twoStats.throttled === 0 } });
+      figures.push({
+        name: 'THROTTLED answers during the 2-worker syncs (counted by the mock)',
+        unit: '',
+        better: 'lower',
+        value: single(twoStats.throttled),
+        target: { text: '0', met: twoStats.throttled === 0 },
+      });
       figures.push({
         name: `Points the 1-worker sync spent (actual cost; ${count(limitedStats.pointsRequested)} requested up front, ${Math.round((limitedStats.pointsSpent / limitedStats.pointsRequested) * 100)} % of it spent)`,
         unit: 'points',
@@ -238,7 +267,9 @@ export const graphqlSyncBenchmark: Benchmark = {
       });
 
       const limits: string[] = [];
-      limits.push(`Bucket off, CPU in % of one core: ${describeCpu(unlimited.cpu)}. Fetching costs the mock more than the worker (it runs graphql-js and Shopify's cost rules twice per query: requested and actual); the sync prefetches one page while it writes the previous one.`);
+      limits.push(
+        `Bucket off, CPU in % of one core: ${describeCpu(unlimited.cpu)}. Fetching costs the mock more than the worker (it runs graphql-js and Shopify's cost rules twice per query: requested and actual); the sync prefetches one page while it writes the previous one.`,
+      );
       const over = (seconds: number, floor: number, sweep: number, walkQueries: number) => {
         const rest = Math.max(0, seconds - floor - sweep);
         return { rest, perQueryMs: (rest * 1000) / walkQueries };
@@ -246,15 +277,21 @@ export const graphqlSyncBenchmark: Benchmark = {
       const one = over(limited.seconds, limitedFloor, limited.sweepSeconds, limited.result.costs.requested.length);
       // At Shopify's own rate the floor grows by the scale; the per-query delays and the sweep do not.
       const projected = (limitedFloor * scale + limited.sweepSeconds + one.rest) / (limitedFloor * scale);
-      limits.push(`Bucket on, 1 worker: the bucket is the limit (${count(rate)} points/s); CPU ${describeCpu(limited.cpu)}. Of the ${(limited.seconds - limitedFloor).toFixed(2)} s above the bucket's time, the deletion sweep after the last page took ${limited.sweepSeconds.toFixed(2)} s; the rest, ${one.rest.toFixed(2)} s, is ${one.perQueryMs.toFixed(2)} ms per query: what the client loses between Shopify refilling the points and the next query arriving (the limiter's Redis round trips, its timer, the event loop busy mapping and writing the previous page, the request's way to the mock). The client waited ${(limited.result.limiterWaitMs / 1000).toFixed(2)} s in the limiter in all. The speed-up inflates these fixed parts ${scale.toFixed(0)}-fold: at Shopify's own ${STANDARD.restoreRate} points/s the same components give ${projected.toFixed(3)}× the bucket's time.`);
+      limits.push(
+        `Bucket on, 1 worker: the bucket is the limit (${count(rate)} points/s); CPU ${describeCpu(limited.cpu)}. Of the ${(limited.seconds - limitedFloor).toFixed(2)} s above the bucket's time, the deletion sweep after the last page took ${limited.sweepSeconds.toFixed(2)} s; the rest, ${one.rest.toFixed(2)} s, is ${one.perQueryMs.toFixed(2)} ms per query: what the client loses between Shopify refilling the points and the next query arriving (the limiter's Redis round trips, its timer, the event loop busy mapping and writing the previous page, the request's way to the mock). The client waited ${(limited.result.limiterWaitMs / 1000).toFixed(2)} s in the limiter in all. The speed-up inflates these fixed parts ${scale.toFixed(0)}-fold: at Shopify's own ${STANDARD.restoreRate} points/s the same components give ${projected.toFixed(3)}× the bucket's time.`,
+      );
       const two = over(twoSeconds, twoFloor, Math.max(twoProducts.sweepSeconds, twoCustomers.sweepSeconds), twoProducts.result.costs.requested.length + twoCustomers.result.costs.requested.length);
-      limits.push(`Bucket on, 2 workers: CPU ${describeCpu(twoCpuShares)}; the two walks reserve from one Redis hash, so together they stay within Shopify's bucket; the time above the bucket's is ${two.perQueryMs.toFixed(2)} ms per query beyond the sweep.`);
-      limits.push(`REST against GraphQL: Shopify's REST bucket counts requests (a page of 250 products costs 1 of 40, restoring 2/s), the points bucket counts objects (a product with its variants costs ${(sum(limited.result.costs.actual) / n).toFixed(1)} points of 2,000, restoring 100/s), so at Shopify's own rates the bucket lets REST read these ${count(n)} products in ${atShopify.rest.toFixed(0)} s (the first ${REST_STANDARD.size} requests go at once) and GraphQL in ${atShopify.graphql.toFixed(0)} s (every variant, though: REST answers at most 100 per product); at the speed-up here both walks are bound by the sync itself (REST) or by the bucket (GraphQL). Memory: pages are streamed (one written, one in flight): ${pct(growth(limited))} from ¼ of the run to its end.`);
+      limits.push(
+        `Bucket on, 2 workers: CPU ${describeCpu(twoCpuShares)}; the two walks reserve from one Redis hash, so together they stay within Shopify's bucket; the time above the bucket's is ${two.perQueryMs.toFixed(2)} ms per query beyond the sweep.`,
+      );
+      limits.push(
+        `REST against GraphQL: Shopify's REST bucket counts requests (a page of 250 products costs 1 of 40, restoring 2/s), the points bucket counts objects (a product with its variants costs ${(sum(limited.result.costs.actual) / n).toFixed(1)} points of 2,000, restoring 100/s), so at Shopify's own rates the bucket lets REST read these ${count(n)} products in ${atShopify.rest.toFixed(0)} s (the first ${REST_STANDARD.size} requests go at once) and GraphQL in ${atShopify.graphql.toFixed(0)} s (every variant, though: REST answers at most 100 per product); at the speed-up here both walks are bound by the sync itself (REST) or by the bucket (GraphQL). Memory: pages are streamed (one written, one in flight): ${pct(growth(limited))} from ¼ of the run to its end.`,
+      );
       return {
         setup: [
           `Mock Shopify (scripts/mock-shopify) in its own process with ${count(n)} seeded products (1–5 variants each) and ${count(customers)} customers, served by its GraphQL Admin API (Shopify's schema, Shopify's cost rules: requested cost charged up front, the rest refunded); the sync runs in worker processes of their own (\`runSync\` with SHOPIFY_SYNC_API=graphql, the BullMQ job's function, its GraphQL client built as the service builds it and wrapped to record each query's requested and actual cost), into empty tables each time. Pages hold as many products as keep a query's requested cost ≤ 1,000 with 10 variants each asked for.`,
           `Bucket off: after a 4-page warm-up sync, fetch only, upsert only and the sync run one after another in the same process. Bucket on: Shopify's Standard plan (${count(STANDARD.maximumAvailable)} points restoring ${STANDARD.restoreRate}/s), sped up ${scale.toFixed(1)}× so the walk takes about ${limitedSeconds} s and spends at most 0.6 × the points per second of the unlimited sync; the service's limiter learns the bucket from each answer's throttleStatus. Each limited run starts with a full bucket and empty limiter state, in a freshly booted worker process (a third one for the customers walk).`,
-          'The time the bucket allows: (Σ actual cost of every query but the last + the last one\'s requested cost − bucket maximum) ÷ restore rate — Shopify needs the requested cost in the bucket before it runs a query and refunds the unspent part after it, so a perfect client pays each query\'s actual cost in restore time and waits for one requested cost in full (with two walks, the smaller of their last queries\' unspent parts). Work after the last answer (last page\'s write, the deletion sweep) is not in it.',
+          "The time the bucket allows: (Σ actual cost of every query but the last + the last one's requested cost − bucket maximum) ÷ restore rate — Shopify needs the requested cost in the bucket before it runs a query and refunds the unspent part after it, so a perfect client pays each query's actual cost in restore time and waits for one requested cost in full (with two walks, the smaller of their last queries' unspent parts). Work after the last answer (last page's write, the deletion sweep) is not in it.",
           `REST: the same store and sync (SHOPIFY_SYNC_API=rest), the mock's request bucket at Standard's shape (${REST_STANDARD.size}, ${REST_STANDARD.leakPerSecond}/s) with the same speed-up and the service's request limiter set alike. Memory: VmRSS sampled every 200 ms, peak = VmHWM reset when the sync starts. Each figure is one run.`,
         ],
         figures,

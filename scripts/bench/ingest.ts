@@ -97,8 +97,22 @@ export const ingestBenchmark: Benchmark = {
           target: { text: '≥ 0.80 × bare', met: ratio >= 0.8 },
         });
         if (servers.includes('floor')) {
-          figures.push({ name: `Ingest throughput, ${kb(size)}, next to the floor of a store-then-acknowledge ingest`, unit: 'req/s', better: 'higher', value: rps.api, baseline: { name: LABELS.floor, value: rps.floor }, ratio: ratioOf(rps.api, rps.floor) });
-          figures.push({ name: `Floor throughput, ${kb(size)} (${LABELS.floor})`, unit: 'req/s', better: 'higher', value: rps.floor, baseline: { name: LABELS.bare, value: rps.bare }, ratio: ratioOf(rps.floor, rps.bare) });
+          figures.push({
+            name: `Ingest throughput, ${kb(size)}, next to the floor of a store-then-acknowledge ingest`,
+            unit: 'req/s',
+            better: 'higher',
+            value: rps.api,
+            baseline: { name: LABELS.floor, value: rps.floor },
+            ratio: ratioOf(rps.api, rps.floor),
+          });
+          figures.push({
+            name: `Floor throughput, ${kb(size)} (${LABELS.floor})`,
+            unit: 'req/s',
+            better: 'higher',
+            value: rps.floor,
+            baseline: { name: LABELS.bare, value: rps.bare },
+            ratio: ratioOf(rps.floor, rps.bare),
+          });
         }
         for (const q of ['p50', 'p99'] as const) {
           const v = measured(runs.api.map((r) => r[q]));
@@ -106,14 +120,19 @@ export const ingestBenchmark: Benchmark = {
           figures.push({ name: `Ingest ${q} latency, ${kb(size)}, closed loop`, unit: 'ms', better: 'lower', value: v, baseline: { name: 'bare Express 5', value: b }, ratio: ratioOf(v, b) });
         }
         const perRequest = servers.map((s) => `${s} ${format(median(cpuPerRequest[s]))} µs`).join(', ');
-        limits.push(`${kb(size)}, closed loop: CPU time of the server process per request (median of the runs): ${perRequest}. During the API's last run, CPU in % of one core: ${apiCpu ? describeCpu(apiCpu) : 'n/a'}. ${explain(apiCpu)}`);
+        limits.push(
+          `${kb(size)}, closed loop: CPU time of the server process per request (median of the runs): ${perRequest}. During the API's last run, CPU in % of one core: ${apiCpu ? describeCpu(apiCpu) : 'n/a'}. ${explain(apiCpu)}`,
+        );
         if (ratio < 0.8 && servers.includes('floor')) {
           const us = (sv: Server) => median(cpuPerRequest[sv]);
           const storeUs = us('floor') - us('bare');
-          const storeCost = storeUs > 5
-            ? `costs ${format(storeUs)} µs of server CPU per request (a loopback socket write of the body and a read, on the cores the load generator and Redis share)`
-            : 'costs no measurable server CPU per request (the XADDs of requests handled in the same event-loop turn leave in one socket write)';
-          findings.push(`${kb(size)}: storing the body before answering (one XADD, nothing else) takes the bare handler to ${format(ratioOf(rps.floor, rps.bare))}× and ${storeCost}; the service's own work on top of that floor (request id, request metrics, header checks, HMAC, JSON check, envelope, ingest counter) costs ${format(us('api') - us('floor'))} µs more and leaves the API at ${format(ratioOf(rps.api, rps.floor))}× the floor.`);
+          const storeCost =
+            storeUs > 5
+              ? `costs ${format(storeUs)} µs of server CPU per request (a loopback socket write of the body and a read, on the cores the load generator and Redis share)`
+              : 'costs no measurable server CPU per request (the XADDs of requests handled in the same event-loop turn leave in one socket write)';
+          findings.push(
+            `${kb(size)}: storing the body before answering (one XADD, nothing else) takes the bare handler to ${format(ratioOf(rps.floor, rps.bare))}× and ${storeCost}; the service's own work on top of that floor (request id, request metrics, header checks, HMAC, JSON check, envelope, ingest counter) costs ${format(us('api') - us('floor'))} µs more and leaves the API at ${format(ratioOf(rps.api, rps.floor))}× the floor.`,
+          );
         }
         if (ratio < 0.8 && !opts.quick) {
           opts.log(`throughput below target at ${kb(size)}: profiling the API process under the same load`);
@@ -141,7 +160,7 @@ export const ingestBenchmark: Benchmark = {
       if (non2xx.length > 0) limits.push(`Non-2xx answers or errors during load: ${non2xx.join('; ')}`);
       return {
         setup: [
-          `Real API process (NODE_ENV=production, LOG_LEVEL=warn) vs a bare Express 5 app with the same \`express.raw\` body parser${servers.includes('floor') ? ', and the same bare app that first appends the body to a capped Redis stream with one XADD through the service\'s Redis client (children/bare-xadd.ts)' : ''}, each in its own child process; autocannon in the runner process, ${CONNECTIONS} connections, pipelining 1.`,
+          `Real API process (NODE_ENV=production, LOG_LEVEL=warn) vs a bare Express 5 app with the same \`express.raw\` body parser${servers.includes('floor') ? ", and the same bare app that first appends the body to a capped Redis stream with one XADD through the service's Redis client (children/bare-xadd.ts)" : ''}, each in its own child process; autocannon in the runner process, ${CONNECTIONS} connections, pipelining 1.`,
           `Closed loop: ${reps} run(s) × ${seconds} s per server and body size, alternating servers; figures are medians, ± the half-range of the runs.`,
           `Fixed rate: autocannon \`overallRate\` ${RATE} req/s over ${RATE_CONNECTIONS} connections for ${rateSeconds} s, one run per server (autocannon sends each connection's share of a second back to back, then waits for the next second).`,
           'Body: a `products/update` payload padded to exactly 1,024 / 16,384 bytes, signed with the app secret; the stream is capped (WEBHOOK_STREAM_MAXLEN=10000) and emptied after each run.',

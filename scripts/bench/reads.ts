@@ -87,14 +87,39 @@ export const readsBenchmark: Benchmark = {
           firstPageStatements.set(name, measuredCases.first.statements);
           const path = `GET /api/shopify/${name}/`;
           const depthText = `page ${deepPage.toLocaleString('en-US')} (after row ${((deepPage - 1) * LIMIT).toLocaleString('en-US')})`;
-          for (const [label, text] of [['first', 'first page'], ['deep', depthText]] as const) {
+          for (const [label, text] of [
+            ['first', 'first page'],
+            ['deep', depthText],
+          ] as const) {
             const c = measuredCases[label];
-            figures.push({ name: `${path} ${text}, p50`, unit: 'ms', better: 'lower', value: c.http.p50, baseline: { name: 'same SQL via mysql2', value: c.sql.p50 }, ratio: ratioOf(c.http.p50, c.sql.p50), target: { text: '≤ 5 ms', met: c.http.p50.median <= 5 } });
-            figures.push({ name: `${path} ${text}, p99`, unit: 'ms', better: 'lower', value: c.http.p99, baseline: { name: 'same SQL via mysql2', value: c.sql.p99 }, ratio: ratioOf(c.http.p99, c.sql.p99) });
+            figures.push({
+              name: `${path} ${text}, p50`,
+              unit: 'ms',
+              better: 'lower',
+              value: c.http.p50,
+              baseline: { name: 'same SQL via mysql2', value: c.sql.p50 },
+              ratio: ratioOf(c.http.p50, c.sql.p50),
+              target: { text: '≤ 5 ms', met: c.http.p50.median <= 5 },
+            });
+            figures.push({
+              name: `${path} ${text}, p99`,
+              unit: 'ms',
+              better: 'lower',
+              value: c.http.p99,
+              baseline: { name: 'same SQL via mysql2', value: c.sql.p99 },
+              ratio: ratioOf(c.http.p99, c.sql.p99),
+            });
           }
           const depthCost = measuredRatio(measuredCases.deep.http.p50, measuredCases.first.http.p50);
           const depthCostSql = measuredRatio(measuredCases.deep.sql.p50, measuredCases.first.sql.p50);
-          figures.push({ name: `${path} deep page ÷ first page (p50)`, unit: '×', better: 'lower', value: depthCost, baseline: { name: 'same ratio for the SQL alone', value: depthCostSql }, target: { text: '≤ 1.2', met: depthCost.median <= 1.2 } });
+          figures.push({
+            name: `${path} deep page ÷ first page (p50)`,
+            unit: '×',
+            better: 'lower',
+            value: depthCost,
+            baseline: { name: 'same ratio for the SQL alone', value: depthCostSql },
+            target: { text: '≤ 1.2', met: depthCost.median <= 1.2 },
+          });
 
           const plans: { label: string; plan: string; read: number }[] = [];
           for (const label of ['first', 'deep'] as const) {
@@ -102,18 +127,26 @@ export const readsBenchmark: Benchmark = {
             plans.push({ label, plan: await explain(sql, statement), read: await rowsRead(sql, statement) });
           }
           const cpu = measuredCases.first.cpu;
-          limits.push(`${name}: ${plans.map((p) => `${p.label} page — plan ${p.plan}, ${p.read.toLocaleString('en-US')} index entries read`).join('; ')}.` +
-            (cpu ? ` CPU during the first-page runs (one request at a time, so latency-bound): ${describeCpu(cpu)}; busiest ${busiest(cpu).join(' at ')} %.` : ''));
+          limits.push(
+            `${name}: ${plans.map((p) => `${p.label} page — plan ${p.plan}, ${p.read.toLocaleString('en-US')} index entries read`).join('; ')}.` +
+              (cpu ? ` CPU during the first-page runs (one request at a time, so latency-bound): ${describeCpu(cpu)}; busiest ${busiest(cpu).join(' at ')} %.` : ''),
+          );
           const [first, deep] = plans as [(typeof plans)[number], (typeof plans)[number]];
           if (deep.read > 2 * Math.max(first.read, LIMIT + 1)) {
             // The keyset condition (afterKey in src/store/records.ts) is not served as an index range here.
-            findings.push(`${name}: the deep page reads ${deep.read.toLocaleString('en-US')} index entries to return ${LIMIT + 1} rows (plan ${deep.plan}), so a page costs time in proportion to its depth: this server does not use the keyset condition built by afterKey (src/store/records.ts) as an index range.`);
+            findings.push(
+              `${name}: the deep page reads ${deep.read.toLocaleString('en-US')} index entries to return ${LIMIT + 1} rows (plan ${deep.plan}), so a page costs time in proportion to its depth: this server does not use the keyset condition built by afterKey (src/store/records.ts) as an index range.`,
+            );
           } else if (depthCost.median > 1.2) {
-            limits.push(`${name}: the deep page reads as many index entries as the first (${deep.read} vs ${first.read}) with the same kind of plan, so its higher latency in this run is not the query's: the rest of the request or other work on the machine.`);
+            limits.push(
+              `${name}: the deep page reads as many index entries as the first (${deep.read} vs ${first.read}) with the same kind of plan, so its higher latency in this run is not the query's: the rest of the request or other work on the machine.`,
+            );
           }
         }
         const auth = await timeStatements(sql, await captureAuthStatements(bench, key), seconds);
-        limits.push(`Every request also checks its API key in MySQL (a SELECT by key hash; the UPDATE of last_used_at is sent at most once a minute per key): p50 ${auth.p50.toFixed(2)} ms, p99 ${auth.p99.toFixed(2)} ms through mysql2. The SQL baseline has neither that nor HTTP, middleware, the contract validator and JSON.`);
+        limits.push(
+          `Every request also checks its API key in MySQL (a SELECT by key hash; the UPDATE of last_used_at is sent at most once a minute per key): p50 ${auth.p50.toFixed(2)} ms, p99 ${auth.p99.toFixed(2)} ms through mysql2. The SQL baseline has neither that nor HTTP, middleware, the contract validator and JSON.`,
+        );
         const firstProducts = figures.find((f) => f.name.includes('products/ first page, p50'));
         const columns = opts.quick ? undefined : await selectedColumnsFinding(sql, firstPageStatements.get('products') ?? [], seconds);
         if (columns) limits.push(columns);
@@ -122,7 +155,9 @@ export const readsBenchmark: Benchmark = {
           const url = `http://127.0.0.1:${api.ready.port}/api/shopify/products/?limit=${LIMIT}`;
           const summary = await profileWindow(api, () => runLoad({ url, headers: { authorization: `Bearer ${key}` }, connections: 1, duration: seconds * 1.5 }));
           const sqlP50 = firstProducts.baseline?.value.median ?? 0;
-          findings.push(`products first page: p50 ${firstProducts.value.median.toFixed(2)} ms = page SQL ${sqlP50.toFixed(2)} ms + API key SQL ${auth.p50.toFixed(2)} ms + ${(firstProducts.value.median - sqlP50 - auth.p50).toFixed(2)} ms in the API process and on the wire.`);
+          findings.push(
+            `products first page: p50 ${firstProducts.value.median.toFixed(2)} ms = page SQL ${sqlP50.toFixed(2)} ms + API key SQL ${auth.p50.toFixed(2)} ms + ${(firstProducts.value.median - sqlP50 - auth.p50).toFixed(2)} ms in the API process and on the wire.`,
+          );
           findings.push(...describeProfile(summary, 'API process on the products first page:'));
         }
       } finally {
@@ -162,7 +197,8 @@ const VARIANT_ID0 = 44_000_000_000_000;
 const ITEM_ID0 = 46_000_000_000_000;
 const LOCATION_ID0 = 70_000_000_000;
 
-const DIGITS = '(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)';
+const DIGITS =
+  '(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)';
 /** 0 … 99,999 offset by the first parameter, on MySQL 8 and MariaDB alike (no SEQUENCE engine, no recursion limit). */
 const NUMBERS = `(SELECT ? + a.d + b.d * 10 + c.d * 100 + e.d * 1000 + f.d * 10000 AS n FROM ${DIGITS} a, ${DIGITS} b, ${DIGITS} c, ${DIGITS} e, ${DIGITS} f) s`;
 const AT = "TIMESTAMP('2023-01-01 00:00:00') + INTERVAL n SECOND";
@@ -193,7 +229,8 @@ async function seed(bench: BenchEnv, integrationId: number, rows: number, opts: 
   const pool = createCallbackPool(poolOptionsFromUrl(bench.databaseUrl, 2)).promise();
   try {
     const work = Object.entries(seedStatements(integrationId)).flatMap(([table, statement]) =>
-      Array.from({ length: Math.ceil(rows / CHUNK) }, (_, i) => ({ table, statement, start: i * CHUNK, end: Math.min(rows, (i + 1) * CHUNK) })));
+      Array.from({ length: Math.ceil(rows / CHUNK) }, (_, i) => ({ table, statement, start: i * CHUNK, end: Math.min(rows, (i + 1) * CHUNK) })),
+    );
     let done = 0;
     const worker = async () => {
       for (let item = work.shift(); item; item = work.shift()) {
@@ -213,7 +250,10 @@ async function tableSizes(bench: BenchEnv): Promise<string> {
   const name = new URL(bench.databaseUrl).pathname.slice(1);
   const pool = createCallbackPool(poolOptionsFromUrl(bench.databaseUrl, 1)).promise();
   try {
-    const [rows] = await pool.query('SELECT table_name AS t, avg_row_length AS l FROM information_schema.tables WHERE table_schema = ? AND table_name IN (?)', [name, ['shopify_products', 'shopify_product_variants', 'shopify_inventory_levels']]);
+    const [rows] = await pool.query('SELECT table_name AS t, avg_row_length AS l FROM information_schema.tables WHERE table_schema = ? AND table_name IN (?)', [
+      name,
+      ['shopify_products', 'shopify_product_variants', 'shopify_inventory_levels'],
+    ]);
     return (rows as { t: string; l: number }[]).map((r) => `${r.t.replace('shopify_', '')} ${r.l} B`).join(', ');
   } finally {
     await pool.end();
@@ -223,7 +263,9 @@ async function tableSizes(bench: BenchEnv): Promise<string> {
 /** The statements `listRecords` sends for this page, as compiled by Kysely (SQL text and parameters). */
 function captureStatements(bench: BenchEnv, name: ResourceName, cursor: string | undefined): Promise<CompiledQuery[]> {
   const resource = RESOURCES[name];
-  return capture(bench, (db) => listRecords(db, resource, TENANT, { limit: LIMIT, filters: [], includeDeleted: false, ...(cursor ? { after: decodeCursor(cursor, resource.keyColumns.length) } : {}) }));
+  return capture(bench, (db) =>
+    listRecords(db, resource, TENANT, { limit: LIMIT, filters: [], includeDeleted: false, ...(cursor ? { after: decodeCursor(cursor, resource.keyColumns.length) } : {}) }),
+  );
 }
 
 /** The statement the API key check sends for every request (lookup by hash). */
@@ -292,4 +334,3 @@ async function selectedColumnsFinding(conn: Connection, statements: CompiledQuer
   const all = await timeStatements(conn, everyColumn, seconds);
   return `products first page: the page's statements select the columns \`toApi\` reads (src/resources, readColumns), not \`raw\` (each record's whole Shopify JSON); through mysql2 they take p50 ${lean.p50.toFixed(2)} ms, p99 ${lean.p99.toFixed(2)} ms, against p50 ${all.p50.toFixed(2)} ms, p99 ${all.p99.toFixed(2)} ms with \`select *\` (seeded rows carry ~0.5 KB of JSON, real products ~3 KB: the saving grows with them).`;
 }
-

@@ -64,7 +64,9 @@ async function main(): Promise<void> {
   for (const leftover of await sweepStaleRuns()) console.log(`removed a leftover of a benchmark run that was killed: ${leftover}`);
   const started = new Date();
   const machine = await machineInfo();
-  console.log(`Benchmarks (${quick ? 'QUICK' : 'full'}) on ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGb} GB; node ${machine.versions.node}, ${machine.versions.mysql}, Redis ${machine.versions.redis}`);
+  console.log(
+    `Benchmarks (${quick ? 'QUICK' : 'full'}) on ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGb} GB; node ${machine.versions.node}, ${machine.versions.mysql}, Redis ${machine.versions.redis}`,
+  );
   console.log(`Load average before the run: ${machine.loadAverage.join(' / ')} (other work on the machine counts against every figure; each baseline runs under the same conditions)\n`);
 
   const build = compileForBenchmarks((message) => console.log(message));
@@ -96,7 +98,15 @@ async function main(): Promise<void> {
     console.log(`${path.relative(process.cwd(), out)} left as it is: a benchmark failed.`);
   } else if (out) {
     const report = renderReport({ quick, machine, results, failures, startedAt: started, totalSeconds, command: commandLine() });
-    const merged = update && existsSync(out) ? mergeReport(readFileSync(out, 'utf8'), report, { machine, startedAt: started, command: commandLine(), quick }, BENCHMARKS.map((b) => b.title)) : report;
+    const merged =
+      update && existsSync(out)
+        ? mergeReport(
+            readFileSync(out, 'utf8'),
+            report,
+            { machine, startedAt: started, command: commandLine(), quick },
+            BENCHMARKS.map((b) => b.title),
+          )
+        : report;
     writeFileSync(out, merged);
     console.log(`Report written to ${path.relative(process.cwd(), out)}${update ? ` (sections updated: ${results.map((r) => r.title).join(', ')})` : ''}`);
   } else if (quick) {

@@ -52,7 +52,9 @@ export const syncBenchmark: Benchmark = {
       // limited run (its own peak RSS). Their Shopify settings are given once the mock listens.
       const runnerEnv = { ...bench.env, LOG_LEVEL: 'info' };
       const booting = Promise.all([
-        startChild<{ url: string; baseUrlTemplate: string }>('mock-shopify', childScript('mock-shopify'), { args: [JSON.stringify({ shops: [shop(SHOP), shop(TWIN)], rateLimit: { enabled: false } })] }),
+        startChild<{ url: string; baseUrlTemplate: string }>('mock-shopify', childScript('mock-shopify'), {
+          args: [JSON.stringify({ shops: [shop(SHOP), shop(TWIN)], rateLimit: { enabled: false } })],
+        }),
         startChild('sync-worker-1', childScript('sync-runner'), { env: runnerEnv, log: syncLog.reader('sync-worker-1') }),
         startChild('sync-worker-2', childScript('sync-runner'), { env: runnerEnv, log: syncLog.reader('sync-worker-2') }),
       ]);
@@ -104,7 +106,12 @@ export const syncBenchmark: Benchmark = {
       // shopify-api-node's default is 2 calls per 1,000 ms from a bucket of 35 (of Shopify's 40): the same, sped up alike.
       const calls = Math.max(1, Math.round(bucket.leakPerSecond));
       const autoLimit = { calls, interval: (calls * 1000) / rate, bucketSize: Math.floor(bucket.size * 0.875) };
-      const pair = await limitedRunner.call<{ ours: Fetched; theirs: Fetched }>('fetchPair', { ours: { shop: SHOP, accessToken: TOKEN }, theirs: { shop: TWIN, accessToken: TOKEN }, mockUrl: mock.ready.url, autoLimit });
+      const pair = await limitedRunner.call<{ ours: Fetched; theirs: Fetched }>('fetchPair', {
+        ours: { shop: SHOP, accessToken: TOKEN },
+        theirs: { shop: TWIN, accessToken: TOKEN },
+        mockUrl: mock.ready.url,
+        autoLimit,
+      });
       const [oursStats, theirsStats] = await Promise.all([SHOP, TWIN].map((domain) => mock?.call<MockShopStats>('stats', { domain }) as Promise<MockShopStats>));
       opts.log(`limited fetch: ours ${pair.ours.seconds.toFixed(1)} s (${oursStats?.throttled} × 429), shopify-api-node ${pair.theirs.seconds.toFixed(1)} s (${theirsStats?.throttled} × 429)`);
 
@@ -122,7 +129,7 @@ export const syncBenchmark: Benchmark = {
         ratio: offRatio,
         target: { text: '≤ 1.2 × max(fetch-only, upsert-only)', met: offRatio <= 1.2 },
       });
-      figures.push({ name: 'Fetch only: the same pages through the service\'s Shopify client, nothing written', unit: 's', better: 'lower', value: single(fetchOnly.seconds) });
+      figures.push({ name: "Fetch only: the same pages through the service's Shopify client, nothing written", unit: 's', better: 'lower', value: single(fetchOnly.seconds) });
       figures.push({ name: 'Upsert only: the same records mapped and written page by page as the sync does (no HTTP)', unit: 's', better: 'lower', value: single(upsertOnly.seconds) });
       const limitedRatio = limited.seconds / allowed;
       figures.push({
@@ -132,9 +139,15 @@ export const syncBenchmark: Benchmark = {
         value: single(limited.seconds),
         baseline: { name: `time the bucket allows for its ${limitedStats.requests - limitedStats.throttled} requests: (requests − ${bucket.size}) ÷ ${rate.toFixed(2)}/s`, value: single(allowed) },
         ratio: limitedRatio,
-        target: { text: '≤ 1.05 × the bucket\'s time', met: limitedRatio <= 1.05 },
+        target: { text: "≤ 1.05 × the bucket's time", met: limitedRatio <= 1.05 },
       });
-      figures.push({ name: '429 responses during the limited sync (counted by the mock)', unit: '', better: 'lower', value: single(limitedStats.throttled), target: { text: '0', met: limitedStats.throttled === 0 } });
+      figures.push({
+        name: '429 responses during the limited sync (counted by the mock)',
+        unit: '',
+        better: 'lower',
+        value: single(limitedStats.throttled),
+        target: { text: '0', met: limitedStats.throttled === 0 },
+      });
       const pairAllowed = allowedSeconds(pair.ours.pages, bucket);
       figures.push({
         name: `Limited fetch of ${pair.theirs.pages} pages by shopify-api-node (autoLimit ${autoLimit.calls} per ${Math.round(autoLimit.interval)} ms, bucket ${autoLimit.bucketSize}) — ${theirsStats?.throttled ?? 0} × 429`,
@@ -144,7 +157,12 @@ export const syncBenchmark: Benchmark = {
         baseline: { name: `the service's client, ${pair.ours.pages} pages, same bucket, side by side — ${oursStats?.throttled ?? 0} × 429`, value: single(pair.ours.seconds) },
         ratio: pair.theirs.seconds / pair.ours.seconds,
       });
-      figures.push({ name: `Limited fetch, the service's client ÷ the time the bucket allows (${pairAllowed.toFixed(1)} s)`, unit: '×', better: 'lower', value: single(pair.ours.seconds / pairAllowed) });
+      figures.push({
+        name: `Limited fetch, the service's client ÷ the time the bucket allows (${pairAllowed.toFixed(1)} s)`,
+        unit: '×',
+        better: 'lower',
+        value: single(pair.ours.seconds / pairAllowed),
+      });
       const growth = (m: SyncRun) => (m.rssAtQuarterMb > 0 ? (m.rssAtEndMb - m.rssAtQuarterMb) / m.rssAtQuarterMb : 0);
       const pct = (g: number) => `${g >= 0 ? '+' : ''}${Math.round(g * 100)} %`;
       figures.push({
@@ -156,21 +174,27 @@ export const syncBenchmark: Benchmark = {
         ratio: limited.peakRssMb / bootRssMb,
         target: { text: '< 250 MB (target set for 100,000 products)', met: limited.peakRssMb < 250 },
       });
-      limits.push(`Memory: pages are streamed (one written, one in flight); RSS stays flat over the run — rate limit on ${pct(growth(limited))} from ¼ of the run to its end, rate limit off ${pct(growth(unlimited))} (${Math.round(unlimited.rssAtQuarterMb)} → ${Math.round(unlimited.rssAtEndMb)} MB, peak ${Math.round(unlimited.peakRssMb)} MB, in the process that ran the baselines before). What a fresh worker holds idle (${Math.round(bootRssMb)} MB: modules, pools, BullMQ) is most of it.`);
-      limits.push(`Rate limit off, CPU in % of one core: ${describeCpu(unlimited.cpu)}. The sync prefetches one page while it writes the previous one, so it can approach max(fetch, upsert) only when the two use different cores; the worker process itself maps and JSON-parses on one thread.`);
+      limits.push(
+        `Memory: pages are streamed (one written, one in flight); RSS stays flat over the run — rate limit on ${pct(growth(limited))} from ¼ of the run to its end, rate limit off ${pct(growth(unlimited))} (${Math.round(unlimited.rssAtQuarterMb)} → ${Math.round(unlimited.rssAtEndMb)} MB, peak ${Math.round(unlimited.peakRssMb)} MB, in the process that ran the baselines before). What a fresh worker holds idle (${Math.round(bootRssMb)} MB: modules, pools, BullMQ) is most of it.`,
+      );
+      limits.push(
+        `Rate limit off, CPU in % of one core: ${describeCpu(unlimited.cpu)}. The sync prefetches one page while it writes the previous one, so it can approach max(fetch, upsert) only when the two use different cores; the worker process itself maps and JSON-parses on one thread.`,
+      );
       const margin = Math.max(1, Math.ceil(bucket.size * 0.05));
       const rest = Math.max(0, limited.seconds - allowed - margin / rate - limited.sweepSeconds);
       // The same components at Shopify's own leak rate: the bucket's time and the margin scale, the sweep and the rest do not.
       const realAllowed = allowed * bucket.scale;
       const projected = (realAllowed + margin / bucket.leakPerSecond + limited.sweepSeconds + rest) / realAllowed;
-      limits.push(`Rate limit on: the bucket is the limit (${rate.toFixed(2)} requests/s); CPU ${describeCpu(limited.cpu)}. Of the ${(limited.seconds - allowed).toFixed(2)} s above the bucket's time: the service's limiter keeps ${margin} slot(s) of the bucket free (5 %, at least 1) = ${(margin / rate).toFixed(2)} s; the full run's deletion sweep after the last page took ${limited.sweepSeconds.toFixed(2)} s; the rest (${rest.toFixed(2)} s) is the last page's write, the run's bookkeeping and the event loop's delays (mapping and SQL building are synchronous, so a limiter timer that falls due meanwhile fires late). The speed-up inflates the fixed parts: at the unscaled leak of ${bucket.leakPerSecond}/s the same components give ${projected.toFixed(3)}× the bucket's time.`);
+      limits.push(
+        `Rate limit on: the bucket is the limit (${rate.toFixed(2)} requests/s); CPU ${describeCpu(limited.cpu)}. Of the ${(limited.seconds - allowed).toFixed(2)} s above the bucket's time: the service's limiter keeps ${margin} slot(s) of the bucket free (5 %, at least 1) = ${(margin / rate).toFixed(2)} s; the full run's deletion sweep after the last page took ${limited.sweepSeconds.toFixed(2)} s; the rest (${rest.toFixed(2)} s) is the last page's write, the run's bookkeeping and the event loop's delays (mapping and SQL building are synchronous, so a limiter timer that falls due meanwhile fires late). The speed-up inflates the fixed parts: at the unscaled leak of ${bucket.leakPerSecond}/s the same components give ${projected.toFixed(3)}× the bucket's time.`,
+      );
       if (offRatio > 1.2 && !opts.quick) findings.push(...(await profileSync(unlimitedRunner, integration.id, reset, opts)));
       return {
         setup: [
           `Mock Shopify (scripts/mock-shopify) in its own process with ${n.toLocaleString('en-US')} seeded products (1–5 variants each, ~3 KB of JSON per product), pages of ${PAGE}; the sync runs in a worker process of its own (\`runSync\`, the function the BullMQ sync job runs: pages → map → order-free upsert, one transaction per page, one page prefetched), into empty tables each time. Rate limit off: after a 4-page warm-up sync, fetch only, upsert only and the sync run one after another in the same process.`,
-          `Rate limit on: the mock enforces a leaky bucket of ${bucket.size} requests leaking ${bucket.leakPerSecond}/s (Shopify's standard plan${opts.quick ? ', at 1:10 so QUICK\'s 20 pages go past the burst; the limiter\'s one free slot is then a quarter of the bucket, so the full run is the reference for this ratio' : ''}) sped up ${bucket.scale.toFixed(2)}× to ${rate.toFixed(2)}/s so the walk takes well under a minute; the service's limiter is configured with the same numbers (SHOPIFY_BUCKET_SIZE, SHOPIFY_MAX_REQUESTS_PER_SECOND). The time the bucket allows is (requests − bucket) ÷ rate: the first ${bucket.size} requests go at once, then one per 1/rate s.`,
+          `Rate limit on: the mock enforces a leaky bucket of ${bucket.size} requests leaking ${bucket.leakPerSecond}/s (Shopify's standard plan${opts.quick ? ", at 1:10 so QUICK's 20 pages go past the burst; the limiter's one free slot is then a quarter of the bucket, so the full run is the reference for this ratio" : ''}) sped up ${bucket.scale.toFixed(2)}× to ${rate.toFixed(2)}/s so the walk takes well under a minute; the service's limiter is configured with the same numbers (SHOPIFY_BUCKET_SIZE, SHOPIFY_MAX_REQUESTS_PER_SECOND). The time the bucket allows is (requests − bucket) ÷ rate: the first ${bucket.size} requests go at once, then one per 1/rate s.`,
           `shopify-api-node with \`autoLimit\` (its own in-process token bucket; with autoLimit it does not retry, so a 429 is waited out as \`Retry-After\` says and the page asked again), pointed at the mock by replacing its \`baseUrl\` and prefixing the path in a got \`beforeRequest\` hook; it fetches a twin shop (same catalog, its own bucket) at the same time as the service's client fetches the first.`,
-          'Each figure is one run (the sizes are large; the runs take most of the suite\'s time). Memory: VmRSS of the worker sampled every 200 ms; peak is the kernel\'s VmHWM, reset when the sync starts (Linux clear_refs); the limited sync runs in a second, freshly booted worker process.',
+          "Each figure is one run (the sizes are large; the runs take most of the suite's time). Memory: VmRSS of the worker sampled every 200 ms; peak is the kernel's VmHWM, reset when the sync starts (Linux clear_refs); the limited sync runs in a second, freshly booted worker process.",
         ],
         figures,
         limits,
@@ -223,7 +247,14 @@ export interface SyncRun {
 }
 
 /** One `sync` call of a runner, with its memory sampled and CPU measured; `args` are passed on to the call (resource), `result` is its answer. */
-export async function measureSync<R extends { seconds: number } = { seconds: number }>(runner: BenchChild, integrationId: number, limited: boolean, pids: Record<string, number | undefined>, logs: RunLogs, args: Record<string, unknown> = {}): Promise<SyncRun & { result: R }> {
+export async function measureSync<R extends { seconds: number } = { seconds: number }>(
+  runner: BenchChild,
+  integrationId: number,
+  limited: boolean,
+  pids: Record<string, number | undefined>,
+  logs: RunLogs,
+  args: Record<string, unknown> = {},
+): Promise<SyncRun & { result: R }> {
   const logged = logs.done.length;
   runner.resetPeakMemory();
   const idleRssMb = runner.memory().rssMb;
@@ -237,7 +268,16 @@ export async function measureSync<R extends { seconds: number } = { seconds: num
     const total = performance.now() - t0;
     const quarter = samples.find((s) => s.at >= total / 4) ?? samples[0];
     const line = await logs.next(logged);
-    return { result, seconds: result.seconds, sweepSeconds: (line?.sweepMs ?? 0) / 1000, idleRssMb, peakRssMb: runner.memory().peakMb, rssAtQuarterMb: quarter?.mb ?? idleRssMb, rssAtEndMb: samples[samples.length - 1]?.mb ?? idleRssMb, cpu };
+    return {
+      result,
+      seconds: result.seconds,
+      sweepSeconds: (line?.sweepMs ?? 0) / 1000,
+      idleRssMb,
+      peakRssMb: runner.memory().peakMb,
+      rssAtQuarterMb: quarter?.mb ?? idleRssMb,
+      rssAtEndMb: samples[samples.length - 1]?.mb ?? idleRssMb,
+      cpu,
+    };
   } finally {
     clearInterval(timer);
   }
@@ -250,4 +290,3 @@ async function profileSync(runner: BenchChild, integrationId: number, reset: () 
   const summary = await profileWindow(runner, () => runner.call('sync', { integrationId, limited: false }), 10);
   return describeProfile(summary, 'Sync worker (rate limit off):');
 }
-

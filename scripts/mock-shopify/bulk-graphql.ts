@@ -101,19 +101,23 @@ function operationFilter(query: unknown): (op: BulkOperationState) => boolean {
   const text = typeof query === 'string' ? query.trim() : '';
   if (!text) return () => true;
   const alternatives = text.split(/\s+OR\s+/).map((part) =>
-    part.split(/\s+/).filter((t) => t && t !== 'AND').map((term) => {
-      const m = /^(-)?(\w+):(>=|<=|>|<)?['"]?([^'"]*)['"]?$/.exec(term);
-      if (!m) return () => true;
-      const [, negate, name, op = '=', value = ''] = m;
-      const test = termTest(name as string, op, value);
-      return negate ? (o: BulkOperationState) => !test(o) : test;
-    }),
+    part
+      .split(/\s+/)
+      .filter((t) => t && t !== 'AND')
+      .map((term) => {
+        const m = /^(-)?(\w+):(>=|<=|>|<)?['"]?([^'"]*)['"]?$/.exec(term);
+        if (!m) return () => true;
+        const [, negate, name, op = '=', value = ''] = m;
+        const test = termTest(name as string, op, value);
+        return negate ? (o: BulkOperationState) => !test(o) : test;
+      }),
   );
   return (op) => alternatives.some((terms) => terms.every((t) => t(op)));
 }
 
 function termTest(name: string, op: string, value: string): (o: BulkOperationState) => boolean {
-  const compare = (actual: number, wanted: number) => (op === '>=' ? actual >= wanted : op === '<=' ? actual <= wanted : op === '>' ? actual > wanted : op === '<' ? actual < wanted : actual === wanted);
+  const compare = (actual: number, wanted: number) =>
+    op === '>=' ? actual >= wanted : op === '<=' ? actual <= wanted : op === '>' ? actual > wanted : op === '<' ? actual < wanted : actual === wanted;
   if (name === 'status') return (o) => o.status === value.toUpperCase();
   if (name === 'operation_type') return () => value.toLowerCase() === 'query';
   if (name === 'id') {

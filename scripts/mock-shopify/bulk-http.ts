@@ -72,7 +72,9 @@ export function serveBulkResult(shops: Iterable<MockShop>, req: IncomingMessage,
   shop.bulk.stats.downloads++;
   const cut = shop.bulk.takeCut(end - start + 1);
   if (cut === undefined) {
-    createReadStream(file.path, { start, end }).on('error', () => res.destroy()).pipe(res);
+    createReadStream(file.path, { start, end })
+      .on('error', () => res.destroy())
+      .pipe(res);
     return;
   }
   shop.bulk.stats.cutDownloads++;

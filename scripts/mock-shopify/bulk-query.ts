@@ -1,7 +1,23 @@
 import {
-  getNamedType, GraphQLError, isLeafType, isListType, isNonNullType, isObjectType, Kind, parse, validate,
-  type DocumentNode, type FieldNode, type GraphQLNamedType, type GraphQLObjectType, type GraphQLOutputType, type GraphQLSchema,
-  type InlineFragmentNode, type OperationDefinitionNode, type SelectionNode, type SelectionSetNode,
+  getNamedType,
+  GraphQLError,
+  isLeafType,
+  isListType,
+  isNonNullType,
+  isObjectType,
+  Kind,
+  parse,
+  validate,
+  type DocumentNode,
+  type FieldNode,
+  type GraphQLNamedType,
+  type GraphQLObjectType,
+  type GraphQLOutputType,
+  type GraphQLSchema,
+  type InlineFragmentNode,
+  type OperationDefinitionNode,
+  type SelectionNode,
+  type SelectionSetNode,
 } from 'graphql';
 
 /**
@@ -81,8 +97,13 @@ class Planner {
   private connectionCount = 0;
   private readonly fragments: Map<string, { typeName: string; selectionSet: SelectionSetNode }>;
 
-  constructor(private readonly schema: GraphQLSchema, document: DocumentNode) {
-    this.fragments = new Map(document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, { typeName: d.typeCondition.name.value, selectionSet: d.selectionSet }] as const] : [])));
+  constructor(
+    private readonly schema: GraphQLSchema,
+    document: DocumentNode,
+  ) {
+    this.fragments = new Map(
+      document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, { typeName: d.typeCondition.name.value, selectionSet: d.selectionSet }] as const] : [])),
+    );
   }
 
   plan(operation: OperationDefinitionNode): BulkPlan {

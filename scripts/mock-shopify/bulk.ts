@@ -10,8 +10,17 @@ import { bulkGraphqlFields } from './bulk-graphql.js';
 import { JsonlWriter } from './bulk-jsonl.js';
 import { planBulkQuery } from './bulk-query.js';
 import {
-  bulkLimitFor, DEFAULT_BULK_CONFIG, emptyStats,
-  type BulkErrorCode, type BulkOperationState, type BulkStatus, type MockBulkConfig, type MockBulkFailure, type MockBulkOperation, type MockBulkStats, type RunResult,
+  bulkLimitFor,
+  DEFAULT_BULK_CONFIG,
+  emptyStats,
+  type BulkErrorCode,
+  type BulkOperationState,
+  type BulkStatus,
+  type MockBulkConfig,
+  type MockBulkFailure,
+  type MockBulkOperation,
+  type MockBulkStats,
+  type RunResult,
 } from './bulk-types.js';
 import { rootValue } from './graphql.js';
 import { hashInts, prng } from './random.js';
@@ -167,17 +176,38 @@ export class MockBulkOperations {
     const running = this.unfinished();
     const limit = this.config.maxConcurrent ?? bulkLimitFor(version);
     if (running.length >= limit) {
-      if (limit === 1) return this.reject('OPERATION_IN_PROGRESS', `A bulk query operation for this app and shop is already in progress: ${(running[running.length - 1] as BulkOperationState).id}.`, null);
+      if (limit === 1)
+        return this.reject('OPERATION_IN_PROGRESS', `A bulk query operation for this app and shop is already in progress: ${(running[running.length - 1] as BulkOperationState).id}.`, null);
       return this.reject('LIMIT_REACHED', `Bulk operations limit reached: at most ${limit} bulk query operations may run at a time for this app and shop.`, null);
     }
     let resolveRelease = () => {};
     const released = new Promise<void>((resolve) => (resolveRelease = resolve));
     const number = this.nextNumber++;
     const op: BulkOperationState = {
-      number, id: `gid://shopify/BulkOperation/${number}`, query, groupObjects, apiVersion: version, token, plan: check.plan,
-      status: 'CREATED', errorCode: null, objectCount: 0, rootObjectCount: 0, fileSize: null, createdAtMs: this.shop.clock.now(), completedAtMs: null,
-      opaque: randomBytes(18).toString('base64url'), filePath: null, expiresAtMs: null, partial: false, failure: this.failures.shift(),
-      stop: new AbortController(), release: () => {}, released, isReleased: false, done: Promise.resolve(),
+      number,
+      id: `gid://shopify/BulkOperation/${number}`,
+      query,
+      groupObjects,
+      apiVersion: version,
+      token,
+      plan: check.plan,
+      status: 'CREATED',
+      errorCode: null,
+      objectCount: 0,
+      rootObjectCount: 0,
+      fileSize: null,
+      createdAtMs: this.shop.clock.now(),
+      completedAtMs: null,
+      opaque: randomBytes(18).toString('base64url'),
+      filePath: null,
+      expiresAtMs: null,
+      partial: false,
+      failure: this.failures.shift(),
+      stop: new AbortController(),
+      release: () => {},
+      released,
+      isReleased: false,
+      done: Promise.resolve(),
     };
     op.release = () => {
       op.isReleased = true;
@@ -340,8 +370,18 @@ export class MockBulkOperations {
 
   private view(op: BulkOperationState): MockBulkOperation {
     return {
-      id: op.id, number: op.number, status: op.status, errorCode: op.errorCode, query: op.query, groupObjects: op.groupObjects, apiVersion: op.apiVersion,
-      objectCount: op.objectCount, rootObjectCount: op.rootObjectCount, fileSize: op.fileSize, createdAtMs: op.createdAtMs, completedAtMs: op.completedAtMs,
+      id: op.id,
+      number: op.number,
+      status: op.status,
+      errorCode: op.errorCode,
+      query: op.query,
+      groupObjects: op.groupObjects,
+      apiVersion: op.apiVersion,
+      objectCount: op.objectCount,
+      rootObjectCount: op.rootObjectCount,
+      fileSize: op.fileSize,
+      createdAtMs: op.createdAtMs,
+      completedAtMs: op.completedAtMs,
       filePath: op.filePath,
       url: op.partial ? null : this.resultUrl(op),
       partialDataUrl: op.partial ? this.resultUrl(op) : null,

@@ -1,6 +1,4 @@
-import type {
-  ShopifyAddress, ShopifyCustomer, ShopifyInventoryLevel, ShopifyLineItem, ShopifyLocation, ShopifyOrder, ShopifyProduct, ShopifyVariant,
-} from '../../src/shopify/types.js';
+import type { ShopifyAddress, ShopifyCustomer, ShopifyInventoryLevel, ShopifyLineItem, ShopifyLocation, ShopifyOrder, ShopifyProduct, ShopifyVariant } from '../../src/shopify/types.js';
 import { Collection, type Entry } from './collection.js';
 import { hashInts, int, money, pick, prng, shopifyTime } from './random.js';
 
@@ -67,7 +65,13 @@ const TAGS = ['new', 'sale', 'summer', 'winter', 'bestseller', 'eco', 'gift', 'l
 const SIZES = ['S', 'M', 'L', 'XL', 'XXL'];
 const FIRST = ['Ada', 'Grace', 'Alan', 'Linus', 'Margaret', 'Ken', 'Barbara', 'Dennis', 'Frances', 'Tim', 'Radia', 'Edsger', 'Hedy', 'Zoë', 'José'];
 const LAST = ['Lovelace', 'Hopper', 'Turing', 'Torvalds', 'Hamilton', 'Thompson', 'Liskov', 'Ritchie', 'Allen', 'Berners-Lee', 'Perlman', 'Dijkstra'];
-const CITIES: [string, string, string][] = [['Ottawa', 'CA', 'K1A 0B1'], ['New York', 'US', '10001'], ['Berlin', 'DE', '10115'], ['Lyon', 'FR', '69001'], ['Austin', 'US', '73301']];
+const CITIES: [string, string, string][] = [
+  ['Ottawa', 'CA', 'K1A 0B1'],
+  ['New York', 'US', '10001'],
+  ['Berlin', 'DE', '10115'],
+  ['Lyon', 'FR', '69001'],
+  ['Austin', 'US', '73301'],
+];
 const LOCATION_NAMES = ['Main Warehouse', 'Downtown Store', 'East Fulfillment Center', 'Outlet', 'Pop-up Shop', 'West Depot'];
 
 interface OrderPlan {
@@ -263,7 +267,10 @@ export class Catalog {
         admin_graphql_api_id: `gid://shopify/ProductImage/${imageId}`,
       });
     }
-    const tags = [pick(rnd, TAGS), pick(rnd, TAGS)].filter((t, n, all) => all.indexOf(t) === n).sort().join(', ');
+    const tags = [pick(rnd, TAGS), pick(rnd, TAGS)]
+      .filter((t, n, all) => all.indexOf(t) === n)
+      .sort()
+      .join(', ');
     return {
       id,
       title,
@@ -434,7 +441,18 @@ export class Catalog {
       current_total_price: this.money(total),
       current_total_tax: this.money(plan.taxCents),
       customer: customer
-        ? { id: customer.id, email: customer.email, first_name: customer.first_name, last_name: customer.last_name, phone: customer.phone, state: customer.state, currency: customer.currency, created_at: customer.created_at, updated_at: customer.updated_at, tags: customer.tags }
+        ? {
+            id: customer.id,
+            email: customer.email,
+            first_name: customer.first_name,
+            last_name: customer.last_name,
+            phone: customer.phone,
+            state: customer.state,
+            currency: customer.currency,
+            created_at: customer.created_at,
+            updated_at: customer.updated_at,
+            tags: customer.tags,
+          }
         : null,
       email,
       financial_status: plan.financial,
@@ -613,7 +631,10 @@ export class Catalog {
   /** Deletes a product; its variants' inventory items go with it (their ids are returned). */
   deleteProduct(id: number): number[] {
     const entry = this.require(this.products, id, 'product');
-    const items = this.products.record(entry).variants.map((v) => v.inventory_item_id).filter((itemId) => !this.deletedItems.has(itemId));
+    const items = this.products
+      .record(entry)
+      .variants.map((v) => v.inventory_item_id)
+      .filter((itemId) => !this.deletedItems.has(itemId));
     this.products.remove(entry);
     return items;
   }

@@ -28,7 +28,9 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log('usage: npm run mock-shopify -- [--port 4010] [--shop demo-store.myshopify.com] [--token T] [--products N] [--customers N] [--orders N] [--locations N] [--bucket-size 40] [--leak-rate 2] [--scale 1] [--no-rate-limit]');
+  console.log(
+    'usage: npm run mock-shopify -- [--port 4010] [--shop demo-store.myshopify.com] [--token T] [--products N] [--customers N] [--orders N] [--locations N] [--bucket-size 40] [--leak-rate 2] [--scale 1] [--no-rate-limit]',
+  );
   process.exit(0);
 }
 
@@ -59,15 +61,17 @@ const mock = await startMockShopify({
     leakPerSecond: num(values['leak-rate'], 'MOCK_SHOPIFY_LEAK_RATE', 2),
     scale: num(values.scale, 'MOCK_SHOPIFY_SCALE', 1),
   },
-  shops: [{
-    domain,
-    accessToken: token,
-    seed: num(values.seed, 'MOCK_SHOPIFY_SEED', 42),
-    products: num(values.products, 'MOCK_SHOPIFY_PRODUCTS', 200),
-    customers: num(values.customers, 'MOCK_SHOPIFY_CUSTOMERS', 100),
-    orders: num(values.orders, 'MOCK_SHOPIFY_ORDERS', 300),
-    locations: num(values.locations, 'MOCK_SHOPIFY_LOCATIONS', 2),
-  }],
+  shops: [
+    {
+      domain,
+      accessToken: token,
+      seed: num(values.seed, 'MOCK_SHOPIFY_SEED', 42),
+      products: num(values.products, 'MOCK_SHOPIFY_PRODUCTS', 200),
+      customers: num(values.customers, 'MOCK_SHOPIFY_CUSTOMERS', 100),
+      orders: num(values.orders, 'MOCK_SHOPIFY_ORDERS', 300),
+      locations: num(values.locations, 'MOCK_SHOPIFY_LOCATIONS', 2),
+    },
+  ],
 });
 
 const shop = mock.shop();

@@ -1,6 +1,19 @@
 import {
-  execute, getNamedType, GraphQLError, isLeafType, isObjectType, isInterfaceType, Kind, parse, validate,
-  type DocumentNode, type FieldNode, type GraphQLNamedType, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode,
+  execute,
+  getNamedType,
+  GraphQLError,
+  isLeafType,
+  isObjectType,
+  isInterfaceType,
+  Kind,
+  parse,
+  validate,
+  type DocumentNode,
+  type FieldNode,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
 } from 'graphql';
 import type { ShopifyCustomer, ShopifyLineItem, ShopifyLocation, ShopifyOrder, ShopifyProduct, ShopifyVariant, ShopifyWebhook } from '../../src/shopify/types.js';
 import { loadAdminSchema } from './admin-schema.js';
@@ -133,7 +146,12 @@ export function graphqlReply(shop: MockShop, version: string, token: string, bod
   restore(s);
   if (requested > MAX_QUERY_COST) {
     return reply({
-      errors: [{ message: `Query cost is ${requested}, which exceeds the single query max cost limit (${MAX_QUERY_COST}).`, extensions: { code: 'MAX_COST_EXCEEDED', cost: requested, maxCost: MAX_QUERY_COST } }],
+      errors: [
+        {
+          message: `Query cost is ${requested}, which exceeds the single query max cost limit (${MAX_QUERY_COST}).`,
+          extensions: { code: 'MAX_COST_EXCEEDED', cost: requested, maxCost: MAX_QUERY_COST },
+        },
+      ],
       extensions: { cost: { requestedQueryCost: requested, actualQueryCost: null, throttleStatus: throttleStatus(s) } },
     });
   }
@@ -175,7 +193,10 @@ export function requestedCost(schema: GraphQLSchema, query: string, variables: R
  * answer's data, counting the nodes returned) of a selection, by Shopify's rules.
  */
 class CostWalker {
-  constructor(private readonly variables: Record<string, unknown>, private readonly fragments: Map<string, SelectionSetNode>) {}
+  constructor(
+    private readonly variables: Record<string, unknown>,
+    private readonly fragments: Map<string, SelectionSetNode>,
+  ) {}
 
   private fields(selectionSet: SelectionSetNode | undefined): FieldNode[] {
     const out: FieldNode[] = [];
@@ -229,7 +250,13 @@ class CostWalker {
       kind: Kind.SELECTION_SET,
       selections: [
         ...inner.filter((f) => f.name.value === 'nodes').flatMap((f) => f.selectionSet?.selections ?? []),
-        ...inner.filter((f) => f.name.value === 'edges').flatMap((f) => this.fields(f.selectionSet).filter((e) => e.name.value === 'node').flatMap((e) => e.selectionSet?.selections ?? [])),
+        ...inner
+          .filter((f) => f.name.value === 'edges')
+          .flatMap((f) =>
+            this.fields(f.selectionSet)
+              .filter((e) => e.name.value === 'node')
+              .flatMap((e) => e.selectionSet?.selections ?? []),
+          ),
       ],
     };
     if (value === undefined) return 2 + first * (1 + this.selectionCost(nodeSelections, nodeType, undefined));
@@ -368,7 +395,10 @@ function sortedEntries<T extends { id: number }>(collection: Collection<T>, args
     if (sorted) return args.reverse ? list.reverse() : list;
   }
 }
-const entryKey = (args: Args) => (e: { id: number; updatedMs: number }): Key => (args.sortKey === 'UPDATED_AT' ? [e.updatedMs, e.id] : [e.id]);
+const entryKey =
+  (args: Args) =>
+  (e: { id: number; updatedMs: number }): Key =>
+    args.sortKey === 'UPDATED_AT' ? [e.updatedMs, e.id] : [e.id];
 /** Whether a list of `sortedEntries` has its cursor keys ascending (anything but `reverse`). */
 const ascendingList = (args: Args) => !args.reverse;
 
@@ -391,7 +421,13 @@ export function rootValue(shop: MockShop, token: string): Json {
     inventoryQuantity: v.inventory_quantity,
     createdAt: utc(v.created_at),
     updatedAt: utc(v.updated_at),
-    inventoryItem: { id: gid('InventoryItem', v.inventory_item_id), legacyResourceId: String(v.inventory_item_id), sku: v.sku, tracked: true, inventoryLevels: (args: Args) => itemLevels(v.inventory_item_id, args) },
+    inventoryItem: {
+      id: gid('InventoryItem', v.inventory_item_id),
+      legacyResourceId: String(v.inventory_item_id),
+      sku: v.sku,
+      tracked: true,
+      inventoryLevels: (args: Args) => itemLevels(v.inventory_item_id, args),
+    },
   });
   const productNode = (p: ShopifyProduct): Json => ({
     id: gid('Product', p.id),
@@ -441,7 +477,13 @@ export function rootValue(shop: MockShop, token: string): Json {
     totalPriceSet: bag(o.total_price, o.currency),
     subtotalPriceSet: bag(o.subtotal_price, o.currency),
     totalTaxSet: bag(o.total_tax, o.currency),
-    lineItems: (args: Args) => connection(o.line_items, args, (li) => [li.id], (li) => lineItemNode(li, o.currency)),
+    lineItems: (args: Args) =>
+      connection(
+        o.line_items,
+        args,
+        (li) => [li.id],
+        (li) => lineItemNode(li, o.currency),
+      ),
   });
   const customerNode = (cu: ShopifyCustomer): Json => ({
     id: gid('Customer', cu.id),
@@ -472,20 +514,36 @@ export function rootValue(shop: MockShop, token: string): Json {
       if (!inRange(level.updatedMs)) continue;
       rows.push({ position: p, node: () => levelNode(locationId, item.id, level) });
     }
-    return connection(rows, args, (r) => [r.position], (r) => r.node());
+    return connection(
+      rows,
+      args,
+      (r) => [r.position],
+      (r) => r.node(),
+    );
   };
   const itemLevels = (itemId: number, args: Args): Json => {
     need('inventoryLevels', 'read_inventory');
     const position = c.itemPosition(itemId);
     const item = position === undefined ? undefined : c.itemAt(position);
     const locs = item && !item.deleted ? c.locations.entries.filter((l) => !l.deleted && c.isStocked(l.id, itemId)) : [];
-    return connection(locs, args, (l) => [l.id], (l) => levelNode(l.id, itemId, c.level(l.id, item as { id: number; createdMs: number })));
+    return connection(
+      locs,
+      args,
+      (l) => [l.id],
+      (l) => levelNode(l.id, itemId, c.level(l.id, item as { id: number; createdMs: number })),
+    );
   };
   const levelNode = (locationId: number, itemId: number, level: { available: number; updatedMs: number }): Json => ({
     id: gid('InventoryLevel', `${locationId}?inventory_item_id=${itemId}`),
     updatedAt: utc(c.time(level.updatedMs)),
     createdAt: utc(c.time(level.updatedMs)),
-    quantities: (args: Args) => (args.names as string[]).map((name) => ({ id: gid('InventoryQuantity', `${locationId}?inventory_item_id=${itemId}&name=${name}`), name, quantity: name === 'available' ? level.available : 0, updatedAt: utc(c.time(level.updatedMs)) })),
+    quantities: (args: Args) =>
+      (args.names as string[]).map((name) => ({
+        id: gid('InventoryQuantity', `${locationId}?inventory_item_id=${itemId}&name=${name}`),
+        name,
+        quantity: name === 'available' ? level.available : 0,
+        updatedAt: utc(c.time(level.updatedMs)),
+      })),
     item: { id: gid('InventoryItem', itemId), legacyResourceId: String(itemId) },
     location: { id: gid('Location', locationId), legacyResourceId: String(locationId) },
   });
@@ -497,7 +555,17 @@ export function rootValue(shop: MockShop, token: string): Json {
     isFulfillmentService: Boolean(l.legacy),
     createdAt: utc(l.created_at as string),
     updatedAt: utc(l.updated_at as string),
-    address: { address1: l.address1 ?? null, address2: l.address2 ?? null, city: l.city ?? null, province: l.province ?? null, provinceCode: l.province_code ?? null, country: l.country ?? null, countryCode: l.country_code ?? null, zip: l.zip ?? null, phone: l.phone ?? null },
+    address: {
+      address1: l.address1 ?? null,
+      address2: l.address2 ?? null,
+      city: l.city ?? null,
+      province: l.province ?? null,
+      provinceCode: l.province_code ?? null,
+      country: l.country ?? null,
+      countryCode: l.country_code ?? null,
+      zip: l.zip ?? null,
+      phone: l.phone ?? null,
+    },
     inventoryLevels: (args: Args) => locationLevels(l.id, args),
   });
 
@@ -530,7 +598,12 @@ export function rootValue(shop: MockShop, token: string): Json {
     locations: (args: Args) => {
       need('locations', 'read_locations');
       const list = c.locations.entries.filter((e) => !e.deleted && (args.includeInactive || c.locations.record(e).active !== false));
-      return connection(list, args, (e) => [e.id], (e) => locationNode(c.locations.record(e)));
+      return connection(
+        list,
+        args,
+        (e) => [e.id],
+        (e) => locationNode(c.locations.record(e)),
+      );
     },
     location: (args: Args) => {
       need('location', 'read_locations');
@@ -585,7 +658,10 @@ function webhookSubscriptionFields(shop: MockShop): Json {
       const input = (args.webhookSubscription ?? {}) as Json;
       const uri = String(input.uri ?? input.callbackUrl ?? '');
       if (COMPLIANCE_TOPICS.has(topic) || !SUBSCRIBABLE_TOPICS.has(topic)) {
-        return { webhookSubscription: null, userErrors: [userError(['topic'], COMPLIANCE_TOPICS.has(topic) ? 'Compliance topics are configured in the app settings, not through the API.' : 'Invalid topic specified.')] };
+        return {
+          webhookSubscription: null,
+          userErrors: [userError(['topic'], COMPLIANCE_TOPICS.has(topic) ? 'Compliance topics are configured in the app settings, not through the API.' : 'Invalid topic specified.')],
+        };
       }
       if (!/^https?:\/\/\S+$/.test(uri)) return { webhookSubscription: null, userErrors: [userError(['webhookSubscription', 'callbackUrl'], 'Address is invalid')] };
       if (shop.webhooks.some((w) => w.topic === topic && w.address === uri)) {

@@ -6,7 +6,11 @@ import type { Entry } from './collection.js';
  * `limit` and `fields` may accompany it.
  */
 export class HttpError extends Error {
-  constructor(readonly status: number, readonly body: unknown, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(`HTTP ${status}`);
   }
 }
@@ -57,7 +61,12 @@ export function parseListRequest(query: URLSearchParams, resource: string, now =
     limit = Number(limitText);
   }
   const fieldsText = query.get('fields');
-  const fields = fieldsText ? fieldsText.split(',').map((f) => f.trim()).filter(Boolean) : undefined;
+  const fields = fieldsText
+    ? fieldsText
+        .split(',')
+        .map((f) => f.trim())
+        .filter(Boolean)
+    : undefined;
   const pageInfo = query.get('page_info');
   if (pageInfo !== null) {
     const extra = [...query.keys()].filter((k) => !PAGINATION_PARAMS.has(k));
@@ -84,7 +93,10 @@ export function dateParam(filters: Record<string, string>, name: string): number
 export function idList(filters: Record<string, string>, name: string, max = 250): Set<number> | undefined {
   const v = filters[name];
   if (v === undefined || v === '') return undefined;
-  const ids = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const ids = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!ids.every((s) => /^\d+$/.test(s))) throw new HttpError(400, { errors: { [name]: 'Invalid value.' } });
   if (ids.length > max) throw new HttpError(422, { errors: { [name]: `Must contain at most ${max} ids.` } });
   return new Set(ids.map(Number));

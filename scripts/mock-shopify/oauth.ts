@@ -22,7 +22,10 @@ export class MockOAuth {
   private readonly codes = new Map<string, Grant>();
   readonly tokens: MockTokenGrants;
 
-  constructor(private readonly app: MockAppContext, lifetimes: Partial<MockTokenLifetimes> = {}) {
+  constructor(
+    private readonly app: MockAppContext,
+    lifetimes: Partial<MockTokenLifetimes> = {},
+  ) {
     this.tokens = new MockTokenGrants(app, lifetimes);
   }
 

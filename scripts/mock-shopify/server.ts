@@ -174,10 +174,14 @@ async function handle(state: MockServerState, req: IncomingMessage, res: ServerR
 
 function throttledReply(shop: MockShop, retryAfter: string): Reply {
   const size = shop.rateLimit.bucketSize;
-  return json(429, { errors: 'Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.' }, {
-    'retry-after': retryAfter,
-    'x-shopify-shop-api-call-limit': `${size}/${size}`,
-  });
+  return json(
+    429,
+    { errors: 'Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.' },
+    {
+      'retry-after': retryAfter,
+      'x-shopify-shop-api-call-limit': `${size}/${size}`,
+    },
+  );
 }
 
 interface RouteContext {
@@ -208,7 +212,13 @@ async function route(ctx: RouteContext): Promise<Reply> {
 }
 
 /** `GET {resource}`, `{resource}/count` and `{resource}/{id}` of an id-ordered collection. */
-function collectionRoute<T extends { id: number }>(ctx: RouteContext, collection: Collection<T>, single: string, sub: string | undefined, filterFor: (f: Record<string, string>) => (e: Entry<T>) => boolean): Reply {
+function collectionRoute<T extends { id: number }>(
+  ctx: RouteContext,
+  collection: Collection<T>,
+  single: string,
+  sub: string | undefined,
+  filterFor: (f: Record<string, string>) => (e: Entry<T>) => boolean,
+): Reply {
   if (sub === undefined) return listCollection(ctx, collection, ctx.path, filterFor);
   if (sub === 'count') return json(200, { count: collection.count(filterFor(Object.fromEntries(ctx.url.searchParams))) });
   if (!/^\d+$/.test(sub)) return notFound();
@@ -305,7 +315,10 @@ function listInventory(ctx: RouteContext): Reply {
   const updatedMin = dateParam(lr.filters, 'updated_at_min');
   const locs = c.locations.entries.filter((e) => !e.deleted && (!locIds || locIds.has(e.id)));
   const positions = itemIds
-    ? [...itemIds].map((id) => c.itemPosition(id)).filter((p): p is number => p !== undefined).sort((a, b) => a - b)
+    ? [...itemIds]
+        .map((id) => c.itemPosition(id))
+        .filter((p): p is number => p !== undefined)
+        .sort((a, b) => a - b)
     : undefined;
   const m = positions ? positions.length : c.inventoryItemCount;
   const total = locs.length * m;

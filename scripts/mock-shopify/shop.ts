@@ -1,7 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type {
-  ShopifyCustomer, ShopifyInventoryLevel, ShopifyLocation, ShopifyOrder, ShopifyProduct, ShopifyShop, ShopifyWebhook,
-} from '../../src/shopify/types.js';
+import type { ShopifyCustomer, ShopifyInventoryLevel, ShopifyLocation, ShopifyOrder, ShopifyProduct, ShopifyShop, ShopifyWebhook } from '../../src/shopify/types.js';
 import { MockBulkOperations } from './bulk.js';
 import { Catalog } from './catalog.js';
 import { setGraphqlRateLimit, type MockGraphqlRateLimit } from './graphql.js';
@@ -82,7 +80,14 @@ export interface MockAppContext {
 const DEFAULT_SCOPE = 'read_products,read_orders,read_all_orders,read_customers,read_inventory,read_locations';
 
 export const DEFAULT_FAULTS: MockFaults = {
-  errorRate: 0, errorStatus: 503, failNext: 0, latencyMs: 0, dropRate: 0, dropNext: 0, throttleNext: 0, throttleRetryAfter: '2.0',
+  errorRate: 0,
+  errorStatus: 503,
+  failNext: 0,
+  latencyMs: 0,
+  dropRate: 0,
+  dropNext: 0,
+  throttleNext: 0,
+  throttleRetryAfter: '2.0',
 };
 
 export class MockShop {
@@ -146,7 +151,12 @@ export class MockShop {
       offsetMinutes,
       currency,
     });
-    const name = opts.name ?? opts.domain.replace(/\.myshopify\.com$/, '').replace(/-/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase());
+    const name =
+      opts.name ??
+      opts.domain
+        .replace(/\.myshopify\.com$/, '')
+        .replace(/-/g, ' ')
+        .replace(/\b\w/g, (c) => c.toUpperCase());
     const created = this.catalog.time(Date.UTC(2022, 5, 1));
     this.info = {
       id: this.id,
@@ -214,7 +224,10 @@ export class MockShop {
 
   /** Scopes a token holds, as `GET /admin/oauth/access_scopes.json` lists them. */
   scopesOf(token: string): string[] {
-    return (this.tokenScopes.get(token) ?? this.scope).split(',').map((s) => s.trim()).filter(Boolean);
+    return (this.tokenScopes.get(token) ?? this.scope)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   }
 
   /**
@@ -265,7 +278,7 @@ export class MockShop {
     this.bucketTs = now;
     if (this.bucketLevel + 1 > rl.bucketSize) {
       const waitSeconds = (this.bucketLevel + 1 - rl.bucketSize) / leakPerMs / 1000;
-      return { allowed: false, retryAfter: (Math.max(0.1, Math.ceil(waitSeconds * 10) / 10)).toFixed(1) };
+      return { allowed: false, retryAfter: Math.max(0.1, Math.ceil(waitSeconds * 10) / 10).toFixed(1) };
     }
     this.bucketLevel += 1;
     return { allowed: true };

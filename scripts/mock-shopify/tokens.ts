@@ -76,7 +76,10 @@ export class MockTokenGrants {
   /** Original non-expiring token → the pair it was exchanged for, and when. */
   private readonly exchanged = new Map<string, { shop: string; answer: TokenAnswer; at: number }>();
 
-  constructor(private readonly app: MockAppContext, lifetimes: Partial<MockTokenLifetimes> = {}) {
+  constructor(
+    private readonly app: MockAppContext,
+    lifetimes: Partial<MockTokenLifetimes> = {},
+  ) {
     this.lifetimes = { ...SHOPIFY_TOKEN_LIFETIMES, ...lifetimes };
   }
 

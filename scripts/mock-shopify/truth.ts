@@ -247,7 +247,13 @@ export function shopTruth(catalog: Catalog): MockTruth {
         continue;
       }
       const level = catalog.level(location.id, item);
-      inventory.push({ inventory_item_id: item.id, location_id: location.id, available: level.available, updated_at: new Date(Math.floor(level.updatedMs / 1000) * 1000).toISOString(), deleted_at: null });
+      inventory.push({
+        inventory_item_id: item.id,
+        location_id: location.id,
+        available: level.available,
+        updated_at: new Date(Math.floor(level.updatedMs / 1000) * 1000).toISOString(),
+        deleted_at: null,
+      });
     }
   }
   inventory.sort((a, b) => a.inventory_item_id - b.inventory_item_id || a.location_id - b.location_id);

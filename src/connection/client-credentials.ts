@@ -22,7 +22,11 @@ export async function connectWithClientCredentials(ctx: ServiceContext, req: Cli
   let grant: TokenGrant;
   try {
     grant = await requestClientCredentialsGrant({
-      apiBaseUrl: ctx.config.shopify.apiBaseUrl, shop: req.shopDomain, clientId: req.clientId, clientSecret: req.clientSecret, timeoutMs: ctx.config.shopify.requestTimeoutMs,
+      apiBaseUrl: ctx.config.shopify.apiBaseUrl,
+      shop: req.shopDomain,
+      clientId: req.clientId,
+      clientSecret: req.clientSecret,
+      timeoutMs: ctx.config.shopify.requestTimeoutMs,
     });
   } catch (err) {
     throw refusal(err, req.shopDomain);
@@ -34,14 +38,27 @@ export async function connectWithClientCredentials(ctx: ServiceContext, req: Cli
     accessTokenExpiresAt: grant.expiresAt,
     installMethod: 'client_credentials',
     clientCredentials: { clientId: req.clientId, clientSecret: req.clientSecret },
-    ...(grant.scope ? { scopes: grant.scope.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+    ...(grant.scope
+      ? {
+          scopes: grant.scope
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        }
+      : {}),
   });
 }
 
 function refusal(err: unknown, shop: string): unknown {
   if (!(err instanceof TokenGrantRefusedError)) return connectFailure(err, shop, 'the client-credentials grant');
   if (err.reason === 'shop_not_permitted') {
-    return new UnprocessableError(`Shopify does not let this app mint tokens for ${shop} (shop_not_permitted): the client-credentials grant works only for stores of the app's own organization`, { code: 'shopify-shop-not-permitted', cause: err });
+    return new UnprocessableError(`Shopify does not let this app mint tokens for ${shop} (shop_not_permitted): the client-credentials grant works only for stores of the app's own organization`, {
+      code: 'shopify-shop-not-permitted',
+      cause: err,
+    });
   }
-  return new UnprocessableError(`Shopify refused the client credentials for ${shop} (${err.reason}): check the app's client id and secret in the Dev Dashboard`, { code: 'shopify-credentials-refused', cause: err });
+  return new UnprocessableError(`Shopify refused the client credentials for ${shop} (${err.reason}): check the app's client id and secret in the Dev Dashboard`, {
+    code: 'shopify-credentials-refused',
+    cause: err,
+  });
 }

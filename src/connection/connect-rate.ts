@@ -15,7 +15,8 @@ export async function takeConnectAttempt(ctx: Pick<ServiceContext, 'redis' | 'ke
   let retryAfterMs: number | undefined;
   try {
     const now = Date.now();
-    const replies = await ctx.redis.multi()
+    const replies = await ctx.redis
+      .multi()
       .zRemRangeByScore(key, 0, now - WINDOW_MS)
       .zAdd(key, { score: now, value: member })
       .zCard(key)

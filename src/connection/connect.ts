@@ -60,7 +60,7 @@ export async function connectStore(ctx: ServiceContext, req: ConnectRequest): Pr
     access_token_encrypted: sealAccessToken(ctx.secrets, owner, req.accessToken),
     access_token_expires_at: req.accessTokenExpiresAt ?? null,
     refresh_token_encrypted: req.refreshToken ? sealRefreshToken(ctx.secrets, owner, req.refreshToken) : null,
-    refresh_token_expires_at: req.refreshToken ? req.refreshTokenExpiresAt ?? null : null,
+    refresh_token_expires_at: req.refreshToken ? (req.refreshTokenExpiresAt ?? null) : null,
     client_id: req.clientCredentials?.clientId ?? null,
     client_secret_encrypted: req.clientCredentials ? sealClientSecret(ctx.secrets, owner, req.clientCredentials.clientSecret) : null,
     webhook_secret_encrypted: req.webhookSecret ? sealWebhookSecret(ctx.secrets, owner, req.webhookSecret) : null,
@@ -79,7 +79,10 @@ export async function connectStore(ctx: ServiceContext, req: ConnectRequest): Pr
   // Every API process drops what it cached about the shop (and about the tenant's previous one): its webhooks are accepted at once.
   for (const shop of new Set([integration.shop_domain, previous?.shop_domain ?? integration.shop_domain])) await announceShopConnected(ctx, shop);
   if (displaced) {
-    log.warn({ integrationId: integration.id, previousTenantId: displaced.tenant_id, previousIntegrationId: displaced.id }, 'shop moved here from another tenant, which had disconnected it; that tenant\'s copy of it was deleted');
+    log.warn(
+      { integrationId: integration.id, previousTenantId: displaced.tenant_id, previousIntegrationId: displaced.id },
+      "shop moved here from another tenant, which had disconnected it; that tenant's copy of it was deleted",
+    );
   }
   // The token is verified: from here on its calls count against the shop's shared bucket.
   const client = shopifyClient(ctx, req.shopDomain, req.accessToken);
@@ -109,7 +112,7 @@ async function grantedScopes(client: ShopifyClient, log: Logger): Promise<string
     return await client.accessScopes();
   } catch (err) {
     if (err instanceof ShopifyUnauthorizedError) throw connectFailure(err, client.shopDomain, 'the access scopes request');
-    log.warn({ error: (err as Error)?.message }, 'could not read the token\'s access scopes; saved without scopes');
+    log.warn({ error: (err as Error)?.message }, "could not read the token's access scopes; saved without scopes");
     return [];
   }
 }
@@ -123,6 +126,6 @@ async function forgetPreviousShop(ctx: ServiceContext, previous: Integration): P
   try {
     await deleteWebhooks(clientForIntegration(ctx, previous), ctx.config);
   } catch (err) {
-    ctx.logger.info({ shop: previous.shop_domain, error: (err as Error)?.message }, 'could not remove the previous shop\'s webhook subscriptions');
+    ctx.logger.info({ shop: previous.shop_domain, error: (err as Error)?.message }, "could not remove the previous shop's webhook subscriptions");
   }
 }

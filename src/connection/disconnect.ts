@@ -47,9 +47,10 @@ export async function disconnectStore(ctx: ServiceContext, tenantId: string, opt
       }
     });
     // What Redis still holds of it (backlog, dead letters) goes too; Redis away → 503, and the purge is repeated.
-    if (integration) await eraseFromWebhookStreams(ctx.redis, webhookKeys(ctx), { kind: 'integration', integrationId: integration.id }).catch((err: unknown) => {
-      throw new DependencyUnavailableError('Redis', err);
-    });
+    if (integration)
+      await eraseFromWebhookStreams(ctx.redis, webhookKeys(ctx), { kind: 'integration', integrationId: integration.id }).catch((err: unknown) => {
+        throw new DependencyUnavailableError('Redis', err);
+      });
   }
   return { shop_domain: integration?.shop_domain ?? null, is_active: false, webhooks_deleted: webhooksDeleted, purged: opts.purge };
 }

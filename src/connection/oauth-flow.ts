@@ -87,7 +87,12 @@ export async function showConfirmation(ctx: ServiceContext, state: string): Prom
   const maxAgeSeconds = Math.max(1, Math.min(CONFIRM_COOKIE_MAX_SECONDS, Math.floor(found.ttlMs / 1000)));
   const { value, nonce } = confirmCookieFor(cookieKey(ctx), state, maxAgeSeconds);
   const html = renderConfirmationPage({
-    shop: found.pending.shop, tenantId: found.pending.tenant_id, state, nonce, action: OAUTH_BEGIN_PATH, expiresAt: new Date(Date.now() + found.ttlMs),
+    shop: found.pending.shop,
+    tenantId: found.pending.tenant_id,
+    state,
+    nonce,
+    action: OAUTH_BEGIN_PATH,
+    expiresAt: new Date(Date.now() + found.ttlMs),
   });
   return { html, csp: confirmationPageCsp(shopOrigin(ctx.config.shopify.apiBaseUrl, found.pending.shop)), confirmCookie: { value, maxAgeSeconds } };
 }
@@ -106,7 +111,12 @@ export async function confirmInstall(ctx: ServiceContext, form: { state: string;
   if (!found) throw unknownState();
   const maxAgeSeconds = Math.max(1, Math.floor(found.ttlMs / 1000));
   const authorizeUrl = buildAuthorizeUrl({
-    apiBaseUrl: ctx.config.shopify.apiBaseUrl, shop: found.pending.shop, clientId: apiKey, scopes: ctx.config.shopify.scopes, redirectUri: oauthRedirectUri(ctx), state: form.state,
+    apiBaseUrl: ctx.config.shopify.apiBaseUrl,
+    shop: found.pending.shop,
+    clientId: apiKey,
+    scopes: ctx.config.shopify.scopes,
+    redirectUri: oauthRedirectUri(ctx),
+    state: form.state,
   });
   return { authorizeUrl, installCookie: { value: installCookieFor(cookieKey(ctx), form.state, maxAgeSeconds), maxAgeSeconds } };
 }
@@ -168,6 +178,9 @@ export async function completeOAuth(ctx: ServiceContext, params: Record<string, 
     refreshToken: token.refreshToken,
     refreshTokenExpiresAt: token.refreshTokenExpiresAt,
     installMethod: 'oauth',
-    scopes: token.scope.split(',').map((s) => s.trim()).filter(Boolean),
+    scopes: token.scope
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
   });
 }

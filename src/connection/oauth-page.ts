@@ -4,13 +4,13 @@ import { createHash } from 'node:crypto';
  * The merchant's confirmation page of an OAuth install: one self-contained HTML document (no script,
  * no external asset) whose only action is a same-origin form POST.
  */
-const STYLE = 'body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a}'
-  + 'code{background:#f2f2f2;padding:0 .25rem;border-radius:3px}button{font:inherit;padding:.5rem 1.25rem;cursor:pointer}'
-  + '.note{color:#555;font-size:.9rem}';
+const STYLE =
+  'body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a}' +
+  'code{background:#f2f2f2;padding:0 .25rem;border-radius:3px}button{font:inherit;padding:.5rem 1.25rem;cursor:pointer}' +
+  '.note{color:#555;font-size:.9rem}';
 const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 
 export interface ConfirmationPage {
   shop: string;
@@ -56,11 +56,5 @@ you this link, close this page: nothing is connected unless you confirm.</p>
  * our 303, to the shop's authorize page (browsers apply form-action to the redirect too).
  */
 export function confirmationPageCsp(shopOrigin: string): string {
-  return [
-    "default-src 'none'",
-    `style-src 'sha256-${STYLE_HASH}'`,
-    `form-action 'self' ${shopOrigin}`,
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-  ].join('; ');
+  return ["default-src 'none'", `style-src 'sha256-${STYLE_HASH}'`, `form-action 'self' ${shopOrigin}`, "frame-ancestors 'none'", "base-uri 'none'"].join('; ');
 }

@@ -32,7 +32,8 @@ export async function savePendingInstall(ctx: StateContext, state: string, pendi
   const now = Date.now();
   await redisCall(async () => {
     await ctx.redis.set(stateKey(ctx, hash), JSON.stringify(pending), { expiration: { type: 'EX', value: ttlSeconds }, condition: 'NX' });
-    const replies = await ctx.redis.multi()
+    const replies = await ctx.redis
+      .multi()
       .zRemRangeByScore(index, 0, now)
       .zAdd(index, { score: now + ttlSeconds * 1000, value: hash })
       .zCard(index)

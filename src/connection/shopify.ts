@@ -51,7 +51,10 @@ export function connectFailure(err: unknown, shop: string, step: string): unknow
   if (!(err instanceof ShopifyApiError)) return err;
   if (err instanceof ShopifyRetriableError) {
     return new AppError(`Shopify did not answer ${step} for ${shop} (${err.upstreamStatus ? `HTTP ${err.upstreamStatus}` : 'no response'}); try again later`, {
-      status: 502, code: 'shopify-unavailable', retriable: true, cause: err,
+      status: 502,
+      code: 'shopify-unavailable',
+      retriable: true,
+      cause: err,
     });
   }
   if (err instanceof ShopifyUnauthorizedError) return new UnprocessableError(`Shopify refused the access token for ${shop}: ${shopifyReason(err)}`, { code: 'shopify-token-refused', cause: err });

@@ -34,9 +34,8 @@ const installMethodOf = (integration: Integration) => INSTALL_METHODS.find((m) =
  */
 function tokenStatus(integration: Integration, publicBaseUrl: string): Schemas['TokenStatus'] {
   const reauthorization = integration.reauthorization_required_at !== null && integration.is_active === 1;
-  const installUrl = reauthorization && integration.install_method === 'oauth'
-    ? `${publicBaseUrl}/api/shopify/oauth/initiate/?shop=${encodeURIComponent(integration.shop_domain)}&redirect=true`
-    : null;
+  const installUrl =
+    reauthorization && integration.install_method === 'oauth' ? `${publicBaseUrl}/api/shopify/oauth/initiate/?shop=${encodeURIComponent(integration.shop_domain)}&redirect=true` : null;
   return {
     expires: integration.access_token_expires_at !== null,
     access_token_expires_at: iso(integration.access_token_expires_at),
@@ -58,7 +57,10 @@ export function toIntegrationStatus(integration: Integration, logs: Map<string, 
     token: tokenStatus(integration, publicBaseUrl),
     is_active: integration.is_active === 1,
     is_connected: isConnected(integration),
-    scopes: integration.scopes.split(',').map((s) => s.trim()).filter(Boolean),
+    scopes: integration.scopes
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     api_version: integration.api_version,
     // The row is kept (and updated) across reconnects, so this is when the store was first connected.
     connected_at: integration.created_at.toISOString(),
@@ -73,7 +75,10 @@ export function toIntegrationStatus(integration: Integration, logs: Map<string, 
 
 /** Statuses of several integrations with one sync-log query (admin list). */
 export async function integrationStatuses(ctx: Pick<ServiceContext, 'db' | 'config'>, integrations: Integration[]): Promise<IntegrationStatus[]> {
-  const logs = await latestSyncLogs(ctx.db, integrations.map((i) => i.id));
+  const logs = await latestSyncLogs(
+    ctx.db,
+    integrations.map((i) => i.id),
+  );
   return integrations.map((i) => toIntegrationStatus(i, logs.get(i.id), ctx.config.shopify.webhookBaseUrl));
 }
 

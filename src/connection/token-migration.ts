@@ -51,9 +51,11 @@ export async function migrateNonExpiringTokens(ctx: ServiceContext, opts: TokenM
     result.candidates += batch.length;
     if (result.dryRun) continue;
     const queue = [...batch];
-    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
-      for (let next = queue.shift(); next && !opts.signal?.aborted; next = queue.shift()) await migrateOne(ctx, next, result, log);
-    }));
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+        for (let next = queue.shift(); next && !opts.signal?.aborted; next = queue.shift()) await migrateOne(ctx, next, result, log);
+      }),
+    );
     log.info({ migrated: result.migrated, refused: result.refused, failed: result.failed, candidatesSoFar: result.candidates }, 'token migration progress');
   }
   const health = await tokenHealth(ctx.db);
@@ -75,7 +77,10 @@ async function migrateOne(ctx: ServiceContext, integration: Integration, result:
     if (refused) result.refused++;
     else result.failed++;
     ctx.metrics.tokenMigrations.inc({ outcome: refused ? 'refused' : 'failed' });
-    log.warn({ integrationId: integration.id, shop: integration.shop_domain, error: errorMessage(error) }, refused ? 'Shopify refused to exchange the token; left as it is' : 'token exchange failed; the next run tries again');
+    log.warn(
+      { integrationId: integration.id, shop: integration.shop_domain, error: errorMessage(error) },
+      refused ? 'Shopify refused to exchange the token; left as it is' : 'token exchange failed; the next run tries again',
+    );
   }
 }
 

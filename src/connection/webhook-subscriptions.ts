@@ -5,7 +5,12 @@ import type { ShopifyClient } from '../shopify/admin-client.js';
 import { ShopifyApiError, ShopifyNotFoundError, ShopifyUserErrorsError } from '../shopify/errors.js';
 import { graphqlOverClient, withoutUserErrors, type GraphqlClient, type GraphqlResult } from '../shopify/graphql-client.js';
 import {
-  topicEnum, WEBHOOK_MUTATION_COST, WEBHOOK_SUBSCRIPTION_CREATE_MUTATION, WEBHOOK_SUBSCRIPTION_DELETE_MUTATION, WEBHOOK_SUBSCRIPTIONS_QUERY, webhookSubscriptionsCost,
+  topicEnum,
+  WEBHOOK_MUTATION_COST,
+  WEBHOOK_SUBSCRIPTION_CREATE_MUTATION,
+  WEBHOOK_SUBSCRIPTION_DELETE_MUTATION,
+  WEBHOOK_SUBSCRIPTIONS_QUERY,
+  webhookSubscriptionsCost,
 } from '../shopify/graphql/documents/webhooks.js';
 
 export type WebhookRegistration = components['schemas']['WebhookRegistration'];
@@ -93,7 +98,9 @@ export function graphqlSubscriptions(client: GraphqlClient): SubscriptionsApi {
     },
     async remove(id) {
       const { data } = await client.query<{ webhookSubscriptionDelete: { userErrors: { field: string[] | null; message: string }[] } | null }>({
-        document: WEBHOOK_SUBSCRIPTION_DELETE_MUTATION, variables: { id: String(id) }, requestedCost: WEBHOOK_MUTATION_COST,
+        document: WEBHOOK_SUBSCRIPTION_DELETE_MUTATION,
+        variables: { id: String(id) },
+        requestedCost: WEBHOOK_MUTATION_COST,
       });
       try {
         withoutUserErrors(data.webhookSubscriptionDelete, 'webhookSubscriptionDelete');
@@ -145,16 +152,21 @@ export async function registerWebhooks(client: ShopifyClient, config: Config, lo
     return result;
   }
   let revoked: unknown;
-  await eachLimited(topics.filter((t) => !existing.has(t)), CONCURRENCY, async (topic) => {
-    try {
-      await api.create(topic, address);
-      result.created.push(topic);
-    } catch (err) {
-      if (err instanceof ShopifyApiError && err.upstreamStatus === 401) revoked ??= err;
-      if (alreadyTaken(err)) existing.add(topic); // created meanwhile (a concurrent connect)
-      else result.failed.push({ topic, error: describe(err) });
-    }
-  });
+  await eachLimited(
+    topics.filter((t) => !existing.has(t)),
+    CONCURRENCY,
+    async (topic) => {
+      try {
+        await api.create(topic, address);
+        result.created.push(topic);
+      } catch (err) {
+        if (err instanceof ShopifyApiError && err.upstreamStatus === 401) revoked ??= err;
+        if (alreadyTaken(err))
+          existing.add(topic); // created meanwhile (a concurrent connect)
+        else result.failed.push({ topic, error: describe(err) });
+      }
+    },
+  );
   if (revoked) throw revoked;
   result.existing = topics.filter((t) => existing.has(t));
   // Keep the configured order, whatever order the parallel calls finished in.

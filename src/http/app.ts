@@ -82,33 +82,39 @@ export function createApp(ctx: ServiceContext, routes: AppRoutes = {}): Express 
   app.get('/openapi.json', (_req, res) => {
     res.json(contract);
   });
-  app.use('/docs', swaggerUi.serve, swaggerUi.setup(contract, {
-    customSiteTitle: 'Shopify Integration Service API',
-    swaggerOptions: { persistAuthorization: true, displayRequestDuration: true, tryItOutEnabled: false },
-  }));
+  app.use(
+    '/docs',
+    swaggerUi.serve,
+    swaggerUi.setup(contract, {
+      customSiteTitle: 'Shopify Integration Service API',
+      swaggerOptions: { persistAuthorization: true, displayRequestDuration: true, tryItOutEnabled: false },
+    }),
+  );
 
   app.use(contractGate(contract));
   app.use(express.json({ limit: JSON_BODY_LIMIT }));
   // The OAuth install confirmation is a browser's form POST (two short fields).
   app.use('/api/shopify/oauth/begin/', express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 }));
 
-  app.use(withQueryParameterChecks(
-    OpenApiValidator.middleware({
-      apiSpec: contract,
-      // Every bad parameter is named at once: ajv checks all of them, and unknown or empty query
-      // parameters (which the validator would refuse first, alone) are checked just after its request
-      // step (withQueryParameterChecks).
-      validateRequests: { allowUnknownQueryParameters: true, allErrors: true },
-      // Full format checks: the fast ones let `2024-03-01T25:00:00Z` through as a date-time.
-      ajvFormats: { mode: 'full' },
-      validateResponses: ctx.config.nodeEnv === 'test' ? { removeAdditional: false } : false,
-      validateSecurity: { handlers: securityHandlers(ctx) },
-      // The contract gate already refused undocumented methods; this keeps them refused should it move.
-      ignoreUndocumented: false,
-      useRequestUrl: true,
-      ignorePaths: WEBHOOK_PATHS,
-    }) as RequestHandler[],
-  ));
+  app.use(
+    withQueryParameterChecks(
+      OpenApiValidator.middleware({
+        apiSpec: contract,
+        // Every bad parameter is named at once: ajv checks all of them, and unknown or empty query
+        // parameters (which the validator would refuse first, alone) are checked just after its request
+        // step (withQueryParameterChecks).
+        validateRequests: { allowUnknownQueryParameters: true, allErrors: true },
+        // Full format checks: the fast ones let `2024-03-01T25:00:00Z` through as a date-time.
+        ajvFormats: { mode: 'full' },
+        validateResponses: ctx.config.nodeEnv === 'test' ? { removeAdditional: false } : false,
+        validateSecurity: { handlers: securityHandlers(ctx) },
+        // The contract gate already refused undocumented methods; this keeps them refused should it move.
+        ignoreUndocumented: false,
+        useRequestUrl: true,
+        ignorePaths: WEBHOOK_PATHS,
+      }) as RequestHandler[],
+    ),
+  );
   app.use(rejectNonFiniteNumbers);
 
   app.use(healthRoutes(ctx));

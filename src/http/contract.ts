@@ -23,7 +23,10 @@ export function loadContract(): OpenAPIV3.DocumentV3 {
 export const rejectNonFiniteNumbers: RequestHandler = (req, _res, next) => {
   // Path parameters as the validator coerced them (Express resets req.params for each router).
   const pathParams = (req as { openapi?: { pathParams?: Record<string, unknown> } }).openapi?.pathParams;
-  const sources = [['query', req.query], ['path', pathParams]] as const;
+  const sources = [
+    ['query', req.query],
+    ['path', pathParams],
+  ] as const;
   for (const [location, values] of sources) {
     for (const [name, value] of Object.entries(values ?? {})) {
       if (typeof value === 'number' && !Number.isFinite(value)) {

@@ -4,16 +4,42 @@ import type { Logger } from '../platform/logger.js';
 
 const PROBLEM_BASE = 'https://shopify-integration.dev/problems/';
 const TITLES: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  408: 'Request Timeout', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
-  422: 'Unprocessable Content', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 const SLUGS: Record<number, string> = {
-  400: 'validation-error', 401: 'unauthorized', 403: 'forbidden', 404: 'not-found', 405: 'method-not-allowed',
-  408: 'request-timeout', 409: 'conflict', 413: 'payload-too-large', 415: 'unsupported-media-type', 422: 'unprocessable',
-  429: 'rate-limited', 431: 'headers-too-large', 500: 'internal-error', 501: 'not-implemented', 502: 'upstream-error',
-  503: 'service-unavailable', 504: 'upstream-timeout',
+  400: 'validation-error',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not-found',
+  405: 'method-not-allowed',
+  408: 'request-timeout',
+  409: 'conflict',
+  413: 'payload-too-large',
+  415: 'unsupported-media-type',
+  422: 'unprocessable',
+  429: 'rate-limited',
+  431: 'headers-too-large',
+  500: 'internal-error',
+  501: 'not-implemented',
+  502: 'upstream-error',
+  503: 'service-unavailable',
+  504: 'upstream-timeout',
 };
 
 export interface FieldError {
@@ -73,7 +99,12 @@ export function rawProblemResponse(status: number, detail: string): string {
 }
 
 const LOCATIONS: Record<string, FieldError['location']> = {
-  query: 'query', path: 'path', params: 'path', headers: 'header', body: 'body', cookies: 'cookie',
+  query: 'query',
+  path: 'path',
+  params: 'path',
+  headers: 'header',
+  body: 'body',
+  cookies: 'cookie',
 };
 
 /** The validator's (ajv's) wording → plain words; the first pattern that matches wins. */
@@ -162,9 +193,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       if (err.type === 'entity.too.large') return sendProblem(res, 413, 'The request body is too large');
       const errors = fieldErrors(err.errors);
       if (status === 405 && typeof err.headers?.Allow === 'string') res.setHeader('Allow', err.headers.Allow);
-      const detail = status === 404 ? `No route for ${req.method} ${req.path}`
-        : status === 400 && errors && errors.length > 0 ? describeFieldErrors(errors)
-        : String(err.message ?? 'Bad request');
+      const detail = status === 404 ? `No route for ${req.method} ${req.path}` : status === 400 && errors && errors.length > 0 ? describeFieldErrors(errors) : String(err.message ?? 'Bad request');
       return sendProblem(res, status, detail, errors && status === 400 ? { errors } : {});
     }
     log().error({ err }, 'unhandled error');

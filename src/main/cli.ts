@@ -68,9 +68,11 @@ async function migrateTokens(config: Config, dryRun: boolean): Promise<void> {
   const ctx = await createContext(config);
   try {
     const result = await migrateNonExpiringTokens(ctx, { dryRun });
-    console.log(dryRun
-      ? `${result.candidates} store(s) hold a non-expiring OAuth token and would be migrated.`
-      : `Migrated ${result.migrated} of ${result.candidates} store(s) to expiring tokens; ${result.refused} refused by Shopify, ${result.failed} failed (run again), ${result.remaining} left.`);
+    console.log(
+      dryRun
+        ? `${result.candidates} store(s) hold a non-expiring OAuth token and would be migrated.`
+        : `Migrated ${result.migrated} of ${result.candidates} store(s) to expiring tokens; ${result.refused} refused by Shopify, ${result.failed} failed (run again), ${result.remaining} left.`,
+    );
     if (!dryRun && result.failed > 0) process.exitCode = 1;
   } finally {
     await closeContext(ctx);

@@ -34,9 +34,7 @@ export function workerFeatures(config: Config, metricsUrl: string | undefined): 
     metricsUrl
       ? { name: 'worker metrics', on: true, detail: `${metricsUrl} (sync, webhook-apply and Shopify-call metrics; ${config.adminApiKey ? 'ADMIN_API_KEY' : 'answers 403 until ADMIN_API_KEY is set'})` }
       : { name: 'worker metrics', on: false, detail: 'sync and Shopify-call metrics are not served: set WORKER_METRICS_PORT (e.g. 9465)' },
-    scheduled.length > 0
-      ? { name: 'scheduled syncs', on: true, detail: scheduled.join(', ') }
-      : { name: 'scheduled syncs', on: false, detail: 'every SHOPIFY_SYNC_INTERVAL_* is 0' },
+    scheduled.length > 0 ? { name: 'scheduled syncs', on: true, detail: scheduled.join(', ') } : { name: 'scheduled syncs', on: false, detail: 'every SHOPIFY_SYNC_INTERVAL_* is 0' },
     ...commonFeatures(config),
   ];
 }

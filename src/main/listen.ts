@@ -44,8 +44,10 @@ function answerRefusedRequest(err: Error & { code?: string }, socket: Duplex): v
     return;
   }
   const [status, detail] =
-    err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'The request headers are larger than the server accepts']
-    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'The request headers did not arrive in time']
-    : [400, 'The request is not valid HTTP/1.1'];
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'The request headers are larger than the server accepts']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'The request headers did not arrive in time']
+        : [400, 'The request is not valid HTTP/1.1'];
   socket.end(rawProblemResponse(status, detail));
 }

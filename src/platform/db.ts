@@ -51,7 +51,10 @@ export function serverFlavour(db: Kysely<any>): Promise<ServerFlavour> {
 
 /** A statement cut by its time bound; the same read may pass later. */
 export class StatementTimeoutError extends RetriableError {
-  constructor(readonly timeoutMs: number, cause?: unknown) {
+  constructor(
+    readonly timeoutMs: number,
+    cause?: unknown,
+  ) {
     super(`The read took longer than ${timeoutMs} ms and was stopped; retry later or narrow it with filters`, { status: 503, code: 'read-timeout', cause });
   }
 }

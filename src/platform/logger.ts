@@ -10,9 +10,20 @@ export const REDACTED_PATHS = [
   'res.headers["set-cookie"]',
   // Redirects carry OAuth state and authorize parameters.
   'res.headers.location',
-  'accessToken', 'access_token', '*.accessToken', '*.access_token',
-  'webhookSecret', 'webhook_secret', '*.webhookSecret', '*.webhook_secret',
-  'apiKey', 'api_key', '*.apiKey', '*.api_key', 'client_secret', '*.client_secret',
+  'accessToken',
+  'access_token',
+  '*.accessToken',
+  '*.access_token',
+  'webhookSecret',
+  'webhook_secret',
+  '*.webhookSecret',
+  '*.webhook_secret',
+  'apiKey',
+  'api_key',
+  '*.apiKey',
+  '*.api_key',
+  'client_secret',
+  '*.client_secret',
 ];
 
 export type LogFormat = 'auto' | 'json' | 'pretty';

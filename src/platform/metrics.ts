@@ -93,7 +93,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     tokenLockWaits: new Histogram({
       name: 'shopify_token_lock_wait_seconds',
-      help: 'Waits for another process renewing the same store\'s token, by what followed (reused its pair, or renewed)',
+      help: "Waits for another process renewing the same store's token, by what followed (reused its pair, or renewed)",
       labelNames: ['outcome'] as const,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,

@@ -11,7 +11,10 @@ export const customers: ResourceDefinition = {
   keyColumns: ['id'],
   readColumns: ['id', 'email', 'first_name', 'last_name', 'phone', 'state', 'orders_count', 'total_spent', 'currency', 'tags', 'created_at', 'updated_at', 'deleted_at'],
   shopify: {
-    path: 'customers', rootKey: 'customers', params: {}, listing: 'since-id',
+    path: 'customers',
+    rootKey: 'customers',
+    params: {},
+    listing: 'since-id',
     graphql: { kind: 'connection', document: CUSTOMERS_QUERY, root: 'customers', cost: customersCost, filterable: true, orderedByUpdatedAt: true, toRest: mapCustomer },
     bulk: { query: BULK_EXPORT_QUERIES.customers, lines: 'records', scopes: ['read_customers'] },
   },

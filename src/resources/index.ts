@@ -16,9 +16,7 @@ export const RESOURCE_NAMES = Object.keys(RESOURCES) as readonly ResourceName[];
 /** Every table holding a tenant's synced records, children before their parents (a purge covers them all). */
 export const RECORD_TABLES: readonly RecordTable[] = Object.values(RESOURCES).flatMap((r) => (r.child ? [r.child.table, r.table] : [r.table]));
 
-export type TopicUse =
-  | { resource: ResourceDefinition; action: 'upsert' | 'delete' }
-  | { resource: ResourceDefinition; action: 'delete-where'; column: string };
+export type TopicUse = { resource: ResourceDefinition; action: 'upsert' | 'delete' } | { resource: ResourceDefinition; action: 'delete-where'; column: string };
 
 const byTopic = new Map<string, TopicUse[]>();
 const use = (topic: string, u: TopicUse) => byTopic.set(topic, [...(byTopic.get(topic) ?? []), u]);

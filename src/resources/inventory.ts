@@ -14,7 +14,10 @@ export const inventory: ResourceDefinition = {
   // Shopify lists levels per location: locations first, then levels by batches of location ids (REST)
   // or location by location (GraphQL).
   shopify: {
-    path: 'inventory_levels', rootKey: 'inventory_levels', params: {}, listing: 'per-location',
+    path: 'inventory_levels',
+    rootKey: 'inventory_levels',
+    params: {},
+    listing: 'per-location',
     graphql: { kind: 'per-location', document: LOCATION_INVENTORY_LEVELS_QUERY, cost: locationInventoryLevelsCost, toRest: mapInventoryLevel },
     bulk: { query: BULK_EXPORT_QUERIES.inventory, lines: 'records-under-parents', scopes: ['read_inventory', 'read_locations'] },
   },
@@ -39,10 +42,7 @@ export const inventory: ResourceDefinition = {
       children: [],
     };
   },
-  keyOf: (payload) => [
-    shopifyId(payload.inventory_item_id, 'inventory_item_id'),
-    shopifyId(payload.location_id, 'location_id'),
-  ],
+  keyOf: (payload) => [shopifyId(payload.inventory_item_id, 'inventory_item_id'), shopifyId(payload.location_id, 'location_id')],
   filters: {
     updated_at_min: { column: 'updated_at', op: '>=', type: 'timestamp' },
     updated_at_max: { column: 'updated_at', op: '<=', type: 'timestamp' },

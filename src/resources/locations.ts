@@ -10,14 +10,14 @@ export const locations: ResourceDefinition = {
   singular: 'Location',
   table: 'shopify_locations',
   keyColumns: ['id'],
-  readColumns: [
-    'id', 'name', 'active', 'legacy', 'address1', 'address2', 'city', 'province', 'province_code', 'country', 'country_code', 'zip', 'phone',
-    'created_at', 'updated_at', 'deleted_at',
-  ],
+  readColumns: ['id', 'name', 'active', 'legacy', 'address1', 'address2', 'city', 'province', 'province_code', 'country', 'country_code', 'zip', 'phone', 'created_at', 'updated_at', 'deleted_at'],
   // `locations.json` answers every location at once: no pagination, no `updated_at_min`; GraphQL pages
   // them in id order, without a filter either (every read is whole).
   shopify: {
-    path: 'locations', rootKey: 'locations', params: {}, listing: 'unpaged',
+    path: 'locations',
+    rootKey: 'locations',
+    params: {},
+    listing: 'unpaged',
     graphql: { kind: 'connection', document: LOCATIONS_QUERY, root: 'locations', cost: (first) => locationsCost(first), filterable: false, orderedByUpdatedAt: false, toRest: mapLocation },
     bulk: { query: BULK_EXPORT_QUERIES.locations, lines: 'records', scopes: ['read_locations'] },
   },

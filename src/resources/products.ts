@@ -24,10 +24,18 @@ export const products: ResourceDefinition = {
     fromGraphql: mapVariant,
   },
   shopify: {
-    path: 'products', rootKey: 'products', params: {}, listing: 'since-id',
+    path: 'products',
+    rootKey: 'products',
+    params: {},
+    listing: 'since-id',
     // Over GraphQL every variant arrives (REST answers at most 100 of a product's 2,048).
     graphql: {
-      kind: 'connection', document: PRODUCTS_QUERY, root: 'products', cost: productsCost, filterable: true, orderedByUpdatedAt: true,
+      kind: 'connection',
+      document: PRODUCTS_QUERY,
+      root: 'products',
+      cost: productsCost,
+      filterable: true,
+      orderedByUpdatedAt: true,
       children: { field: 'variants', variable: 'variantsFirst', document: PRODUCT_VARIANTS_QUERY, path: ['product', 'variants'], cost: productVariantsCost },
       toRest: mapProduct,
     },

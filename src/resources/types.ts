@@ -5,9 +5,7 @@ export type ResourceName = 'products' | 'orders' | 'customers' | 'inventory' | '
 export type Row = Record<string, unknown>;
 
 /** The tables the registry's records live in (the store's schema declares them). */
-export type RecordTable =
-  | 'shopify_products' | 'shopify_product_variants' | 'shopify_orders' | 'shopify_order_line_items'
-  | 'shopify_customers' | 'shopify_inventory_levels' | 'shopify_locations';
+export type RecordTable = 'shopify_products' | 'shopify_product_variants' | 'shopify_orders' | 'shopify_order_line_items' | 'shopify_customers' | 'shopify_inventory_levels' | 'shopify_locations';
 
 /** What one Shopify record becomes: its row, and the rows of its children (variants, line items). */
 export interface MappedRecord {
@@ -67,7 +65,11 @@ export interface ResourceDefinition {
   readColumns: readonly string[];
   /** Child table replaced with each newer version of the parent; `readColumns` as above. */
   child?: {
-    table: RecordTable; parentColumn: string; apiField: string; orderColumn: string; readColumns: readonly string[];
+    table: RecordTable;
+    parentColumn: string;
+    apiField: string;
+    orderColumn: string;
+    readColumns: readonly string[];
     /**
      * What a child's removal takes with it at Shopify: records of `resource` whose `keyColumn` equals
      * the child's `column` (deleting a variant deletes its inventory item, and so the item's levels).

@@ -7,9 +7,7 @@ import { DEFAULT_MAX_PAGES, paginate } from './pagination.js';
 import { requireShopDomain, shopOrigin } from './shop-domain.js';
 import { createRedisRateLimiter, noRateLimit, parseCallLimit, type RateLimiter } from './rate-limiter.js';
 import { isNothingListening, parseRetryAfterMs, realSleep, withRetry } from './retry.js';
-import type {
-  PaginationSummary, QueryParams, ShopifyInventoryLevel, ShopifyIntegrationRef, ShopifyLocation, ShopifyPage, ShopifyShop, ShopifyWebhook,
-} from './types.js';
+import type { PaginationSummary, QueryParams, ShopifyInventoryLevel, ShopifyIntegrationRef, ShopifyLocation, ShopifyPage, ShopifyShop, ShopifyWebhook } from './types.js';
 
 export interface ShopifyClientDeps {
   redis: Redis;
@@ -166,9 +164,16 @@ export function createShopifyClient(deps: ShopifyClientDeps, integration: Shopif
       const durationMs = Math.round(performance.now() - started);
       observer.response?.('error', durationMs);
       const timeout = (error as Error)?.name === 'TimeoutError';
-      const reason = timeout ? `timed out after ${config.requestTimeoutMs} ms` : `failed: ${(error as Error)?.message}${(error as { cause?: Error })?.cause?.message ? ` (${(error as { cause?: Error }).cause?.message})` : ''}`;
+      const reason = timeout
+        ? `timed out after ${config.requestTimeoutMs} ms`
+        : `failed: ${(error as Error)?.message}${(error as { cause?: Error })?.cause?.message ? ` (${(error as { cause?: Error }).cause?.message})` : ''}`;
       log.debug({ method, path: logPath, query: loggableQuery(params), status: 0, durationMs, attempt, error: reason }, 'shopify request');
-      throw new ShopifyRetriableError(`${method} ${logPath} ${reason}`, { upstreamStatus: 0, method, path: logPath, cause: error }, timeout ? 'timeout' : 'network', timeout ? 'shopify-timeout' : 'shopify-unreachable');
+      throw new ShopifyRetriableError(
+        `${method} ${logPath} ${reason}`,
+        { upstreamStatus: 0, method, path: logPath, cause: error },
+        timeout ? 'timeout' : 'network',
+        timeout ? 'shopify-timeout' : 'shopify-unreachable',
+      );
     }
     const durationMs = Math.round(performance.now() - started);
     observer.response?.(res.status, durationMs);
@@ -197,28 +202,36 @@ export function createShopifyClient(deps: ShopifyClientDeps, integration: Shopif
     return { status: res.status, body: parsed, headers: res.headers };
   }
 
-  async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', rawPath: string, opts: { params?: QueryParams; body?: unknown; failFastWhenNothingListens?: boolean } = {}): Promise<ShopifyResponse<T>> {
+  async function request<T>(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    rawPath: string,
+    opts: { params?: QueryParams; body?: unknown; failFastWhenNothingListens?: boolean } = {},
+  ): Promise<ShopifyResponse<T>> {
     const path = normalizePath(rawPath);
     let sent: string | undefined;
-    const attempts = (fixed?: string) => withRetry(
-      async (attempt) => {
-        await waitForSlot();
-        // Asked before every attempt: a retry after a long backoff goes out with a refreshed token.
-        sent = fixed ?? (await tokens.current());
-        return once<T>(method, path, opts.params, opts.body, attempt, sent);
-      },
-      policy,
-      {
-        sleep,
-        ...(deps.random ? { random: deps.random } : {}),
-        ...(opts.failFastWhenNothingListens ? { retryIf: (error: unknown) => !isNothingListening(error) } : {}),
-        onRetry: (error, decision, attempt) => {
-          stats.retries++;
-          observer.retry?.();
-          log.debug({ method, path, attempt, delayMs: decision.delayMs, reason: decision.reason, status: error instanceof ShopifyApiError ? error.upstreamStatus : undefined }, 'shopify request will be retried');
+    const attempts = (fixed?: string) =>
+      withRetry(
+        async (attempt) => {
+          await waitForSlot();
+          // Asked before every attempt: a retry after a long backoff goes out with a refreshed token.
+          sent = fixed ?? (await tokens.current());
+          return once<T>(method, path, opts.params, opts.body, attempt, sent);
         },
-      },
-    );
+        policy,
+        {
+          sleep,
+          ...(deps.random ? { random: deps.random } : {}),
+          ...(opts.failFastWhenNothingListens ? { retryIf: (error: unknown) => !isNothingListening(error) } : {}),
+          onRetry: (error, decision, attempt) => {
+            stats.retries++;
+            observer.retry?.();
+            log.debug(
+              { method, path, attempt, delayMs: decision.delayMs, reason: decision.reason, status: error instanceof ShopifyApiError ? error.upstreamStatus : undefined },
+              'shopify request will be retried',
+            );
+          },
+        },
+      );
     try {
       return await attempts();
     } catch (error) {

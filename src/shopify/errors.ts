@@ -121,10 +121,7 @@ function summarize(errors: unknown): string {
 }
 
 /** Builds the error class matching an HTTP failure status (never called for 2xx/3xx). */
-export function errorForStatus(
-  status: number,
-  info: Omit<ShopifyErrorInfo, 'upstreamStatus'> & { retryAfterMs?: number },
-): ShopifyApiError {
+export function errorForStatus(status: number, info: Omit<ShopifyErrorInfo, 'upstreamStatus'> & { retryAfterMs?: number }): ShopifyApiError {
   const where = info.method && info.path ? `${info.method} ${info.path}` : 'Shopify request';
   const detail = summarize(info.shopifyErrors);
   const message = `${where} failed with ${status}${detail ? `: ${detail}` : ''}`;

@@ -62,11 +62,7 @@ export function createShopifyGraphqlClient(deps: GraphqlClientDeps, target: Shop
   const sleep = deps.sleep ?? realSleep;
   const log = deps.logger.child({ component: 'shopify-graphql', shop: target.shopDomain });
   const limiter: CostLimiter =
-    deps.costLimit === false
-      ? noCostLimit
-      : typeof deps.costLimit === 'object'
-        ? deps.costLimit
-        : createRedisCostLimiter({ redis: deps.redis, keys: deps.keys, shop: target.shopDomain, logger: log });
+    deps.costLimit === false ? noCostLimit : typeof deps.costLimit === 'object' ? deps.costLimit : createRedisCostLimiter({ redis: deps.redis, keys: deps.keys, shop: target.shopDomain, logger: log });
   // The transport's request bucket does not apply to GraphQL; a 429 still tells every process to wait.
   const on429: RateLimiter = { acquire: async () => 0, observe: async () => undefined, throttled: (ms) => limiter.throttledFor(ms) };
   const transport = createShopifyClient({ ...deps, rateLimit: on429, sleep }, target);
@@ -135,7 +131,8 @@ function graphqlOver(transport: ShopifyClient, o: GraphqlOverOptions): GraphqlCl
         o.observer?.throttled?.();
         const waitMs = cost ? throttleWaitMs(cost.requestedQueryCost, cost.throttleStatus) : 1000;
         log?.debug({ requested: cost?.requestedQueryCost, available: cost?.throttleStatus.currentlyAvailable, waitMs }, 'shopify graphql query throttled');
-        if (throttles >= policy.maxThrottleRetries) throw new ShopifyThrottledError(`POST ${path} THROTTLED ${throttles + 1} times`, { upstreamStatus: 200, method: 'POST', path, shopifyErrors: body.errors }, waitMs);
+        if (throttles >= policy.maxThrottleRetries)
+          throw new ShopifyThrottledError(`POST ${path} THROTTLED ${throttles + 1} times`, { upstreamStatus: 200, method: 'POST', path, shopifyErrors: body.errors }, waitMs);
         // The next reserve waits what the restore rate needs; without a limiter, wait here.
         if (limiter === noCostLimit) await sleep(waitMs);
         continue;
@@ -155,7 +152,10 @@ const RETRIABLE_CODES = new Set(['INTERNAL_SERVER_ERROR', 'SERVICE_UNAVAILABLE',
 
 /** GraphQL `errors` (with HTTP 200) → the error tree: access, server-side, or a wrong query. */
 export function graphqlError(errors: GraphqlError[], info: ShopifyErrorInfo): ShopifyApiError {
-  const summary = errors.map((e) => e.message ?? e.extensions?.code ?? 'error').join('; ').slice(0, 500);
+  const summary = errors
+    .map((e) => e.message ?? e.extensions?.code ?? 'error')
+    .join('; ')
+    .slice(0, 500);
   const where = `${info.method ?? 'POST'} ${info.path ?? 'graphql'}`;
   const denied = errors.find((e) => e.extensions?.code === 'ACCESS_DENIED');
   if (denied) {

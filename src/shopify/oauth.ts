@@ -22,7 +22,9 @@ export function buildAuthorizeUrl(opts: { apiBaseUrl: string; shop: string; clie
  */
 export function oauthQueryMessage(query: Record<string, string>): string {
   const params = new URLSearchParams();
-  for (const key of Object.keys(query).filter((k) => k !== 'hmac' && k !== 'signature').sort()) {
+  for (const key of Object.keys(query)
+    .filter((k) => k !== 'hmac' && k !== 'signature')
+    .sort()) {
     params.append(key, query[key] ?? '');
   }
   return params.toString();
@@ -33,20 +35,14 @@ export function signOAuthQuery(query: Record<string, string>, secret: string): s
   return createHmac('sha256', secret).update(oauthQueryMessage(query)).digest('hex');
 }
 
-export type OAuthVerification =
-  | { valid: true }
-  | { valid: false; reason: 'missing-hmac' | 'invalid-hmac' | 'invalid-shop' | 'missing-timestamp' | 'stale-timestamp' | 'no-secret' };
+export type OAuthVerification = { valid: true } | { valid: false; reason: 'missing-hmac' | 'invalid-hmac' | 'invalid-shop' | 'missing-timestamp' | 'stale-timestamp' | 'no-secret' };
 
 /**
  * Checks an OAuth callback (or app-proxy style) query: the hex `hmac` over the other parameters, made
  * with the app's client secret (compared in constant time), a valid `shop`, and a `timestamp` no older
  * than `maxAgeSeconds` (default 5 min; 60 s of clock skew into the future tolerated).
  */
-export function verifyOAuthQuery(
-  query: Record<string, string>,
-  secret: string,
-  opts: { now?: number; maxAgeSeconds?: number } = {},
-): OAuthVerification {
+export function verifyOAuthQuery(query: Record<string, string>, secret: string, opts: { now?: number; maxAgeSeconds?: number } = {}): OAuthVerification {
   if (!secret) return { valid: false, reason: 'no-secret' };
   const given = query.hmac;
   if (!given) return { valid: false, reason: 'missing-hmac' };
@@ -60,4 +56,3 @@ export function verifyOAuthQuery(
   if (age > (opts.maxAgeSeconds ?? 300) || age < -60) return { valid: false, reason: 'stale-timestamp' };
   return { valid: true };
 }
-

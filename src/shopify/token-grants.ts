@@ -54,7 +54,11 @@ export function requestRefreshGrant(endpoint: TokenEndpoint, refreshToken: strin
 /** Migration: a non-expiring offline token for an expiring pair (the old token is revoked; a retry within 7 days answers the same pair). */
 export function requestTokenExchange(endpoint: TokenEndpoint, nonExpiringToken: string): Promise<TokenGrant> {
   return postGrant(endpoint, {
-    grant_type: TOKEN_EXCHANGE, subject_token: nonExpiringToken, subject_token_type: OFFLINE_TOKEN, requested_token_type: OFFLINE_TOKEN, expiring: '1',
+    grant_type: TOKEN_EXCHANGE,
+    subject_token: nonExpiringToken,
+    subject_token_type: OFFLINE_TOKEN,
+    requested_token_type: OFFLINE_TOKEN,
+    expiring: '1',
   });
 }
 
@@ -80,13 +84,21 @@ async function postGrant(endpoint: TokenEndpoint, fields: Record<string, string>
     text = await res.text();
   } catch (error) {
     const timeout = (error as Error)?.name === 'TimeoutError';
-    throw new ShopifyRetriableError(`POST ${path} ${timeout ? 'timed out' : 'failed'}: ${(error as Error)?.message}`, { upstreamStatus: 0, method: 'POST', path, cause: error }, timeout ? 'timeout' : 'network');
+    throw new ShopifyRetriableError(
+      `POST ${path} ${timeout ? 'timed out' : 'failed'}: ${(error as Error)?.message}`,
+      { upstreamStatus: 0, method: 'POST', path, cause: error },
+      timeout ? 'timeout' : 'network',
+    );
   }
   const requestId = res.headers.get('x-request-id') ?? undefined;
   if (res.status < 200 || res.status >= 300) {
     const info = { shopifyErrors: extractShopifyErrors(text), requestId, method: 'POST', path };
     if (res.status === 429 || res.status >= 500) throw errorForStatus(res.status, info);
-    throw new TokenGrantRefusedError(`POST ${path} (${fields.grant_type ?? 'authorization_code'}) was refused with ${res.status}: ${String(info.shopifyErrors ?? '')}`.slice(0, 500), { ...info, upstreamStatus: res.status }, oauthErrorCode(text));
+    throw new TokenGrantRefusedError(
+      `POST ${path} (${fields.grant_type ?? 'authorization_code'}) was refused with ${res.status}: ${String(info.shopifyErrors ?? '')}`.slice(0, 500),
+      { ...info, upstreamStatus: res.status },
+      oauthErrorCode(text),
+    );
   }
   let body: Record<string, unknown>;
   try {

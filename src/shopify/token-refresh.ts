@@ -144,9 +144,12 @@ export function createRefreshingTokenSource(opts: TokenRefreshOptions): Refreshi
     let grant: TokenGrant | undefined;
     for (let retry = 0; grant === undefined; retry++) {
       try {
-        grant = kind === 'refresh_token'
-          ? await opts.renewer.refresh(stored.refreshToken as string)
-          : kind === 'exchange' ? await opts.renewer.exchange(stored.accessToken) : await opts.renewer.clientCredentials();
+        grant =
+          kind === 'refresh_token'
+            ? await opts.renewer.refresh(stored.refreshToken as string)
+            : kind === 'exchange'
+              ? await opts.renewer.exchange(stored.accessToken)
+              : await opts.renewer.clientCredentials();
       } catch (error) {
         if (error instanceof TokenGrantRefusedError && kind === 'exchange') {
           // Not exchangeable (revoked, uninstalled): the token stays as it is, and a 401 with it stands.

@@ -24,12 +24,7 @@ export async function createApiKey(db: Db, tenantId: string, name: string): Prom
 
 /** The active key with this value, if any. Only the hash is looked up. */
 export async function findActiveApiKey(db: Db, key: string): Promise<ApiKey | undefined> {
-  return db
-    .selectFrom('api_keys')
-    .selectAll()
-    .where('key_hash', '=', sha256Hex(key))
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
+  return db.selectFrom('api_keys').selectAll().where('key_hash', '=', sha256Hex(key)).where('revoked_at', 'is', null).executeTakeFirst();
 }
 
 /** Records use at most once a minute per key, so reads do not turn into writes. */
@@ -43,12 +38,21 @@ export async function touchApiKey(db: Db, id: number): Promise<void> {
 }
 
 export async function revokeApiKey(db: Db, id: number): Promise<ApiKey | undefined> {
-  await db.updateTable('api_keys').set({ revoked_at: sql<Date>`CURRENT_TIMESTAMP(3)` }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+  await db
+    .updateTable('api_keys')
+    .set({ revoked_at: sql<Date>`CURRENT_TIMESTAMP(3)` })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .execute();
   return db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
 export async function listApiKeys(db: Db, opts: { tenantId?: string; limit: number; afterId?: number }): Promise<Page<ApiKey, number>> {
-  let q = db.selectFrom('api_keys').selectAll().orderBy('id', 'asc').limit(opts.limit + 1);
+  let q = db
+    .selectFrom('api_keys')
+    .selectAll()
+    .orderBy('id', 'asc')
+    .limit(opts.limit + 1);
   if (opts.tenantId) q = q.where('tenant_id', '=', opts.tenantId);
   if (opts.afterId !== undefined) q = q.where('id', '>', opts.afterId);
   return pageOf(await q.execute(), opts.limit, (last) => last.id);

@@ -37,9 +37,7 @@ export async function writeChildrenOfVersion(trx: Transaction<Database>, resourc
     .forUpdate()
     .execute();
   const atVersion = new Set(current.map((r) => Number(r.id)));
-  const rows = children
-    .filter((c) => atVersion.has(c[child.parentColumn] as number))
-    .map((c) => ({ ...c, tenant_id: owner.tenantId, observed_at: observedAt }));
+  const rows = children.filter((c) => atVersion.has(c[child.parentColumn] as number)).map((c) => ({ ...c, tenant_id: owner.tenantId, observed_at: observedAt }));
   if (rows.length === 0) return 0;
   const columns = Object.keys(rows[0] as Row).filter((c) => c !== 'tenant_id' && c !== 'id');
   await db
@@ -85,7 +83,11 @@ export async function removeChildrenNotExported(
         .selectFrom(resource.table)
         .select('id')
         .where('tenant_id', '=', owner.tenantId)
-        .where('id', 'in', parents.map((p) => p.id))
+        .where(
+          'id',
+          'in',
+          parents.map((p) => p.id),
+        )
         .where('observed_at', '=', observedAt)
         .orderBy('id')
         .forUpdate()
@@ -95,11 +97,23 @@ export async function removeChildrenNotExported(
         .selectFrom(child.table)
         .select(['id', child.parentColumn, ...(child.cascade ? [child.cascade.column] : [])])
         .where('tenant_id', '=', owner.tenantId)
-        .where(child.parentColumn, 'in', locked.map((p) => p.id))
+        .where(
+          child.parentColumn,
+          'in',
+          locked.map((p) => p.id),
+        )
         .where((eb) => eb.or([eb('observed_at', 'is', null), eb('observed_at', '<>', observedAt)]))
         .execute();
       if (stale.length === 0) return 0;
-      await untyped(trx).deleteFrom(child.table).where('tenant_id', '=', owner.tenantId).where('id', 'in', stale.map((c) => c.id)).execute();
+      await untyped(trx)
+        .deleteFrom(child.table)
+        .where('tenant_id', '=', owner.tenantId)
+        .where(
+          'id',
+          'in',
+          stale.map((c) => c.id),
+        )
+        .execute();
       await cascadeRemovedChildren(trx, resource, owner, stale, () => observedAt);
       return stale.length;
     });

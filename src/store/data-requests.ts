@@ -62,12 +62,7 @@ export function listDataRequests(db: Db, tenantId: string): Promise<DataRequest[
 
 /** A redacted customer's contact details leave the request log too (the request itself stays on record). */
 export async function eraseDataRequestContacts(db: Db | Transaction<Database>, tenantId: string, customerId: number): Promise<void> {
-  await typed(db)
-    .updateTable('shopify_data_requests')
-    .set({ customer_email: null, customer_phone: null })
-    .where('tenant_id', '=', tenantId)
-    .where('customer_id', '=', customerId)
-    .execute();
+  await typed(db).updateTable('shopify_data_requests').set({ customer_email: null, customer_phone: null }).where('tenant_id', '=', tenantId).where('customer_id', '=', customerId).execute();
 }
 
 export async function deleteTenantDataRequests(db: Db | Transaction<Database>, tenantId: string): Promise<number> {

@@ -56,9 +56,13 @@ export async function resealIntegrationSecrets(db: Db, secrets: SecretBox, batch
   const result: ResealResult = { resealed: 0, unreadable: [] };
   let afterId = 0;
   for (;;) {
-    const rows = await db.selectFrom('shopify_integrations')
+    const rows = await db
+      .selectFrom('shopify_integrations')
       .select(['id', 'tenant_id', 'shop_domain', 'access_token_encrypted', 'webhook_secret_encrypted', 'refresh_token_encrypted', 'client_secret_encrypted'])
-      .where('id', '>', afterId).orderBy('id').limit(batchSize).execute();
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(batchSize)
+      .execute();
     if (rows.length === 0) return result;
     afterId = rows[rows.length - 1]!.id;
     for (const row of rows) {
@@ -75,7 +79,8 @@ export async function resealIntegrationSecrets(db: Db, secrets: SecretBox, batch
         result.unreadable.push(row.id);
         continue;
       }
-      const updated = await db.updateTable('shopify_integrations')
+      const updated = await db
+        .updateTable('shopify_integrations')
         .set({
           access_token_encrypted: sealAccessToken(secrets, row, token),
           webhook_secret_encrypted: sealOptional(webhookSecret, (v) => sealWebhookSecret(secrets, row, v)),

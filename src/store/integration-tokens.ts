@@ -22,9 +22,16 @@ export function storedTokensOf(ctx: Pick<ServiceContext, 'secrets' | 'config'>, 
   } catch (error) {
     throw new AppError('The access token cannot be decrypted with the configured keys', { code: 'token-undecryptable', retriable: false, cause: error });
   }
-  const renewal = integration.access_token_expires_at === null
-    ? integration.install_method === 'oauth' && exchangeable ? 'exchange' : 'none'
-    : integration.install_method === 'client_credentials' ? 'client_credentials' : refreshToken ? 'refresh_token' : 'none';
+  const renewal =
+    integration.access_token_expires_at === null
+      ? integration.install_method === 'oauth' && exchangeable
+        ? 'exchange'
+        : 'none'
+      : integration.install_method === 'client_credentials'
+        ? 'client_credentials'
+        : refreshToken
+          ? 'refresh_token'
+          : 'none';
   return {
     accessToken,
     accessTokenExpiresAt: integration.access_token_expires_at,
@@ -92,4 +99,3 @@ export function integrationTokenSource(ctx: TokenContext, integration: Integrati
     log,
   });
 }
-

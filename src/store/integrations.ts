@@ -5,8 +5,7 @@ import type { Database, Db } from './schema.js';
 import type { Integration, IntegrationUpdate, NewIntegration, SyncLog } from './schema.js';
 
 /** The row holding a shop (a row another tenant's shop moved away from no longer holds it). */
-const holderOf = (db: Db, shopDomain: string) =>
-  db.selectFrom('shopify_integrations').selectAll().where('shop_domain', '=', shopDomain.toLowerCase()).where('shop_released_at', 'is', null);
+const holderOf = (db: Db, shopDomain: string) => db.selectFrom('shopify_integrations').selectAll().where('shop_domain', '=', shopDomain.toLowerCase()).where('shop_released_at', 'is', null);
 
 export async function createIntegration(db: Db, values: NewIntegration): Promise<Integration> {
   const result = await db.insertInto('shopify_integrations').values(values).executeTakeFirstOrThrow();
@@ -111,15 +110,23 @@ export async function markReauthorizationRequired(db: Db, id: number, expectedAc
 
 /** OAuth installs whose token never expires (to migrate before 2027-01-01), a keyset page by id. */
 export function listNonExpiringOAuthIntegrations(db: Db, opts: { afterId: number; limit: number }): Promise<Integration[]> {
-  return db.selectFrom('shopify_integrations').selectAll()
-    .where('install_method', '=', 'oauth').where('access_token_expires_at', 'is', null)
-    .where('is_active', '=', 1).where('token_revoked_at', 'is', null)
-    .where('id', '>', opts.afterId).orderBy('id').limit(opts.limit).execute();
+  return db
+    .selectFrom('shopify_integrations')
+    .selectAll()
+    .where('install_method', '=', 'oauth')
+    .where('access_token_expires_at', 'is', null)
+    .where('is_active', '=', 1)
+    .where('token_revoked_at', 'is', null)
+    .where('id', '>', opts.afterId)
+    .orderBy('id')
+    .limit(opts.limit)
+    .execute();
 }
 
 /** How many connected OAuth installs still hold a non-expiring token, and the earliest refresh-token expiry. */
 export async function tokenHealth(db: Db): Promise<{ nonExpiringOAuth: number; earliestRefreshExpiry: Date | null; reauthorizationRequired: number }> {
-  const row = await db.selectFrom('shopify_integrations')
+  const row = await db
+    .selectFrom('shopify_integrations')
     .select((eb) => [
       eb.fn.sum<number>(sql`install_method = 'oauth' AND access_token_expires_at IS NULL AND is_active = 1 AND token_revoked_at IS NULL`).as('non_expiring'),
       eb.fn.min<Date | null>(sql`CASE WHEN is_active = 1 AND token_revoked_at IS NULL THEN refresh_token_expires_at END`).as('earliest'),
@@ -132,10 +139,7 @@ export async function tokenHealth(db: Db): Promise<{ nonExpiringOAuth: number; e
 // ---------- installations ----------
 
 /** What writers check of an integration, read under a lock in their own transaction. */
-export type InstallationState = Pick<
-  Integration,
-  'id' | 'tenant_id' | 'shop_domain' | 'installation' | 'installed_at' | 'is_active' | 'token_revoked_at' | 'shop_released_at' | 'records_purged_at'
->;
+export type InstallationState = Pick<Integration, 'id' | 'tenant_id' | 'shop_domain' | 'installation' | 'installed_at' | 'is_active' | 'token_revoked_at' | 'shop_released_at' | 'records_purged_at'>;
 
 /**
  * Reads the integration row locked in share mode (page writes, webhook batches: they do not block one
@@ -165,13 +169,24 @@ export async function markRecordsPurged(db: Db, id: number, at = new Date()): Pr
 /** What a connect writes: everything of the row but its identity, health and timestamps. */
 export type ConnectionValues = Pick<
   NewIntegration,
-  'shop_domain' | 'install_method' | 'access_token_encrypted' | 'webhook_secret_encrypted' | 'encryption_key_id' | 'scopes' | 'api_version' | 'shop_name' | 'shop_plan' | 'shop_currency'
-  | 'access_token_expires_at' | 'refresh_token_encrypted' | 'refresh_token_expires_at' | 'client_id' | 'client_secret_encrypted'
+  | 'shop_domain'
+  | 'install_method'
+  | 'access_token_encrypted'
+  | 'webhook_secret_encrypted'
+  | 'encryption_key_id'
+  | 'scopes'
+  | 'api_version'
+  | 'shop_name'
+  | 'shop_plan'
+  | 'shop_currency'
+  | 'access_token_expires_at'
+  | 'refresh_token_encrypted'
+  | 'refresh_token_expires_at'
+  | 'client_id'
+  | 'client_secret_encrypted'
 >;
 
-export type SaveConnectionResult =
-  | { outcome: 'saved'; integration: Integration; previous: Integration | undefined; displaced: Integration | undefined }
-  | { outcome: 'conflict' };
+export type SaveConnectionResult = { outcome: 'saved'; integration: Integration; previous: Integration | undefined; displaced: Integration | undefined } | { outcome: 'conflict' };
 
 const isDuplicateKey = (err: unknown) => (err as { code?: string })?.code === 'ER_DUP_ENTRY';
 
@@ -203,7 +218,16 @@ export async function saveTenantConnection(db: Db, tenantId: string, values: Con
           displaced = holder;
         }
         const previous = await trx.selectFrom('shopify_integrations').selectAll().where('tenant_id', '=', tenantId).forUpdate().executeTakeFirst();
-        const healthy = { is_active: 1, token_revoked_at: null, reauthorization_required_at: null, shop_released_at: null, error_count: 0, last_error_at: null, last_error_message: null, installed_at: now };
+        const healthy = {
+          is_active: 1,
+          token_revoked_at: null,
+          reauthorization_required_at: null,
+          shop_released_at: null,
+          error_count: 0,
+          last_error_at: null,
+          last_error_message: null,
+          installed_at: now,
+        };
         let id: number;
         if (previous) {
           const shopChanged = previous.shop_domain !== values.shop_domain;
@@ -224,7 +248,10 @@ export async function saveTenantConnection(db: Db, tenantId: string, values: Con
             .execute();
           id = previous.id;
         } else {
-          const result = await trx.insertInto('shopify_integrations').values({ ...values, ...healthy, tenant_id: tenantId, last_sync_at: null }).executeTakeFirstOrThrow();
+          const result = await trx
+            .insertInto('shopify_integrations')
+            .values({ ...values, ...healthy, tenant_id: tenantId, last_sync_at: null })
+            .executeTakeFirstOrThrow();
           id = Number(result.insertId);
         }
         const integration = await trx.selectFrom('shopify_integrations').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
@@ -274,7 +301,11 @@ export async function recordIntegrationError(db: Db, id: number, err: unknown, a
 
 /** A keyset page of every tenant's integrations (admin), by id. */
 export async function listIntegrations(db: Db, opts: { limit: number; afterId?: number; isActive?: boolean }): Promise<Page<Integration, number>> {
-  let q = db.selectFrom('shopify_integrations').selectAll().orderBy('id', 'asc').limit(opts.limit + 1);
+  let q = db
+    .selectFrom('shopify_integrations')
+    .selectAll()
+    .orderBy('id', 'asc')
+    .limit(opts.limit + 1);
   if (opts.afterId !== undefined) q = q.where('id', '>', opts.afterId);
   if (opts.isActive !== undefined) q = q.where('is_active', '=', opts.isActive ? 1 : 0);
   return pageOf(await q.execute(), opts.limit, (last) => last.id);

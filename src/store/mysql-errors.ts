@@ -5,12 +5,22 @@ const CONFLICT_ERRNOS = new Set([1213 /* deadlock */, 1205 /* lock wait timeout 
 
 /** The server or the connection, not the data: the same statements succeed once MySQL is back. */
 const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
-  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR', 'PROTOCOL_ENQUEUE_AFTER_QUIT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR',
+  'PROTOCOL_ENQUEUE_AFTER_QUIT',
 ]);
 const UNAVAILABLE_ERRNOS = new Set([
-  1040 /* too many connections */, 1053 /* server shutdown */, 1077 /* normal shutdown */, 1317 /* query interrupted */,
-  1290 /* read-only (failover) */, 1792 /* read-only transaction */, 1927 /* connection killed (MariaDB) */, 2006, 2013 /* server gone / lost */,
+  1040 /* too many connections */, 1053 /* server shutdown */, 1077 /* normal shutdown */, 1317 /* query interrupted */, 1290 /* read-only (failover) */, 1792 /* read-only transaction */,
+  1927 /* connection killed (MariaDB) */, 2006, 2013 /* server gone / lost */,
 ]);
 
 interface DriverError {

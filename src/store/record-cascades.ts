@@ -29,7 +29,13 @@ export async function markRecordsDeletedWhere(db: Executor, resource: ResourceDe
     .execute();
   // A locking read first: an UPDATE under READ COMMITTED skips a row another transaction inserted and
   // has not committed (semi-consistent read), where a locking read waits for it.
-  await untyped(db).selectFrom(resource.table).select(resource.keyColumns as string[]).where('tenant_id', '=', owner.tenantId).where(column, 'in', ids).forUpdate().execute();
+  await untyped(db)
+    .selectFrom(resource.table)
+    .select(resource.keyColumns as string[])
+    .where('tenant_id', '=', owner.tenantId)
+    .where(column, 'in', ids)
+    .forUpdate()
+    .execute();
   const result = await untyped(db)
     .updateTable(resource.table)
     .set({ deleted_at: deletedAt })
@@ -104,10 +110,5 @@ export async function cascadeRemovedChildren(db: Executor, parent: ResourceDefin
 export async function childrenForCascade(db: Executor, parent: ResourceDefinition, tenantId: string, parentIds: number[]): Promise<Row[]> {
   const child = parent.child;
   if (!child?.cascade || parentIds.length === 0) return [];
-  return untyped(db)
-    .selectFrom(child.table)
-    .select(['id', child.parentColumn, child.cascade.column])
-    .where('tenant_id', '=', tenantId)
-    .where(child.parentColumn, 'in', parentIds)
-    .execute();
+  return untyped(db).selectFrom(child.table).select(['id', child.parentColumn, child.cascade.column]).where('tenant_id', '=', tenantId).where(child.parentColumn, 'in', parentIds).execute();
 }

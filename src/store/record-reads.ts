@@ -66,14 +66,7 @@ function afterKey(keys: readonly string[], after: unknown[]): RawBuilder<unknown
   return sql`(${sql.ref(first as string)} >= ${after[0]} AND (${sql.ref(first as string)} > ${after[0]} OR ${tail}))`;
 }
 
-export async function getRecords(
-  db: Db,
-  resource: ResourceDefinition,
-  tenantId: string,
-  firstKey: number,
-  includeDeleted: boolean,
-  bounds: ReadBounds = UNBOUNDED,
-) {
+export async function getRecords(db: Db, resource: ResourceDefinition, tenantId: string, firstKey: number, includeDeleted: boolean, bounds: ReadBounds = UNBOUNDED) {
   let q = untyped(db)
     .selectFrom(resource.table)
     .select(apiColumns(resource.readColumns, resource.keyColumns))
@@ -94,7 +87,11 @@ async function childrenOf(db: Db, resource: ResourceDefinition, tenantId: string
     .selectFrom(table)
     .select(apiColumns(readColumns, [parentColumn]))
     .where('tenant_id', '=', tenantId)
-    .where(parentColumn, 'in', parents.map((p) => p.id))
+    .where(
+      parentColumn,
+      'in',
+      parents.map((p) => p.id),
+    )
     .orderBy(parentColumn)
     .orderBy(orderColumn)
     .orderBy('id');

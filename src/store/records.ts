@@ -9,7 +9,6 @@ import { applyRedactionsTo, redactionTargets } from './redaction.js';
 import { findRedactions, lockIntegrationShared } from './redactions.js';
 import { untyped, type AnyDb } from './untyped.js';
 
-
 export interface Owner {
   tenantId: string;
   integrationId: number;
@@ -83,7 +82,13 @@ export async function upsertRecords(
     .selectFrom(resource.table)
     .select([...resource.keyColumns, 'updated_at', 'observed_at', 'deleted_at'])
     .where('tenant_id', '=', owner.tenantId)
-    .where((eb) => keyMatch(eb, resource, batch.map((r) => r.row)));
+    .where((eb) =>
+      keyMatch(
+        eb,
+        resource,
+        batch.map((r) => r.row),
+      ),
+    );
   for (const column of resource.keyColumns) locking = locking.orderBy(column, 'asc');
   const stored = await locking.forUpdate().execute();
   const storedAt = new Map(stored.map((r: Row) => [keyOfRow(resource, r), storedVersion(r)]));
@@ -107,25 +112,42 @@ export async function upsertRecords(
   if (toWrite.length === 0) return { written: 0, skipped: batch.length };
   // A record of a removed inventory item or location is written deleted (at the removal), never live.
   const removable = removableColumns(resource).length > 0;
-  const removedAt = removable ? await removalsOf(trx, resource, owner.tenantId, toWrite.map((r) => r.row)) : [];
-  const rows = toWrite.map((r, i) => serialize({
-    ...r.row,
-    ...(removable ? { deleted_at: removedAt[i] ?? null } : {}),
-    observed_at: r.observedAt,
-    tenant_id: owner.tenantId,
-    integration_id: owner.integrationId,
-  }));
+  const removedAt = removable
+    ? await removalsOf(
+        trx,
+        resource,
+        owner.tenantId,
+        toWrite.map((r) => r.row),
+      )
+    : [];
+  const rows = toWrite.map((r, i) =>
+    serialize({
+      ...r.row,
+      ...(removable ? { deleted_at: removedAt[i] ?? null } : {}),
+      observed_at: r.observedAt,
+      tenant_id: owner.tenantId,
+      integration_id: owner.integrationId,
+    }),
+  );
   const columns = Object.keys(rows[0] as Row).filter((c) => !['tenant_id', ...resource.keyColumns].includes(c));
-  await db
-    .insertInto(resource.table)
-    .values(rows)
-    .onDuplicateKeyUpdate(guardedUpdate(columns, removable))
-    .execute();
-  if (removable) await applyRemovalsWrittenMeanwhile(trx, resource, owner.tenantId, toWrite.filter((_, i) => removedAt[i] === undefined).map((r) => r.row));
+  await db.insertInto(resource.table).values(rows).onDuplicateKeyUpdate(guardedUpdate(columns, removable)).execute();
+  if (removable)
+    await applyRemovalsWrittenMeanwhile(
+      trx,
+      resource,
+      owner.tenantId,
+      toWrite.filter((_, i) => removedAt[i] === undefined).map((r) => r.row),
+    );
 
   let written = toWrite;
   if (resource.child && opts.children !== 'separate') {
-    written = await parentsAtTheirVersion(db, resource, owner, toWrite, toWrite.filter((r) => !storedAt.has(keyOfRow(resource, r.row))));
+    written = await parentsAtTheirVersion(
+      db,
+      resource,
+      owner,
+      toWrite,
+      toWrite.filter((r) => !storedAt.has(keyOfRow(resource, r.row))),
+    );
     await replaceChildren(db, resource, owner, written);
   }
   return { written: written.length, skipped: batch.length - written.length };
@@ -139,7 +161,13 @@ async function unchangedRecords(db: AnyDb, resource: ResourceDefinition, owner: 
     .selectFrom(resource.table)
     .select([...resource.keyColumns, 'raw'])
     .where('tenant_id', '=', owner.tenantId)
-    .where((eb) => keyMatch(eb, resource, records.map((r) => r.row)))
+    .where((eb) =>
+      keyMatch(
+        eb,
+        resource,
+        records.map((r) => r.row),
+      ),
+    )
     .execute();
   const storedRaw = new Map(rows.map((r) => [keyOfRow(resource, r), r.raw]));
   for (const r of records) {
@@ -156,7 +184,13 @@ async function unchangedRecords(db: AnyDb, resource: ResourceDefinition, owner: 
       .updateTable(resource.table)
       .set({ observed_at: sql`GREATEST(observed_at, ${new Date(observedAt)})` })
       .where('tenant_id', '=', owner.tenantId)
-      .where((eb) => keyMatch(eb, resource, group.map((r) => r.row)))
+      .where((eb) =>
+        keyMatch(
+          eb,
+          resource,
+          group.map((r) => r.row),
+        ),
+      )
       .execute();
   }
   return unchanged;
@@ -172,9 +206,7 @@ async function redacted(trx: Transaction<Database>, resource: ResourceDefinition
   }
   const found = await findRedactions(trx, owner, ids);
   const shopRedactedAt = found.shopRedactedAt?.getTime();
-  return records
-    .filter((r) => shopRedactedAt === undefined || r.observedAt.getTime() > shopRedactedAt)
-    .map((r) => applyRedactionsTo(resource.name, r, found));
+  return records.filter((r) => shopRedactedAt === undefined || r.observedAt.getTime() > shopRedactedAt).map((r) => applyRedactionsTo(resource.name, r, found));
 }
 
 /**
@@ -189,14 +221,22 @@ async function parentsAtTheirVersion(db: AnyDb, resource: ResourceDefinition, ow
     .selectFrom(resource.table)
     .select([...resource.keyColumns, 'updated_at', 'observed_at'])
     .where('tenant_id', '=', owner.tenantId)
-    .where((eb) => keyMatch(eb, resource, absent.map((r) => r.row)))
+    .where((eb) =>
+      keyMatch(
+        eb,
+        resource,
+        absent.map((r) => r.row),
+      ),
+    )
     .forUpdate()
     .execute();
   const now = new Map(rows.map((r) => [keyOfRow(resource, r), storedVersion(r)]));
-  const lost = new Set(absent.filter((r) => {
-    const at = now.get(keyOfRow(resource, r.row));
-    return at === undefined || compareVersions(at, versionOf(r)) !== 0;
-  }));
+  const lost = new Set(
+    absent.filter((r) => {
+      const at = now.get(keyOfRow(resource, r.row));
+      return at === undefined || compareVersions(at, versionOf(r)) !== 0;
+    }),
+  );
   return parents.filter((r) => !lost.has(r));
 }
 
@@ -216,9 +256,7 @@ function guardedUpdate(columns: string[], removable: boolean) {
   }
   const revived = sql`IF(deleted_at IS NOT NULL AND ${notOlder} AND (VALUES(observed_at) > deleted_at OR VALUES(updated_at) > deleted_at), NULL, deleted_at)`;
   // A removal (VALUES(deleted_at) set) wins over a revival; the earliest news of a deletion stays.
-  update.deleted_at = removable
-    ? sql`IF(VALUES(deleted_at) IS NULL, ${revived}, IF(${revived} IS NULL OR ${revived} > VALUES(deleted_at), VALUES(deleted_at), ${revived}))`
-    : revived;
+  update.deleted_at = removable ? sql`IF(VALUES(deleted_at) IS NULL, ${revived}, IF(${revived} IS NULL OR ${revived} > VALUES(deleted_at), VALUES(deleted_at), ${revived}))` : revived;
   update.observed_at = sql`IF(${notOlder}, VALUES(observed_at), observed_at)`;
   update.updated_at = sql`IF(${notOlder}, VALUES(updated_at), updated_at)`;
   return update;
@@ -241,7 +279,15 @@ async function replaceChildren(db: AnyDb, resource: ResourceDefinition, owner: O
     .execute();
   const removed = existing.filter((r) => !keep.has(r.id as number));
   if (removed.length > 0) {
-    await db.deleteFrom(child.table).where('tenant_id', '=', owner.tenantId).where('id', 'in', removed.map((r) => r.id)).execute();
+    await db
+      .deleteFrom(child.table)
+      .where('tenant_id', '=', owner.tenantId)
+      .where(
+        'id',
+        'in',
+        removed.map((r) => r.id),
+      )
+      .execute();
     // Gone when this version of the parent was observed (the webhook's triggered-at, the page's fetch).
     const observedAt = new Map(parents.map((p) => [p.row.id as number, p.observedAt]));
     await cascadeRemovedChildren(db, resource, owner, removed, (id) => observedAt.get(id) as Date);
@@ -258,7 +304,11 @@ async function replaceChildren(db: AnyDb, resource: ResourceDefinition, owner: O
 function keyMatch(eb: any, resource: ResourceDefinition, rows: Row[]) {
   if (resource.keyColumns.length === 1) {
     const column = resource.keyColumns[0] as string;
-    return eb(column, 'in', rows.map((r) => r[column]));
+    return eb(
+      column,
+      'in',
+      rows.map((r) => r[column]),
+    );
   }
   return eb.or(rows.map((r) => eb.and(resource.keyColumns.map((c) => eb(c, '=', r[c])))));
 }
@@ -267,13 +317,7 @@ function keyMatch(eb: any, resource: ResourceDefinition, rows: Row[]) {
  * Marks records deleted. A delete that arrives before the record itself leaves a tombstone, so the
  * late create (older than the deletion) cannot bring it back.
  */
-export async function markRecordsDeleted(
-  trx: Transaction<Database> | Db,
-  resource: ResourceDefinition,
-  owner: Owner,
-  keys: unknown[][],
-  deletedAt: Date,
-): Promise<number> {
+export async function markRecordsDeleted(trx: Transaction<Database> | Db, resource: ResourceDefinition, owner: Owner, keys: unknown[][], deletedAt: Date): Promise<number> {
   if (keys.length === 0) return 0;
   const db = untyped(trx);
   const keyRows = keys.map((key) => Object.fromEntries(resource.keyColumns.map((c, i) => [c, key[i]])));
@@ -292,7 +336,12 @@ export async function markRecordsDeleted(
     .onDuplicateKeyUpdate({ deleted_at: sql`IF(deleted_at IS NULL OR VALUES(deleted_at) > deleted_at, VALUES(deleted_at), deleted_at)` })
     .executeTakeFirst();
   if (resource.child?.cascade) {
-    const children = await childrenForCascade(trx, resource, owner.tenantId, keys.map((k) => k[0] as number));
+    const children = await childrenForCascade(
+      trx,
+      resource,
+      owner.tenantId,
+      keys.map((k) => k[0] as number),
+    );
     await cascadeRemovedChildren(trx, resource, owner, children, () => deletedAt);
   }
   return Number(result.numInsertedOrUpdatedRows ?? 0);

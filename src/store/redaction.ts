@@ -8,15 +8,46 @@ type Trx = Transaction<Database>;
 
 /** Customer raw JSON keeps only these (non-personal) fields after a redaction: an allow-list, so fields Shopify adds later are erased too. */
 const CUSTOMER_KEPT_FIELDS = new Set([
-  'id', 'admin_graphql_api_id', 'created_at', 'updated_at', 'state', 'orders_count', 'total_spent', 'currency',
-  'verified_email', 'tax_exempt', 'tax_exemptions', 'last_order_id', 'last_order_name',
+  'id',
+  'admin_graphql_api_id',
+  'created_at',
+  'updated_at',
+  'state',
+  'orders_count',
+  'total_spent',
+  'currency',
+  'verified_email',
+  'tax_exempt',
+  'tax_exemptions',
+  'last_order_id',
+  'last_order_name',
 ]);
 
 /** Keys that carry personal data wherever they appear in an order (customer, addresses, client details). */
 const PERSONAL_KEYS = new Set([
-  'email', 'contact_email', 'phone', 'first_name', 'last_name', 'billing_address', 'shipping_address', 'addresses',
-  'default_address', 'address1', 'address2', 'zip', 'company', 'latitude', 'longitude', 'client_details', 'browser_ip',
-  'note', 'note_attributes', 'customer_locale', 'destination_location', 'origin_location', 'properties',
+  'email',
+  'contact_email',
+  'phone',
+  'first_name',
+  'last_name',
+  'billing_address',
+  'shipping_address',
+  'addresses',
+  'default_address',
+  'address1',
+  'address2',
+  'zip',
+  'company',
+  'latitude',
+  'longitude',
+  'client_details',
+  'browser_ip',
+  'note',
+  'note_attributes',
+  'customer_locale',
+  'destination_location',
+  'origin_location',
+  'properties',
 ]);
 
 /** The customer columns that hold personal data (`tags` too: merchants tag people by name, town, condition). */

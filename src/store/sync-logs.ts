@@ -125,7 +125,14 @@ export async function listSyncLogs(db: Db, tenantId: string, query: SyncLogQuery
   if (query.status !== undefined) q = q.where('status', '=', query.status);
   if (query.ids !== undefined) q = q.where('id', 'in', query.ids);
   // Newest first: the next page holds the ids below the last one.
-  return pageOf(await q.orderBy('id', 'desc').limit(query.limit + 1).execute(), query.limit, (last) => last.id);
+  return pageOf(
+    await q
+      .orderBy('id', 'desc')
+      .limit(query.limit + 1)
+      .execute(),
+    query.limit,
+    (last) => last.id,
+  );
 }
 
 /**
@@ -139,28 +146,25 @@ export async function deleteSyncLogsFinishedBefore(db: Db, before: Date, limit: 
     .where('l.finished_at', '<', before)
     .where('l.status', 'in', ['succeeded', 'failed'])
     .where(({ exists, selectFrom }) =>
-      exists(
-        selectFrom('shopify_sync_logs as n')
-          .select('n.id')
-          .whereRef('n.integration_id', '=', 'l.integration_id')
-          .whereRef('n.resource', '=', 'l.resource')
-          .whereRef('n.id', '>', 'l.id'),
-      ),
+      exists(selectFrom('shopify_sync_logs as n').select('n.id').whereRef('n.integration_id', '=', 'l.integration_id').whereRef('n.resource', '=', 'l.resource').whereRef('n.id', '>', 'l.id')),
     )
     .orderBy('l.finished_at')
     .limit(limit)
     .execute();
   if (expired.length === 0) return 0;
-  const result = await db.deleteFrom('shopify_sync_logs').where('id', 'in', expired.map((r) => r.id)).executeTakeFirst();
+  const result = await db
+    .deleteFrom('shopify_sync_logs')
+    .where(
+      'id',
+      'in',
+      expired.map((r) => r.id),
+    )
+    .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
 
 /** What a bulk run last saw of its operation, and the bytes of its file applied so far. */
-export async function updateSyncLogBulk(
-  db: Executor,
-  id: number,
-  bulk: { operationId: string; status: string; objectCount: number | null; bytesDownloaded?: number },
-): Promise<void> {
+export async function updateSyncLogBulk(db: Executor, id: number, bulk: { operationId: string; status: string; objectCount: number | null; bytesDownloaded?: number }): Promise<void> {
   await db
     .updateTable('shopify_sync_logs')
     .set({

@@ -29,7 +29,9 @@ export interface SyncWalk {
   position: unknown;
 }
 
-function walkOf(row: { walk_mode: string | null; walk_started_at: Date | null; walk_updated_at_min: Date | null; walk_max_updated_at: Date | null; walk_keyless: number; walk_position: string | null } | undefined): SyncWalk | null {
+function walkOf(
+  row: { walk_mode: string | null; walk_started_at: Date | null; walk_updated_at_min: Date | null; walk_max_updated_at: Date | null; walk_keyless: number; walk_position: string | null } | undefined,
+): SyncWalk | null {
   if (!row || row.walk_started_at === null || row.walk_position === null || (row.walk_mode !== 'full' && row.walk_mode !== 'incremental')) return null;
   let position: unknown;
   try {
@@ -41,12 +43,7 @@ function walkOf(row: { walk_mode: string | null; walk_started_at: Date | null; w
 }
 
 export async function getSyncState(db: Executor, integrationId: number, resource: string): Promise<SyncState> {
-  const row = await db
-    .selectFrom('shopify_sync_state')
-    .selectAll()
-    .where('integration_id', '=', integrationId)
-    .where('resource', '=', resource)
-    .executeTakeFirst();
+  const row = await db.selectFrom('shopify_sync_state').selectAll().where('integration_id', '=', integrationId).where('resource', '=', resource).executeTakeFirst();
   return {
     cursorUpdatedAt: row?.cursor_updated_at ?? null,
     lastFullSyncAt: row?.last_full_sync_at ?? null,
@@ -110,12 +107,7 @@ export async function advanceSyncCursor(db: Executor, integrationId: number, res
 }
 
 /** Records a complete walk: the new `updated_at` cursor, when this kind of walk last completed, and no walk in progress. */
-export async function saveSyncCompleted(
-  db: Executor,
-  integrationId: number,
-  resource: string,
-  run: { cursor: Date | null; mode: 'full' | 'incremental'; at: Date },
-): Promise<void> {
+export async function saveSyncCompleted(db: Executor, integrationId: number, resource: string, run: { cursor: Date | null; mode: 'full' | 'incremental'; at: Date }): Promise<void> {
   const full = run.mode === 'full';
   await db
     .insertInto('shopify_sync_state')
@@ -164,10 +156,11 @@ function keysCondition(resource: ResourceDefinition, keys: unknown[][]): RawBuil
     group.firsts.push(key[0]);
     groups.set(id, group);
   }
-  const parts = [...groups.values()].map(({ fixed, firsts }) =>
-    sql.join([...rest.map((c, i) => sql`${sql.ref(c)} = ${fixed[i]}`), sql`${sql.ref(first)} IN (${sql.join(firsts)})`], sql` AND `),
-  );
-  return sql`(${sql.join(parts.map((p) => sql`(${p})`), sql` OR `)})`;
+  const parts = [...groups.values()].map(({ fixed, firsts }) => sql.join([...rest.map((c, i) => sql`${sql.ref(c)} = ${fixed[i]}`), sql`${sql.ref(first)} IN (${sql.join(firsts)})`], sql` AND `));
+  return sql`(${sql.join(
+    parts.map((p) => sql`(${p})`),
+    sql` OR `,
+  )})`;
 }
 
 /**
@@ -199,12 +192,7 @@ export async function markUnseenRecordsDeleted(
   const keyColumns = [...resource.keyColumns];
   const batchSize = opts.batchSize ?? 1000;
   const unseen = (eb: any) => {
-    const conditions = [
-      eb('tenant_id', '=', owner.tenantId),
-      eb('integration_id', '=', owner.integrationId),
-      eb('deleted_at', 'is', null),
-      eb('synced_at', '<', syncStartedAt),
-    ];
+    const conditions = [eb('tenant_id', '=', owner.tenantId), eb('integration_id', '=', owner.integrationId), eb('deleted_at', 'is', null), eb('synced_at', '<', syncStartedAt)];
     if (opts.createdSince) conditions.push(eb('created_at', '>=', opts.createdSince));
     return eb.and(conditions);
   };
@@ -235,17 +223,14 @@ export async function markUnseenRecordsDeleted(
 
 /** The resources of an integration whose walk waits for (or applies the file of) this bulk operation. */
 export async function resourcesWaitingForOperation(db: Executor, integrationId: number, operation: string): Promise<string[]> {
-  const rows = await db
-    .selectFrom('shopify_sync_state')
-    .select(['resource', 'walk_position'])
-    .where('integration_id', '=', integrationId)
-    .where('walk_position', 'like', '{"bulk":%')
-    .execute();
-  return rows.filter((r) => {
-    try {
-      return (JSON.parse(r.walk_position ?? 'null') as { bulk?: { operation?: unknown } } | null)?.bulk?.operation === operation;
-    } catch {
-      return false;
-    }
-  }).map((r) => r.resource);
+  const rows = await db.selectFrom('shopify_sync_state').select(['resource', 'walk_position']).where('integration_id', '=', integrationId).where('walk_position', 'like', '{"bulk":%').execute();
+  return rows
+    .filter((r) => {
+      try {
+        return (JSON.parse(r.walk_position ?? 'null') as { bulk?: { operation?: unknown } } | null)?.bulk?.operation === operation;
+      } catch {
+        return false;
+      }
+    })
+    .map((r) => r.resource);
 }

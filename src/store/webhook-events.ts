@@ -48,15 +48,17 @@ export async function recordNewEvents(trx: Transaction<Database>, events: Webhoo
   const result = await trx
     .insertInto('shopify_webhook_events')
     .orIgnore()
-    .values(fresh.map((e) => ({
-      integration_id: e.integrationId,
-      event_id: e.eventId,
-      tenant_id: e.tenantId,
-      topic: e.topic,
-      webhook_id: e.webhookId,
-      triggered_at: e.triggeredAt,
-      received_at: e.receivedAt,
-    })))
+    .values(
+      fresh.map((e) => ({
+        integration_id: e.integrationId,
+        event_id: e.eventId,
+        tenant_id: e.tenantId,
+        topic: e.topic,
+        webhook_id: e.webhookId,
+        triggered_at: e.triggeredAt,
+        received_at: e.receivedAt,
+      })),
+    )
     .executeTakeFirst();
   if (Number(result.numInsertedOrUpdatedRows ?? 0) !== fresh.length) throw new ConcurrentEventError();
   return new Set(unique.keys());
@@ -79,12 +81,7 @@ export async function findWebhookOwners(db: Kysely<Database>, refs: { integratio
   const byId = new Map<number, WebhookOwner & { shopDomain: string }>();
   const ids = [...new Set(refs.map((ref) => ref.integrationId))];
   if (ids.length > 0) {
-    const rows = await db
-      .selectFrom('shopify_integrations')
-      .select(['id', 'tenant_id', 'shop_currency', 'shop_domain'])
-      .where('id', 'in', ids)
-      .where('shop_released_at', 'is', null)
-      .execute();
+    const rows = await db.selectFrom('shopify_integrations').select(['id', 'tenant_id', 'shop_currency', 'shop_domain']).where('id', 'in', ids).where('shop_released_at', 'is', null).execute();
     for (const r of rows) byId.set(Number(r.id), { integrationId: Number(r.id), tenantId: r.tenant_id, shopCurrency: r.shop_currency, shopDomain: r.shop_domain.toLowerCase() });
   }
   return (integrationId: number, shop: string): WebhookOwner | undefined => {

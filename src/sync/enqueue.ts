@@ -62,9 +62,7 @@ const redisCall = <T>(fn: () => Promise<T>): Promise<T> => redisCallFor(fn, 'Red
  */
 export async function enqueueSyncs(ctx: ServiceContext, integration: Integration, opts: EnqueueSyncsOptions): Promise<SyncAccepted> {
   if (!isConnected(integration)) {
-    throw new ConflictError(integration.is_active === 1
-      ? 'Shopify revoked this store\'s access token; reconnect the store before syncing'
-      : 'The store is disconnected; connect it before syncing');
+    throw new ConflictError(integration.is_active === 1 ? "Shopify revoked this store's access token; reconnect the store before syncing" : 'The store is disconnected; connect it before syncing');
   }
   const resources = opts.resources ?? RESOURCE_NAMES;
   const jobs = await Promise.all(resources.map((resource) => enqueueSync(ctx, integration, resource, opts.mode, opts.trigger)));
@@ -89,7 +87,13 @@ export async function enqueueSync(ctx: ServiceContext, integration: Integration,
   }
 
   const logId = await createSyncLog(ctx.db, {
-    tenant_id: integration.tenant_id, integration_id: integration.id, resource, trigger, mode, status: 'queued', job_id: jobId,
+    tenant_id: integration.tenant_id,
+    integration_id: integration.id,
+    resource,
+    trigger,
+    mode,
+    status: 'queued',
+    job_id: jobId,
   });
   const nonce = randomUUID();
   const data: SyncJobData = { integrationId: integration.id, installation: integration.installation, tenantId: integration.tenant_id, resource, mode, trigger, logId, nonce };

@@ -25,4 +25,3 @@ export function isRetriable(error: unknown): boolean {
   if (error instanceof AppError) return error.retriable;
   return true;
 }
-

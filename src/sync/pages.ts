@@ -15,11 +15,7 @@ export type ShopifyRecord = Record<string, unknown>;
  * no longer accepts it). Over GraphQL the position is the connection's cursor (`after`), whose keyset
  * is the sort key (`UPDATED_AT`, then id).
  */
-export type WalkPosition =
-  | { sinceId: number }
-  | { locationAfter: number; batchThrough: number | null; pageInfo: string | null }
-  | { after: string }
-  | { bulk: BulkPosition };
+export type WalkPosition = { sinceId: number } | { locationAfter: number; batchThrough: number | null; pageInfo: string | null } | { after: string } | { bulk: BulkPosition };
 
 /**
  * A full walk by bulk operation: the operation (saved before any wait, so a restarted worker follows
@@ -109,9 +105,13 @@ export async function* graphqlRecordPages(client: GraphqlClient, resource: Resou
   const from = opts.from && 'after' in opts.from ? opts.from.after : undefined;
   const filterable = listing.kind === 'per-location' || listing.filterable;
   const updatedAtMin = filterable && opts.updatedAtMin ? opts.updatedAtMin : undefined;
-  const open = (after?: string) => graphqlPages(client, listing, {
-    maxPages: opts.maxPages, ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}), ...(updatedAtMin ? { updatedAtMin } : {}), ...(after ? { after } : {}),
-  });
+  const open = (after?: string) =>
+    graphqlPages(client, listing, {
+      maxPages: opts.maxPages,
+      ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}),
+      ...(updatedAtMin ? { updatedAtMin } : {}),
+      ...(after ? { after } : {}),
+    });
   let pages = open(from);
   let next: IteratorResult<ShopifyPage<ShopifyRecord>, PaginationSummary>;
   try {
@@ -139,12 +139,7 @@ async function* unpagedPages(client: ShopifyClient, resource: ResourceDefinition
   }
 }
 
-async function* inventoryPages(
-  client: ShopifyClient,
-  query: QueryParams,
-  maxPages: number,
-  from: { locationAfter: number; batchThrough: number | null; pageInfo: string | null } | null,
-): RecordPages {
+async function* inventoryPages(client: ShopifyClient, query: QueryParams, maxPages: number, from: { locationAfter: number; batchThrough: number | null; pageInfo: string | null } | null): RecordPages {
   const locations = (await client.locations()).map((l) => l.id).sort((a, b) => a - b);
   let after = from?.locationAfter ?? 0;
   const batches: { ids: number[]; pageInfo: string | null }[] = [];
@@ -161,7 +156,8 @@ async function* inventoryPages(
     const through = batch.ids[batch.ids.length - 1] ?? after;
     const moreBatches = index < batches.length - 1;
     const firstQuery = { ...query, location_ids: batch.ids.join(',') };
-    const open = (pageInfo: string | null) => client.pages<ShopifyRecord>('inventory_levels', 'inventory_levels', pageInfo ? { limit: query.limit, page_info: pageInfo } : firstQuery, { maxPages: maxPages - pagesSoFar });
+    const open = (pageInfo: string | null) =>
+      client.pages<ShopifyRecord>('inventory_levels', 'inventory_levels', pageInfo ? { limit: query.limit, page_info: pageInfo } : firstQuery, { maxPages: maxPages - pagesSoFar });
     if (batch.ids.length === 0) continue;
     let pages = open(batch.pageInfo);
     let next: IteratorResult<ShopifyPage<ShopifyRecord>, PaginationSummary>;
@@ -180,7 +176,9 @@ async function* inventoryPages(
       items += page.items.length;
       const resumeAt: WalkPosition | null = page.hasNext
         ? { locationAfter: after, batchThrough: through, pageInfo: page.nextPageInfo ?? null }
-        : moreBatches ? { locationAfter: through, batchThrough: null, pageInfo: null } : null;
+        : moreBatches
+          ? { locationAfter: through, batchThrough: null, pageInfo: null }
+          : null;
       yield { ...page, pageNumber, capReached, hasNext: page.hasNext || moreBatches, resumeAt };
       if (capReached) return { pages: pageNumber, items, capReached: true };
       if (!page.hasNext) pagesSoFar = pageNumber;

@@ -49,9 +49,15 @@ export type SyncResult =
   /** A bulk operation runs at Shopify: the job waits (holding no worker) and looks again after `retryInMs`, or when woken. */
   | { status: 'waiting'; logId: number; operation: string | null; retryInMs: number }
   | {
-      status: 'succeeded'; logId: number; mode: SyncMode; counts: SyncCounts; pageCapReached: boolean; recordsSkipped: number;
+      status: 'succeeded';
+      logId: number;
+      mode: SyncMode;
+      counts: SyncCounts;
+      pageCapReached: boolean;
+      recordsSkipped: number;
       /** False when the page cap stopped the walk: the next run continues it from `resumesFrom`. */
-      walkComplete: boolean; resumesFrom: string | null;
+      walkComplete: boolean;
+      resumesFrom: string | null;
     };
 
 /**
@@ -61,11 +67,16 @@ export type SyncResult =
  */
 export async function openLog(ctx: ServiceContext, req: SyncRequest, integration: Integration, mode: SyncMode, startedAt: Date): Promise<number> {
   const jobId = req.jobId ?? null;
-  const logId = req.logId !== undefined && (await claimQueuedSyncLog(ctx.db, req.logId, { mode, job_id: jobId ?? '', started_at: startedAt }))
-    ? req.logId
-    : await createLog(ctx, req, integration, mode, startedAt);
+  const logId =
+    req.logId !== undefined && (await claimQueuedSyncLog(ctx.db, req.logId, { mode, job_id: jobId ?? '', started_at: startedAt }))
+      ? req.logId
+      : await createLog(ctx, req, integration, mode, startedAt);
   if (jobId !== null) {
-    await abandonOpenSyncLogsOfJob(ctx.db, { integrationId: integration.id, resource: req.resource, jobId }, interruptedReason(req.lastJobError), { before: startedAt, statuses: ['running'], keepId: logId });
+    await abandonOpenSyncLogsOfJob(ctx.db, { integrationId: integration.id, resource: req.resource, jobId }, interruptedReason(req.lastJobError), {
+      before: startedAt,
+      statuses: ['running'],
+      keepId: logId,
+    });
   }
   return logId;
 }
@@ -115,11 +126,22 @@ export function countRun(ctx: ServiceContext, resource: ResourceName, outcome: '
   m.syncRecords.inc({ resource, kind: 'deleted' }, counts.records_deleted);
 }
 
-export async function recordFailure(ctx: ServiceContext, log: Logger, integration: Integration, logId: number, counts: SyncCounts, pageCapReached: boolean, error: unknown, resumeAt: WalkPosition | null) {
+export async function recordFailure(
+  ctx: ServiceContext,
+  log: Logger,
+  integration: Integration,
+  logId: number,
+  counts: SyncCounts,
+  pageCapReached: boolean,
+  error: unknown,
+  resumeAt: WalkPosition | null,
+) {
   const message = errorMessage(error);
   // The pages written before the failure are saved with the walk's position: the next run continues there.
   const resumesFrom = resumeAt ? describePosition(resumeAt) : null;
-  await finishSyncLog(ctx.db, logId, { ...counts, status: 'failed', page_cap_reached: pageCapReached, error: message, resumes_from: resumesFrom }).catch((e) => log.error({ err: e }, 'could not record the failed sync'));
+  await finishSyncLog(ctx.db, logId, { ...counts, status: 'failed', page_cap_reached: pageCapReached, error: message, resumes_from: resumesFrom }).catch((e) =>
+    log.error({ err: e }, 'could not record the failed sync'),
+  );
   if (error instanceof SyncInterruptedError || error instanceof IntegrationDisconnectedError) {
     log.info({ reason: message }, 'sync stopped');
     return;

@@ -50,15 +50,25 @@ function isWalkPosition(value: unknown): value is WalkPosition {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
   const bulk = v.bulk as Record<string, unknown> | undefined;
-  return Number.isSafeInteger(v.sinceId) || Number.isSafeInteger(v.locationAfter) || typeof v.after === 'string'
-    || (typeof bulk === 'object' && bulk !== null && typeof bulk.operation === 'string' && Number.isSafeInteger(bulk.logId));
+  return (
+    Number.isSafeInteger(v.sinceId) ||
+    Number.isSafeInteger(v.locationAfter) ||
+    typeof v.after === 'string' ||
+    (typeof bulk === 'object' && bulk !== null && typeof bulk.operation === 'string' && Number.isSafeInteger(bulk.logId))
+  );
 }
 
 /**
  * The pages of a walk from the Admin API that SHOPIFY_SYNC_API names: GraphQL (the default: every
  * variant, cost-limited, in `updated_at` order) or REST (`since_id` order, at most 100 variants).
  */
-function walkPages(ctx: ServiceContext, integration: Integration, resource: (typeof RESOURCES)[ResourceName], walk: { updatedAtMin: Date | null; from: WalkPosition | null }, opts: SyncOptions): RecordPages {
+function walkPages(
+  ctx: ServiceContext,
+  integration: Integration,
+  resource: (typeof RESOURCES)[ResourceName],
+  walk: { updatedAtMin: Date | null; from: WalkPosition | null },
+  opts: SyncOptions,
+): RecordPages {
   const { maxPages, pageSize } = ctx.config.sync;
   if (ctx.config.shopify.syncApi === 'graphql') {
     return graphqlRecordPages(graphqlClientFor(ctx, integration, opts), resource, { updatedAtMin: walk.updatedAtMin, from: walk.from, pageSize, maxPages });
@@ -86,9 +96,7 @@ export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncO
   const integration = await findIntegrationById(ctx.db, req.integrationId);
   const stale = integration && req.installation !== undefined && integration.installation !== req.installation;
   if (!integration || !isConnected(integration) || stale) {
-    const reason = stale
-      ? 'The store was connected again since this sync was queued (another installation); the run was skipped'
-      : 'The integration is not connected any more; the run was skipped';
+    const reason = stale ? 'The store was connected again since this sync was queued (another installation); the run was skipped' : 'The integration is not connected any more; the run was skipped';
     if (req.logId !== undefined) await abandonSyncLog(ctx.db, req.logId, reason);
     ctx.metrics.syncRuns.inc({ resource: req.resource, outcome: 'skipped' });
     return { status: 'skipped', reason };
@@ -105,9 +113,7 @@ export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncO
   if (mode === 'full' && viaBulk(ctx, continued)) return runBulkSync(ctx, { req, integration, resource, continued, startedAt, opts });
   // The sweep compares `synced_at` (written with the database's clock) with the database's clock.
   const walkStartedAt = continued?.startedAt ?? (await databaseNow(ctx.db));
-  const updatedAtMin = continued
-    ? continued.updatedAtMin
-    : mode === 'incremental' && state.cursorUpdatedAt ? new Date(state.cursorUpdatedAt.getTime() - ctx.config.sync.overlapSeconds * 1000) : null;
+  const updatedAtMin = continued ? continued.updatedAtMin : mode === 'incremental' && state.cursorUpdatedAt ? new Date(state.cursorUpdatedAt.getTime() - ctx.config.sync.overlapSeconds * 1000) : null;
   const logId = await openLog(ctx, req, integration, mode, startedAt);
   const log = ctx.logger.child({ component: 'sync', integrationId: integration.id, resource: req.resource, mode, logId });
   const owner: Owner = { tenantId: integration.tenant_id, integrationId: integration.id };
@@ -155,7 +161,10 @@ export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncO
     const resumesFrom = walkComplete || !resumeAt ? null : describePosition(resumeAt);
     const note = recordsSkipped > 0 ? `${recordsSkipped} record(s) could not be mapped and were skipped (see the worker log)` : null;
     await finishSyncLog(ctx.db, logId, { ...counts, status: 'succeeded', page_cap_reached: pageCapReached, error: note, finished_at: finishedAt, resumes_from: resumesFrom });
-    log.info({ ...counts, pageCapReached, walkComplete, resumesFrom, ms: finishedAt.getTime() - startedAt.getTime(), sweepMs }, walkComplete ? 'sync succeeded' : 'sync stopped at the page cap; the next run continues the walk');
+    log.info(
+      { ...counts, pageCapReached, walkComplete, resumesFrom, ms: finishedAt.getTime() - startedAt.getTime(), sweepMs },
+      walkComplete ? 'sync succeeded' : 'sync stopped at the page cap; the next run continues the walk',
+    );
     countRun(ctx, req.resource, 'succeeded', startedAt, counts);
     return { status: 'succeeded', logId, mode, counts, pageCapReached, recordsSkipped, walkComplete, resumesFrom };
   } catch (error) {

@@ -22,11 +22,15 @@ export async function registerSyncSchedulers(ctx: ServiceContext): Promise<void>
 }
 
 function upsertScheduler(ctx: ServiceContext, resource: ResourceName, seconds: number) {
-  return fanOutQueue(ctx).upsertJobScheduler(schedulerId(resource), { every: seconds * 1000 }, {
-    name: FAN_OUT_JOB_NAME,
-    data: { resource },
-    opts: { removeOnComplete: true, removeOnFail: true },
-  });
+  return fanOutQueue(ctx).upsertJobScheduler(
+    schedulerId(resource),
+    { every: seconds * 1000 },
+    {
+      name: FAN_OUT_JOB_NAME,
+      data: { resource },
+      opts: { removeOnComplete: true, removeOnFail: true },
+    },
+  );
 }
 
 /**

@@ -19,13 +19,19 @@ export async function startSyncWorker(ctx: ServiceContext): Promise<() => Promis
   const running = new Set<Promise<unknown>>();
   // maxStalledCount: a job whose worker died (SIGKILL, OOM) goes back to the queue as often as it may
   // fail; BullMQ's default (once) failed a sync for good when a second crash hit the same long run.
-  const syncWorker = createWorker<SyncJobData, SyncResult>(ctx.config, ctx.logger, 'sync', (job, token) => {
-    const run = processSyncJob(ctx, job, token, stopping.signal);
-    const tracked = run.catch(() => undefined);
-    running.add(tracked);
-    void tracked.finally(() => running.delete(tracked));
-    return run;
-  }, { concurrency: ctx.config.sync.concurrency, maxStalledCount: ctx.config.sync.jobAttempts });
+  const syncWorker = createWorker<SyncJobData, SyncResult>(
+    ctx.config,
+    ctx.logger,
+    'sync',
+    (job, token) => {
+      const run = processSyncJob(ctx, job, token, stopping.signal);
+      const tracked = run.catch(() => undefined);
+      running.add(tracked);
+      void tracked.finally(() => running.delete(tracked));
+      return run;
+    },
+    { concurrency: ctx.config.sync.concurrency, maxStalledCount: ctx.config.sync.jobAttempts },
+  );
   syncWorker.on('failed', (job) => {
     if (job) void closeRunsOfFailedJob(ctx, job);
   });
@@ -49,9 +55,12 @@ export async function startSyncWorker(ctx: ServiceContext): Promise<() => Promis
 function watchSchedulers(ctx: ServiceContext): NodeJS.Timeout | undefined {
   const intervals = Object.values(ctx.config.shopify.syncIntervals).filter((s) => s > 0);
   if (intervals.length === 0) return undefined;
-  const timer = setInterval(() => {
-    restoreMissingSyncSchedulers(ctx).catch((error) => ctx.logger.warn({ err: errorMessage(error) }, 'could not check the sync schedulers'));
-  }, Math.min(60_000, Math.min(...intervals) * 1000));
+  const timer = setInterval(
+    () => {
+      restoreMissingSyncSchedulers(ctx).catch((error) => ctx.logger.warn({ err: errorMessage(error) }, 'could not check the sync schedulers'));
+    },
+    Math.min(60_000, Math.min(...intervals) * 1000),
+  );
   timer.unref();
   return timer;
 }
@@ -81,7 +90,11 @@ export async function processSyncJob(ctx: ServiceContext, job: Job<SyncJobData>,
   const installation = job.data.installation ?? 1;
   try {
     if (signal.aborted) throw new SyncInterruptedError();
-    const result = await runSync(ctx, { integrationId, installation, resource, mode, trigger, jobId: job.id ?? null, ...(logId !== undefined ? { logId } : {}), ...(job.failedReason ? { lastJobError: job.failedReason } : {}) }, { signal });
+    const result = await runSync(
+      ctx,
+      { integrationId, installation, resource, mode, trigger, jobId: job.id ?? null, ...(logId !== undefined ? { logId } : {}), ...(job.failedReason ? { lastJobError: job.failedReason } : {}) },
+      { signal },
+    );
     if (result.status === 'waiting') {
       // A bulk operation runs at Shopify: the job sleeps without holding a worker; its finish webhook
       // promotes it (wakeBulkSync), else it looks again when the delay is over. No attempt is spent.

@@ -64,9 +64,9 @@ export function mapPage(resource: ResourceDefinition, items: ShopifyRecord[], ma
 export async function assertCurrentInstallation(trx: Transaction<Database>, integrationId: number, installation?: number, mode: 'share' | 'update' = 'share'): Promise<void> {
   const state = await lockInstallation(trx, integrationId, mode);
   if (!isCurrentInstallation(state, installation ?? state?.installation ?? 0)) {
-    throw new IntegrationDisconnectedError(state && installation !== undefined && state.installation !== installation
-      ? 'The store was connected again (another installation) during the sync; this run stopped without writing'
-      : undefined);
+    throw new IntegrationDisconnectedError(
+      state && installation !== undefined && state.installation !== installation ? 'The store was connected again (another installation) during the sync; this run stopped without writing' : undefined,
+    );
   }
 }
 
@@ -84,7 +84,11 @@ export async function writePage(
   owner: Owner,
   page: MappedPage,
   progress: {
-    logId: number; counts: SyncCounts; markSeen: boolean; walk?: WalkStep; installation?: number;
+    logId: number;
+    counts: SyncCounts;
+    markSeen: boolean;
+    walk?: WalkStep;
+    installation?: number;
     /** The `updated_at` cursor may move here with this page (sources listing in `updated_at` order). */
     advanceCursorTo?: Date;
   },
@@ -96,7 +100,13 @@ export async function writePage(
       return await db.transaction().execute(async (trx) => {
         await assertCurrentInstallation(trx, owner.integrationId, progress.installation);
         const separate = page.separateChildren !== undefined;
-        const { written } = await upsertRecords(trx, resource, owner, page.records.map((r) => ({ ...r, observedAt })), { children: separate ? 'separate' : 'replace' });
+        const { written } = await upsertRecords(
+          trx,
+          resource,
+          owner,
+          page.records.map((r) => ({ ...r, observedAt })),
+          { children: separate ? 'separate' : 'replace' },
+        );
         const childrenWritten = separate ? await writeChildrenOfVersion(trx, resource, owner, page.separateChildren ?? [], observedAt) : 0;
         // A written row got a fresh `synced_at` already; only a page with unchanged (skipped) rows needs the mark.
         if (progress.markSeen && written < page.keys.length) await touchRecords(trx, resource, owner, page.keys);

@@ -98,7 +98,12 @@ async function settleBatch(ctx: ApplyBatchContext, entries: BatchEntry[], outcom
   if (prepared.length === 0) return;
   let result: ApplyResult;
   try {
-    result = await untilDone(ctx, () => applyEvents(ctx.db, prepared.map((p) => p.event)));
+    result = await untilDone(ctx, () =>
+      applyEvents(
+        ctx.db,
+        prepared.map((p) => p.event),
+      ),
+    );
   } catch (err) {
     if (err instanceof Stopping) throw err;
     ctx.logger.warn({ err: errorMessage(err), size: prepared.length }, 'webhook batch failed; applying its events one by one');
@@ -123,7 +128,12 @@ function settled(outcome: BatchOutcome, entry: BatchEntry, event: PreparedEvent,
  * and XACK) are acknowledged; the others are dead-lettered rather than tried again.
  */
 async function settleSuspects(ctx: ApplyBatchContext, suspects: Decoded[], outcome: BatchOutcome): Promise<void> {
-  const applied = await untilDone(ctx, () => recordedEvents(ctx.db, suspects.map((s) => ({ integrationId: s.envelope.integrationId, eventId: s.envelope.eventId }))));
+  const applied = await untilDone(ctx, () =>
+    recordedEvents(
+      ctx.db,
+      suspects.map((s) => ({ integrationId: s.envelope.integrationId, eventId: s.envelope.eventId })),
+    ),
+  );
   for (const { entry, envelope } of suspects) {
     if (applied.has(eventKey(envelope.integrationId, envelope.eventId))) outcome.ack.push(entry.id);
     else outcome.deadLetter.push(deadLetterOf(entry, `delivered ${entry.deliveries} times without being acknowledged (a consumer may crash on it)`));
@@ -132,12 +142,20 @@ async function settleSuspects(ctx: ApplyBatchContext, suspects: Decoded[], outco
 
 /** Finds each entry's owner and maps it outside any transaction: entries of another installation are dropped, unmappable ones are poison. */
 async function prepareOwned(ctx: ApplyBatchContext, decoded: Decoded[], outcome: BatchOutcome): Promise<Prepared[]> {
-  const ownerOf = await untilDone(ctx, () => findWebhookOwners(ctx.db, decoded.map((d) => ({ integrationId: d.envelope.integrationId, shop: d.envelope.shop }))));
+  const ownerOf = await untilDone(ctx, () =>
+    findWebhookOwners(
+      ctx.db,
+      decoded.map((d) => ({ integrationId: d.envelope.integrationId, shop: d.envelope.shop })),
+    ),
+  );
   const prepared: Prepared[] = [];
   for (const { entry, envelope } of decoded) {
     const owner = ownerOf(envelope.integrationId, envelope.shop);
     if (!owner) {
-      ctx.logger.warn({ integrationId: envelope.integrationId, shop: envelope.shop, topic: envelope.topic, eventId: envelope.eventId }, 'webhook of a shop its integration no longer holds (another installation): dropped');
+      ctx.logger.warn(
+        { integrationId: envelope.integrationId, shop: envelope.shop, topic: envelope.topic, eventId: envelope.eventId },
+        'webhook of a shop its integration no longer holds (another installation): dropped',
+      );
       outcome.ack.push(entry.id);
       ctx.metrics.webhooksApplied.inc({ topic: topicLabel(envelope.topic), result: 'other-shop' });
       continue;
@@ -203,7 +221,10 @@ async function untilDone<T>(ctx: ApplyBatchContext, fn: () => Promise<T>): Promi
 function countApplied(ctx: ApplyBatchContext, result: ApplyResult): void {
   for (const { event, reason } of result.dropped) {
     const { envelope } = event;
-    ctx.logger.info({ integrationId: envelope.integrationId, shop: envelope.shop, topic: envelope.topic, eventId: envelope.eventId, triggeredAt: envelope.triggeredAt, reason }, 'webhook changed nothing: the store is disconnected, was purged after it, or it belongs to an earlier installation');
+    ctx.logger.info(
+      { integrationId: envelope.integrationId, shop: envelope.shop, topic: envelope.topic, eventId: envelope.eventId, triggeredAt: envelope.triggeredAt, reason },
+      'webhook changed nothing: the store is disconnected, was purged after it, or it belongs to an earlier installation',
+    );
     ctx.metrics.webhooksApplied.inc({ topic: topicLabel(envelope.topic), result: reason });
   }
   for (const [topic, n] of result.byTopic) {

@@ -112,85 +112,91 @@ const SPECIAL_ORDER: TopicAction['kind'][] = ['app-uninstalled', 'customer-data-
  * each other; the upserts compare versions themselves, so no snapshot is needed.
  */
 export async function applyEvents(db: Db, events: PreparedEvent[]): Promise<ApplyResult> {
-  return db.transaction().setIsolationLevel('read committed').execute(async (trx) => {
-    // Upserts hold their integration row shared, compliance actions exclusively; a disconnect, purge or
-    // connect changes the row, so it waits for this batch or is seen by it. Rows are locked in id order,
-    // each at once in the mode the batch needs, so the batch never upgrades its own shared lock and two
-    // batches never wait on each other in a circle.
-    const exclusive = new Set(events.filter((e) => EXCLUSIVE_ACTIONS.has(e.action.kind)).map((e) => e.owner.integrationId));
-    const states = new Map<number, InstallationState | undefined>();
-    for (const integrationId of [...new Set(events.map((e) => e.owner.integrationId))].sort((a, b) => a - b)) {
-      states.set(integrationId, await lockInstallation(trx, integrationId, exclusive.has(integrationId) ? 'update' : 'share'));
-    }
-    const dropped: DroppedEvent[] = [];
-    const accepted: PreparedEvent[] = [];
-    for (const e of events) {
-      const reason = dropReason(states.get(e.owner.integrationId), e);
-      if (reason) dropped.push({ event: e, reason });
-      else accepted.push(e);
-    }
-    const fresh = await recordNewEvents(trx, accepted.map((e) => ({
-      integrationId: e.owner.integrationId,
-      tenantId: e.owner.tenantId,
-      eventId: e.envelope.eventId,
-      topic: e.envelope.topic,
-      webhookId: e.envelope.webhookId,
-      triggeredAt: e.envelope.triggeredAt,
-      receivedAt: e.envelope.receivedAt,
-    })));
-    const toApply: PreparedEvent[] = [];
-    for (const e of accepted) {
-      const key = eventKey(e.owner.integrationId, e.envelope.eventId);
-      if (fresh.delete(key)) toApply.push(e); // a second copy in the same batch finds the key gone
-    }
-
-    const upserts = new Map<string, { owner: Owner; resource: ResourceDefinition; records: ObservedRecord[] }>();
-    const deletes = new Map<string, { owner: Owner; resource: ResourceDefinition; keys: unknown[][]; deletedAt: Date }>();
-    const deleteWheres: { owner: Owner; resource: ResourceDefinition; column: string; value: unknown; deletedAt: Date }[] = [];
-    const specials: PreparedEvent[] = [];
-    for (const e of toApply) {
-      const { owner } = e;
-      if (e.action.kind !== 'records') {
-        specials.push(e);
-        continue;
+  return db
+    .transaction()
+    .setIsolationLevel('read committed')
+    .execute(async (trx) => {
+      // Upserts hold their integration row shared, compliance actions exclusively; a disconnect, purge or
+      // connect changes the row, so it waits for this batch or is seen by it. Rows are locked in id order,
+      // each at once in the mode the batch needs, so the batch never upgrades its own shared lock and two
+      // batches never wait on each other in a circle.
+      const exclusive = new Set(events.filter((e) => EXCLUSIVE_ACTIONS.has(e.action.kind)).map((e) => e.owner.integrationId));
+      const states = new Map<number, InstallationState | undefined>();
+      for (const integrationId of [...new Set(events.map((e) => e.owner.integrationId))].sort((a, b) => a - b)) {
+        states.set(integrationId, await lockInstallation(trx, integrationId, exclusive.has(integrationId) ? 'update' : 'share'));
       }
-      // The secondary version: Shopify's triggered-at has milliseconds, `updated_at` whole seconds.
-      const observedAt = e.envelope.triggeredAt ?? e.envelope.receivedAt;
-      for (const { effect, record, key } of e.changes ?? []) {
-        if (effect.kind === 'upsert') {
-          const group = `${owner.integrationId}|${effect.resource.name}`;
-          const entry = upserts.get(group) ?? { owner, resource: effect.resource, records: [] };
-          entry.records.push({ ...(record as MappedRecord), observedAt });
-          upserts.set(group, entry);
-        } else if (effect.kind === 'delete') {
-          const group = `${owner.integrationId}|${effect.resource.name}|${observedAt.getTime()}`;
-          const entry = deletes.get(group) ?? { owner, resource: effect.resource, keys: [], deletedAt: observedAt };
-          entry.keys.push(key as unknown[]);
-          deletes.set(group, entry);
-        } else {
-          deleteWheres.push({ owner, resource: effect.resource, column: effect.column, value: (key as unknown[])[0], deletedAt: observedAt });
+      const dropped: DroppedEvent[] = [];
+      const accepted: PreparedEvent[] = [];
+      for (const e of events) {
+        const reason = dropReason(states.get(e.owner.integrationId), e);
+        if (reason) dropped.push({ event: e, reason });
+        else accepted.push(e);
+      }
+      const fresh = await recordNewEvents(
+        trx,
+        accepted.map((e) => ({
+          integrationId: e.owner.integrationId,
+          tenantId: e.owner.tenantId,
+          eventId: e.envelope.eventId,
+          topic: e.envelope.topic,
+          webhookId: e.envelope.webhookId,
+          triggeredAt: e.envelope.triggeredAt,
+          receivedAt: e.envelope.receivedAt,
+        })),
+      );
+      const toApply: PreparedEvent[] = [];
+      for (const e of accepted) {
+        const key = eventKey(e.owner.integrationId, e.envelope.eventId);
+        if (fresh.delete(key)) toApply.push(e); // a second copy in the same batch finds the key gone
+      }
+
+      const upserts = new Map<string, { owner: Owner; resource: ResourceDefinition; records: ObservedRecord[] }>();
+      const deletes = new Map<string, { owner: Owner; resource: ResourceDefinition; keys: unknown[][]; deletedAt: Date }>();
+      const deleteWheres: { owner: Owner; resource: ResourceDefinition; column: string; value: unknown; deletedAt: Date }[] = [];
+      const specials: PreparedEvent[] = [];
+      for (const e of toApply) {
+        const { owner } = e;
+        if (e.action.kind !== 'records') {
+          specials.push(e);
+          continue;
+        }
+        // The secondary version: Shopify's triggered-at has milliseconds, `updated_at` whole seconds.
+        const observedAt = e.envelope.triggeredAt ?? e.envelope.receivedAt;
+        for (const { effect, record, key } of e.changes ?? []) {
+          if (effect.kind === 'upsert') {
+            const group = `${owner.integrationId}|${effect.resource.name}`;
+            const entry = upserts.get(group) ?? { owner, resource: effect.resource, records: [] };
+            entry.records.push({ ...(record as MappedRecord), observedAt });
+            upserts.set(group, entry);
+          } else if (effect.kind === 'delete') {
+            const group = `${owner.integrationId}|${effect.resource.name}|${observedAt.getTime()}`;
+            const entry = deletes.get(group) ?? { owner, resource: effect.resource, keys: [], deletedAt: observedAt };
+            entry.keys.push(key as unknown[]);
+            deletes.set(group, entry);
+          } else {
+            deleteWheres.push({ owner, resource: effect.resource, column: effect.column, value: (key as unknown[])[0], deletedAt: observedAt });
+          }
         }
       }
-    }
 
-    // Same order in every transaction (integration, then resource), so concurrent batches lock alike.
-    const byGroup = <T>(m: Map<string, T>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
-    for (const u of byGroup(upserts)) await upsertRecords(trx, u.resource, u.owner, u.records);
-    for (const d of byGroup(deletes)) {
-      // A key that can come back (an inventory level connected again) keeps a newer version over a late delete.
-      const keys = d.resource.keysComeBack ? await keysDeletableAt(trx, d.resource, d.owner.tenantId, d.keys, d.deletedAt) : d.keys;
-      await markRecordsDeleted(trx, d.resource, d.owner, keys, d.deletedAt);
-    }
-    for (const d of deleteWheres) await markRecordsDeletedWhere(trx, d.resource, d.owner, d.column, [d.value], d.deletedAt);
-    specials.sort((a, b) => SPECIAL_ORDER.indexOf(a.action.kind) - SPECIAL_ORDER.indexOf(b.action.kind));
-    for (const e of specials) {
-      if (e.action.kind === 'app-uninstalled') await markUninstalled(trx, e.owner, e.envelope);
-      else if (e.action.kind === 'customer-data-request') await recordCustomerDataRequest(trx, e.owner, e.envelope);
-      else if (e.action.kind === 'customer-redact') await redactCustomer(trx, e.owner, e.envelope);
-      else if (e.action.kind === 'shop-redact') await redactShop(trx, e.owner, e.envelope);
-    }
-    return { applied: toApply.length, duplicates: accepted.length - toApply.length, byTopic: countByTopic(accepted, new Set(toApply)), dropped };
-  });
+      // Same order in every transaction (integration, then resource), so concurrent batches lock alike.
+      const byGroup = <T>(m: Map<string, T>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+      for (const u of byGroup(upserts)) await upsertRecords(trx, u.resource, u.owner, u.records);
+      for (const d of byGroup(deletes)) {
+        // A key that can come back (an inventory level connected again) keeps a newer version over a late delete.
+        const keys = d.resource.keysComeBack ? await keysDeletableAt(trx, d.resource, d.owner.tenantId, d.keys, d.deletedAt) : d.keys;
+        await markRecordsDeleted(trx, d.resource, d.owner, keys, d.deletedAt);
+      }
+      for (const d of deleteWheres) await markRecordsDeletedWhere(trx, d.resource, d.owner, d.column, [d.value], d.deletedAt);
+      specials.sort((a, b) => SPECIAL_ORDER.indexOf(a.action.kind) - SPECIAL_ORDER.indexOf(b.action.kind));
+      for (const e of specials) {
+        if (e.action.kind === 'app-uninstalled') await markUninstalled(trx, e.owner, e.envelope);
+        else if (e.action.kind === 'customer-data-request') await recordCustomerDataRequest(trx, e.owner, e.envelope);
+        else if (e.action.kind === 'customer-redact') await redactCustomer(trx, e.owner, e.envelope);
+        else if (e.action.kind === 'shop-redact') await redactShop(trx, e.owner, e.envelope);
+      }
+      return { applied: toApply.length, duplicates: accepted.length - toApply.length, byTopic: countByTopic(accepted, new Set(toApply)), dropped };
+    });
 }
 
 function countByTopic(events: PreparedEvent[], applied: Set<PreparedEvent>): ApplyResult['byTopic'] {

@@ -104,9 +104,7 @@ export async function markUninstalled(trx: Trx, owner: Owner, envelope: WebhookE
 export const COMPLIANCE_TOPICS: ReadonlySet<string> = new Set(['customers/data_request', 'customers/redact', 'shop/redact']);
 
 /** What a redaction or purge removes from Redis, besides MySQL: dead letters and backlog that carry its data. */
-export type StreamRedaction =
-  | { kind: 'customer'; shop: string; customerId: string; emails: string[]; phones: string[] }
-  | { kind: 'integration'; integrationId: number };
+export type StreamRedaction = { kind: 'customer'; shop: string; customerId: string; emails: string[]; phones: string[] } | { kind: 'integration'; integrationId: number };
 
 /** The Redis part of a compliance event (customers/redact, shop/redact); undefined for other topics. */
 export function streamRedactionOf(envelope: WebhookEnvelope): StreamRedaction | undefined {

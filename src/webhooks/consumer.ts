@@ -112,7 +112,10 @@ class StreamConsumer {
       this.claimCursor = claimed.nextId;
       if (claimed.nextId === '0-0') this.nextClaimAt = Date.now() + this.claimEveryMs;
       if (claimed.deletedMessages.length > 0) {
-        this.ctx.logger.error({ ids: claimed.deletedMessages, consumer: this.name }, 'webhook entries were trimmed from the stream before being applied (WEBHOOK_STREAM_MAXLEN too small for the backlog)');
+        this.ctx.logger.error(
+          { ids: claimed.deletedMessages, consumer: this.name },
+          'webhook entries were trimmed from the stream before being applied (WEBHOOK_STREAM_MAXLEN too small for the backlog)',
+        );
       }
       const entries = (claimed.messages as (StreamEntry | null)[]).filter((m): m is StreamEntry => m !== null);
       if (entries.length > 0) {
@@ -135,7 +138,9 @@ class StreamConsumer {
   /** Delivery counts of re-read or claimed entries (XPENDING), to spot entries a consumer keeps dying on. */
   private async deliveryCounts(entries: StreamEntry[], source: Source): Promise<Map<string, number>> {
     if (source === 'new' || entries.length === 0) return new Map();
-    const pending = await this.reader.xPendingRange(this.keys.stream, CONSUMER_GROUP, (entries[0] as StreamEntry).id, (entries[entries.length - 1] as StreamEntry).id, entries.length, { consumer: this.name });
+    const pending = await this.reader.xPendingRange(this.keys.stream, CONSUMER_GROUP, (entries[0] as StreamEntry).id, (entries[entries.length - 1] as StreamEntry).id, entries.length, {
+      consumer: this.name,
+    });
     return new Map(pending.map((p) => [p.id, Number(p.deliveriesCounter)]));
   }
 
@@ -147,14 +152,19 @@ class StreamConsumer {
     }, this.heartbeatMs);
     try {
       const counts = await this.deliveryCounts(entries, source);
-      const outcome = await applyBatch(this.batchContext, entries.map((e) => ({ id: e.id, fields: e.message, deliveries: counts.get(e.id) ?? 1 })));
+      const outcome = await applyBatch(
+        this.batchContext,
+        entries.map((e) => ({ id: e.id, fields: e.message, deliveries: counts.get(e.id) ?? 1 })),
+      );
       if (outcome.deadLetter.length > 0) await this.deadLetter(outcome.deadLetter);
       // Only after the commit; if this fails (Redis away), the entries are re-read and found already applied.
       await this.ack(outcome.ack);
       await this.eraseRedacted(outcome.redactions);
       if (outcome.bulkFinished.length > 0 && this.hooks.onBulkOperationFinished) {
         // Only a nudge: a sync not woken looks at its operation again when its delay is over.
-        await this.hooks.onBulkOperationFinished(outcome.bulkFinished).catch((err: unknown) => this.ctx.logger.warn({ err: errorMessage(err) }, 'could not wake the syncs waiting for finished bulk operations'));
+        await this.hooks
+          .onBulkOperationFinished(outcome.bulkFinished)
+          .catch((err: unknown) => this.ctx.logger.warn({ err: errorMessage(err) }, 'could not wake the syncs waiting for finished bulk operations'));
       }
       // outcome.retry stays pending: once idle it is claimed again (and its delivery count grows).
     } finally {
@@ -179,7 +189,8 @@ class StreamConsumer {
   }
 
   private async deadLetter(entries: DeadLetterInput[]): Promise<void> {
-    for (const e of entries) this.ctx.logger.error({ id: e.id, topic: e.fields.topic, eventId: e.fields.event_id, deliveries: e.deliveries, err: e.error, consumer: this.name }, 'webhook moved to the dead letters');
+    for (const e of entries)
+      this.ctx.logger.error({ id: e.id, topic: e.fields.topic, eventId: e.fields.event_id, deliveries: e.deliveries, err: e.error, consumer: this.name }, 'webhook moved to the dead letters');
     const { streamMaxLen, deadLetterMaxBodyBytes } = this.ctx.config.webhooks;
     await moveToDeadLetters(this.reader, this.keys, entries, { maxLen: streamMaxLen, maxBodyBytes: deadLetterMaxBodyBytes });
     for (const e of entries) this.ctx.metrics.webhooksDeadLettered.inc({ topic: topicLabel(e.fields.topic) });

@@ -59,14 +59,19 @@ export async function moveToDeadLetters(redis: Redis, keys: WebhookKeys, entries
   const at = new Date().toISOString();
   const multi = redis.multi();
   for (const e of entries) {
-    multi.xAdd(keys.deadLetters, '*', {
-      ...e.fields,
-      ...boundedBody(e.fields, limits.maxBodyBytes),
-      dead_error: e.error.slice(0, 2000),
-      dead_deliveries: String(e.deliveries),
-      dead_at: at,
-      dead_source_id: e.id,
-    }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: limits.maxLen } });
+    multi.xAdd(
+      keys.deadLetters,
+      '*',
+      {
+        ...e.fields,
+        ...boundedBody(e.fields, limits.maxBodyBytes),
+        dead_error: e.error.slice(0, 2000),
+        dead_deliveries: String(e.deliveries),
+        dead_at: at,
+        dead_source_id: e.id,
+      },
+      { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: limits.maxLen } },
+    );
   }
   const ids = entries.map((e) => e.id);
   multi.xAck(keys.stream, CONSUMER_GROUP, ids);
@@ -118,7 +123,10 @@ async function replayEntries(redis: Redis, keys: WebhookKeys, found: { id: strin
     for (const f of DEAD_FIELDS) delete fields[f];
     multi.xAdd(keys.stream, '*', fields, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: maxLen } });
   }
-  multi.xDel(keys.deadLetters, entries.map((e) => e.id));
+  multi.xDel(
+    keys.deadLetters,
+    entries.map((e) => e.id),
+  );
   await multi.exec();
   result.replayed += entries.length;
 }
@@ -166,9 +174,10 @@ export async function deleteStreamEntries(redis: Redis, stream: string, matches:
     if (ids.length > 0) {
       await redis.xDel(stream, ids);
       // Without a group yet nothing is pending.
-      if (group) await redis.xAck(stream, group, ids).catch((err: unknown) => {
-        if (!isNoGroupError(err)) throw err;
-      });
+      if (group)
+        await redis.xAck(stream, group, ids).catch((err: unknown) => {
+          if (!isNoGroupError(err)) throw err;
+        });
       deleted.push(...ids);
     }
     if (entries.length < CHUNK) return deleted;

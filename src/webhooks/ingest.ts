@@ -47,10 +47,7 @@ export type IngestRefusal =
  * A delivery queued, acknowledged without being queued (a topic off the allow-list, a disconnected
  * store), or refused. Failures of our own dependencies (Redis, MySQL) are thrown, not returned.
  */
-export type IngestResult =
-  | { ok: true; status: 'queued'; id: string }
-  | { ok: true; status: 'ignored'; because: 'topic' | 'disconnected' }
-  | ({ ok: false } & IngestRefusal);
+export type IngestResult = { ok: true; status: 'queued'; id: string } | { ok: true; status: 'ignored'; because: 'topic' | 'disconnected' } | ({ ok: false } & IngestRefusal);
 
 type Refused = Extract<IngestResult, { ok: false }>;
 const refuse = (refusal: IngestRefusal): Refused => ({ ok: false, ...refusal });
@@ -190,7 +187,10 @@ export function createWebhookIngest(ctx: ServiceContext) {
     try {
       appended = await withTimeout(
         appendWithinQuota(ctx.redis, keys, shop, encodeEnvelope(envelope), {
-          maxPerMinute: shopMaxPerMinute, maxBytesPerMinute: shopMaxBytesPerMinute, size: body.length, streamMaxLen,
+          maxPerMinute: shopMaxPerMinute,
+          maxBytesPerMinute: shopMaxBytesPerMinute,
+          size: body.length,
+          streamMaxLen,
         }),
         XADD_TIMEOUT_MS,
       );

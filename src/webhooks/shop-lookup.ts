@@ -29,11 +29,7 @@ interface Cached {
  * `shopEvents` and drops the shop from both maps, so a store connected a moment ago is found at once (a
  * disconnect is announced too; a process that missed it queues a little longer, and apply drops those).
  */
-export function createShopLookup(
-  ctx: Pick<ServiceContext, 'db' | 'secrets' | 'config' | 'logger'> & Partial<Pick<ServiceContext, 'shopEvents'>>,
-  ttlMs = 30_000,
-  maxEntries = 10_000,
-) {
+export function createShopLookup(ctx: Pick<ServiceContext, 'db' | 'secrets' | 'config' | 'logger'> & Partial<Pick<ServiceContext, 'shopEvents'>>, ttlMs = 30_000, maxEntries = 10_000) {
   const cache = new Map<string, Cached>();
   /** Unknown shop → when the miss expires. */
   const missing = new Map<string, number>();

@@ -41,8 +41,14 @@ export async function appendWithinQuota(
   const now = opts.now ?? Date.now();
   const minute = Math.floor(now / MINUTE_MS);
   const args: (string | Buffer)[] = [
-    '2', keys.stream, keys.shopQuota(shop, minute),
-    String(opts.maxPerMinute), String(opts.maxBytesPerMinute), String(opts.size), String(2 * MINUTE_MS), String(opts.streamMaxLen),
+    '2',
+    keys.stream,
+    keys.shopQuota(shop, minute),
+    String(opts.maxPerMinute),
+    String(opts.maxBytesPerMinute),
+    String(opts.size),
+    String(2 * MINUTE_MS),
+    String(opts.streamMaxLen),
     ...Object.entries(fields).flat(),
   ];
   const reply = await runQuotaScript(redis, args);

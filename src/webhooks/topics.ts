@@ -1,10 +1,7 @@
 import { usesOfTopic, type ResourceDefinition } from '../resources/index.js';
 
 /** One change a record topic makes to one resource of the registry. */
-export type RecordEffect =
-  | { kind: 'upsert'; resource: ResourceDefinition }
-  | { kind: 'delete'; resource: ResourceDefinition }
-  | { kind: 'delete-where'; resource: ResourceDefinition; column: string };
+export type RecordEffect = { kind: 'upsert'; resource: ResourceDefinition } | { kind: 'delete'; resource: ResourceDefinition } | { kind: 'delete-where'; resource: ResourceDefinition; column: string };
 
 /**
  * What a webhook topic asks the service to do. Record topics come from the resource registry and may
@@ -31,7 +28,10 @@ const SPECIAL: Record<string, TopicAction> = {
 export function actionForTopic(topic: string): TopicAction | undefined {
   const uses = usesOfTopic(topic);
   if (uses.length > 0) {
-    return { kind: 'records', effects: uses.map((u): RecordEffect => (u.action === 'delete-where' ? { kind: 'delete-where', resource: u.resource, column: u.column } : { kind: u.action, resource: u.resource })) };
+    return {
+      kind: 'records',
+      effects: uses.map((u): RecordEffect => (u.action === 'delete-where' ? { kind: 'delete-where', resource: u.resource, column: u.column } : { kind: u.action, resource: u.resource })),
+    };
   }
   return SPECIAL[topic];
 }

@@ -66,7 +66,10 @@ describe('dependency faults during a sync (MySQL, Redis cut under the worker)', 
   async function expectConverged(integration: Integration, tenant: string, shop: string) {
     const counts = await expectCatalogMirrored(t.ctx, tenant, t.mock.shop(shop));
     const runs = await t.runsOf(integration.id);
-    expect(runs.filter((r) => r.status === 'queued' || r.status === 'running'), 'runs left open').to.deep.equal([]);
+    expect(
+      runs.filter((r) => r.status === 'queued' || r.status === 'running'),
+      'runs left open',
+    ).to.deep.equal([]);
     for (const resource of RESOURCE_NAMES) expect(runs.filter((r) => r.resource === resource).at(-1), resource).to.include({ status: 'succeeded' });
     const failed = runs.filter((r) => r.status === 'failed');
     for (const r of failed) expect(r.error, `run ${r.id}`).to.be.a('string').and.not.be.empty;
@@ -77,7 +80,10 @@ describe('dependency faults during a sync (MySQL, Redis cut under the worker)', 
     const integration = await t.connect('tenant-cut-mysql', shops.mysql);
     const { proxy, url } = await proxiedDatabase(t.databaseUrl);
     try {
-      const { ms } = await syncThrough(integration, shops.mysql, { DATABASE_URL: url }, proxy, [{ afterPages: 4, downMs: 50 }, { afterPages: 10, downMs: 4000 }]);
+      const { ms } = await syncThrough(integration, shops.mysql, { DATABASE_URL: url }, proxy, [
+        { afterPages: 4, downMs: 50 },
+        { afterPages: 10, downMs: 4000 },
+      ]);
       const result = await expectConverged(integration, 'tenant-cut-mysql', shops.mysql);
       expect(result.failed.length, 'runs broken by the outage').to.be.greaterThan(0);
       // Each names what broke it, whether the attempt closed its own run or the next one did.
@@ -146,11 +152,19 @@ describe('dependency faults during webhook ingest and apply (Redis cut under the
       const report = await sending;
       expect(report.acknowledged, 'acknowledged in the end').to.equal(events.length);
       expect(report.failedAttempts[503] ?? 0, 'attempts answered 503 while Redis was away').to.be.greaterThan(0);
-      expect(Object.keys(report.failedAttempts).filter((s) => s !== '503' && s !== '0'), 'other failures').to.deep.equal([]);
-      await waitFor('the stream to drain', async () => {
-        const s = await streamHealth(t.ctx);
-        return s.length === 0 && s.pending === 0;
-      }, 60_000, 100);
+      expect(
+        Object.keys(report.failedAttempts).filter((s) => s !== '503' && s !== '0'),
+        'other failures',
+      ).to.deep.equal([]);
+      await waitFor(
+        'the stream to drain',
+        async () => {
+          const s = await streamHealth(t.ctx);
+          return s.length === 0 && s.pending === 0;
+        },
+        60_000,
+        100,
+      );
     } finally {
       proxy.restore();
       await stopConsumers();
@@ -160,6 +174,8 @@ describe('dependency faults during webhook ingest and apply (Redis cut under the
     await expectWebhookState(t.ctx, 'tenant-cut-ingest', events);
     expect((await streamHealth(t.ctx)).deadLetters).to.equal(0);
     const report = await sending;
-    console.log(`      Redis cut twice during ingest: ${JSON.stringify(outages)}; ${progress.attempts} attempts for ${events.length} events, failed attempts by status ${JSON.stringify(report.failedAttempts)}`);
+    console.log(
+      `      Redis cut twice during ingest: ${JSON.stringify(outages)}; ${progress.attempts} attempts for ${events.length} events, failed attempts by status ${JSON.stringify(report.failedAttempts)}`,
+    );
   });
 });

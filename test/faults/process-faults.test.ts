@@ -84,7 +84,12 @@ describe('process faults (worker and API as child processes)', function () {
       const appliedBefore = await appliedEvents(t.ctx, hookIntegration.id);
       const progress = { acknowledged: 0, attempts: 0 };
       const delivering = deliver(HOOK_SHOP, next, progress);
-      await waitFor('a backlog the worker is working through', async () => progress.acknowledged >= next.length * 0.6 && (await appliedEvents(t.ctx, hookIntegration.id)) >= appliedBefore + 100, 60_000, 20);
+      await waitFor(
+        'a backlog the worker is working through',
+        async () => progress.acknowledged >= next.length * 0.6 && (await appliedEvents(t.ctx, hookIntegration.id)) >= appliedBefore + 100,
+        60_000,
+        20,
+      );
       const health = await streamHealth(t.ctx);
       const runningSyncs = (await runs(syncIntegration.id)).filter((r) => r.status === 'running').map((r) => `${r.resource}#${r.id} p${r.pages}`);
       const applied = await appliedEvents(t.ctx, hookIntegration.id);
@@ -104,12 +109,17 @@ describe('process faults (worker and API as child processes)', function () {
     t.mock.setFaults({ latencyMs: 0 }, SYNC_SHOP);
     const recoveryStarted = Date.now();
     await startWorker({ WEBHOOK_BATCH_SIZE: '200' });
-    await waitFor('the stream to drain and every sync to finish', async () => {
-      const stream = await streamHealth(t.ctx);
-      const counts = await syncJobCounts(t.ctx);
-      const open = await openSyncRuns(t.ctx);
-      return stream.length === 0 && stream.pending === 0 && open.length === 0 && Object.values(counts).every((n) => n === 0);
-    }, 300_000, 500);
+    await waitFor(
+      'the stream to drain and every sync to finish',
+      async () => {
+        const stream = await streamHealth(t.ctx);
+        const counts = await syncJobCounts(t.ctx);
+        const open = await openSyncRuns(t.ctx);
+        return stream.length === 0 && stream.pending === 0 && open.length === 0 && Object.values(counts).every((n) => n === 0);
+      },
+      300_000,
+      500,
+    );
     const recoveryMs = Date.now() - recoveryStarted;
 
     // Webhooks: every event applied exactly once, the tables equal applying the scenario once in order.
@@ -130,11 +140,13 @@ describe('process faults (worker and API as child processes)', function () {
     expect(await syncJobCounts(t.ctx)).to.deep.equal({ active: 0, waiting: 0, delayed: 0, prioritized: 0, 'waiting-children': 0, paused: 0, failed: 0 });
 
     console.log(`      worker SIGKILLed ${kills.length}×: ${JSON.stringify(kills)}`);
-    console.log(`      recovery took ${recoveryMs} ms; ${all.length} sync runs (${all.filter((r) => r.status === 'failed').length} closed as failed: ${[...new Set(all.filter((r) => r.status === 'failed').map((r) => r.error))].join(' | ')})`);
+    console.log(
+      `      recovery took ${recoveryMs} ms; ${all.length} sync runs (${all.filter((r) => r.status === 'failed').length} closed as failed: ${[...new Set(all.filter((r) => r.status === 'failed').map((r) => r.error))].join(' | ')})`,
+    );
     console.log(`      checked: 10,000 webhook events; catalog ${JSON.stringify(counts)}`);
   });
 
-  it('when the API process is SIGKILLed and later SIGTERMed during ingest, then the sender\'s retries get every event acknowledged and applied once', async () => {
+  it("when the API process is SIGKILLed and later SIGTERMed during ingest, then the sender's retries get every event acknowledged and applied once", async () => {
     const integration = await t.connect('tenant-restart-api', API_SHOP);
     const port = await freePort();
     const apiEnv = serviceEnv(t, { PORT: String(port), HOST: '127.0.0.1' });
@@ -150,7 +162,10 @@ describe('process faults (worker and API as child processes)', function () {
     const sending = sendUntilAcknowledged(events, { baseUrl: () => `http://127.0.0.1:${port}`, shop: API_SHOP, secret: APP_SECRET, concurrency: 16, retryDelayMs: 50, progress });
 
     const restarts: { signal: string; acknowledgedBefore: number; exit: number | string; downMs: number }[] = [];
-    for (const [signal, after] of [['SIGKILL', 1000], ['SIGTERM', 2500]] as const) {
+    for (const [signal, after] of [
+      ['SIGKILL', 1000],
+      ['SIGTERM', 2500],
+    ] as const) {
       await eventually(() => progress.acknowledged >= after, 60_000, `${after} acknowledged webhooks`);
       const acknowledgedBefore = progress.acknowledged;
       const down = Date.now();
@@ -162,14 +177,24 @@ describe('process faults (worker and API as child processes)', function () {
 
     expect(report.acknowledged, 'events acknowledged in the end').to.equal(events.length);
     expect(report.failedAttempts[0] ?? 0, 'attempts that got no answer (the API was down)').to.be.greaterThan(0);
-    expect(Object.keys(report.failedAttempts).filter((s) => Number(s) >= 500), 'server errors').to.deep.equal([]);
-    await waitFor('the stream to drain', async () => {
-      const s = await streamHealth(t.ctx);
-      return s.length === 0 && s.pending === 0;
-    }, 60_000, 100);
+    expect(
+      Object.keys(report.failedAttempts).filter((s) => Number(s) >= 500),
+      'server errors',
+    ).to.deep.equal([]);
+    await waitFor(
+      'the stream to drain',
+      async () => {
+        const s = await streamHealth(t.ctx);
+        return s.length === 0 && s.pending === 0;
+      },
+      60_000,
+      100,
+    );
     expect(await appliedEvents(t.ctx, integration.id)).to.equal(events.length);
     await expectWebhookState(t.ctx, 'tenant-restart-api', events);
     expect((await streamHealth(t.ctx)).deadLetters).to.equal(0);
-    console.log(`      API restarts: ${JSON.stringify(restarts)}; ${report.outcomes.reduce((n, o) => n + o.attempts.length, 0)} attempts for ${events.length} events, failed attempts by status ${JSON.stringify(report.failedAttempts)}`);
+    console.log(
+      `      API restarts: ${JSON.stringify(restarts)}; ${report.outcomes.reduce((n, o) => n + o.attempts.length, 0)} attempts for ${events.length} events, failed attempts by status ${JSON.stringify(report.failedAttempts)}`,
+    );
   });
 });

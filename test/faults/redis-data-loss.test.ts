@@ -62,7 +62,12 @@ describe('Redis loses its data (no persistence) under a running worker', functio
     stopConsumers = await startWebhookConsumers(t.ctx);
     try {
       await eventually(async () => Boolean(await fanOutQueue(t.ctx).getJobScheduler(schedulerId('products'))), 20_000, 'the scheduler to be re-created');
-      await waitFor('a scheduled sync after the loss', async () => (await t.runsOf(integration.id, 'products')).some((r) => r.trigger === 'scheduled' && r.status === 'succeeded' && r.started_at > lostAt), 30_000, 200);
+      await waitFor(
+        'a scheduled sync after the loss',
+        async () => (await t.runsOf(integration.id, 'products')).some((r) => r.trigger === 'scheduled' && r.status === 'succeeded' && r.started_at > lostAt),
+        30_000,
+        200,
+      );
     } finally {
       await stopConsumers();
     }

@@ -56,7 +56,13 @@ describe('Shopify faults during syncs (mock Shopify)', function () {
     { name: 'latency spikes past the 1 s request timeout come and go', shop: SHOPS[1]!, faults: {}, spikes: true },
     { name: '10 % of connections are dropped without an answer', shop: SHOPS[2]!, faults: { dropRate: 0.1 } },
     { name: 'a storm of 120 consecutive 429s hits the start of the sync', shop: SHOPS[3]!, faults: { throttleRetryAfter: '0.05' }, storm: 120 },
-    { name: 'all of it at once (5xx, drops, spikes, a 429 storm)', shop: SHOPS[4]!, faults: { errorRate: 0.08, errorStatus: 502, dropRate: 0.05, throttleRetryAfter: '0.05' }, spikes: true, storm: 60 },
+    {
+      name: 'all of it at once (5xx, drops, spikes, a 429 storm)',
+      shop: SHOPS[4]!,
+      faults: { errorRate: 0.08, errorStatus: 502, dropRate: 0.05, throttleRetryAfter: '0.05' },
+      spikes: true,
+      storm: 60,
+    },
   ];
 
   for (const c of cases) {
@@ -102,7 +108,10 @@ describe('Shopify faults during syncs (mock Shopify)', function () {
     });
     shop.resetFaults();
     const runs = await t.runsOf(integration.id);
-    expect(runs.filter((r) => r.status !== 'failed' && r.status !== 'succeeded'), 'open runs').to.deep.equal([]);
+    expect(
+      runs.filter((r) => r.status !== 'failed' && r.status !== 'succeeded'),
+      'open runs',
+    ).to.deep.equal([]);
     const failed = runs.filter((r) => r.status === 'failed');
     expect(failed.length).to.be.greaterThan(0);
     for (const r of failed) expect(r.error, r.resource).to.match(/401|not connected|disconnected/i);
@@ -121,12 +130,19 @@ describe('Shopify faults during syncs (mock Shopify)', function () {
     const token = shop.issueToken();
     const reconnect = await call(t.url, 'POST', '/api/shopify/connect/', { key, body: { shop_domain: SHOPS[5], access_token: token } });
     expect(reconnect.status, reconnect.text).to.equal(201);
-    await waitFor('the initial sync after the reconnect', async () => {
-      const all = await t.runsOf(integration.id);
-      return (await openSyncRuns(t.ctx)).length === 0 && RESOURCE_NAMES.every((r) => all.filter((x) => x.resource === r).at(-1)?.status === 'succeeded');
-    }, 120_000, 200);
+    await waitFor(
+      'the initial sync after the reconnect',
+      async () => {
+        const all = await t.runsOf(integration.id);
+        return (await openSyncRuns(t.ctx)).length === 0 && RESOURCE_NAMES.every((r) => all.filter((x) => x.resource === r).at(-1)?.status === 'succeeded');
+      },
+      120_000,
+      200,
+    );
     const counts = await expectCatalogMirrored(t.ctx, tenant, shop);
-    console.log(`      token revoked mid-sync: ${failed.length} runs stopped (${[...new Set(failed.map((r) => r.error?.slice(0, 90)))].join(' | ')}); reconnected and synced ${JSON.stringify(counts)}`);
+    console.log(
+      `      token revoked mid-sync: ${failed.length} runs stopped (${[...new Set(failed.map((r) => r.error?.slice(0, 90)))].join(' | ')}); reconnected and synced ${JSON.stringify(counts)}`,
+    );
   });
 });
 
@@ -143,15 +159,22 @@ describe('Shopify page_info cursors that expire during a sync (REST)', function 
   });
   after(async () => t?.close());
 
-  it('when the next page\'s cursor has expired, then the run stops at once with Shopify\'s reason in its log, keeps what it wrote, moves no cursor, and leaves no job behind', async () => {
+  it("when the next page's cursor has expired, then the run stops at once with Shopify's reason in its log, keeps what it wrote, moves no cursor, and leaves no job behind", async () => {
     const integration = await t.connect('tenant-expiring', SHOP);
     await enqueueSyncs(t.ctx, integration, { resources: ['products'], mode: 'full', trigger: 'manual' });
     const [run] = await t.waitForRuns(integration.id, 1, 30_000);
     await eventually(async () => Object.values(await syncJobCounts(t.ctx)).every((n) => n === 0), 10_000, 'the job to go');
     expect(run).to.include({ resource: 'products', status: 'failed', pages: 1, records_written: 250 });
-    expect(run!.error).to.match(/400/).and.match(/page_info/).and.match(/Expired/);
+    expect(run!.error)
+      .to.match(/400/)
+      .and.match(/page_info/)
+      .and.match(/Expired/);
     expect((await t.runsOf(integration.id)).length, 'not retried in a loop').to.equal(1);
-    const { n } = await t.ctx.db.selectFrom('shopify_products').select((s) => s.fn.countAll<number>().as('n')).where('integration_id', '=', integration.id).executeTakeFirstOrThrow();
+    const { n } = await t.ctx.db
+      .selectFrom('shopify_products')
+      .select((s) => s.fn.countAll<number>().as('n'))
+      .where('integration_id', '=', integration.id)
+      .executeTakeFirstOrThrow();
     expect(Number(n), 'the first page stays').to.equal(250);
     expect((await getSyncState(t.ctx.db, integration.id, 'products')).cursorUpdatedAt, 'no cursor moved').to.equal(null);
     expect((await integrationRow(t, integration.id)).token_revoked_at, 'not mistaken for a revoked token').to.equal(null);

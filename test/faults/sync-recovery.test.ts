@@ -26,7 +26,15 @@ describe('sync runs left open by attempts that died', function () {
     const base = { tenant_id: 'tenant-recovery', integration_id: integration.id, resource: 'products', trigger: 'manual', mode: 'full', job_id: jobId } as const;
     const queued = await createSyncLog(t.ctx.db, { ...base, status: 'running', started_at: new Date(Date.now() - 60_000) });
     const second = await createSyncLog(t.ctx.db, { ...base, status: 'running', started_at: new Date(Date.now() - 30_000) });
-    const result = await runSync(t.ctx, { integrationId: integration.id, resource: 'products', mode: 'full', trigger: 'manual', jobId, logId: queued, lastJobError: 'Connection lost: The server closed the connection.' });
+    const result = await runSync(t.ctx, {
+      integrationId: integration.id,
+      resource: 'products',
+      mode: 'full',
+      trigger: 'manual',
+      jobId,
+      logId: queued,
+      lastJobError: 'Connection lost: The server closed the connection.',
+    });
     expect(result.status).to.equal('succeeded');
     for (const id of [queued, second]) {
       const run = await findSyncLog(t.ctx.db, id);
@@ -46,7 +54,11 @@ describe('sync runs left open by attempts that died', function () {
     // What a dead attempt leaves behind: its run `running`; and what BullMQ does to a job past its stall
     // limit: a deferred failure, applied by the next worker that takes the job.
     const [run] = await t.runsOf(integration.id, 'customers');
-    await t.ctx.db.updateTable('shopify_sync_logs').set({ status: 'running', started_at: new Date(Date.now() - 60_000) }).where('id', '=', run!.id).execute();
+    await t.ctx.db
+      .updateTable('shopify_sync_logs')
+      .set({ status: 'running', started_at: new Date(Date.now() - 60_000) })
+      .where('id', '=', run!.id)
+      .execute();
     const queue = syncQueue(t.ctx);
     await (await queue.client).hset(`${queue.keys['']}${jobId}`, { defa: 'job stalled more than allowable limit' });
     await t.startWorker();

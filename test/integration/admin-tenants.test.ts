@@ -14,7 +14,12 @@ describe('admin: integrations and API keys', () => {
   after(async () => t?.close());
 
   describe('authentication', () => {
-    for (const [method, path] of [['GET', '/api/admin/integrations/'], ['GET', '/api/admin/api-keys/'], ['POST', '/api/admin/api-keys/'], ['DELETE', '/api/admin/api-keys/1/']] as const) {
+    for (const [method, path] of [
+      ['GET', '/api/admin/integrations/'],
+      ['GET', '/api/admin/api-keys/'],
+      ['POST', '/api/admin/api-keys/'],
+      ['DELETE', '/api/admin/api-keys/1/'],
+    ] as const) {
       it(`when a tenant key is used on ${method} ${path}, then 401`, async () => {
         const key = await t.keyFor('tenant-nosy');
         expectProblem(await call(t.url, method, path, { key, ...(method === 'POST' ? { body: { tenant_id: 'tenant-nosy' } } : {}) }), 401);
@@ -95,10 +100,23 @@ describe('admin: integrations and API keys', () => {
       await seedIntegration(t.ctx, 'tenant-i2');
       const c = await seedIntegration(t.ctx, 'tenant-i3');
       await deactivateIntegration(t.ctx.db, c.integrationId);
-      await t.ctx.db.insertInto('shopify_sync_logs').values({
-        tenant_id: 'tenant-i1', integration_id: a.integrationId, resource: 'orders', trigger: 'scheduled', mode: 'incremental', status: 'succeeded', job_id: null,
-        started_at: new Date('2026-02-01T00:00:00Z'), finished_at: new Date('2026-02-01T00:00:02Z'), records_fetched: 7, records_written: 5, error: null,
-      }).execute();
+      await t.ctx.db
+        .insertInto('shopify_sync_logs')
+        .values({
+          tenant_id: 'tenant-i1',
+          integration_id: a.integrationId,
+          resource: 'orders',
+          trigger: 'scheduled',
+          mode: 'incremental',
+          status: 'succeeded',
+          job_id: null,
+          started_at: new Date('2026-02-01T00:00:00Z'),
+          finished_at: new Date('2026-02-01T00:00:02Z'),
+          records_fetched: 7,
+          records_written: 5,
+          error: null,
+        })
+        .execute();
     });
 
     it('when listing with a small limit, then every integration comes once with its health and latest syncs', async () => {

@@ -224,7 +224,9 @@ describe('bulk file download', () => {
       expect(err, String(status)).to.be.instanceOf(BulkDownloadRefusedError);
       expect((err as BulkDownloadRefusedError).upstreamStatus).to.equal(status);
       expect((err as BulkDownloadRefusedError).retriable).to.equal(false);
-      expect((err as Error).message).to.contain(code).and.not.contain('s3cr3t');
+      expect((err as Error).message)
+        .to.contain(code)
+        .and.not.contain('s3cr3t');
       expect(server.ranges).to.have.length(1);
     }
   });

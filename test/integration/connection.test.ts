@@ -68,7 +68,14 @@ describe('connection API (against the mock Shopify)', () => {
       const res = await connect(key, { shop_domain: 'ACME.myshopify.com', access_token: tokenOf('acme.myshopify.com'), webhook_secret: SECRET });
       expect(res.status, res.text).to.equal(201);
       expect(res.body.integration).to.include({
-        shop_domain: 'acme.myshopify.com', shop_name: 'Acme', shop_currency: 'USD', install_method: 'token', is_active: true, is_connected: true, api_version: t.config.shopify.apiVersion, error_count: 0,
+        shop_domain: 'acme.myshopify.com',
+        shop_name: 'Acme',
+        shop_currency: 'USD',
+        install_method: 'token',
+        is_active: true,
+        is_connected: true,
+        api_version: t.config.shopify.apiVersion,
+        error_count: 0,
       });
       expect(res.body.integration.resources.products).to.have.property('status');
       expect(res.text).not.to.include(tokenOf('acme.myshopify.com'));
@@ -109,7 +116,7 @@ describe('connection API (against the mock Shopify)', () => {
       expect((await rowOf('tenant-acme'))!.webhook_secret_encrypted).to.equal(null);
     });
 
-    it('when the token is refused, then 422 with Shopify\'s reason and nothing is saved', async () => {
+    it("when the token is refused, then 422 with Shopify's reason and nothing is saved", async () => {
       const other = await t.keyFor('tenant-badtoken');
       const res = await connect(other, { shop_domain: 'beta.myshopify.com', access_token: 'shpat_wrong-token' });
       expectProblem(res, 422);
@@ -157,7 +164,7 @@ describe('connection API (against the mock Shopify)', () => {
       expect((await rowOf('tenant-acme'))!.shop_domain).to.equal('acme.myshopify.com');
     });
 
-    it('when a tenant moves to another shop, then the old shop\'s data and subscriptions go', async () => {
+    it("when a tenant moves to another shop, then the old shop's data and subscriptions go", async () => {
       const k = await t.keyFor('tenant-mover');
       expect((await connect(k, { shop_domain: 'delta.myshopify.com', access_token: tokenOf('delta.myshopify.com') })).status).to.equal(201);
       const before = await findIntegrationByTenant(t.ctx.db, 'tenant-mover');
@@ -189,7 +196,7 @@ describe('connection API (against the mock Shopify)', () => {
   });
 
   describe('POST /api/shopify/connect/ limits', () => {
-    it('when bogus tokens are connected for a shop 20 times, then the shop\'s shared rate-limit bucket is not touched', async () => {
+    it("when bogus tokens are connected for a shop 20 times, then the shop's shared rate-limit bucket is not touched", async () => {
       const bucketKey = rateLimitKey(t.ctx.keys, 'bucket.myshopify.com');
       const requestsBefore = mock.shop('bucket.myshopify.com').stats.requests;
       for (let i = 0; i < 20; i++) {
@@ -233,16 +240,61 @@ describe('connection API (against the mock Shopify)', () => {
       expect((await connect(key, { shop_domain: 'status.myshopify.com', access_token: tokenOf('status.myshopify.com') })).status).to.equal(201);
       const integration = (await findIntegrationByTenant(t.ctx.db, 'tenant-status'))!;
       const base = { tenant_id: 'tenant-status', integration_id: integration.id, job_id: null };
-      await t.ctx.db.insertInto('shopify_sync_logs').values([
-        { ...base, resource: 'products', trigger: 'connect', mode: 'full', status: 'succeeded', started_at: new Date('2026-01-01T00:00:00Z'), finished_at: new Date('2026-01-01T00:00:05Z'), records_fetched: 25, records_written: 25, error: null },
-        { ...base, resource: 'products', trigger: 'scheduled', mode: 'incremental', status: 'failed', started_at: new Date('2026-01-01T01:00:00Z'), finished_at: new Date('2026-01-01T01:00:01Z'), records_fetched: 0, records_written: 0, error: 'boom' },
-        { ...base, resource: 'orders', trigger: 'manual', mode: 'full', status: 'running', started_at: new Date('2026-01-01T02:00:00Z'), finished_at: null, records_fetched: 250, records_written: 200, error: null },
-      ]).execute();
+      await t.ctx.db
+        .insertInto('shopify_sync_logs')
+        .values([
+          {
+            ...base,
+            resource: 'products',
+            trigger: 'connect',
+            mode: 'full',
+            status: 'succeeded',
+            started_at: new Date('2026-01-01T00:00:00Z'),
+            finished_at: new Date('2026-01-01T00:00:05Z'),
+            records_fetched: 25,
+            records_written: 25,
+            error: null,
+          },
+          {
+            ...base,
+            resource: 'products',
+            trigger: 'scheduled',
+            mode: 'incremental',
+            status: 'failed',
+            started_at: new Date('2026-01-01T01:00:00Z'),
+            finished_at: new Date('2026-01-01T01:00:01Z'),
+            records_fetched: 0,
+            records_written: 0,
+            error: 'boom',
+          },
+          {
+            ...base,
+            resource: 'orders',
+            trigger: 'manual',
+            mode: 'full',
+            status: 'running',
+            started_at: new Date('2026-01-01T02:00:00Z'),
+            finished_at: null,
+            records_fetched: 250,
+            records_written: 200,
+            error: null,
+          },
+        ])
+        .execute();
       const res = await call(t.url, 'GET', '/api/shopify/status/', { key });
       expect(res.status, res.text).to.equal(200);
       expect(res.body).to.include({ shop_domain: 'status.myshopify.com', shop_name: 'Status', shop_plan: 'basic', shop_currency: 'USD', is_active: true, is_connected: true });
       expect(res.body.connected_at).to.match(/Z$/);
-      expect(res.body.resources.products).to.deep.equal({ status: 'failed', mode: 'incremental', trigger: 'scheduled', started_at: '2026-01-01T01:00:00.000Z', finished_at: '2026-01-01T01:00:01.000Z', records_fetched: 0, records_written: 0, error: 'boom' });
+      expect(res.body.resources.products).to.deep.equal({
+        status: 'failed',
+        mode: 'incremental',
+        trigger: 'scheduled',
+        started_at: '2026-01-01T01:00:00.000Z',
+        finished_at: '2026-01-01T01:00:01.000Z',
+        records_fetched: 0,
+        records_written: 0,
+        error: 'boom',
+      });
       expect(res.body.resources.orders).to.include({ status: 'running', trigger: 'manual', finished_at: null, records_fetched: 250, records_written: 200 });
       // The initial sync queued by the connect is the latest run of the others.
       expect(res.body.resources.customers).to.include({ status: 'queued', mode: 'full', trigger: 'connect', finished_at: null, records_fetched: 0, error: null });
@@ -251,7 +303,12 @@ describe('connection API (against the mock Shopify)', () => {
     it('when Shopify answers 401 to the saved token, then the error is recorded and the store shows disconnected', async () => {
       const integration = (await findIntegrationByTenant(t.ctx.db, 'tenant-status'))!;
       mock.shop('status.myshopify.com').revokeToken();
-      const failure = await clientForIntegration(t.ctx, integration).testConnection().then(() => undefined, (err: unknown) => err);
+      const failure = await clientForIntegration(t.ctx, integration)
+        .testConnection()
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
       expect(failure).to.be.instanceOf(Error);
       await recordIntegrationError(t.ctx.db, integration.id, failure);
       const res = await call(t.url, 'GET', '/api/shopify/status/', { key });
@@ -300,10 +357,13 @@ describe('connection API (against the mock Shopify)', () => {
       expect(mock.shop('beta.myshopify.com').stats.requests).to.equal(requests);
     });
 
-    it('when a disconnected shop is connected by another tenant, then it moves there, the previous tenant\'s copy goes and its status says so, with a warning logged', async () => {
+    it("when a disconnected shop is connected by another tenant, then it moves there, the previous tenant's copy goes and its status says so, with a warning logged", async () => {
       const leaver = (await rowOf('tenant-leaver'))!;
       await seedRecords(t.ctx, { tenantId: 'tenant-leaver', integrationId: leaver.id }, 'products', [product()]);
-      await t.ctx.db.insertInto('shopify_sync_state').values({ integration_id: leaver.id, resource: 'products', cursor_updated_at: new Date(), last_full_sync_at: new Date(), last_incremental_sync_at: null }).execute();
+      await t.ctx.db
+        .insertInto('shopify_sync_state')
+        .values({ integration_id: leaver.id, resource: 'products', cursor_updated_at: new Date(), last_full_sync_at: new Date(), last_incremental_sync_at: null })
+        .execute();
       const key = await t.keyFor('tenant-newowner');
       const res = await connect(key, { shop_domain: 'beta.myshopify.com', access_token: tokenOf('beta.myshopify.com') });
       expect(res.status, res.text).to.equal(201);
@@ -319,7 +379,9 @@ describe('connection API (against the mock Shopify)', () => {
       expect((await call(t.url, 'GET', '/api/shopify/products/', { key: leaverKey })).body.data).to.deep.equal([]);
       expect(await t.ctx.db.selectFrom('shopify_sync_state').selectAll().where('integration_id', '=', leaver.id).execute()).to.deep.equal([]);
       expect((await findIntegrationByShop(t.ctx.db, 'beta.myshopify.com'))!.tenant_id).to.equal('tenant-newowner');
-      const warned = t.logs.lines.map((l) => JSON.parse(l) as { level: number; msg: string; previousTenantId?: string; tenantId?: string }).filter((l) => l.level === 40 && /moved here from another tenant/.test(l.msg));
+      const warned = t.logs.lines
+        .map((l) => JSON.parse(l) as { level: number; msg: string; previousTenantId?: string; tenantId?: string })
+        .filter((l) => l.level === 40 && /moved here from another tenant/.test(l.msg));
       expect(warned.map((l) => [l.previousTenantId, l.tenantId])).to.deep.include(['tenant-leaver', 'tenant-newowner']);
 
       // While the new tenant holds it, the previous one cannot take it back (409); once released, it can.
@@ -339,7 +401,10 @@ describe('connection API (against the mock Shopify)', () => {
       const theirs = (await findIntegrationByTenant(t.ctx.db, 'tenant-acme'))!;
       await seedRecords(t.ctx, { tenantId: 'tenant-purge', integrationId: mine.id }, 'products', [product(), product()]);
       await seedRecords(t.ctx, { tenantId: 'tenant-acme', integrationId: theirs.id }, 'products', [product()]);
-      await t.ctx.db.insertInto('shopify_sync_state').values({ integration_id: mine.id, resource: 'products', cursor_updated_at: new Date(), last_full_sync_at: new Date(), last_incremental_sync_at: null }).execute();
+      await t.ctx.db
+        .insertInto('shopify_sync_state')
+        .values({ integration_id: mine.id, resource: 'products', cursor_updated_at: new Date(), last_full_sync_at: new Date(), last_incremental_sync_at: null })
+        .execute();
 
       const res = await call(t.url, 'DELETE', '/api/shopify/connect/?purge=true', { key });
       expect(res.status, res.text).to.equal(200);

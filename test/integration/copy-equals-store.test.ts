@@ -46,7 +46,9 @@ describe('copy equals store (the whole API against the mock shop)', function () 
       failure = err;
     }
     expect(failure).to.be.instanceOf(CopyDiffersError);
-    expect((failure as Error).message).to.contain(`products ${product.id}: `).and.to.contain('Renamed at Shopify');
+    expect((failure as Error).message)
+      .to.contain(`products ${product.id}: `)
+      .and.to.contain('Renamed at Shopify');
   });
 
   it('when a product is deleted at the shop and not synced, then the comparison names it and its inventory levels', async () => {
@@ -58,9 +60,7 @@ describe('copy equals store (the whole API against the mock shop)', function () 
     const differences = await copyDifferences(t, key, shop);
     expect(differences).to.deep.include({ resource: 'products', key: String(product.id), problem: 'live in the copy, deleted at Shopify' });
     for (const item of items) {
-      expect(differences.filter((d) => d.resource === 'inventory' && d.key.startsWith(`${item}:`)).map((d) => d.problem)).to.deep.equal(
-        Array(2).fill('live in the copy, deleted at Shopify'),
-      );
+      expect(differences.filter((d) => d.resource === 'inventory' && d.key.startsWith(`${item}:`)).map((d) => d.problem)).to.deep.equal(Array(2).fill('live in the copy, deleted at Shopify'));
     }
   });
 });

@@ -5,8 +5,15 @@ import { call, expectProblem } from '../support/http.js';
 import { connectShop } from '../support/webhooks.js';
 
 type Forgery =
-  | 'not base64 JSON' | 'a position of the wrong arity' | 'an id of zero' | 'a text where an id belongs' | 'a fraction where an id belongs'
-  | 'a one-part position for a two-part key' | 'a zero in a two-part key' | 'a text in a two-part key' | 'a negative id in a two-part key';
+  | 'not base64 JSON'
+  | 'a position of the wrong arity'
+  | 'an id of zero'
+  | 'a text where an id belongs'
+  | 'a fraction where an id belongs'
+  | 'a one-part position for a two-part key'
+  | 'a zero in a two-part key'
+  | 'a text in a two-part key'
+  | 'a negative id in a two-part key';
 const SHAPE: Forgery[] = ['not base64 JSON', 'a position of the wrong arity'];
 const ID_KEYED: Forgery[] = [...SHAPE, 'an id of zero', 'a text where an id belongs', 'a fraction where an id belongs'];
 const TWO_PART_KEYED: Forgery[] = ['not base64 JSON', 'a one-part position for a two-part key', 'a zero in a two-part key', 'a text in a two-part key', 'a negative id in a two-part key'];
@@ -64,7 +71,10 @@ describe('cursors this API did not issue', () => {
   }
 
   // The checks refuse only what the API never issues: a position of the resource's arity made of ids reads on.
-  for (const [path, position] of [['/api/shopify/products/', [1]], ['/api/shopify/inventory/', [1, 2]]] as const) {
+  for (const [path, position] of [
+    ['/api/shopify/products/', [1]],
+    ['/api/shopify/inventory/', [1, 2]],
+  ] as const) {
     it(`when ${path} gets a well-formed position (${position.length} ids), then 200`, async () => {
       const res = await call(t.url, 'GET', `${path}?cursor=${encodeCursor([...position])}`, { key: tenantKey });
       expect(res.status, JSON.stringify(res.body)).to.equal(200);

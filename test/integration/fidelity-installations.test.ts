@@ -30,19 +30,22 @@ describe('copy fidelity: installations have identity, purges stick', function ()
   let t: SyncTestContext;
 
   before(async () => {
-    t = await startSyncTestContext({
-      apiSecret: SECRET,
-      shops: [
-        { domain: SHOPS.uninstall, products: 4, customers: 3, orders: 3, locations: 1 },
-        // Many small pages, each slowed down: the switch below lands in the middle of this shop's walk.
-        { domain: SHOPS.from, products: 120, customers: 2, orders: 2, locations: 1 },
-        { domain: SHOPS.to, products: 5, customers: 3, orders: 3, locations: 1 },
-        { domain: SHOPS.takenOver, products: 4, customers: 3, orders: 3, locations: 1 },
-        { domain: SHOPS.next, products: 3, customers: 2, orders: 2, locations: 1 },
-        { domain: SHOPS.purged, products: 4, customers: 3, orders: 3, locations: 1 },
-        { domain: SHOPS.scopes, products: 2, customers: 2, orders: 6, locations: 1 },
-      ],
-    }, { SHOPIFY_API_SECRET: SECRET, SYNC_PAGE_SIZE: '10' });
+    t = await startSyncTestContext(
+      {
+        apiSecret: SECRET,
+        shops: [
+          { domain: SHOPS.uninstall, products: 4, customers: 3, orders: 3, locations: 1 },
+          // Many small pages, each slowed down: the switch below lands in the middle of this shop's walk.
+          { domain: SHOPS.from, products: 120, customers: 2, orders: 2, locations: 1 },
+          { domain: SHOPS.to, products: 5, customers: 3, orders: 3, locations: 1 },
+          { domain: SHOPS.takenOver, products: 4, customers: 3, orders: 3, locations: 1 },
+          { domain: SHOPS.next, products: 3, customers: 2, orders: 2, locations: 1 },
+          { domain: SHOPS.purged, products: 4, customers: 3, orders: 3, locations: 1 },
+          { domain: SHOPS.scopes, products: 2, customers: 2, orders: 6, locations: 1 },
+        ],
+      },
+      { SHOPIFY_API_SECRET: SECRET, SYNC_PAGE_SIZE: '10' },
+    );
     await t.startWorker();
   });
   after(async () => {
@@ -59,8 +62,7 @@ describe('copy fidelity: installations have identity, purges stick', function ()
     expect(res.status, res.text).to.equal(201);
     return res.body as { integration: { is_connected: boolean; scopes: string[] }; initial_sync: { jobs: { resource: string; job_id: string; state: string }[] } };
   }
-  const integrationOf = async (tenant: string): Promise<Integration> =>
-    t.ctx.db.selectFrom('shopify_integrations').selectAll().where('tenant_id', '=', tenant).executeTakeFirstOrThrow();
+  const integrationOf = async (tenant: string): Promise<Integration> => t.ctx.db.selectFrom('shopify_integrations').selectAll().where('tenant_id', '=', tenant).executeTakeFirstOrThrow();
   const statusOf = async (tenant: string) => (await call(t.url, 'GET', '/api/shopify/status/', { key: await keyOf(tenant) })).body;
   async function deliver(shop: string, ...events: MockWebhookEvent[]) {
     await deliverInOrder(t.mock.shop(shop), `${t.url}${WEBHOOK_PATH}`, events);
@@ -114,11 +116,14 @@ describe('copy fidelity: installations have identity, purges stick', function ()
     const first = await connect(TENANT, SHOPS.from);
     const integration = await integrationOf(TENANT);
     // The old shop's walk is under way; a webhook of the old shop waits in the stream (no consumer yet).
-    await eventually(async () => (await t.runsOf(integration.id, 'products')).some((r) => r.status === 'running' && r.pages >= 2), 20_000, 'the old shop\'s products walk to be under way');
+    await eventually(async () => (await t.runsOf(integration.id, 'products')).some((r) => r.status === 'running' && r.pages >= 2), 20_000, "the old shop's products walk to be under way");
     await deliver(SHOPS.from, from.updateProduct(from.catalog.products.entries[0]!.id, { title: 'Old shop, late' }));
 
     const switched = await connect(TENANT, SHOPS.to);
-    expect(switched.initial_sync.jobs.map((j) => j.state), 'the new shop\'s syncs are queued, not "already queued"').to.deep.equal(['queued', 'queued', 'queued', 'queued', 'queued']);
+    expect(
+      switched.initial_sync.jobs.map((j) => j.state),
+      'the new shop\'s syncs are queued, not "already queued"',
+    ).to.deep.equal(['queued', 'queued', 'queued', 'queued', 'queued']);
     const oldIds = new Set(first.initial_sync.jobs.map((j) => j.job_id));
     for (const job of switched.initial_sync.jobs) expect(oldIds.has(job.job_id), `${job.resource} job id`).to.equal(false);
 
@@ -146,7 +151,7 @@ describe('copy fidelity: installations have identity, purges stick', function ()
     }
   });
 
-  it('when another tenant takes over a disconnected shop and the first tenant then connects a new shop, then each tenant\'s API serves exactly its current shop', async () => {
+  it("when another tenant takes over a disconnected shop and the first tenant then connects a new shop, then each tenant's API serves exactly its current shop", async () => {
     const FIRST = 't-inst-first';
     const SECOND = 't-inst-second';
     await connect(FIRST, SHOPS.takenOver);
@@ -158,7 +163,7 @@ describe('copy fidelity: installations have identity, purges stick', function ()
     await connect(SECOND, SHOPS.takenOver);
     const second = await integrationOf(SECOND);
     await t.waitForRuns(second.id, 4);
-    expect(await readAll(t.url, await keyOf(FIRST), '/api/shopify/products/'), 'the first tenant\'s copy of the shop that moved').to.deep.equal([]);
+    expect(await readAll(t.url, await keyOf(FIRST), '/api/shopify/products/'), "the first tenant's copy of the shop that moved").to.deep.equal([]);
 
     await connect(FIRST, SHOPS.next);
     await t.waitForRuns(first.id, 8);
@@ -167,7 +172,7 @@ describe('copy fidelity: installations have identity, purges stick', function ()
     expect(await statusOf(FIRST)).to.include({ shop_domain: SHOPS.next, is_connected: true, connected_elsewhere_at: null });
   });
 
-  it('when a store is purged, then retried deliveries, backlog entries and a later reinstall\'s retries of older events write nothing back, while compliance webhooks are still handled', async () => {
+  it("when a store is purged, then retried deliveries, backlog entries and a later reinstall's retries of older events write nothing back, while compliance webhooks are still handled", async () => {
     const TENANT = 't-inst-purged';
     const shop = t.mock.shop(SHOPS.purged);
     await connect(TENANT, SHOPS.purged);
@@ -190,7 +195,18 @@ describe('copy fidelity: installations have identity, purges stick', function ()
       expect(retried.map((r) => r.status)).to.deep.equal([200, 200]);
       expect(await metric('webhooksReceived', { outcome: 'disconnected' })).to.equal(before + 2);
       // An entry queued before the disconnect (another API process still had the store as connected).
-      const envelope = { topic: 'products/update', shop: SHOPS.purged, integrationId: integration.id, tenantId: TENANT, webhookId: null, eventId: 'queued-before-the-purge', triggeredAt: new Date(updated.triggeredAt), apiVersion: null, receivedAt: new Date(), body: JSON.stringify(updated.payload) };
+      const envelope = {
+        topic: 'products/update',
+        shop: SHOPS.purged,
+        integrationId: integration.id,
+        tenantId: TENANT,
+        webhookId: null,
+        eventId: 'queued-before-the-purge',
+        triggeredAt: new Date(updated.triggeredAt),
+        apiVersion: null,
+        receivedAt: new Date(),
+        body: JSON.stringify(updated.payload),
+      };
       await t.ctx.redis.xAdd(webhookKeys(t.ctx).stream, '*', encodeEnvelope(envelope));
       await drained(t.ctx);
       expect(await metric('webhooksApplied', { topic: 'products/update', result: 'disconnected' })).to.equal(1);

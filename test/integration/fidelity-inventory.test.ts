@@ -51,15 +51,20 @@ describe('copy fidelity: inventory follows products and locations', function () 
     expect(res.status, res.text).to.equal(200);
     return (res.body.levels as { deleted_at: string | null }[]).filter((l) => l.deleted_at === null).length;
   };
-  const itemsOf = (productId: number) => shop().catalog.product(productId)!.variants.map((v) => v.inventory_item_id);
+  const itemsOf = (productId: number) =>
+    shop()
+      .catalog.product(productId)!
+      .variants.map((v) => v.inventory_item_id);
   const productAt = (i: number) => shop().catalog.products.entries[i]!.id;
 
-  it('when products/delete arrives alone, then its variants\' levels are hidden at once, and inventory_items/delete later changes nothing', async () => {
+  it("when products/delete arrives alone, then its variants' levels are hidden at once, and inventory_items/delete later changes nothing", async () => {
     const product = productAt(1);
     const items = itemsOf(product);
     for (const item of items) expect(await liveLevelsOf(item), `item ${item} before`).to.be.greaterThan(0);
     const deleted = shop().deleteProduct(product);
-    const itemDeletes = shop().takeEvents().filter((e) => e.topic === 'inventory_items/delete');
+    const itemDeletes = shop()
+      .takeEvents()
+      .filter((e) => e.topic === 'inventory_items/delete');
     expect(itemDeletes).to.have.length(items.length);
 
     await deliver([deleted]);
@@ -68,13 +73,15 @@ describe('copy fidelity: inventory follows products and locations', function () 
     await expectCopyEqualsStore(t, key, shop());
   });
 
-  it('when a product update drops a variant, then that variant\'s levels are hidden and the other variants\' stay', async () => {
+  it("when a product update drops a variant, then that variant's levels are hidden and the other variants' stay", async () => {
     const product = productAt(2);
     const variants = shop().catalog.product(product)!.variants;
     expect(variants.length, 'a product with several variants').to.be.greaterThan(1);
     const [kept, ...dropped] = variants;
     const update = shop().updateProduct(product, { variants: [kept!] } as never);
-    const itemDeletes = shop().takeEvents().filter((e) => e.topic === 'inventory_items/delete');
+    const itemDeletes = shop()
+      .takeEvents()
+      .filter((e) => e.topic === 'inventory_items/delete');
 
     await deliver([update]);
     for (const v of dropped) expect(await liveLevelsOf(v.inventory_item_id), `dropped item ${v.inventory_item_id}`).to.equal(0);
@@ -86,7 +93,9 @@ describe('copy fidelity: inventory follows products and locations', function () 
   it('when locations/delete arrives, then every level of that location is hidden', async () => {
     const location = shop().catalog.locations.entries[2]!.id;
     const deleted = shop().deleteLocation(location);
-    const others = shop().takeEvents().filter((e) => e !== deleted);
+    const others = shop()
+      .takeEvents()
+      .filter((e) => e !== deleted);
     await deliver([deleted, ...others.filter((e) => e.topic !== 'locations/delete')]);
     const res = await call(t.url, 'GET', `/api/shopify/inventory/?location_id=${location}&limit=250`, { key });
     expect(res.body.data, 'live levels at the deleted location').to.deep.equal([]);
@@ -99,7 +108,9 @@ describe('copy fidelity: inventory follows products and locations', function () 
     const location = shop().catalog.locations.entries[0]!.id;
     const levelUpdate = shop().setInventoryLevel(item, location, 42);
     const deleted = shop().deleteProduct(product);
-    const rest = shop().takeEvents().filter((e) => e !== levelUpdate && e !== deleted);
+    const rest = shop()
+      .takeEvents()
+      .filter((e) => e !== levelUpdate && e !== deleted);
 
     await deliver([deleted, ...rest, levelUpdate]);
     expect(await liveLevelsOf(item)).to.equal(0);
@@ -117,7 +128,7 @@ describe('copy fidelity: inventory follows products and locations', function () 
     await expectCopyEqualsStore(t, key, shop());
   });
 
-  it('when a scenario\'s 200 events are applied one by one in 12 random orders, then every inventory level ends where applying them in order allows', async () => {
+  it("when a scenario's 200 events are applied one by one in 12 random orders, then every inventory level ends where applying them in order allows", async () => {
     const scenario = buildScenario(t.mock.shop(SCENARIO_SHOP), 200, 11);
     const expected = expectedFinalState(scenario).get('shopify_inventory_levels')!;
     let seed = 7;
@@ -129,7 +140,18 @@ describe('copy fidelity: inventory follows products and locations', function () 
       const owner = { integrationId, tenantId: tenant, shopCurrency: 'USD' };
       const order = [...scenario].sort(() => random() - 0.5);
       for (const e of order) {
-        const envelope = { topic: e.topic, shop: shopDomain, integrationId: owner.integrationId, tenantId: tenant, webhookId: null, eventId: e.eventId, triggeredAt: new Date(e.triggeredAt), apiVersion: null, receivedAt: new Date(), body: JSON.stringify(e.payload) };
+        const envelope = {
+          topic: e.topic,
+          shop: shopDomain,
+          integrationId: owner.integrationId,
+          tenantId: tenant,
+          webhookId: null,
+          eventId: e.eventId,
+          triggeredAt: new Date(e.triggeredAt),
+          apiVersion: null,
+          receivedAt: new Date(),
+          body: JSON.stringify(e.payload),
+        };
         await applyEvents(t.ctx.db, [prepareEvent(`${round}-0`, envelope, owner)]);
       }
       const rows = await t.ctx.db.selectFrom('shopify_inventory_levels').select(['inventory_item_id', 'location_id', 'deleted_at']).where('tenant_id', '=', tenant).execute();
@@ -138,7 +160,10 @@ describe('copy fidelity: inventory follows products and locations', function () 
         return !want || (want.payload ? r.deleted_at !== null : !deletedAtMatches(r.deleted_at, want));
       });
       expect(rows.length, `round ${round}: levels`).to.equal(expected.size);
-      expect(wrong.map((r) => `${r.inventory_item_id}:${r.location_id} ${r.deleted_at?.toISOString()} want ${JSON.stringify(expected.get(`${r.inventory_item_id}:${r.location_id}`))}`), `round ${round}`).to.deep.equal([]);
+      expect(
+        wrong.map((r) => `${r.inventory_item_id}:${r.location_id} ${r.deleted_at?.toISOString()} want ${JSON.stringify(expected.get(`${r.inventory_item_id}:${r.location_id}`))}`),
+        `round ${round}`,
+      ).to.deep.equal([]);
     }
   });
 });

@@ -24,10 +24,16 @@ describe('copy fidelity: redactions are permanent', function () {
   const shop = () => t.mock.shop(SHOP);
 
   before(async () => {
-    t = await startSyncTestContext({
-      apiSecret: SECRET,
-      shops: [{ domain: SHOP, products: 2, customers: 3, orders: 3, locations: 1 }, { domain: PURGED_SHOP, products: 2, customers: 1, orders: 1, locations: 1 }],
-    }, { SHOPIFY_API_SECRET: SECRET });
+    t = await startSyncTestContext(
+      {
+        apiSecret: SECRET,
+        shops: [
+          { domain: SHOP, products: 2, customers: 3, orders: 3, locations: 1 },
+          { domain: PURGED_SHOP, products: 2, customers: 1, orders: 1, locations: 1 },
+        ],
+      },
+      { SHOPIFY_API_SECRET: SECRET },
+    );
     integration = await t.connect(TENANT, SHOP);
     await t.connect(PURGED_TENANT, PURGED_SHOP);
     stopConsumers = await runConsumers(t);

@@ -44,8 +44,7 @@ describe('copy fidelity: versions that share one second', function () {
     }
   }
   const read = async (path: string) => call(t.url, 'GET', path, { key: await t.keyFor(TENANT) });
-  const fullSync = (resource: 'products' | 'orders' | 'customers' | 'inventory') =>
-    runSync(t.ctx, { integrationId: integration.id, resource, mode: 'full', trigger: 'manual', jobId: null });
+  const fullSync = (resource: 'products' | 'orders' | 'customers' | 'inventory') => runSync(t.ctx, { integrationId: integration.id, resource, mode: 'full', trigger: 'manual', jobId: null });
 
   it('when orders/create and orders/paid share an updated_at, then the copy holds the paid version whichever is delivered first', async () => {
     shop().clock.set(secondStart());
@@ -126,13 +125,23 @@ describe('copy fidelity: versions that share one second', function () {
   it('when v1 and v2 of the same new products race in concurrent transactions, then every product ends at v2 with v2 variants', async () => {
     const owner = { tenantId: TENANT, integrationId: integration.id, shopCurrency: 'USD' };
     const envelope = (topic: string, payload: unknown, triggeredAt: Date): WebhookEnvelope => ({
-      topic, shop: SHOP, integrationId: integration.id, tenantId: TENANT, webhookId: null, eventId: randomUUID(),
-      triggeredAt, apiVersion: null, receivedAt: new Date(), body: JSON.stringify(payload),
+      topic,
+      shop: SHOP,
+      integrationId: integration.id,
+      tenantId: TENANT,
+      webhookId: null,
+      eventId: randomUUID(),
+      triggeredAt,
+      apiVersion: null,
+      receivedAt: new Date(),
+      body: JSON.stringify(payload),
     });
     const version = (id: number, v: 1 | 2, at: Date) => {
       const variantIds = v === 1 ? [id * 10 + 1, id * 10 + 2] : [id * 10 + 1, id * 10 + 3];
       const payload: Partial<ShopifyProduct> = {
-        id, title: `Product ${id} v${v}`, updated_at: new Date(at.getTime() + (v - 1) * 1000).toISOString(),
+        id,
+        title: `Product ${id} v${v}`,
+        updated_at: new Date(at.getTime() + (v - 1) * 1000).toISOString(),
         variants: variantIds.map((vid, i) => ({ id: vid, product_id: id, title: `V${vid}`, price: '1.00', sku: `S${vid}`, position: i + 1 })) as never,
       };
       return prepareEvent(randomUUID(), envelope('products/update', payload, new Date(at.getTime() + (v - 1) * 1000)), owner);
@@ -161,7 +170,10 @@ describe('copy fidelity: versions that share one second', function () {
     const products = new Map((await tenantRows(t.ctx, 'shopify_products', TENANT)).map((p) => [Number(p.id), p]));
     const variants = await tenantRows(t.ctx, 'shopify_product_variants', TENANT);
     const wrong = ids.filter((id) => {
-      const own = variants.filter((v) => Number(v.product_id) === id).map((v) => Number(v.id)).sort();
+      const own = variants
+        .filter((v) => Number(v.product_id) === id)
+        .map((v) => Number(v.id))
+        .sort();
       return products.get(id)?.title !== `Product ${id} v2` || JSON.stringify(own) !== JSON.stringify([id * 10 + 1, id * 10 + 3]);
     });
     expect(wrong, 'products not at v2 with v2 variants').to.deep.equal([]);

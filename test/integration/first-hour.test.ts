@@ -104,7 +104,10 @@ describe("an integrator's first hour", () => {
     it('when a sync request meets the same refused connection, then it is still retried (an outage may pass)', async () => {
       const port = await closedPort();
       const config = loadConfig({ NODE_ENV: 'test', SHOPIFY_API_BASE_URL: `http://127.0.0.1:${port}/{shop}`, SHOPIFY_MAX_RETRY_ATTEMPTS: '2', SHOPIFY_RETRY_DELAY: '0.01' });
-      const client = createShopifyClient({ redis: t.ctx.redis, keys: t.ctx.keys, logger: t.ctx.logger, config: config.shopify, rateLimit: false }, { shopDomain: 'nobody-home.myshopify.com', accessToken: 'shpat_x' });
+      const client = createShopifyClient(
+        { redis: t.ctx.redis, keys: t.ctx.keys, logger: t.ctx.logger, config: config.shopify, rateLimit: false },
+        { shopDomain: 'nobody-home.myshopify.com', accessToken: 'shpat_x' },
+      );
       const error = await client.get('products').catch((e: unknown) => e);
       expect(error).to.be.instanceOf(ShopifyRetriableError);
       expect(client.stats).to.include({ requests: 3, retries: 2 });
@@ -116,7 +119,11 @@ describe("an integrator's first hour", () => {
     before(async () => {
       contract = (await call(t.url, 'GET', '/openapi.json')).body;
     });
-    const resolve = (ref: string) => ref.split('/').slice(1).reduce((node: any, part: string) => node[part], contract);
+    const resolve = (ref: string) =>
+      ref
+        .split('/')
+        .slice(1)
+        .reduce((node: any, part: string) => node[part], contract);
 
     it('when Try it out would pre-fill a query parameter, then none carries an example (defaults only)', () => {
       const prefilled: string[] = [];

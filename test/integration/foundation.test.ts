@@ -27,9 +27,17 @@ describe('migrations', () => {
       expect(second.results).to.deep.equal([]);
       const tables = await sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()`.execute(db);
       expect(tables.rows.map((r) => r.name)).to.include.members([
-        'api_keys', 'shopify_integrations', 'shopify_products', 'shopify_product_variants', 'shopify_orders',
-        'shopify_order_line_items', 'shopify_customers', 'shopify_inventory_levels', 'shopify_sync_state',
-        'shopify_sync_logs', 'shopify_webhook_events',
+        'api_keys',
+        'shopify_integrations',
+        'shopify_products',
+        'shopify_product_variants',
+        'shopify_orders',
+        'shopify_order_line_items',
+        'shopify_customers',
+        'shopify_inventory_levels',
+        'shopify_sync_state',
+        'shopify_sync_logs',
+        'shopify_webhook_events',
       ]);
     } finally {
       await db.destroy();
@@ -94,7 +102,12 @@ describe('foundation', () => {
     const key = await t.keyFor('tenant-walk-inventory');
     const items = [newId(), newId(), newId(), newId()];
     const locations = [5_000_000_000_101, 5_000_000_000_102, 5_000_000_000_103];
-    await seedRecords(t.ctx, owner, 'inventory', items.flatMap((item) => locations.map((location) => inventoryLevel({ inventory_item_id: item, location_id: location }))));
+    await seedRecords(
+      t.ctx,
+      owner,
+      'inventory',
+      items.flatMap((item) => locations.map((location) => inventoryLevel({ inventory_item_id: item, location_id: location }))),
+    );
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
@@ -110,7 +123,15 @@ describe('foundation', () => {
     const owner = await seedIntegration(t.ctx, 'tenant-order');
     const id = newId();
     const newer = product({ id, title: 'New title', updated_at: '2024-05-01T10:00:00Z', variants: [{ id: newId(), price: '2.00', updated_at: '2024-05-01T10:00:00Z' }] });
-    const older = product({ id, title: 'Old title', updated_at: '2024-04-01T10:00:00Z', variants: [{ id: newId(), price: '1.00' }, { id: newId(), price: '1.50' }] });
+    const older = product({
+      id,
+      title: 'Old title',
+      updated_at: '2024-04-01T10:00:00Z',
+      variants: [
+        { id: newId(), price: '1.00' },
+        { id: newId(), price: '1.50' },
+      ],
+    });
     expect(await seedRecords(t.ctx, owner, 'products', [newer])).to.deep.equal({ written: 1, skipped: 0 });
     expect(await seedRecords(t.ctx, owner, 'products', [older])).to.deep.equal({ written: 0, skipped: 1 });
     const key = await t.keyFor('tenant-order');
@@ -127,7 +148,7 @@ describe('foundation', () => {
 });
 
 describe('readiness when MySQL is unreachable', () => {
-  it('when the database connection is cut, then /readyz answers 503 problem+json naming mysql with a status only (the driver\'s error goes to the log at warn), and 200 once it is back', async () => {
+  it("when the database connection is cut, then /readyz answers 503 problem+json naming mysql with a status only (the driver's error goes to the log at warn), and 200 once it is back", async () => {
     const server = new URL(TEST_DATABASE_SERVER);
     const proxy = await startTcpProxy({ targetHost: server.hostname, targetPort: Number(server.port || 3306) });
     // Migrate the private database directly, then run the service through the proxy.

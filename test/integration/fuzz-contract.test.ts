@@ -25,7 +25,9 @@ function report(verdicts: FuzzVerdict[]): string[] {
 /** FUZZ_DUMP=<file> writes every failing request there (the assertion shows the first 25). */
 function dumpFailures(verdicts: FuzzVerdict[]): void {
   if (!process.env.FUZZ_DUMP) return;
-  const lines = verdicts.filter((v) => v.problems.length > 0).map((v) => `${v.request.op} [${v.request.label}] ${v.request.method} ${v.request.path.slice(0, 150)} -> ${v.response?.status}: ${v.problems.join('; ')}`);
+  const lines = verdicts
+    .filter((v) => v.problems.length > 0)
+    .map((v) => `${v.request.op} [${v.request.label}] ${v.request.method} ${v.request.path.slice(0, 150)} -> ${v.response?.status}: ${v.problems.join('; ')}`);
   writeFileSync(process.env.FUZZ_DUMP, lines.join('\n'));
 }
 
@@ -39,7 +41,14 @@ describe('bad input: requests derived from the contract', function () {
     // Connect attempts reach a mock Shopify that knows none of the fuzzer's tokens (never the internet).
     mock = await startMockShopify({ apiSecret: APP_SECRET, shops: [{ domain: SHOP }] });
     // The fuzzer sends 20 requests of one tenant at once: the per-tenant read cap (tested in read-bounds) sits above that.
-    t = await startTestContext({ SHOPIFY_API_BASE_URL: mock.baseUrlTemplate, SHOPIFY_API_SECRET: APP_SECRET, SHOPIFY_MAX_RETRY_ATTEMPTS: '0', SHOPIFY_MAX_REQUESTS_PER_SECOND: '10000', SHOPIFY_BUCKET_SIZE: '100000', API_MAX_CONCURRENT_READS_PER_TENANT: '64' });
+    t = await startTestContext({
+      SHOPIFY_API_BASE_URL: mock.baseUrlTemplate,
+      SHOPIFY_API_SECRET: APP_SECRET,
+      SHOPIFY_MAX_RETRY_ATTEMPTS: '0',
+      SHOPIFY_MAX_REQUESTS_PER_SECOND: '10000',
+      SHOPIFY_BUCKET_SIZE: '100000',
+      API_MAX_CONCURRENT_READS_PER_TENANT: '64',
+    });
     const owner = await seedIntegration(t.ctx, 'fuzz-a', SHOP);
     const buyer = 6_100_000_000_001;
     const products = Array.from({ length: 12 }, () => product());
@@ -50,7 +59,16 @@ describe('bad input: requests derived from the contract', function () {
     await seedRecords(t.ctx, owner, 'customers', [customer({ id: buyer }), ...Array.from({ length: 8 }, () => customer())]);
     await seedRecords(t.ctx, owner, 'inventory', levels);
     for (const resource of ['products', 'orders', 'customers']) {
-      await createSyncLog(t.ctx.db, { tenant_id: 'fuzz-a', integration_id: owner.integrationId, resource, trigger: 'manual', mode: 'full', status: 'succeeded', job_id: null, finished_at: new Date() });
+      await createSyncLog(t.ctx.db, {
+        tenant_id: 'fuzz-a',
+        integration_id: owner.integrationId,
+        resource,
+        trigger: 'manual',
+        mode: 'full',
+        status: 'succeeded',
+        job_id: null,
+        finished_at: new Date(),
+      });
     }
     const revoked = await createApiKey(t.ctx.db, 'fuzz-a', 'revoked');
     await revokeApiKey(t.ctx.db, revoked.record.id);
@@ -63,8 +81,14 @@ describe('bad input: requests derived from the contract', function () {
       shop: SHOP,
       appSecret: APP_SECRET,
       ids: {
-        product: products[0]!.id, order: orders[0]!.id, customer: buyer, inventoryItem: levels[0]!.inventory_item_id as number, location: 5_100_000_000_001,
-        integration: owner.integrationId, victimApiKey: victim.record.id, customerOfOrders: buyer,
+        product: products[0]!.id,
+        order: orders[0]!.id,
+        customer: buyer,
+        inventoryItem: levels[0]!.inventory_item_id as number,
+        location: 5_100_000_000_001,
+        integration: owner.integrationId,
+        victimApiKey: victim.record.id,
+        customerOfOrders: buyer,
       },
     };
   });
@@ -122,7 +146,9 @@ describe('bad input: requests derived from the contract', function () {
     const byClass: Record<string, number> = {};
     for (const v of verdicts) byClass[`${String(v.response?.status ?? 0)[0]}xx`] = (byClass[`${String(v.response?.status ?? 0)[0]}xx`] ?? 0) + 1;
     expect(byClass['5xx'] ?? 0).to.equal(0);
-    console.log(`      fuzzed ${verdicts.length} requests over ${operations.size} operations (${bulk.length} at concurrency 20 in ${Math.round(bulkMs)} ms, ${oneByOne.length} writes one by one): ${JSON.stringify(byClass)}`);
+    console.log(
+      `      fuzzed ${verdicts.length} requests over ${operations.size} operations (${bulk.length} at concurrency 20 in ${Math.round(bulkMs)} ms, ${oneByOne.length} writes one by one): ${JSON.stringify(byClass)}`,
+    );
   });
 
   it('when the fuzzer ran, then no secret it used reached the logs', () => {

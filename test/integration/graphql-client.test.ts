@@ -25,7 +25,11 @@ describe('GraphQL Admin client against the mock Shopify', function () {
   let clients = 0;
 
   const depsFor = (mock: MockShopify, keys: RedisKeys = redisKeys(`${prefix}:c${++clients}`), extra: Partial<GraphqlClientDeps> = {}): GraphqlClientDeps => ({
-    redis, keys, logger: silent, config: loadConfig({ NODE_ENV: 'test', SHOPIFY_API_BASE_URL: mock.baseUrlTemplate, SHOPIFY_RETRY_DELAY: '0.01' }).shopify, ...extra,
+    redis,
+    keys,
+    logger: silent,
+    config: loadConfig({ NODE_ENV: 'test', SHOPIFY_API_BASE_URL: mock.baseUrlTemplate, SHOPIFY_RETRY_DELAY: '0.01' }).shopify,
+    ...extra,
   });
   const graphqlFor = (mock: MockShopify, keys?: RedisKeys, extra: Partial<GraphqlClientDeps> = {}): GraphqlClient =>
     createShopifyGraphqlClient(depsFor(mock, keys, extra), { shopDomain: SHOP, accessToken: mock.shop(SHOP).accessToken });
@@ -57,8 +61,17 @@ describe('GraphQL Admin client against the mock Shopify', function () {
       const shop = mock.shop(SHOP);
       const created = shop.createProduct({ title: 'Many Sizes Tee', status: 'active', tags: 'big, tee' }).payload;
       const variants: ShopifyVariant[] = Array.from({ length: 300 }, (_, n) => ({
-        id: 90_000_000_000_000 + n, product_id: created.id, title: `Size ${n + 1}`, price: `${10 + n}.50`, compare_at_price: null, sku: `BIG-${n + 1}`,
-        position: n + 1, inventory_item_id: 91_000_000_000_000 + n, inventory_quantity: n, created_at: created.created_at, updated_at: created.updated_at,
+        id: 90_000_000_000_000 + n,
+        product_id: created.id,
+        title: `Size ${n + 1}`,
+        price: `${10 + n}.50`,
+        compare_at_price: null,
+        sku: `BIG-${n + 1}`,
+        position: n + 1,
+        inventory_item_id: 91_000_000_000_000 + n,
+        inventory_quantity: n,
+        created_at: created.created_at,
+        updated_at: created.updated_at,
       }));
       shop.catalog.product(created.id)!.variants = variants;
       bigProductId = created.id;
@@ -140,7 +153,10 @@ describe('GraphQL Admin client against the mock Shopify', function () {
     it('when the token lacks read_orders, then the query fails with an access-denied error naming that scope, not retried', async () => {
       mock.shop(SHOP).scope = 'read_products';
       const client = graphqlFor(mock);
-      const error = await collect(graphqlPages(client, RESOURCES.orders.shopify.graphql)).then(() => undefined, (e: unknown) => e);
+      const error = await collect(graphqlPages(client, RESOURCES.orders.shopify.graphql)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).to.be.instanceOf(ShopifyAccessDeniedError);
       expect(error).to.include({ missingScope: 'read_orders', retriable: false, upstreamStatus: 403 });
       expect(client.stats.requests).to.equal(1);
@@ -148,10 +164,16 @@ describe('GraphQL Admin client against the mock Shopify', function () {
 
     it("when a query is one Shopify's schema rejects or costs more than 1,000 points, then it fails as a client error", async () => {
       const client = graphqlFor(mock);
-      const unknownField = await client.query({ document: '{ shop { noSuchField } }', requestedCost: 1 }).then(() => undefined, (e: unknown) => e);
+      const unknownField = await client.query({ document: '{ shop { noSuchField } }', requestedCost: 1 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(unknownField).to.be.instanceOf(ShopifyClientError);
       expect((unknownField as Error).message).to.match(/Cannot query field "noSuchField" on type "Shop"/);
-      const tooDear = await client.query({ document: PRODUCTS_QUERY, variables: { first: 250, variantsFirst: 250 }, requestedCost: 1000 }).then(() => undefined, (e: unknown) => e);
+      const tooDear = await client.query({ document: PRODUCTS_QUERY, variables: { first: 250, variantsFirst: 250 }, requestedCost: 1000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(tooDear).to.be.instanceOf(ShopifyClientError);
       expect((tooDear as Error).message).to.match(/exceeds the single query max cost limit \(1000\)/);
     });
@@ -189,7 +211,9 @@ describe('GraphQL Admin client against the mock Shopify', function () {
       expect(a.stats.throttled + b.stats.throttled).to.equal(0);
       // The time the bucket allows for what was spent beyond the 2,000 points it starts with.
       const allowed = Math.max(0, stats.pointsSpent - 2000) / 1000;
-      console.log(`      two clients: ${stats.queries} queries, ${stats.pointsRequested} points requested, ${stats.pointsSpent} spent, ${seconds.toFixed(2)} s (bucket allows ${allowed.toFixed(2)} s), waited ${a.stats.limiterWaitMs + b.stats.limiterWaitMs} ms`);
+      console.log(
+        `      two clients: ${stats.queries} queries, ${stats.pointsRequested} points requested, ${stats.pointsSpent} spent, ${seconds.toFixed(2)} s (bucket allows ${allowed.toFixed(2)} s), waited ${a.stats.limiterWaitMs + b.stats.limiterWaitMs} ms`,
+      );
     });
   });
 });

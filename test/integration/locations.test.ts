@@ -92,8 +92,10 @@ describe('locations: synced, kept fresh by webhooks, served', function () {
     await expectCopyEqualsStore(t, key, shop());
   });
 
-  it('when inventory is filtered by inventory_item_id (one or several), variant_id or sku, then only those items\' levels are listed', async () => {
-    const product = shop().catalog.products.entries.map((e) => shop().catalog.product(e.id)).find((p) => p && p.variants.length >= 2)!;
+  it("when inventory is filtered by inventory_item_id (one or several), variant_id or sku, then only those items' levels are listed", async () => {
+    const product = shop()
+      .catalog.products.entries.map((e) => shop().catalog.product(e.id))
+      .find((p) => p && p.variants.length >= 2)!;
     const [a, b] = product.variants as [(typeof product.variants)[number], (typeof product.variants)[number]];
     const itemsOf = (res: { body: { data: { inventory_item_id: number }[] } }) => [...new Set(res.body.data.map((l) => l.inventory_item_id))];
 

@@ -77,7 +77,10 @@ describe('metrics and the queue dashboard', function () {
       expect((await sendWebhook(t.url, { topic: 'products/update', shop: SHOP, body, secret: APP_SECRET, eventId: update.eventId })).status).to.equal(200);
       expect((await sendWebhook(t.url, { topic: 'products/update', shop: SHOP, body, secret: 'not-the-secret' })).status).to.equal(401);
       expect((await sendWebhook(t.url, { topic: 'made/up', shop: SHOP, body: '{}', secret: 'not-the-secret' })).status).to.equal(401);
-      await waitFor('the webhook applied', async () => (await t.ctx.db.selectFrom('shopify_webhook_events').select('event_id').where('event_id', '=', update.eventId).executeTakeFirst()) !== undefined);
+      await waitFor(
+        'the webhook applied',
+        async () => (await t.ctx.db.selectFrom('shopify_webhook_events').select('event_id').where('event_id', '=', update.eventId).executeTakeFirst()) !== undefined,
+      );
       expect((await sendWebhook(t.url, { topic: 'products/update', shop: SHOP, body, secret: APP_SECRET, eventId: update.eventId })).status).to.equal(200);
       expect((await sendWebhook(t.url, { topic: 'products/update', shop: SHOP, body: '{"title":"no id"}', secret: APP_SECRET })).status).to.equal(200);
       await waitFor('the duplicate and the dead letter counted', async () => {
@@ -162,7 +165,9 @@ describe('metrics and the queue dashboard', function () {
       expect(total(metrics, 'shopify_retries_total')).to.equal(2);
       expect(total(metrics, 'shopify_throttled_total')).to.equal(1);
       // In seconds: at most the hold and a query's cost at the restore rate, far below what milliseconds would show.
-      expect(total(metrics, 'shopify_limiter_wait_seconds_total')).to.be.above(0).and.below(LIMITER_HOLD_MS / 1000 + 1);
+      expect(total(metrics, 'shopify_limiter_wait_seconds_total'))
+        .to.be.above(0)
+        .and.below(LIMITER_HOLD_MS / 1000 + 1);
     });
 
     it('when scraped, then the default process metrics are there', () => {
@@ -214,7 +219,7 @@ describe('metrics and the queue dashboard', function () {
       expect(res.text).to.include('<base href="/admin/queues/"');
     });
 
-    it('when its API is called with the admin key, then it lists the service\'s queues', async () => {
+    it("when its API is called with the admin key, then it lists the service's queues", async () => {
       const res = await call(t.url, 'GET', '/admin/queues/api/queues?activeQueue=sync&page=1&jobsPerPage=10', { key: ADMIN_KEY });
       expect(res.status, res.text).to.equal(200);
       expect(res.body.queues.map((q: { name: string }) => q.name)).to.have.members(['sync', 'sync-fan-out']);

@@ -90,7 +90,10 @@ describe('mock Shopify bulk operations', function () {
   async function start(s: MockShop, query: string, opts: { version?: string; groupObjects?: boolean } = {}) {
     const groupArg = opts.groupObjects === undefined ? '' : `, groupObjects: ${opts.groupObjects}`;
     const data = await gql<{ bulkOperationRunQuery: { bulkOperation: Operation | null; userErrors: { field: string[] | null; message: string; code: string }[] } }>(
-      s, opts.version ?? '2026-01', `mutation($q: String!) { bulkOperationRunQuery(query: $q${groupArg}) { bulkOperation { ${OPERATION_FIELDS} } userErrors { field message code } } }`, { q: query },
+      s,
+      opts.version ?? '2026-01',
+      `mutation($q: String!) { bulkOperationRunQuery(query: $q${groupArg}) { bulkOperation { ${OPERATION_FIELDS} } userErrors { field message code } } }`,
+      { q: query },
     );
     return data.bulkOperationRunQuery;
   }
@@ -123,16 +126,21 @@ describe('mock Shopify bulk operations', function () {
     expect(res.status).to.equal(200);
     const text = await res.text();
     expect(text.endsWith('\n')).to.equal(true);
-    return text.trimEnd().split('\n').map((l) => JSON.parse(l) as Line);
+    return text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Line);
   }
 
   /** Products of the catalog in id order, each with its variants' gids. */
   function catalog(s: MockShop): { id: string; variants: string[] }[] {
     const c = s.catalog.products;
-    return c.entries.filter((e) => !e.deleted).map((e) => {
-      const p = c.record(e);
-      return { id: `gid://shopify/Product/${p.id}`, variants: p.variants.map((v) => `gid://shopify/ProductVariant/${v.id}`) };
-    });
+    return c.entries
+      .filter((e) => !e.deleted)
+      .map((e) => {
+        const p = c.record(e);
+        return { id: `gid://shopify/Product/${p.id}`, variants: p.variants.map((v) => `gid://shopify/ProductVariant/${v.id}`) };
+      });
   }
 
   function expectEveryProductAndVariant(lines: Line[], products: { id: string; variants: string[] }[]): void {
@@ -177,7 +185,7 @@ describe('mock Shopify bulk operations', function () {
       expect(interleaved(lines)).to.equal(true);
       expect(Number(op.objectCount)).to.equal(lines.length);
       expect(Number(op.rootObjectCount)).to.equal(products.length);
-      const bytes = Buffer.byteLength((await (await fetch(op.url as string)).text()));
+      const bytes = Buffer.byteLength(await (await fetch(op.url as string)).text());
       expect(Number(op.fileSize)).to.equal(bytes);
       expect(lines[0]).to.have.keys('id', 'title');
     });
@@ -319,8 +327,16 @@ describe('mock Shopify bulk operations', function () {
   describe('invalid inner queries', () => {
     const cases: [string, string, RegExp][] = [
       ['node at the top level', '{ node(id: "gid://shopify/Product/1") { id } }', /top-level `node`/],
-      ['connections nested three levels', '{ products { edges { node { id variants { edges { node { id inventoryItem { inventoryLevels { edges { node { id } } } } } } } } } } }', /nesting depth greater than 2/],
-      ['six connections', '{ products { edges { node { id variants { nodes { id } } collections { nodes { id } } media { nodes { id } } metafields { nodes { id } } sellingPlanGroups { nodes { id } } } } } }', /more than 5 connections/],
+      [
+        'connections nested three levels',
+        '{ products { edges { node { id variants { edges { node { id inventoryItem { inventoryLevels { edges { node { id } } } } } } } } } } }',
+        /nesting depth greater than 2/,
+      ],
+      [
+        'six connections',
+        '{ products { edges { node { id variants { nodes { id } } collections { nodes { id } } media { nodes { id } } metafields { nodes { id } } sellingPlanGroups { nodes { id } } } } } }',
+        /more than 5 connections/,
+      ],
       ['a field the schema does not have', '{ products { edges { node { id nope } } } }', /Cannot query field "nope"/],
       ['a syntax error', '{ products { edges { node { id } }', /Syntax Error/],
       ['no connection', '{ shop { name } }', /at least one connection/],
@@ -435,7 +451,10 @@ describe('mock Shopify bulk operations', function () {
   describe('cancel and the finish webhook', () => {
     async function subscribe(s: MockShop): Promise<void> {
       const data = await gql<{ webhookSubscriptionCreate: { userErrors: unknown[] } }>(
-        s, '2026-01', 'mutation($uri: String!) { webhookSubscriptionCreate(topic: BULK_OPERATIONS_FINISH, webhookSubscription: { uri: $uri }) { webhookSubscription { id topic } userErrors { field message } } }', { uri: receiverUrl },
+        s,
+        '2026-01',
+        'mutation($uri: String!) { webhookSubscriptionCreate(topic: BULK_OPERATIONS_FINISH, webhookSubscription: { uri: $uri }) { webhookSubscription { id topic } userErrors { field message } } }',
+        { uri: receiverUrl },
       );
       expect(data.webhookSubscriptionCreate.userErrors).to.deep.equal([]);
     }
@@ -447,7 +466,7 @@ describe('mock Shopify bulk operations', function () {
 
     before(async () => subscribe(shop()));
 
-    it('when an operation completes, then bulk_operations/finish arrives signed with the app secret in Shopify\'s shape', async () => {
+    it("when an operation completes, then bulk_operations/finish arrives signed with the app secret in Shopify's shape", async () => {
       const s = shop();
       const { op } = await poll(s, (await started(s, PRODUCTS_QUERY)).id);
       const hook = await webhook();

@@ -99,7 +99,9 @@ describe('mock Shopify behaves as Shopify does', () => {
       expect(seen[3]).to.deep.equal(seen[0]);
       expect(seen[4]).to.deep.equal(seen[0]);
       expect(retry[0]!.webhookId).to.equal(results[0]!.webhookId);
-      expect(seen[0]!.at).to.equal(b.triggeredAt).and.to.match(/\.\d{3}Z$/);
+      expect(seen[0]!.at)
+        .to.equal(b.triggeredAt)
+        .and.to.match(/\.\d{3}Z$/);
       expect(c.triggeredAt).to.equal('2025-09-01T12:00:00.000Z');
     });
   });
@@ -119,7 +121,7 @@ describe('mock Shopify behaves as Shopify does', () => {
       expect(s.truth().deleted.inventory).to.include.members(items.flatMap((id) => s.catalog.locations.entries.map((l) => `${id}:${l.id}`)));
     });
 
-    it('when a product update drops a variant, then that variant\'s item is deleted with an event', async () => {
+    it("when a product update drops a variant, then that variant's item is deleted with an event", async () => {
       const s = shop();
       const product = s.catalog.products.entries.map((e) => s.catalog.product(e.id)).find((p) => p && p.variants.length > 1)!;
       const dropped = product.variants[product.variants.length - 1]!;
@@ -140,7 +142,12 @@ describe('mock Shopify behaves as Shopify does', () => {
       const event = s.deleteLocation(location);
       expect(event).to.include({ topic: 'locations/delete' });
       expect(event.payload).to.deep.equal({ id: location });
-      expect(s.takeEvents().slice(1).every((e) => e.topic === 'products/update')).to.equal(true);
+      expect(
+        s
+          .takeEvents()
+          .slice(1)
+          .every((e) => e.topic === 'products/update'),
+      ).to.equal(true);
       const locations = await get<{ locations: { id: number }[] }>(s, '/admin/api/2026-10/locations.json');
       expect(locations.locations.map((l) => l.id)).to.not.include(location);
       const levels = await get<{ inventory_levels: unknown[] }>(s, `/admin/api/2026-10/inventory_levels.json?location_ids=${location}`);
@@ -149,7 +156,7 @@ describe('mock Shopify behaves as Shopify does', () => {
   });
 
   describe('tokens, compliance, money and tags', () => {
-    it('when a token asks for its access scopes, then the shop\'s scopes are listed (all read scopes by default)', async () => {
+    it("when a token asks for its access scopes, then the shop's scopes are listed (all read scopes by default)", async () => {
       const all = await get<{ access_scopes: { handle: string }[] }>(shop(), '/admin/oauth/access_scopes.json');
       expect(all.access_scopes.map((s) => s.handle)).to.include.members(['read_products', 'read_orders', 'read_all_orders', 'read_customers', 'read_inventory', 'read_locations']);
       const narrow = await get<{ access_scopes: { handle: string }[] }>(shop('narrow'), '/admin/oauth/access_scopes.json');
@@ -195,7 +202,7 @@ describe('mock Shopify behaves as Shopify does', () => {
   });
 
   describe('truth', () => {
-    it('when records change, then the truth serves them in the API\'s shape and lists the deleted ones', () => {
+    it("when records change, then the truth serves them in the API's shape and lists the deleted ones", () => {
       const s = shop();
       mock.clock.set(Date.UTC(2025, 7, 1, 9, 30, 15, 250));
       const product = s.createProduct({ title: 'Truthful' }).payload;

@@ -160,7 +160,11 @@ describe('OAuth install (against the mock Shopify)', () => {
       expect(res.headers.get('x-frame-options')).to.equal('DENY');
       expect(res.headers.get('cache-control')).to.equal('no-store');
       const [set] = browser.setCookies;
-      expect(set).to.match(/^shopint_oauth_confirm=/).and.to.match(/HttpOnly/).and.to.match(/SameSite=Strict/).and.to.match(/Path=\/api\/shopify\/oauth\//);
+      expect(set)
+        .to.match(/^shopint_oauth_confirm=/)
+        .and.to.match(/HttpOnly/)
+        .and.to.match(/SameSite=Strict/)
+        .and.to.match(/Path=\/api\/shopify\/oauth\//);
       expect(nonce).to.have.length.greaterThan(20);
       expect(set).not.to.include(nonce === '' ? 'x' : `=${nonce};`);
     });
@@ -169,17 +173,24 @@ describe('OAuth install (against the mock Shopify)', () => {
       expectProblem(await asResponse(await new Browser().fetch(`${t.url}${BEGIN_PATH}?state=made-up`)), 404);
     });
 
-    it('when the merchant confirms, then 303 to Shopify\'s authorize URL with a signed, HttpOnly, Lax install cookie as long-lived as the state', async () => {
+    it("when the merchant confirms, then 303 to Shopify's authorize URL with a signed, HttpOnly, Lax install cookie as long-lived as the state", async () => {
       const key = await t.keyFor('tenant-page');
       const { authorize_url: link, state } = await initiate(key, 'oauth-b.myshopify.com');
       const browser = new Browser();
       const authorizeUrl = new URL(await confirmIn(browser, link));
       expect(`${authorizeUrl.origin}${authorizeUrl.pathname}`).to.equal(`${mock.url}/oauth-b.myshopify.com/admin/oauth/authorize`);
       expect(Object.fromEntries(authorizeUrl.searchParams)).to.deep.equal({
-        client_id: mock.apiKey, scope: 'read_products,read_orders', redirect_uri: `${HOOKS}${CALLBACK_PATH}`, state,
+        client_id: mock.apiKey,
+        scope: 'read_products,read_orders',
+        redirect_uri: `${HOOKS}${CALLBACK_PATH}`,
+        state,
       });
       const install = browser.setCookies.find((c) => c.startsWith('shopint_oauth_install='))!;
-      expect(install).to.match(/HttpOnly/).and.to.match(/SameSite=Lax/).and.to.match(/Path=\/api\/shopify\/oauth\//).and.to.match(/Secure/);
+      expect(install)
+        .to.match(/HttpOnly/)
+        .and.to.match(/SameSite=Lax/)
+        .and.to.match(/Path=\/api\/shopify\/oauth\//)
+        .and.to.match(/Secure/);
       const maxAge = Number(/Max-Age=(\d+)/.exec(install)![1]);
       expect(maxAge).to.be.within(t.config.oauthStateTtlSeconds - 5, t.config.oauthStateTtlSeconds);
       expect(install).not.to.include(state);
@@ -237,7 +248,7 @@ describe('OAuth install (against the mock Shopify)', () => {
       expect(after!.updated_at.getTime()).to.equal(row!.updated_at.getTime());
     });
 
-    it('when an attacker tenant\'s authorize link is followed in another browser (issue #20), then 403, nothing is connected and the state is kept', async () => {
+    it("when an attacker tenant's authorize link is followed in another browser (issue #20), then 403, nothing is connected and the state is kept", async () => {
       const attacker = await t.keyFor('tenant-attacker');
       const { authorize_url: link, state } = await initiate(attacker, 'oauth-c.myshopify.com');
       // The attacker confirms in its own browser and hands the merchant Shopify's authorize URL, which an
@@ -334,7 +345,7 @@ describe('OAuth install (against the mock Shopify)', () => {
       issued.push(...mock.shop('oauth-a.myshopify.com').accessTokens);
     });
 
-    it('when the shop was disconnected by another tenant, then it moves here, and that tenant\'s copy is deleted and its status says so', async () => {
+    it("when the shop was disconnected by another tenant, then it moves here, and that tenant's copy is deleted and its status says so", async () => {
       const oldKey = await t.keyFor('tenant-oauth');
       const old = (await integrationsOf('tenant-oauth'))[0]!;
       await seedRecords(t.ctx, { tenantId: 'tenant-oauth', integrationId: old.id }, 'products', [product()]);

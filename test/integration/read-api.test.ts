@@ -128,7 +128,16 @@ describe('read API', () => {
   });
 
   describe('invalid input', () => {
-    for (const [query, name] of [['limit=0', 'limit'], ['limit=251', 'limit'], ['limit=abc', 'limit'], ['cursor=!!!', 'cursor'], ['cursor=bm90LWEtY3Vyc29y', 'cursor'], ['status=bogus', 'status'], ['updated_at_min=yesterday', 'updated_at_min'], ['unknown=1', 'unknown']]) {
+    for (const [query, name] of [
+      ['limit=0', 'limit'],
+      ['limit=251', 'limit'],
+      ['limit=abc', 'limit'],
+      ['cursor=!!!', 'cursor'],
+      ['cursor=bm90LWEtY3Vyc29y', 'cursor'],
+      ['status=bogus', 'status'],
+      ['updated_at_min=yesterday', 'updated_at_min'],
+      ['unknown=1', 'unknown'],
+    ]) {
       it(`when ${query}, then 400 naming ${name}`, async () => {
         const res = await call(t.url, 'GET', `/api/shopify/products/?${query}`, { key: keyA });
         expectProblem(res, 400);

@@ -12,7 +12,9 @@ const DELETED_ROWS = 50_000;
 
 /** Inserts `count` deleted products for the owner in one statement (ids from 1; runs on MySQL 8 and MariaDB). */
 async function seedDeletedProducts(t: TestContext, owner: Owner, count: number): Promise<void> {
-  const digits = sql.raw('(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)');
+  const digits = sql.raw(
+    '(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)',
+  );
   await sql`
     INSERT INTO shopify_products (tenant_id, id, integration_id, title, updated_at, deleted_at, raw)
     SELECT ${owner.tenantId}, n + 1, ${owner.integrationId}, CONCAT('Gone ', n), '2024-01-01', '2024-01-02', '{}'
@@ -101,7 +103,7 @@ describe('reads are bounded: statement time and concurrent reads per tenant', ()
       throw new Error(`no read of ${table} is waiting`);
     }
 
-    it('when a read of tenant A is held, then A\'s second read gets 429 with Retry-After while B reads; once released, A reads again', async () => {
+    it("when a read of tenant A is held, then A's second read gets 429 with Retry-After while B reads; once released, A reads again", async () => {
       await holder.query('LOCK TABLES shopify_products WRITE');
       let held: Promise<ApiResponse>;
       try {

@@ -14,15 +14,22 @@ const at = (i: number) => new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOStrin
 
 /** Shopify-shaped records whose filter columns take many values. */
 const RECORDS: Record<ResourceName, (i: number) => Record<string, unknown>> = {
-  products: (i) => product({
-    vendor: `Vendor ${i % 40}`, product_type: `Type ${i % 40}`, handle: `handle-${i}`,
-    status: rare(i) ? 'archived' : i % 2 ? 'active' : 'draft', updated_at: at(i),
-  }),
-  orders: (i) => order({
-    email: `buyer-${i % 40}@example.com`, customer: { id: 6_100_000_000_000 + (i % 40) },
-    financial_status: rare(i) ? 'refunded' : i % 2 ? 'paid' : 'pending', fulfillment_status: rare(i) ? 'partial' : i % 2 ? 'fulfilled' : null,
-    updated_at: at(i),
-  }),
+  products: (i) =>
+    product({
+      vendor: `Vendor ${i % 40}`,
+      product_type: `Type ${i % 40}`,
+      handle: `handle-${i}`,
+      status: rare(i) ? 'archived' : i % 2 ? 'active' : 'draft',
+      updated_at: at(i),
+    }),
+  orders: (i) =>
+    order({
+      email: `buyer-${i % 40}@example.com`,
+      customer: { id: 6_100_000_000_000 + (i % 40) },
+      financial_status: rare(i) ? 'refunded' : i % 2 ? 'paid' : 'pending',
+      fulfillment_status: rare(i) ? 'partial' : i % 2 ? 'fulfilled' : null,
+      updated_at: at(i),
+    }),
   customers: (i) => customer({ state: rare(i) ? 'declined' : i % 2 ? 'enabled' : 'disabled', updated_at: at(i) }),
   inventory: (i) => inventoryLevel({ location_id: 5_400_000_000_000 + (i % 20), updated_at: at(i) }),
   locations: (i) => location({ updated_at: at(i) }),
@@ -96,7 +103,7 @@ describe('registry: every list filter the contract offers is served by an index'
     await t?.close();
   });
 
-  it('when the registry\'s filters are compared with information_schema.STATISTICS, then each has an index led by (tenant_id, column)', async () => {
+  it("when the registry's filters are compared with information_schema.STATISTICS, then each has an index led by (tenant_id, column)", async () => {
     const missing: string[] = [];
     let checked = 0;
     for (const resource of Object.values(RESOURCES)) {
@@ -127,7 +134,10 @@ describe('registry: every list filter the contract offers is served by an index'
         if (filter.via) {
           // Matched through another table: that table is read by its index, the resource's rows by key.
           const through = plan.rows.find((r) => r.table === filter.via?.table);
-          expect(viaIndexes(await indexesOf(t, filter.via.table), filter).map((i) => i.name), described).to.include(through?.key);
+          expect(
+            viaIndexes(await indexesOf(t, filter.via.table), filter).map((i) => i.name),
+            described,
+          ).to.include(through?.key);
           expect(serving, described).to.include(row?.key);
         } else if (filter.op === '=' || filter.op === 'in') {
           expect(serving, described).to.include(row?.key);

@@ -26,15 +26,29 @@ describe('retention: webhook event ids and finished sync runs are deleted when e
   const addEvents = (prefix: string, processedAt: Date, n: number) =>
     t.ctx.db
       .insertInto('shopify_webhook_events')
-      .values(Array.from({ length: n }, (_, i) => ({
-        integration_id: owner.integrationId, tenant_id: owner.tenantId, event_id: `${prefix}-${i}`, topic: 'products/update',
-        webhook_id: null, triggered_at: null, received_at: processedAt, processed_at: processedAt,
-      })))
+      .values(
+        Array.from({ length: n }, (_, i) => ({
+          integration_id: owner.integrationId,
+          tenant_id: owner.tenantId,
+          event_id: `${prefix}-${i}`,
+          topic: 'products/update',
+          webhook_id: null,
+          triggered_at: null,
+          received_at: processedAt,
+          processed_at: processedAt,
+        })),
+      )
       .execute();
   const addRun = (resource: string, status: 'succeeded' | 'failed' | 'running', endedDaysAgo: number) =>
     createSyncLog(t.ctx.db, {
-      tenant_id: owner.tenantId, integration_id: owner.integrationId, resource, trigger: 'scheduled', mode: 'incremental', status,
-      started_at: daysAgo(endedDaysAgo + 0.01), finished_at: status === 'running' ? null : daysAgo(endedDaysAgo),
+      tenant_id: owner.tenantId,
+      integration_id: owner.integrationId,
+      resource,
+      trigger: 'scheduled',
+      mode: 'incremental',
+      status,
+      started_at: daysAgo(endedDaysAgo + 0.01),
+      finished_at: status === 'running' ? null : daysAgo(endedDaysAgo),
     });
   const eventIds = async () => (await t.ctx.db.selectFrom('shopify_webhook_events').select('event_id').orderBy('event_id').execute()).map((r) => r.event_id);
   const runIds = async () => (await t.ctx.db.selectFrom('shopify_sync_logs').select('id').orderBy('id').execute()).map((r) => Number(r.id));

@@ -44,7 +44,10 @@ describe('TypeScript SDK against the running service', () => {
 
   before(async () => {
     mock = await startMockShopify({
-      shops: [{ domain: TOKEN_SHOP, products: 3, orders: 3, customers: 3 }, { domain: OAUTH_SHOP, products: 3, orders: 3, customers: 3 }],
+      shops: [
+        { domain: TOKEN_SHOP, products: 3, orders: 3, customers: 3 },
+        { domain: OAUTH_SHOP, products: 3, orders: 3, customers: 3 },
+      ],
       rateLimit: { enabled: false },
     });
     t = await startTestContext({
@@ -117,9 +120,7 @@ describe('TypeScript SDK against the running service', () => {
   describe('Connection', () => {
     it('when a tenant connects its store with a token, then webhooks are registered and an initial sync is queued', async function () {
       const client = await clientOf('sdk-token');
-      const { data, response } = await run(this, () =>
-        client.POST('/api/shopify/connect/', { body: { shop_domain: TOKEN_SHOP, access_token: mock.shop(TOKEN_SHOP).accessToken } }),
-      );
+      const { data, response } = await run(this, () => client.POST('/api/shopify/connect/', { body: { shop_domain: TOKEN_SHOP, access_token: mock.shop(TOKEN_SHOP).accessToken } }));
       expect(response.status).to.equal(201);
       expect(data.integration).to.include({ shop_domain: TOKEN_SHOP, install_method: 'token', is_active: true, is_connected: true });
       expect(data.webhooks.created).to.not.be.empty;
@@ -161,11 +162,18 @@ describe('TypeScript SDK against the running service', () => {
       const nonce = /name="nonce" value="([^"]+)"/.exec(String(html))![1]!;
       const manual = createClient({ baseUrl: t.url, fetch: (req) => fetch(req, { redirect: 'manual' }), headers: { cookie: confirmCookie } });
       manual.use(coverage.middleware);
-      const confirmed = await rejection(manual.POST('/api/shopify/oauth/begin/', {
-        body: { state, nonce }, bodySerializer: (b: Record<string, string>) => new URLSearchParams(b).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      }));
+      const confirmed = await rejection(
+        manual.POST('/api/shopify/oauth/begin/', {
+          body: { state, nonce },
+          bodySerializer: (b: Record<string, string>) => new URLSearchParams(b).toString(),
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        }),
+      );
       expect(confirmed.status).to.equal(303); // the SDK reports every non-2xx answer as an error: here, the redirect to Shopify
-      const installCookie = confirmed.response.headers.getSetCookie().find((c) => c.startsWith('shopint_oauth_install='))!.split(';')[0]!;
+      const installCookie = confirmed.response.headers
+        .getSetCookie()
+        .find((c) => c.startsWith('shopint_oauth_install='))!
+        .split(';')[0]!;
       const approval = await fetch(confirmed.response.headers.get('location')!, { redirect: 'manual' });
       expect(approval.status).to.equal(302);
       const callback = new URL(approval.headers.get('location')!);
@@ -183,10 +191,16 @@ describe('TypeScript SDK against the running service', () => {
       expect(err.type).to.match(/^https:\/\//);
     });
 
-    it('when a confirmation is posted without the page\'s cookie, then 403 problem', async function () {
-      const err = await run(this, () => rejection(sdkClient(t, coverage).POST('/api/shopify/oauth/begin/', {
-        body: { state: 'some-state', nonce: 'some-nonce' }, bodySerializer: (b: Record<string, string>) => new URLSearchParams(b).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      })));
+    it("when a confirmation is posted without the page's cookie, then 403 problem", async function () {
+      const err = await run(this, () =>
+        rejection(
+          sdkClient(t, coverage).POST('/api/shopify/oauth/begin/', {
+            body: { state: 'some-state', nonce: 'some-nonce' },
+            bodySerializer: (b: Record<string, string>) => new URLSearchParams(b).toString(),
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          }),
+        ),
+      );
       expect(err.status).to.equal(403);
     });
   });
@@ -291,7 +305,7 @@ describe('TypeScript SDK against the running service', () => {
       expect(data.links.sync_logs).to.equal('/api/shopify/sync-logs/');
     });
 
-    it('when a started sync\'s run ids are followed, then each run is retrieved by id and the list filters on them', async function () {
+    it("when a started sync's run ids are followed, then each run is retrieved by id and the list filters on them", async function () {
       const client = await clientOf('sdk-reader');
       const { data: accepted } = await client.POST('/api/shopify/sync/', { body: { resources: ['orders'], mode: 'incremental' } });
       const runId = accepted!.jobs[0]!.run_id!;
@@ -362,9 +376,7 @@ describe('TypeScript SDK against the running service', () => {
 
     it('when the operator starts a sync of any integration, then it is accepted', async function () {
       const integration = await t.ctx.db.selectFrom('shopify_integrations').select('id').where('tenant_id', '=', 'sdk-reader').executeTakeFirstOrThrow();
-      const { data, response } = await run(this, () =>
-        admin.POST('/api/admin/integrations/{id}/sync/', { params: { path: { id: integration.id } }, body: { resources: ['orders'] } }),
-      );
+      const { data, response } = await run(this, () => admin.POST('/api/admin/integrations/{id}/sync/', { params: { path: { id: integration.id } }, body: { resources: ['orders'] } }));
       expect(response.status).to.equal(202);
       expect(data.jobs.map((j) => j.resource)).to.deep.equal(['orders']);
     });

@@ -21,11 +21,14 @@ const OAUTH_SHOPS = ['bounds-oauth-a', 'bounds-oauth-b', 'bounds-oauth-c', 'boun
 function rawWebhook(url: string, body: string | Buffer, headers: Record<string, string | string[]>): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
   const target = new URL(`${url}${WEBHOOK_PATH}`);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers }));
-    });
+    const req = http.request(
+      { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -36,11 +39,25 @@ describe('security: signatures, OAuth state, headers and limits', () => {
   let mock: MockShopify;
 
   before(async () => {
-    mock = await startMockShopify({ apiKey: 'bounds-app-key', apiSecret: APP_SECRET, shops: OAUTH_SHOPS.map((domain) => ({ domain, products: 1, orders: 1, customers: 1 })), rateLimit: { enabled: false } });
+    mock = await startMockShopify({
+      apiKey: 'bounds-app-key',
+      apiSecret: APP_SECRET,
+      shops: OAUTH_SHOPS.map((domain) => ({ domain, products: 1, orders: 1, customers: 1 })),
+      rateLimit: { enabled: false },
+    });
     t = await startTestContext({
-      SHOPIFY_API_BASE_URL: mock.baseUrlTemplate, SHOPIFY_API_KEY: 'bounds-app-key', SHOPIFY_API_SECRET: APP_SECRET, SHOPIFY_WEBHOOK_BASE_URL: 'https://hooks.example.test',
-      SHOPIFY_MAX_REQUESTS_PER_SECOND: '1000', SHOPIFY_BUCKET_SIZE: '1000', SHOPIFY_RETRY_DELAY: '0.01', SHOPIFY_MAX_RETRY_ATTEMPTS: '1',
-      SHOPIFY_SYNC_INTERVAL_PRODUCTS: '0', SHOPIFY_SYNC_INTERVAL_ORDERS: '0', SHOPIFY_SYNC_INTERVAL_CUSTOMERS: '0', SHOPIFY_SYNC_INTERVAL_INVENTORY: '0',
+      SHOPIFY_API_BASE_URL: mock.baseUrlTemplate,
+      SHOPIFY_API_KEY: 'bounds-app-key',
+      SHOPIFY_API_SECRET: APP_SECRET,
+      SHOPIFY_WEBHOOK_BASE_URL: 'https://hooks.example.test',
+      SHOPIFY_MAX_REQUESTS_PER_SECOND: '1000',
+      SHOPIFY_BUCKET_SIZE: '1000',
+      SHOPIFY_RETRY_DELAY: '0.01',
+      SHOPIFY_MAX_RETRY_ATTEMPTS: '1',
+      SHOPIFY_SYNC_INTERVAL_PRODUCTS: '0',
+      SHOPIFY_SYNC_INTERVAL_ORDERS: '0',
+      SHOPIFY_SYNC_INTERVAL_CUSTOMERS: '0',
+      SHOPIFY_SYNC_INTERVAL_INVENTORY: '0',
     });
     await connectShop(t.ctx, 'bounds-tenant', SHOP);
     await connectShop(t.ctx, 'bounds-custom-tenant', CUSTOM_SHOP, STORE_SECRET);
@@ -151,7 +168,7 @@ describe('security: signatures, OAuth state, headers and limits', () => {
       expectProblem(await callback(second), 409);
       expect(await owner(OAUTH_SHOPS[1]!)).to.equal('oauth-first');
       const after = (await t.ctx.db.selectFrom('shopify_integrations').select('access_token_encrypted').where('shop_domain', '=', OAUTH_SHOPS[1]!).executeTakeFirstOrThrow()).access_token_encrypted;
-      expect(after, 'the first tenant\'s token was not replaced').to.equal(token);
+      expect(after, "the first tenant's token was not replaced").to.equal(token);
     });
 
     it('when a parameter is repeated or one is slipped in (a tenant id), then the callback is refused and the state is not spent', async () => {
@@ -211,10 +228,19 @@ describe('security: signatures, OAuth state, headers and limits', () => {
       // Chunked: the limit is counted while reading, not taken from a header.
       const target = new URL(`${t.url}/api/shopify/connect/`);
       const chunked = await new Promise<{ status: number; type: string }>((resolve, reject) => {
-        const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'transfer-encoding': 'chunked' } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']) }));
-        });
+        const req = http.request(
+          {
+            host: target.hostname,
+            port: target.port,
+            path: target.pathname,
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'transfer-encoding': 'chunked' },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']) }));
+          },
+        );
         req.on('error', reject);
         for (let i = 0; i < 4; i++) req.write('x'.repeat(32 * 1024));
         req.end();
@@ -222,7 +248,13 @@ describe('security: signatures, OAuth state, headers and limits', () => {
       expect(chunked.status).to.equal(413);
       expect(chunked.type).to.match(/^application\/problem\+json/);
       const webhook = Buffer.alloc(t.config.webhooks.maxBodyBytes + 1, 0x20);
-      expectProblem(await call(t.url, 'POST', WEBHOOK_PATH, { rawBody: webhook, headers: { 'content-type': 'application/json', 'x-shopify-hmac-sha256': signWebhookBody(webhook, APP_SECRET), 'x-shopify-topic': 'products/update', 'x-shopify-shop-domain': SHOP } }), 413);
+      expectProblem(
+        await call(t.url, 'POST', WEBHOOK_PATH, {
+          rawBody: webhook,
+          headers: { 'content-type': 'application/json', 'x-shopify-hmac-sha256': signWebhookBody(webhook, APP_SECRET), 'x-shopify-topic': 'products/update', 'x-shopify-shop-domain': SHOP },
+        }),
+        413,
+      );
     });
 
     it('when HTTP itself is abused (CR/LF inside a header, smuggling with Content-Length and Transfer-Encoding, a 20 KB header), then it is refused with a problem+json 4xx (431 for the header) and closed, and the service keeps serving', async () => {
@@ -230,7 +262,10 @@ describe('security: signatures, OAuth state, headers and limits', () => {
       const cases: [string, string][] = [
         ['CR/LF in a reflected header', `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nX-Request-Id: abc\rSet-Cookie: injected=1\r\n\r\n`],
         ['bare LF line endings with a NUL', `GET /healthz HTTP/1.1\nHost: ${host}\nX-Fuzz: a\0b\n\n`],
-        ['Content-Length and Transfer-Encoding together', `POST ${WEBHOOK_PATH} HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\n`],
+        [
+          'Content-Length and Transfer-Encoding together',
+          `POST ${WEBHOOK_PATH} HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\n`,
+        ],
         ['two different Content-Length headers', `POST ${WEBHOOK_PATH} HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 2\r\nContent-Length: 10\r\n\r\n{}`],
         ['a 20 KB header', `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`],
         ['a header name with a space', `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nX-Shopify-Hmac-Sha256 : abc\r\n\r\n`],

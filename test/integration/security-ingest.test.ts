@@ -18,12 +18,14 @@ const APP_SECRET = 'test-app-secret';
 async function sendMany(url: string, count: number, make: (i: number) => RawWebhook, concurrency = 50): Promise<number[]> {
   const statuses: number[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) {
-      const i = next++;
-      statuses[i] = (await sendWebhook(url, make(i))).status;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        statuses[i] = (await sendWebhook(url, make(i))).status;
+      }
+    }),
+  );
   return statuses;
 }
 
@@ -65,7 +67,7 @@ describe('security: webhook ingest under floods (unknown shops, forged and over-
       await mock?.close();
     });
 
-    it('when 2,000 deliveries for an unknown shop arrive, then they cost at most a handful of SELECTs and another tenant\'s read still answers', async () => {
+    it("when 2,000 deliveries for an unknown shop arrive, then they cost at most a handful of SELECTs and another tenant's read still answers", async () => {
       const key = await t.keyFor('reader');
       // What one read costs once warm (its key is then cached), to tell the flood's SELECTs from the reads'.
       const readOnce = async () => {
@@ -98,7 +100,9 @@ describe('security: webhook ingest under floods (unknown shops, forged and over-
       expect(floodSelects, 'SELECTs caused by the flood').to.be.at.most(2);
       expect(reads.length, 'reads answered meanwhile').to.be.greaterThan(0);
       const median = [...reads].sort((a, b) => a - b)[Math.floor(reads.length / 2)] ?? 0;
-      console.log(`      2,000 unknown-shop deliveries: ${floodSelects} SELECT(s); ${reads.length} reads of another tenant meanwhile, median ${Math.round(median)} ms, slowest ${Math.round(Math.max(...reads))} ms`);
+      console.log(
+        `      2,000 unknown-shop deliveries: ${floodSelects} SELECT(s); ${reads.length} reads of another tenant meanwhile, median ${Math.round(median)} ms, slowest ${Math.round(Math.max(...reads))} ms`,
+      );
     });
 
     it('when an unknown shop is connected through the API, then its webhooks are accepted at once (the cached miss is dropped)', async () => {
@@ -124,10 +128,14 @@ describe('security: webhook ingest under floods (unknown shops, forged and over-
       } finally {
         await closeContext(otherProcess);
       }
-      const res = await waitFor('the connect to reach the API process', async () => {
-        const r = await delivery();
-        return r.status === 200 ? r : undefined;
-      }, 2000);
+      const res = await waitFor(
+        'the connect to reach the API process',
+        async () => {
+          const r = await delivery();
+          return r.status === 200 ? r : undefined;
+        },
+        2000,
+      );
       expect(res.body.status).to.equal('queued');
     });
 
@@ -255,7 +263,7 @@ describe('security: webhook ingest under floods (unknown shops, forged and over-
       };
       const poison = (body: Record<string, unknown>, topic = 'customers/update'): RawWebhook => ({ topic, shop, secret: APP_SECRET, body: JSON.stringify({ updated_at: 'not a date', ...body }) });
 
-      it('when customers/redact is applied, then the shop\'s dead letters naming the customer (id or email) are deleted, and the others stay', async () => {
+      it("when customers/redact is applied, then the shop's dead letters naming the customer (id or email) are deleted, and the others stay", async () => {
         stopConsumers ??= await runConsumers(t);
         const sent: ApiResponse[] = [];
         sent.push(await sendWebhook(t.url, poison({ id: 4242, email: 'jane@example.com' })));
@@ -266,17 +274,26 @@ describe('security: webhook ingest under floods (unknown shops, forged and over-
         await drained(t.ctx);
         expect(await deadLettersOf(shop)).to.have.length(4);
 
-        const redact = await sendWebhook(t.url, { topic: 'customers/redact', shop, secret: APP_SECRET, body: JSON.stringify({ shop_domain: shop, customer: { id: 4242, email: 'jane@example.com' }, orders_to_redact: [] }) });
+        const redact = await sendWebhook(t.url, {
+          topic: 'customers/redact',
+          shop,
+          secret: APP_SECRET,
+          body: JSON.stringify({ shop_domain: shop, customer: { id: 4242, email: 'jane@example.com' }, orders_to_redact: [] }),
+        });
         expect(redact.status, redact.text).to.equal(200);
         await drained(t.ctx);
-        const left = await waitFor('the redaction to reach the dead letters', async () => {
-          const letters = await deadLettersOf(shop);
-          return letters.length === 1 ? letters : undefined;
-        }, 5000);
+        const left = await waitFor(
+          'the redaction to reach the dead letters',
+          async () => {
+            const letters = await deadLettersOf(shop);
+            return letters.length === 1 ? letters : undefined;
+          },
+          5000,
+        );
         expect(JSON.parse(left[0]!.message.body!)).to.include({ id: 5353 });
       });
 
-      it('when shop/redact is applied, then every dead letter of the integration is deleted; other shops\' stay', async () => {
+      it("when shop/redact is applied, then every dead letter of the integration is deleted; other shops' stay", async () => {
         stopConsumers ??= await runConsumers(t);
         expect((await sendWebhook(t.url, poison({ id: 6001 }))).status).to.equal(200);
         await drained(t.ctx);
@@ -285,23 +302,32 @@ describe('security: webhook ingest under floods (unknown shops, forged and over-
         const redact = await sendWebhook(t.url, { topic: 'shop/redact', shop, secret: APP_SECRET, body: JSON.stringify({ shop_domain: shop, shop_id: 1 }) });
         expect(redact.status, redact.text).to.equal(200);
         await drained(t.ctx);
-        await waitFor('the shop\'s dead letters to go', async () => (await deadLettersOf(shop)).length === 0, 5000);
+        await waitFor("the shop's dead letters to go", async () => (await deadLettersOf(shop)).length === 0, 5000);
         expect(await deadLettersOf('flood.myshopify.com')).to.have.length(elsewhere);
       });
 
-      it('when a tenant purges its store, then its entries still waiting in the stream and its dead letters are dropped, and other tenants\' backlog stays', async () => {
+      it("when a tenant purges its store, then its entries still waiting in the stream and its dead letters are dropped, and other tenants' backlog stays", async () => {
         await stopConsumers?.();
         stopConsumers = undefined;
         await t.ctx.db.updateTable('shopify_integrations').set({ token_revoked_at: new Date() }).where('tenant_id', '=', 't-topics').execute();
         const keys = webhookKeys(t.ctx);
-        for (let i = 0; i < 5; i++) expect((await sendWebhook(t.url, { topic: 'customers/update', shop: 'topics.myshopify.com', secret: APP_SECRET, body: JSON.stringify({ id: 100 + i }) })).status).to.equal(200);
+        for (let i = 0; i < 5; i++)
+          expect((await sendWebhook(t.url, { topic: 'customers/update', shop: 'topics.myshopify.com', secret: APP_SECRET, body: JSON.stringify({ id: 100 + i }) })).status).to.equal(200);
         for (let i = 0; i < 3; i++) expect((await sendWebhook(t.url, { topic: 'customers/update', shop, secret: APP_SECRET, body: JSON.stringify({ id: 200 + i }) })).status).to.equal(200);
-        await t.ctx.redis.xAdd(keys.deadLetters, '*', { topic: 'customers/update', shop: 'topics.myshopify.com', integration_id: String((await t.ctx.db.selectFrom('shopify_integrations').select('id').where('tenant_id', '=', 't-topics').executeTakeFirstOrThrow()).id), body: '{"id":1}' });
+        await t.ctx.redis.xAdd(keys.deadLetters, '*', {
+          topic: 'customers/update',
+          shop: 'topics.myshopify.com',
+          integration_id: String((await t.ctx.db.selectFrom('shopify_integrations').select('id').where('tenant_id', '=', 't-topics').executeTakeFirstOrThrow()).id),
+          body: '{"id":1}',
+        });
 
         const purge = await call(t.url, 'DELETE', '/api/shopify/connect/?purge=true', { key: await t.keyFor('t-topics') });
         expect(purge.status, purge.text).to.equal(200);
         const left = (await t.ctx.redis.xRange(keys.stream, '-', '+')) ?? [];
-        expect(left.filter((e) => e.message.shop === 'topics.myshopify.com'), 'backlog of the purged store').to.have.length(0);
+        expect(
+          left.filter((e) => e.message.shop === 'topics.myshopify.com'),
+          'backlog of the purged store',
+        ).to.have.length(0);
         expect(left, 'backlog of the others').to.have.length(3);
         expect(await deadLettersOf('topics.myshopify.com'), 'dead letters of the purged store').to.have.length(0);
       });

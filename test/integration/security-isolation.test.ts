@@ -47,12 +47,29 @@ async function seedTenant(t: TestContext, tenantId: string, shop: string, tag: s
   await seedRecords(t.ctx, owner, 'locations', locations);
   const runIds: number[] = [];
   for (const resource of RESOURCE_NAMES) {
-    runIds.push(await createSyncLog(t.ctx.db, { tenant_id: tenantId, integration_id: owner.integrationId, resource, trigger: 'manual', mode: 'full', status: 'succeeded', job_id: null, finished_at: new Date() }));
+    runIds.push(
+      await createSyncLog(t.ctx.db, {
+        tenant_id: tenantId,
+        integration_id: owner.integrationId,
+        resource,
+        trigger: 'manual',
+        mode: 'full',
+        status: 'succeeded',
+        job_id: null,
+        finished_at: new Date(),
+      }),
+    );
   }
   return {
     key: await t.keyFor(tenantId),
     integrationId: owner.integrationId,
-    ids: { products: products.map((p) => p.id), orders: orders.map((o) => o.id), customers: [buyer.id], inventory: levels.map((l) => l.inventory_item_id as number), locations: locations.map((l) => l.id) },
+    ids: {
+      products: products.map((p) => p.id),
+      orders: orders.map((o) => o.id),
+      customers: [buyer.id],
+      inventory: levels.map((l) => l.inventory_item_id as number),
+      locations: locations.map((l) => l.id),
+    },
     customerId: buyer.id,
     locationId: location,
     vendor,
@@ -83,7 +100,7 @@ describe('security: tenant isolation over every endpoint', () => {
     await mock?.close();
   });
 
-  it('when tenant B asks for each of tenant A\'s records by id, then 404, with or without include_deleted, while A gets each', async () => {
+  it("when tenant B asks for each of tenant A's records by id, then 404, with or without include_deleted, while A gets each", async () => {
     let checked = 0;
     for (const resource of RESOURCE_NAMES) {
       for (const id of a.ids[resource]) {
@@ -98,7 +115,7 @@ describe('security: tenant isolation over every endpoint', () => {
     expect(checked).to.be.greaterThan(30);
   });
 
-  it('when tenant B walks every list (all pages, deleted included) and filters by A\'s values, then none of A\'s records appears', async () => {
+  it("when tenant B walks every list (all pages, deleted included) and filters by A's values, then none of A's records appears", async () => {
     for (const resource of RESOURCE_NAMES) {
       const seen = (await walk(t, b.key, `/api/shopify/${resource}/?include_deleted=true`)).map((r) => idOf(resource, r));
       for (const id of a.ids[resource]) expect(seen, `${resource} ${id}`).not.to.include(id);
@@ -117,7 +134,7 @@ describe('security: tenant isolation over every endpoint', () => {
     }
   });
 
-  it('when tenant B pages with a cursor taken from tenant A\'s listing, then it still sees only its own records', async () => {
+  it("when tenant B pages with a cursor taken from tenant A's listing, then it still sees only its own records", async () => {
     for (const resource of RESOURCE_NAMES) {
       const first = await call(t.url, 'GET', `/api/shopify/${resource}/?limit=1`, { key: a.key });
       const cursor = first.body.next_cursor as string;
@@ -144,7 +161,7 @@ describe('security: tenant isolation over every endpoint', () => {
     expectProblem(await call(t.url, 'GET', '/api/shopify/status/', { key: lonely }), 404);
   });
 
-  it('when tenant B triggers syncs, then only B\'s integration gets jobs; B cannot start A\'s through the operator route; a tenant without a store gets 404', async () => {
+  it("when tenant B triggers syncs, then only B's integration gets jobs; B cannot start A's through the operator route; a tenant without a store gets 404", async () => {
     const res = await call(t.url, 'POST', '/api/shopify/sync/', { key: b.key, body: { mode: 'full' } });
     expect(res.status, res.text).to.equal(202);
     expect(res.body.jobs.map((j: { job_id: string }) => j.job_id)).to.deep.equal(RESOURCE_NAMES.map((r) => integrationSyncJobId(t.ctx, b.integrationId, r)));
@@ -156,7 +173,7 @@ describe('security: tenant isolation over every endpoint', () => {
     expectProblem(await call(t.url, 'POST', '/api/shopify/sync/', { key: lonely, body: {} }), 404);
   });
 
-  it('when a webhook claims tenant A\'s shop but is signed with another store\'s or the app\'s secret, then 401; B\'s webhook about the same Shopify id lands in B only', async () => {
+  it("when a webhook claims tenant A's shop but is signed with another store's or the app's secret, then 401; B's webhook about the same Shopify id lands in B only", async () => {
     const sharedId = a.ids.products[0] as number;
     const body = JSON.stringify(product({ id: sharedId, title: 'Written by B', vendor: b.vendor, updated_at: '2030-01-01T00:00:00Z' }));
     for (const secret of ['iso-b-secret', APP_SECRET]) {
@@ -198,7 +215,7 @@ describe('security: tenant isolation over every endpoint', () => {
     }
   });
 
-  it('when tenant B disconnects with purge, then A\'s store and records are untouched', async () => {
+  it("when tenant B disconnects with purge, then A's store and records are untouched", async () => {
     const before = await walk(t, a.key, '/api/shopify/products/');
     const res = await call(t.url, 'DELETE', '/api/shopify/connect/?purge=true', { key: b.key });
     expect(res.status, res.text).to.equal(200);

@@ -93,7 +93,7 @@ describe('security: every method on every route of the contract', function () {
     expect(tried).to.equal(paths.length * METHODS.length);
   });
 
-  it('when HEAD is sent to a GET route, even with the right key, then it is 405 and its Content-Length is not the GET body\'s', async () => {
+  it("when HEAD is sent to a GET route, even with the right key, then it is 405 and its Content-Length is not the GET body's", async () => {
     for (const path of Object.keys(contract.paths).filter((p) => operationOf(p, 'GET'))) {
       const key = keyFor(schemeOf(operationOf(path, 'GET')!));
       const get = await call(t.url, 'GET', concrete(path), { key });
@@ -128,7 +128,7 @@ describe('security: every method on every route of the contract', function () {
   });
 
   describe('the reproductions of the security review', () => {
-    it('when HEAD /api/admin/api-keys/ is sent without a key, then it is 405 (it used to answer 200 with the key list\'s length)', async () => {
+    it("when HEAD /api/admin/api-keys/ is sent without a key, then it is 405 (it used to answer 200 with the key list's length)", async () => {
       const res = await call(t.url, 'HEAD', '/api/admin/api-keys/');
       expectMethodNotAllowed(res, 'HEAD', '/api/admin/api-keys/');
     });
@@ -175,7 +175,7 @@ describe('security: every method on every route of the contract', function () {
  * The routers alone, without the contract gate and validator in front: what they refuse by themselves
  * should a request ever slip past the contract.
  */
-describe('security: the routers\' own walls (no contract validator in front)', () => {
+describe("security: the routers' own walls (no contract validator in front)", () => {
   let t: TestContext;
   let server: Server;
   let url: string;
@@ -240,14 +240,25 @@ describe('security: the routers\' own walls (no contract validator in front)', (
     for (const [method, path, name] of cases) {
       const res = await call(url, method, path, { key: ADMIN_KEY });
       expectProblem(res, 400);
-      expect(res.body.errors?.map((e: { name: string }) => e.name), `${method} ${path}`).to.deep.equal([name]);
+      expect(
+        res.body.errors?.map((e: { name: string }) => e.name),
+        `${method} ${path}`,
+      ).to.deep.equal([name]);
     }
-    for (const [body, name] of [[{ name: 'x' }, 'tenant_id'], [{ tenant_id: 'acme', name: '' }, 'name'], [{ tenant_id: ['acme'] }, 'tenant_id']] as const) {
+    for (const [body, name] of [
+      [{ name: 'x' }, 'tenant_id'],
+      [{ tenant_id: 'acme', name: '' }, 'name'],
+      [{ tenant_id: ['acme'] }, 'tenant_id'],
+    ] as const) {
       const res = await call(url, 'POST', '/api/admin/api-keys/', { key: ADMIN_KEY, body });
       expectProblem(res, 400);
       expect(res.body.errors.map((e: { name: string }) => e.name)).to.deep.equal([name]);
     }
-    for (const [body, name] of [[{ ids: ['1-1', 'x'] }, 'ids'], [{ ids: [] }, 'ids'], [{ all: 'yes' }, 'all']] as const) {
+    for (const [body, name] of [
+      [{ ids: ['1-1', 'x'] }, 'ids'],
+      [{ ids: [] }, 'ids'],
+      [{ all: 'yes' }, 'all'],
+    ] as const) {
       const res = await call(url, 'POST', '/api/admin/webhooks/dead-letters/replay/', { key: ADMIN_KEY, body });
       expectProblem(res, 400);
       expect(res.body.errors.map((e: { name: string }) => e.name)).to.deep.equal([name]);

@@ -49,7 +49,9 @@ async function redisDump(t: TestContext): Promise<string> {
 async function mysqlDump(t: TestContext): Promise<{ text: string; columns: number; rows: number }> {
   const { rows: columns } = await sql<{ t: string; c: string }>`
     SELECT TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.COLUMNS
-    WHERE TABLE_SCHEMA = DATABASE() AND DATA_TYPE IN ('char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'json', 'enum', 'set', 'binary', 'varbinary', 'blob', 'mediumblob', 'longblob')`.execute(t.ctx.db);
+    WHERE TABLE_SCHEMA = DATABASE() AND DATA_TYPE IN ('char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'json', 'enum', 'set', 'binary', 'varbinary', 'blob', 'mediumblob', 'longblob')`.execute(
+    t.ctx.db,
+  );
   const out: string[] = [];
   let rows = 0;
   for (const { t: table, c: column } of columns) {
@@ -61,7 +63,9 @@ async function mysqlDump(t: TestContext): Promise<{ text: string; columns: numbe
 }
 
 function found(haystack: string, secrets: Record<string, string>): string[] {
-  return Object.entries(secrets).filter(([, value]) => haystack.includes(value)).map(([name]) => name);
+  return Object.entries(secrets)
+    .filter(([, value]) => haystack.includes(value))
+    .map(([name]) => name);
 }
 
 describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth, sync, webhooks)', function () {
@@ -96,14 +100,24 @@ describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth
       SHOPIFY_API_SECRET: APP_SECRET,
       SHOPIFY_WEBHOOK_BASE_URL: 'https://hooks.example.test',
       TOKEN_ENCRYPTION_KEY: ENCRYPTION_KEY_HEX,
-      SHOPIFY_SYNC_INTERVAL_PRODUCTS: '0', SHOPIFY_SYNC_INTERVAL_ORDERS: '0', SHOPIFY_SYNC_INTERVAL_CUSTOMERS: '0', SHOPIFY_SYNC_INTERVAL_INVENTORY: '0',
-      SHOPIFY_MAX_REQUESTS_PER_SECOND: '1000', SHOPIFY_BUCKET_SIZE: '1000', SHOPIFY_RETRY_DELAY: '0.01', SYNC_JOB_BACKOFF_SECONDS: '0.05',
+      SHOPIFY_SYNC_INTERVAL_PRODUCTS: '0',
+      SHOPIFY_SYNC_INTERVAL_ORDERS: '0',
+      SHOPIFY_SYNC_INTERVAL_CUSTOMERS: '0',
+      SHOPIFY_SYNC_INTERVAL_INVENTORY: '0',
+      SHOPIFY_MAX_REQUESTS_PER_SECOND: '1000',
+      SHOPIFY_BUCKET_SIZE: '1000',
+      SHOPIFY_RETRY_DELAY: '0.01',
+      SYNC_JOB_BACKOFF_SECONDS: '0.05',
       WEBHOOK_CLAIM_IDLE_MS: '500',
     });
     Object.assign(secrets, {
-      'pasted access token': PASTED_TOKEN, 'store webhook secret': STORE_SECRET, 'app secret': APP_SECRET, 'operator key': ADMIN_KEY,
+      'pasted access token': PASTED_TOKEN,
+      'store webhook secret': STORE_SECRET,
+      'app secret': APP_SECRET,
+      'operator key': ADMIN_KEY,
       'own app client secret': OWN_APP.clientSecret,
-      'encryption key (hex)': ENCRYPTION_KEY_HEX, 'encryption key (base64)': Buffer.from(ENCRYPTION_KEY_HEX, 'hex').toString('base64'),
+      'encryption key (hex)': ENCRYPTION_KEY_HEX,
+      'encryption key (base64)': Buffer.from(ENCRYPTION_KEY_HEX, 'hex').toString('base64'),
     });
 
     // 1. The operator creates the tenants' API keys through the API (the only answer allowed to show a key).
@@ -118,7 +132,10 @@ describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth
     const oauthKey = keys['sec-oauth-tenant']!;
 
     // 2. A store connected with a pasted token and its custom-app secret.
-    const connected = await record('connect', call(t.url, 'POST', '/api/shopify/connect/', { key: tokenKey, body: { shop_domain: TOKEN_SHOP, access_token: PASTED_TOKEN, webhook_secret: STORE_SECRET } }));
+    const connected = await record(
+      'connect',
+      call(t.url, 'POST', '/api/shopify/connect/', { key: tokenKey, body: { shop_domain: TOKEN_SHOP, access_token: PASTED_TOKEN, webhook_secret: STORE_SECRET } }),
+    );
     expect(connected.status, connected.text).to.equal(201);
 
     // 3. A store installed through OAuth: initiate, the merchant approves, Shopify calls back.
@@ -135,14 +152,22 @@ describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth
     secrets['oauth refresh token'] = mock.tokens.currentPair(OAUTH_SHOP)!.refresh;
 
     // 3b. A store connected with the client credentials of the merchant's own app (a minted 24-hour token).
-    const ccConnected = await record('client-credentials connect', call(t.url, 'POST', '/api/shopify/connect/', {
-      key: keys['sec-cc-tenant']!, body: { shop_domain: CC_SHOP, client_id: OWN_APP.clientId, client_secret: OWN_APP.clientSecret },
-    }));
+    const ccConnected = await record(
+      'client-credentials connect',
+      call(t.url, 'POST', '/api/shopify/connect/', {
+        key: keys['sec-cc-tenant']!,
+        body: { shop_domain: CC_SHOP, client_id: OWN_APP.clientId, client_secret: OWN_APP.clientSecret },
+      }),
+    );
     expect(ccConnected.status, ccConnected.text).to.equal(201);
     secrets['client-credentials access token'] = mock.shop(CC_SHOP).accessToken;
-    await record('client-credentials refused', call(t.url, 'POST', '/api/shopify/connect/', {
-      key: keys['sec-cc-tenant']!, body: { shop_domain: OAUTH_SHOP, client_id: OWN_APP.clientId, client_secret: OWN_APP.clientSecret },
-    }));
+    await record(
+      'client-credentials refused',
+      call(t.url, 'POST', '/api/shopify/connect/', {
+        key: keys['sec-cc-tenant']!,
+        body: { shop_domain: OAUTH_SHOP, client_id: OWN_APP.clientId, client_secret: OWN_APP.clientSecret },
+      }),
+    );
     await record('oauth replay', call(t.url, 'GET', `/api/shopify/oauth/callback/${callback.search}`));
 
     // 4. Webhooks signed by each store (one with a wrong signature), queued before anything applies them.
@@ -162,11 +187,16 @@ describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth
     const stopSync = await startSyncWorker(t.ctx);
     const stopConsumers = await startWebhookConsumers(t.ctx);
     try {
-      await waitFor('the initial syncs to finish', async () => {
-        const open = await t.ctx.db.selectFrom('shopify_sync_logs').select('id').where('status', 'in', ['queued', 'running']).execute();
-        const done = await t.ctx.db.selectFrom('shopify_sync_logs').select('id').where('status', '=', 'succeeded').execute();
-        return open.length === 0 && done.length >= 12;
-      }, 40_000, 100);
+      await waitFor(
+        'the initial syncs to finish',
+        async () => {
+          const open = await t.ctx.db.selectFrom('shopify_sync_logs').select('id').where('status', 'in', ['queued', 'running']).execute();
+          const done = await t.ctx.db.selectFrom('shopify_sync_logs').select('id').where('status', '=', 'succeeded').execute();
+          return open.length === 0 && done.length >= 12;
+        },
+        40_000,
+        100,
+      );
       await drained(t.ctx);
     } finally {
       await stopConsumers();
@@ -174,7 +204,11 @@ describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth
     }
 
     // 5b. The OAuth store's access token expires: it is refreshed (logged at debug) and the new pair stored.
-    await t.ctx.db.updateTable('shopify_integrations').set({ access_token_expires_at: new Date(Date.now() - 1000) }).where('shop_domain', '=', OAUTH_SHOP).execute();
+    await t.ctx.db
+      .updateTable('shopify_integrations')
+      .set({ access_token_expires_at: new Date(Date.now() - 1000) })
+      .where('shop_domain', '=', OAUTH_SHOP)
+      .execute();
     const expired = await t.ctx.db.selectFrom('shopify_integrations').selectAll().where('shop_domain', '=', OAUTH_SHOP).executeTakeFirstOrThrow();
     await clientForIntegration(t.ctx, expired).testConnection();
     expect(mock.tokens.stats.refresh_token).to.equal(1);
@@ -183,11 +217,17 @@ describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth
 
     // 6. What tenants and the operator read afterwards; then a disconnect (it uses the token at Shopify).
     for (const [what, key, path] of [
-      ['status', tokenKey, '/api/shopify/status/'], ['status', oauthKey, '/api/shopify/status/'], ['sync logs', tokenKey, '/api/shopify/sync-logs/'],
-      ['products', tokenKey, '/api/shopify/products/?limit=250'], ['customers', oauthKey, '/api/shopify/customers/?limit=250'],
-      ['admin integrations', ADMIN_KEY, '/api/admin/integrations/'], ['admin api keys', ADMIN_KEY, '/api/admin/api-keys/'],
-      ['admin webhook stats', ADMIN_KEY, '/api/admin/webhooks/stats/'], ['admin dead letters', ADMIN_KEY, '/api/admin/webhooks/dead-letters/'],
-    ] as const) await record(what, call(t.url, 'GET', path, { key }));
+      ['status', tokenKey, '/api/shopify/status/'],
+      ['status', oauthKey, '/api/shopify/status/'],
+      ['sync logs', tokenKey, '/api/shopify/sync-logs/'],
+      ['products', tokenKey, '/api/shopify/products/?limit=250'],
+      ['customers', oauthKey, '/api/shopify/customers/?limit=250'],
+      ['admin integrations', ADMIN_KEY, '/api/admin/integrations/'],
+      ['admin api keys', ADMIN_KEY, '/api/admin/api-keys/'],
+      ['admin webhook stats', ADMIN_KEY, '/api/admin/webhooks/stats/'],
+      ['admin dead letters', ADMIN_KEY, '/api/admin/webhooks/dead-letters/'],
+    ] as const)
+      await record(what, call(t.url, 'GET', path, { key }));
     await record('sync trigger', call(t.url, 'POST', '/api/shopify/sync/', { key: oauthKey, body: {} }));
     await record('disconnect', call(t.url, 'DELETE', '/api/shopify/connect/', { key: tokenKey }));
   });
@@ -205,7 +245,7 @@ describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth
     expect(found(t.logs.text(), secrets)).to.deep.equal([]);
   });
 
-  it('when every answer of the scenario is read, then none carries a secret, except the key creation (once) and the state of the tenant\'s own initiate', () => {
+  it("when every answer of the scenario is read, then none carries a secret, except the key creation (once) and the state of the tenant's own initiate", () => {
     for (const { what, res } of responses) {
       const text = `${res.text}\n${JSON.stringify([...res.headers])}`;
       const allowed = what === 'create api key' ? Object.keys(secrets).filter((n) => n.startsWith('api key of')) : what === 'oauth initiate' ? ['oauth state'] : [];
@@ -231,8 +271,10 @@ describe('security: no secret in logs, responses, MySQL or Redis (connect, OAuth
       expect(key.startsWith(row.key_prefix) && row.key_prefix.length <= 10).to.equal(true);
     }
     // The tokens are there, encrypted: each decrypts to what Shopify issued.
-    const integrations = await t.ctx.db.selectFrom('shopify_integrations')
-      .select(['tenant_id', 'shop_domain', 'access_token_encrypted', 'webhook_secret_encrypted', 'refresh_token_encrypted', 'client_secret_encrypted']).execute();
+    const integrations = await t.ctx.db
+      .selectFrom('shopify_integrations')
+      .select(['tenant_id', 'shop_domain', 'access_token_encrypted', 'webhook_secret_encrypted', 'refresh_token_encrypted', 'client_secret_encrypted'])
+      .execute();
     const tokenRow = integrations.find((i) => i.shop_domain === TOKEN_SHOP)!;
     expect(openAccessToken(t.ctx.secrets, tokenRow)).to.equal(PASTED_TOKEN);
     expect(openWebhookSecret(t.ctx.secrets, { ...tokenRow, webhook_secret_encrypted: tokenRow.webhook_secret_encrypted! })).to.equal(STORE_SECRET);

@@ -36,7 +36,18 @@ async function seedTenant(t: TestContext, tenantId: TenantId, location: number):
   await seedRecords(t.ctx, owner, 'locations', locations);
   const runIds: number[] = [];
   for (const resource of RESOURCE_NAMES) {
-    runIds.push(await createSyncLog(t.ctx.db, { tenant_id: tenantId, integration_id: owner.integrationId, resource, trigger: 'manual', mode: 'full', status: 'succeeded', job_id: null, finished_at: new Date() }));
+    runIds.push(
+      await createSyncLog(t.ctx.db, {
+        tenant_id: tenantId,
+        integration_id: owner.integrationId,
+        resource,
+        trigger: 'manual',
+        mode: 'full',
+        status: 'succeeded',
+        job_id: null,
+        finished_at: new Date(),
+      }),
+    );
   }
   return {
     key: await t.keyFor(tenantId),
@@ -91,7 +102,7 @@ describe('security: tenant ids that differ only by letter case are different ten
     for (const r of rows) expect(r.collation, `${r.table}.${r.column}`).to.equal('utf8mb4_bin');
   });
 
-  it('when each key lists and retrieves records, then it sees exactly its own tenant\'s, never those of an id differing by case', async () => {
+  it("when each key lists and retrieves records, then it sees exactly its own tenant's, never those of an id differing by case", async () => {
     for (const id of TENANTS) {
       const mine = tenants[id];
       for (const resource of RESOURCE_NAMES) {
@@ -117,18 +128,24 @@ describe('security: tenant ids that differ only by letter case are different ten
     }
   });
 
-  it('when the operator lists keys by tenant_id=acme, then only acme\'s keys come back, not ACME\'s or Acme\'s', async () => {
+  it("when the operator lists keys by tenant_id=acme, then only acme's keys come back, not ACME's or Acme's", async () => {
     for (const id of TENANTS) {
       const res = await call(t.url, 'GET', `/api/admin/api-keys/?tenant_id=${id}`, { key: ADMIN_KEY });
       expect(res.status, res.text).to.equal(200);
-      expect(res.body.data.map((k: { tenant_id: string }) => k.tenant_id), id).to.deep.equal([id]);
+      expect(
+        res.body.data.map((k: { tenant_id: string }) => k.tenant_id),
+        id,
+      ).to.deep.equal([id]);
     }
   });
 
-  it('when ACME disconnects with purge, then acme\'s and Acme\'s stores and records stay whole', async () => {
+  it("when ACME disconnects with purge, then acme's and Acme's stores and records stay whole", async () => {
     const before = { acme: await storedCounts(t, 'acme'), Acme: await storedCounts(t, 'Acme') };
     const listed = await walk(t, tenants.acme.key, '/api/shopify/products/');
-    expect(Object.values(before.acme).every((n) => n > 0), JSON.stringify(before.acme)).to.equal(true);
+    expect(
+      Object.values(before.acme).every((n) => n > 0),
+      JSON.stringify(before.acme),
+    ).to.equal(true);
 
     const res = await call(t.url, 'DELETE', '/api/shopify/connect/?purge=true', { key: tenants.ACME.key });
     expect(res.status, res.text).to.equal(200);

@@ -38,7 +38,10 @@ describe('Shopify client against the mock Shopify', function () {
   // Each client gets its own limiter keys, so one test's requests never slow the next test down.
   let clients = 0;
   const clientFor = (mock: MockShopify, overrides: Partial<Deps> = {}, env: Record<string, string> = {}, shop = SHOP) =>
-    createShopifyClient({ redis, keys: redisKeys(`${prefix}:c${++clients}`), logger: silent, config: shopifyConfig(mock, env), ...overrides }, { shopDomain: shop, accessToken: mock.shop(shop).accessToken });
+    createShopifyClient(
+      { redis, keys: redisKeys(`${prefix}:c${++clients}`), logger: silent, config: shopifyConfig(mock, env), ...overrides },
+      { shopDomain: shop, accessToken: mock.shop(shop).accessToken },
+    );
 
   before(async () => {
     redis = createRedis(REDIS_URL);
@@ -189,7 +192,7 @@ describe('Shopify client against the mock Shopify', function () {
       expect(mock.shop(SHOP).stats.requests).to.equal(1);
     });
 
-    it('when Shopify answers 422 or 400, then ShopifyClientError is thrown at once with Shopify\'s errors', async () => {
+    it("when Shopify answers 422 or 400, then ShopifyClientError is thrown at once with Shopify's errors", async () => {
       const client = clientFor(mock);
       const unprocessable = await client.get('inventory_levels').catch((e: unknown) => e);
       expect(unprocessable).to.be.instanceOf(ShopifyClientError).and.include({ upstreamStatus: 422 });
@@ -245,7 +248,9 @@ describe('Shopify client against the mock Shopify', function () {
       expect(requests[0]).to.include({ method: 'GET', path: '/admin/api/2026-10/shop.json', status: 503, attempt: 0, shop: SHOP });
       expect(requests[1]).to.include({ status: 200, attempt: 1 });
       expect(requests[1]).to.have.property('durationMs').that.is.a('number');
-      expect(requests[1]).to.have.property('callLimit').that.matches(/^\d+\/40$/);
+      expect(requests[1])
+        .to.have.property('callLimit')
+        .that.matches(/^\d+\/40$/);
       expect(requests[2]).to.include({ path: '/admin/api/2026-10/products.json', query: 'limit=2', status: 200 });
     });
   });
@@ -263,7 +268,10 @@ describe('Shopify client against the mock Shopify', function () {
       expect(locations).to.have.length(60);
       const items = mock.shop(SHOP).catalog.inventoryItemCount;
       const seen = new Set<string>();
-      for await (const page of client.inventoryLevels(locations.map((l) => l.id), { limit: 100 })) {
+      for await (const page of client.inventoryLevels(
+        locations.map((l) => l.id),
+        { limit: 100 },
+      )) {
         for (const level of page.items) {
           const key = `${level.location_id}:${level.inventory_item_id}`;
           expect(seen.has(key)).to.equal(false);
@@ -278,7 +286,12 @@ describe('Shopify client against the mock Shopify', function () {
       const client = clientFor(mock, { rateLimit: false });
       const locations = await client.locations();
       const pages = [];
-      for await (const page of client.inventoryLevels(locations.map((l) => l.id), { limit: 250 }, { maxPages: 1 })) pages.push(page);
+      for await (const page of client.inventoryLevels(
+        locations.map((l) => l.id),
+        { limit: 250 },
+        { maxPages: 1 },
+      ))
+        pages.push(page);
       expect(pages).to.have.length(1);
       expect(pages[0]).to.include({ capReached: true });
     });
@@ -324,7 +337,14 @@ describe('Shopify client against the mock Shopify', function () {
     });
 
     it('when a merchant authorizes, then the callback verifies and the code buys a working token once', async () => {
-      const authorize = buildAuthorizeUrl({ apiBaseUrl: mock.baseUrlTemplate, shop: SHOP, clientId: 'app-key', scopes: ['read_products'], redirectUri: 'https://app.example/oauth/callback', state: 'nonce-1' });
+      const authorize = buildAuthorizeUrl({
+        apiBaseUrl: mock.baseUrlTemplate,
+        shop: SHOP,
+        clientId: 'app-key',
+        scopes: ['read_products'],
+        redirectUri: 'https://app.example/oauth/callback',
+        state: 'nonce-1',
+      });
       const redirect = await fetch(authorize, { redirect: 'manual' });
       expect(redirect.status).to.equal(302);
       const callback = new URL(redirect.headers.get('location') ?? '');
@@ -344,7 +364,7 @@ describe('Shopify client against the mock Shopify', function () {
       expect(again).to.be.instanceOf(ShopifyClientError).and.include({ upstreamStatus: 400 });
     });
 
-    it('when a product changes, then subscribers get a signed webhook with Shopify\'s headers (and duplicates keep the event id)', async () => {
+    it("when a product changes, then subscribers get a signed webhook with Shopify's headers (and duplicates keep the event id)", async () => {
       const shop = mock.shop(SHOP);
       const client = clientFor(mock, { rateLimit: false });
       const sub = await client.createWebhook('products/update', receiverUrl);
@@ -372,7 +392,7 @@ describe('Shopify client against the mock Shopify', function () {
       await client.deleteWebhook(sub.id);
     });
 
-    it('when deletes and compliance events are delivered to a URL, then payloads have Shopify\'s shapes', async () => {
+    it("when deletes and compliance events are delivered to a URL, then payloads have Shopify's shapes", async () => {
       const shop = mock.shop(SHOP);
       const customer = shop.catalog.customer(shop.catalog.customers.entries[0]?.id as number);
       const events = [
@@ -414,8 +434,15 @@ describe('Shopify client against the mock Shopify', function () {
       mock = await startMockShopify({ shops: [{ domain: SHOP, products: 1000, orders: 0, customers: 0 }], rateLimit: { bucketSize: 40, leakPerSecond: 2, scale: rate / 2 } });
       const child = fileURLToPath(new URL('../support/shopify-limiter-child.ts', import.meta.url));
       const env = {
-        ...process.env, MOCK_BASE_URL: mock.baseUrlTemplate, SHOP, TOKEN: mock.shop(SHOP).accessToken, REDIS_URL, KEY_PREFIX: `${prefix}:twoproc`,
-        RATE: String(rate), BUCKET: '40', PAGE_LIMIT: '10',
+        ...process.env,
+        MOCK_BASE_URL: mock.baseUrlTemplate,
+        SHOP,
+        TOKEN: mock.shop(SHOP).accessToken,
+        REDIS_URL,
+        KEY_PREFIX: `${prefix}:twoproc`,
+        RATE: String(rate),
+        BUCKET: '40',
+        PAGE_LIMIT: '10',
       };
       const procs = [0, 1].map(() => spawn(process.execPath, ['--import', 'tsx', child], { env, stdio: ['pipe', 'pipe', 'inherit'] }));
       const outputs = procs.map((p) => {

@@ -19,7 +19,12 @@ describe('sync API, queue and scheduler', function () {
   let integration: Integration;
 
   before(async () => {
-    t = await startSyncTestContext({ shops: [{ domain: SHOP, products: 60, orders: 5, customers: 5 }, { domain: OTHER, products: 5 }] });
+    t = await startSyncTestContext({
+      shops: [
+        { domain: SHOP, products: 60, orders: 5, customers: 5 },
+        { domain: OTHER, products: 5 },
+      ],
+    });
     integration = await t.connect('tenant-api', SHOP);
     key = await t.keyFor('tenant-api');
   });
@@ -36,7 +41,9 @@ describe('sync API, queue and scheduler', function () {
       expect(res.status, res.text).to.equal(202);
       expect(res.body.mode).to.equal('incremental');
       expect(res.body.links).to.deep.equal({ sync_logs: '/api/shopify/sync-logs/' });
-      expect(res.body.jobs.map(({ run_id: _runId, ...job }: { run_id: number }) => job)).to.have.deep.members((['products', 'orders', 'customers', 'inventory', 'locations'] as const).map((r) => ({ resource: r, job_id: integrationSyncJobId(t.ctx, integration.id, r), state: 'queued' })));
+      expect(res.body.jobs.map(({ run_id: _runId, ...job }: { run_id: number }) => job)).to.have.deep.members(
+        (['products', 'orders', 'customers', 'inventory', 'locations'] as const).map((r) => ({ resource: r, job_id: integrationSyncJobId(t.ctx, integration.id, r), state: 'queued' })),
+      );
       // Each job names its own run: the queued sync log that will record it.
       const runIds = res.body.jobs.map((j: { run_id: number }) => j.run_id);
       expect(new Set(runIds).size).to.equal(runIds.length);
@@ -72,7 +79,10 @@ describe('sync API, queue and scheduler', function () {
     it('when a full sync is asked while an incremental one waits, then the waiting job becomes full', async () => {
       const waiting = await call(t.url, 'POST', '/api/shopify/sync/', { key, body: { resources: ['orders'] } });
       const res = await call(t.url, 'POST', '/api/shopify/sync/', { key, body: { resources: ['orders'], mode: 'full' } });
-      expect(res.body).to.deep.include({ mode: 'full', jobs: [{ resource: 'orders', run_id: waiting.body.jobs[0].run_id, job_id: integrationSyncJobId(t.ctx, integration.id, 'orders'), state: 'already_queued' }] });
+      expect(res.body).to.deep.include({
+        mode: 'full',
+        jobs: [{ resource: 'orders', run_id: waiting.body.jobs[0].run_id, job_id: integrationSyncJobId(t.ctx, integration.id, 'orders'), state: 'already_queued' }],
+      });
       expect((await syncQueue(t.ctx).getJob(integrationSyncJobId(t.ctx, integration.id, 'orders')))?.data.mode).to.equal('full');
     });
 
@@ -166,7 +176,17 @@ describe('sync API, queue and scheduler', function () {
       otherKey = await t.keyFor('tenant-logs-other');
       const base = { tenant_id: 'tenant-api', integration_id: integration.id, trigger: 'manual', mode: 'incremental', job_id: null };
       for (let i = 0; i < 7; i++) {
-        await createSyncLog(t.ctx.db, { ...base, resource: i % 2 ? 'orders' : 'products', status: i === 3 ? 'failed' : 'succeeded', pages: i, records_fetched: i * 250, records_written: i, started_at: new Date(Date.UTC(2026, 0, 1, 0, i)), finished_at: new Date(Date.UTC(2026, 0, 1, 0, i, 30)), error: i === 3 ? 'boom' : null });
+        await createSyncLog(t.ctx.db, {
+          ...base,
+          resource: i % 2 ? 'orders' : 'products',
+          status: i === 3 ? 'failed' : 'succeeded',
+          pages: i,
+          records_fetched: i * 250,
+          records_written: i,
+          started_at: new Date(Date.UTC(2026, 0, 1, 0, i)),
+          finished_at: new Date(Date.UTC(2026, 0, 1, 0, i, 30)),
+          error: i === 3 ? 'boom' : null,
+        });
       }
       await createSyncLog(t.ctx.db, { ...base, tenant_id: 'tenant-logs-other', integration_id: other.id, resource: 'products', status: 'succeeded' });
     });
@@ -233,7 +253,13 @@ describe('sync API, queue and scheduler', function () {
       await registerSyncSchedulers(ctx);
       const queue = fanOutQueue(t.ctx);
       const schedulers = await queue.getJobSchedulers();
-      expect(schedulers.map((s) => [s.key, s.every]).sort()).to.deep.equal([[schedulerId('inventory'), 1_800_000], [schedulerId('orders'), 900_000], [schedulerId('products'), 3_600_000]].sort());
+      expect(schedulers.map((s) => [s.key, s.every]).sort()).to.deep.equal(
+        [
+          [schedulerId('inventory'), 1_800_000],
+          [schedulerId('orders'), 900_000],
+          [schedulerId('products'), 3_600_000],
+        ].sort(),
+      );
       // Re-registering does not pile up ticks: one pending fan-out job per scheduler.
       expect(await queue.count()).to.equal(3);
       await registerSyncSchedulers(t.ctx); // the test configuration: every interval 0

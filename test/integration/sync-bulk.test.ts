@@ -48,7 +48,13 @@ describe('full syncs as bulk operations', function () {
 
   before(async () => {
     t = await startSyncTestContext(
-      { apiSecret: SECRET, shops: [{ domain: SHOP, products: 60, orders: 40, customers: 25, locations: 3 }, { domain: OLD_VERSION_SHOP, products: 8, customers: 4, locations: 1 }] },
+      {
+        apiSecret: SECRET,
+        shops: [
+          { domain: SHOP, products: 60, orders: 40, customers: 25, locations: 3 },
+          { domain: OLD_VERSION_SHOP, products: 8, customers: 4, locations: 1 },
+        ],
+      },
       { SHOPIFY_API_SECRET: SECRET, SYNC_FULL_VIA_BULK: 'true' },
     );
     integrationId = (await t.connect(TENANT, SHOP)).id;
@@ -102,7 +108,10 @@ describe('full syncs as bulk operations', function () {
     await s.bulk.settled(operation!.id);
     // The file is written; the store changes after its snapshot and the webhook is applied first.
     const product = s.catalog.products.entries[12]!;
-    const kept = s.catalog.product(product.id)!.variants.slice(0, 1).map((v) => ({ id: v.id }));
+    const kept = s.catalog
+      .product(product.id)!
+      .variants.slice(0, 1)
+      .map((v) => ({ id: v.id }));
     const stopConsumers = await runConsumers(t);
     try {
       await deliverInOrder(s, `${t.url}${WEBHOOK_PATH}`, [s.updateProduct(product.id, { title: 'Newer than the file', variants: kept as never })]);

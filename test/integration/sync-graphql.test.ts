@@ -45,7 +45,12 @@ describe('syncs and webhook subscriptions over GraphQL (mock Shopify, MariaDB, R
     const productId = shop.catalog.products.entries[0]!.id;
     const base = shop.catalog.products.record(shop.catalog.products.entries[0]!);
     const variants: ShopifyVariant[] = Array.from({ length: 300 }, (_, n) => ({
-      ...base.variants[0]!, id: 70_000_000_000_000 + shop.index * 1000 + n, title: `Size ${n + 1}`, sku: `WIDE-${n + 1}`, position: n + 1, inventory_item_id: 71_000_000_000_000 + shop.index * 1000 + n,
+      ...base.variants[0]!,
+      id: 70_000_000_000_000 + shop.index * 1000 + n,
+      title: `Size ${n + 1}`,
+      sku: `WIDE-${n + 1}`,
+      position: n + 1,
+      inventory_item_id: 71_000_000_000_000 + shop.index * 1000 + n,
     }));
     shop.updateProduct(productId, { variants });
     return productId;
@@ -54,7 +59,11 @@ describe('syncs and webhook subscriptions over GraphQL (mock Shopify, MariaDB, R
   it('when the schema package holds every supported version, then the webhook subscription documents are valid in each', () => {
     for (const version of ['2025-10', '2026-01', '2026-04', '2026-07', '2026-10']) {
       const schema = loadAdminSchema(version);
-      for (const [name, document] of Object.entries(WEBHOOK_DOCUMENTS)) expect(validate(schema, parse(document)).map((e) => e.message), `${name} ${version}`).to.deep.equal([]);
+      for (const [name, document] of Object.entries(WEBHOOK_DOCUMENTS))
+        expect(
+          validate(schema, parse(document)).map((e) => e.message),
+          `${name} ${version}`,
+        ).to.deep.equal([]);
     }
   });
 
@@ -135,7 +144,10 @@ describe('syncs and webhook subscriptions over GraphQL (mock Shopify, MariaDB, R
     it('when SHOPIFY_SYNC_API=rest, then subscriptions go through webhooks.json instead', async () => {
       const shop = t.mock.shop(HOOKS_REST);
       const config = withSyncApi(t.ctx, 'rest').config;
-      const client = createShopifyClient({ redis: t.ctx.redis, keys: t.ctx.keys, logger: t.ctx.logger, config: config.shopify, rateLimit: false }, { shopDomain: HOOKS_REST, accessToken: shop.accessToken });
+      const client = createShopifyClient(
+        { redis: t.ctx.redis, keys: t.ctx.keys, logger: t.ctx.logger, config: config.shopify, rateLimit: false },
+        { shopDomain: HOOKS_REST, accessToken: shop.accessToken },
+      );
       const result = await registerWebhooks(client, config, t.ctx.logger);
       expect(result.failed).to.deep.equal([]);
       expect(shop.stats.byEndpoint['POST webhooks']).to.equal(result.created.length);
@@ -146,7 +158,7 @@ describe('syncs and webhook subscriptions over GraphQL (mock Shopify, MariaDB, R
   describe('faults on the GraphQL route', () => {
     it('when the mock answers 5xx, drops connections, is slow and answers 429, then GraphQL pages are retried and the sync converges', async () => {
       const shop = t.mock.shop(WIDE);
-      const integration = (await t.ctx.db.selectFrom('shopify_integrations').selectAll().where('shop_domain', '=', WIDE).executeTakeFirstOrThrow());
+      const integration = await t.ctx.db.selectFrom('shopify_integrations').selectAll().where('shop_domain', '=', WIDE).executeTakeFirstOrThrow();
       shop.resetStats();
       shop.setFaults({ failNext: 2, dropNext: 1, throttleNext: 2, throttleRetryAfter: '0.05', latencyMs: 20 });
       const result = await runSync(t.ctx, { integrationId: integration.id, resource: 'customers', mode: 'full', trigger: 'manual', jobId: null });

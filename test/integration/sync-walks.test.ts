@@ -17,8 +17,22 @@ const CAP = 2;
 const PAGE = 10;
 const STORE = 3 * CAP * PAGE + 7;
 
-interface ApiProduct { id: number; title: string; updated_at: string; deleted_at: string | null }
-interface ApiSyncLog { id: number; mode: string; status: string; pages: number; records_fetched: number; records_deleted: number; page_cap_reached: boolean; resumes_from: string | null }
+interface ApiProduct {
+  id: number;
+  title: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+interface ApiSyncLog {
+  id: number;
+  mode: string;
+  status: string;
+  pages: number;
+  records_fetched: number;
+  records_deleted: number;
+  page_cap_reached: boolean;
+  resumes_from: string | null;
+}
 
 /**
  * Stores larger than one run's page cap (SYNC_MAX_PAGES) converge: a capped run saves where its walk
@@ -29,13 +43,16 @@ describe('sync walks across runs (page cap, mock Shopify, MariaDB)', function ()
   let t: SyncTestContext;
 
   before(async () => {
-    t = await startSyncTestContext({
-      shops: [
-        { domain: LARGE, products: STORE },
-        { domain: CHANGING, products: 30 },
-        { domain: STOCKED, products: 2, locations: 55 },
-      ],
-    }, { SYNC_MAX_PAGES: String(CAP), SYNC_PAGE_SIZE: String(PAGE), SYNC_OVERLAP_SECONDS: '0' });
+    t = await startSyncTestContext(
+      {
+        shops: [
+          { domain: LARGE, products: STORE },
+          { domain: CHANGING, products: 30 },
+          { domain: STOCKED, products: 2, locations: 55 },
+        ],
+      },
+      { SYNC_MAX_PAGES: String(CAP), SYNC_PAGE_SIZE: String(PAGE), SYNC_OVERLAP_SECONDS: '0' },
+    );
   });
   after(async () => t?.close());
 
@@ -72,10 +89,12 @@ describe('sync walks across runs (page cap, mock Shopify, MariaDB)', function ()
   /** The mock's live products as the API should show them. */
   function mockProducts(domain: string) {
     const c = t.mock.shop(domain).catalog;
-    return c.products.entries.filter((e) => !e.deleted).map((e) => {
-      const p = c.products.record(e);
-      return { id: p.id, title: p.title, updated_at: new Date(p.updated_at).toISOString(), deleted_at: null };
-    });
+    return c.products.entries
+      .filter((e) => !e.deleted)
+      .map((e) => {
+        const p = c.products.record(e);
+        return { id: p.id, title: p.title, updated_at: new Date(p.updated_at).toISOString(), deleted_at: null };
+      });
   }
 
   const live = (products: ApiProduct[]) => products.filter((p) => p.deleted_at === null).map(({ id, title, updated_at, deleted_at }) => ({ id, title, updated_at, deleted_at }));
@@ -131,8 +150,8 @@ describe('sync walks across runs (page cap, mock Shopify, MariaDB)', function ()
       expect(logs[3]!.resumes_from).to.equal(null);
     });
 
-    it('when a product past the first run\'s cap is deleted at Shopify, then it is marked deleted only after the walk completes', async () => {
-      const integration = (await t.ctx.db.selectFrom('shopify_integrations').select('id').where('tenant_id', '=', 'tenant-large').executeTakeFirstOrThrow());
+    it("when a product past the first run's cap is deleted at Shopify, then it is marked deleted only after the walk completes", async () => {
+      const integration = await t.ctx.db.selectFrom('shopify_integrations').select('id').where('tenant_id', '=', 'tenant-large').executeTakeFirstOrThrow();
       const key = await t.keyFor('tenant-large');
       const shop = t.mock.shop(LARGE);
       const pastCap = shop.catalog.products.entries[45]!.id;
@@ -156,7 +175,7 @@ describe('sync walks across runs (page cap, mock Shopify, MariaDB)', function ()
     });
 
     it('when an incremental run is asked while a full walk is unfinished, then it continues the full walk', async () => {
-      const integration = (await t.ctx.db.selectFrom('shopify_integrations').select('id').where('tenant_id', '=', 'tenant-large').executeTakeFirstOrThrow());
+      const integration = await t.ctx.db.selectFrom('shopify_integrations').select('id').where('tenant_id', '=', 'tenant-large').executeTakeFirstOrThrow();
       const first = succeeded(await sync(integration.id, 'products', 'full'));
       expect(first).to.deep.include({ walkComplete: false });
       const next = succeeded(await sync(integration.id, 'products', 'incremental'));
@@ -213,7 +232,7 @@ describe('sync walks across runs (page cap, mock Shopify, MariaDB)', function ()
       expect(second.counts).to.include({ pages: 3, records_fetched: 25 * items, records_deleted: 0 });
       const res = await call(t.url, 'GET', '/api/shopify/inventory/?limit=250', { key: await t.keyFor('tenant-stocked') });
       const rows = [...res.body.data];
-      for (let cursor = res.body.next_cursor; cursor; ) {
+      for (let cursor = res.body.next_cursor; cursor;) {
         const more = await call(t.url, 'GET', `/api/shopify/inventory/?limit=250&cursor=${cursor}`, { key: await t.keyFor('tenant-stocked') });
         rows.push(...more.body.data);
         cursor = more.body.next_cursor;

@@ -25,7 +25,11 @@ describe('sync workers: two processes, shutdown, schedules', function () {
       {
         shops: [
           {
-            domain: LIMITED, products: 500, orders: 1000, customers: 3000, locations: 1,
+            domain: LIMITED,
+            products: 500,
+            orders: 1000,
+            customers: 3000,
+            locations: 1,
             rateLimit: { enabled: true, bucketSize: 10, leakPerSecond: 2, scale: 5 },
             // Shopify Standard's points bucket (2,000, 100/s) at 50× speed.
             graphqlRateLimit: { enabled: true, maximumAvailable: GRAPHQL_BUCKET, restoreRate: 100, scale: GRAPHQL_SCALE },
@@ -86,12 +90,19 @@ describe('sync workers: two processes, shutdown, schedules', function () {
     shop.setFaults({ latencyMs: 0 });
     await t.startWorker();
     const runs = await t.waitForRuns(integration.id, 2);
-    expect(runs.map((r) => [r.status, r.error])).to.deep.equal([["failed", runs[0]?.error], ["succeeded", null]]);
+    expect(runs.map((r) => [r.status, r.error])).to.deep.equal([
+      ['failed', runs[0]?.error],
+      ['succeeded', null],
+    ]);
     // The second run continues the walk where the interrupted one stopped (its pages saved their position).
     expect(runs[1]).to.include({ mode: 'full', resumes_from: null });
     expect(runs[0]!.records_fetched).to.be.at.least(3 * recordsPerPage(t.config.shopify.syncApi, 'products', t.config.sync.pageSize));
     expect(runs[0]!.records_fetched + runs[1]!.records_fetched).to.equal(3000);
-    const { n } = await t.ctx.db.selectFrom('shopify_products').select((s) => s.fn.countAll<number>().as('n')).where('integration_id', '=', integration.id).executeTakeFirstOrThrow();
+    const { n } = await t.ctx.db
+      .selectFrom('shopify_products')
+      .select((s) => s.fn.countAll<number>().as('n'))
+      .where('integration_id', '=', integration.id)
+      .executeTakeFirstOrThrow();
     expect(Number(n)).to.equal(3000);
   });
 

@@ -77,9 +77,23 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
 
       const runs = await t.runsOf(integration.id);
       const byResource = Object.fromEntries(runs.map((r) => [r.resource, r]));
-      for (const [resource, total] of [['products', 3000], ['orders', 2000], ['customers', 1000]] as const) {
+      for (const [resource, total] of [
+        ['products', 3000],
+        ['orders', 2000],
+        ['customers', 1000],
+      ] as const) {
         const pages = pagesFor(t.config.shopify.syncApi, resource, total);
-        expect(byResource[resource], resource).to.include({ status: 'succeeded', mode: 'full', trigger: 'manual', pages, records_fetched: total, records_written: total, records_deleted: 0, page_cap_reached: 0, error: null });
+        expect(byResource[resource], resource).to.include({
+          status: 'succeeded',
+          mode: 'full',
+          trigger: 'manual',
+          pages,
+          records_fetched: total,
+          records_written: total,
+          records_deleted: 0,
+          page_cap_reached: 0,
+          error: null,
+        });
         expect(byResource[resource]?.finished_at).to.be.instanceOf(Date);
       }
       const after = await integrationRow(t, integration.id);
@@ -105,16 +119,25 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
         const res = await call(t.url, 'GET', `/api/shopify/products/${p.id}/`, { key });
         expect(res.status, res.text).to.equal(200);
         expect(res.body).to.include({ title: p.title, handle: p.handle, vendor: p.vendor, product_type: p.product_type, status: p.status, tags: p.tags, updated_at: iso(p.updated_at) });
-        expect(res.body.variants.map((v: { id: number; sku: string; price: string; position: number }) => [v.id, v.sku, v.price, v.position]))
-          .to.deep.equal(p.variants.map((v) => [v.id, v.sku, v.price, v.position]));
+        expect(res.body.variants.map((v: { id: number; sku: string; price: string; position: number }) => [v.id, v.sku, v.price, v.position])).to.deep.equal(
+          p.variants.map((v) => [v.id, v.sku, v.price, v.position]),
+        );
       }
       for (const entry of c.orders.entries.filter((_, i) => i % 97 === 0)) {
         const o: ShopifyOrder = c.orders.record(entry);
         const res = await call(t.url, 'GET', `/api/shopify/orders/${o.id}/`, { key });
         expect(res.status, res.text).to.equal(200);
-        expect(res.body).to.include({ name: o.name, total_price: o.total_price, currency: o.currency, financial_status: o.financial_status, cancelled_at: iso(o.cancelled_at), closed_at: iso(o.closed_at) });
-        expect(res.body.line_items.map((li: { id: number; quantity: number; price: string }) => [li.id, li.quantity, li.price]))
-          .to.deep.equal(o.line_items.map((li) => [li.id, li.quantity, li.price]));
+        expect(res.body).to.include({
+          name: o.name,
+          total_price: o.total_price,
+          currency: o.currency,
+          financial_status: o.financial_status,
+          cancelled_at: iso(o.cancelled_at),
+          closed_at: iso(o.closed_at),
+        });
+        expect(res.body.line_items.map((li: { id: number; quantity: number; price: string }) => [li.id, li.quantity, li.price])).to.deep.equal(
+          o.line_items.map((li) => [li.id, li.quantity, li.price]),
+        );
       }
       const customer = c.customers.record(c.customers.entries[500]!);
       const res = await call(t.url, 'GET', `/api/shopify/customers/${customer.id}/`, { key });
@@ -132,7 +155,9 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
       await enqueueSyncs(t.ctx, integration, { resources: ['products', 'orders', 'customers'], mode: 'incremental', trigger: 'manual' });
       const runs = (await t.waitForRuns(integration.id, before + 3)).slice(before);
       expect(runs.map((r) => [r.resource, r.mode, r.status, r.records_written])).to.have.deep.members([
-        ['products', 'incremental', 'succeeded', 20], ['orders', 'incremental', 'succeeded', 20], ['customers', 'incremental', 'succeeded', 10],
+        ['products', 'incremental', 'succeeded', 20],
+        ['orders', 'incremental', 'succeeded', 20],
+        ['customers', 'incremental', 'succeeded', 10],
       ]);
       expect(runs.reduce((n, r) => n + r.records_written, 0)).to.equal(50);
       // Incremental: only the overlap window and the changes were read, not the store.
@@ -209,13 +234,17 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
       shop.setFaults({ errorRate: 0.25 });
       // Once a page is written: a burst longer than the client's 3 retries fails the attempt; the job retries.
       let burst = false;
-      const watcher = eventually(async () => {
-        if (!burst && (await countRows(t, 'shopify_products', integration.id)) > 0) {
-          burst = true;
-          shop.setFaults({ failNext: 6 });
-        }
-        return burst;
-      }, 10_000, 'the first written page');
+      const watcher = eventually(
+        async () => {
+          if (!burst && (await countRows(t, 'shopify_products', integration.id)) > 0) {
+            burst = true;
+            shop.setFaults({ failNext: 6 });
+          }
+          return burst;
+        },
+        10_000,
+        'the first written page',
+      );
       await enqueueSyncs(t.ctx, integration, { resources: ['products'], mode: 'full', trigger: 'manual' });
       await watcher;
       await eventually(async () => (await t.runsOf(integration.id)).some((r) => r.status === 'succeeded'), 20_000, 'a successful run');
@@ -271,7 +300,10 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
       expect(deleted.map((r) => r.id)).to.deep.equal([recent.id]);
     });
 
-    for (const [api, domain] of [['graphql', CAPPED], ['rest', CAPPED_REST]] as const) {
+    for (const [api, domain] of [
+      ['graphql', CAPPED],
+      ['rest', CAPPED_REST],
+    ] as const) {
       it(`when the page cap stops a ${api} walk, then the log says where it resumes, nothing is marked deleted until the next run completes the walk, and the cursor moves ${api === 'graphql' ? 'with each page' : 'only then'}`, async () => {
         const tenant = `tenant-capped-${api}`;
         const integration = await t.connect(tenant, domain);
@@ -302,7 +334,13 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
 
         const rest = 600 - 2 * perPage;
         const remainingPages = Math.ceil(rest / perPage);
-        const more = await runSync(withSyncApi({ ...capped, config: { ...capped.config, sync: { ...capped.config.sync, maxPages: remainingPages } } }, api), { integrationId: integration.id, resource: 'products', mode: 'full', trigger: 'manual', jobId: null });
+        const more = await runSync(withSyncApi({ ...capped, config: { ...capped.config, sync: { ...capped.config.sync, maxPages: remainingPages } } }, api), {
+          integrationId: integration.id,
+          resource: 'products',
+          mode: 'full',
+          trigger: 'manual',
+          jobId: null,
+        });
         expect(more).to.deep.include({ status: 'succeeded', pageCapReached: false, walkComplete: true, resumesFrom: null });
         expect(more.status === 'succeeded' && more.counts).to.include({ pages: remainingPages, records_fetched: rest, records_deleted: 1 });
         expect(await countRows(t, 'shopify_products', integration.id, sql`deleted_at IS NULL`)).to.equal(600);
@@ -314,30 +352,32 @@ describe('sync engine (mock Shopify over HTTP, MariaDB, Redis, BullMQ)', functio
   });
 
   describe('inventory', () => {
-    for (const [api, domain] of [['graphql', STOCK], ['rest', STOCK_REST]] as [SyncApi, string][]) {
-    it(`when a store has 55 locations, then levels are read per location (${api === 'rest' ? 'REST: in chunks of 50 location ids' : 'GraphQL: location by location'}) and all land`, async () => {
-      const shop = t.mock.shop(domain);
-      const integration = await t.connect(`tenant-stock-${api}`, domain);
-      const ctx = withSyncApi(t.ctx, api);
-      const result = await runSync(ctx, { integrationId: integration.id, resource: 'inventory', mode: 'full', trigger: 'manual', jobId: null });
-      const items = shop.catalog.inventoryItemCount;
-      expect(result).to.include({ status: 'succeeded' });
-      expect(await countRows(t, 'shopify_inventory_levels', integration.id)).to.equal(items * 55);
-      // REST: two chunks of location ids; GraphQL: the locations, then one query per location.
-      const calls = listRequests(shop, api, 'GET inventory_levels');
-      expect(calls).to.be.at.least(api === 'rest' ? 2 : 56);
-      const item = shop.catalog.itemAt(3);
-      const location = shop.catalog.locations.entries[52]!.id;
-      const expected = shop.catalog.level(location, item.id, item.createdMs).available;
-      const row = await t.ctx.db.selectFrom('shopify_inventory_levels').select('available')
-        .where('inventory_item_id', '=', item.id).where('location_id', '=', location).executeTakeFirstOrThrow();
-      expect(row.available).to.equal(expected);
+    for (const [api, domain] of [
+      ['graphql', STOCK],
+      ['rest', STOCK_REST],
+    ] as [SyncApi, string][]) {
+      it(`when a store has 55 locations, then levels are read per location (${api === 'rest' ? 'REST: in chunks of 50 location ids' : 'GraphQL: location by location'}) and all land`, async () => {
+        const shop = t.mock.shop(domain);
+        const integration = await t.connect(`tenant-stock-${api}`, domain);
+        const ctx = withSyncApi(t.ctx, api);
+        const result = await runSync(ctx, { integrationId: integration.id, resource: 'inventory', mode: 'full', trigger: 'manual', jobId: null });
+        const items = shop.catalog.inventoryItemCount;
+        expect(result).to.include({ status: 'succeeded' });
+        expect(await countRows(t, 'shopify_inventory_levels', integration.id)).to.equal(items * 55);
+        // REST: two chunks of location ids; GraphQL: the locations, then one query per location.
+        const calls = listRequests(shop, api, 'GET inventory_levels');
+        expect(calls).to.be.at.least(api === 'rest' ? 2 : 56);
+        const item = shop.catalog.itemAt(3);
+        const location = shop.catalog.locations.entries[52]!.id;
+        const expected = shop.catalog.level(location, item.id, item.createdMs).available;
+        const row = await t.ctx.db.selectFrom('shopify_inventory_levels').select('available').where('inventory_item_id', '=', item.id).where('location_id', '=', location).executeTakeFirstOrThrow();
+        expect(row.available).to.equal(expected);
 
-      shop.setInventoryLevel(item.id, location, 999);
-      const next = await runSync(ctx, { integrationId: integration.id, resource: 'inventory', mode: 'incremental', trigger: 'manual', jobId: null });
-      expect(next).to.deep.include({ status: 'succeeded', mode: 'incremental' });
-      expect(next.status === 'succeeded' && next.counts.records_written).to.equal(1);
-    });
+        shop.setInventoryLevel(item.id, location, 999);
+        const next = await runSync(ctx, { integrationId: integration.id, resource: 'inventory', mode: 'incremental', trigger: 'manual', jobId: null });
+        expect(next).to.deep.include({ status: 'succeeded', mode: 'incremental' });
+        expect(next.status === 'succeeded' && next.counts.records_written).to.equal(1);
+      });
     }
   });
 });

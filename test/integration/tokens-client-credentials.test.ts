@@ -9,7 +9,7 @@ const OWN_SHOP = 'own-org.myshopify.com';
 const FOREIGN_SHOP = 'foreign-org.myshopify.com';
 const OWN_APP = { clientId: 'merchant-app-client-id-41c2', clientSecret: 'merchant-app-secret-9d0e77b1', shops: [OWN_SHOP] };
 
-describe('client-credentials connect (the merchant\'s own Dev Dashboard app)', function () {
+describe("client-credentials connect (the merchant's own Dev Dashboard app)", function () {
   this.timeout(60_000);
   let t: SyncTestContext;
   let key: string;
@@ -17,7 +17,10 @@ describe('client-credentials connect (the merchant\'s own Dev Dashboard app)', f
   before(async () => {
     t = await startSyncTestContext(
       {
-        shops: [{ domain: OWN_SHOP, accessToken: [], products: 6, orders: 2, customers: 2 }, { domain: FOREIGN_SHOP, accessToken: [], products: 1 }],
+        shops: [
+          { domain: OWN_SHOP, accessToken: [], products: 6, orders: 2, customers: 2 },
+          { domain: FOREIGN_SHOP, accessToken: [], products: 1 },
+        ],
         rateLimit: { enabled: false },
         ownApps: [OWN_APP],
         tokenLifetimes: { clientCredentialsSeconds: 2 },
@@ -31,7 +34,7 @@ describe('client-credentials connect (the merchant\'s own Dev Dashboard app)', f
   const rows = () => t.ctx.db.selectFrom('shopify_integrations').selectAll().execute();
   const connect = (body: Record<string, string>) => call(t.url, 'POST', '/api/shopify/connect/', { key, body });
 
-  it('when the store is not of the app\'s organization, then 422 shopify-shop-not-permitted and nothing is saved', async () => {
+  it("when the store is not of the app's organization, then 422 shopify-shop-not-permitted and nothing is saved", async () => {
     const res = await connect({ shop_domain: FOREIGN_SHOP, client_id: OWN_APP.clientId, client_secret: OWN_APP.clientSecret });
     expectProblem(res, 422);
     expect(res.body.type).to.match(/shopify-shop-not-permitted$/);
@@ -53,7 +56,7 @@ describe('client-credentials connect (the merchant\'s own Dev Dashboard app)', f
     expect(await rows()).to.deep.equal([]);
   });
 
-  it('when the credentials are the store\'s own app\'s, then 201: a 24-hour-style token minted, the secret sealed, status says client_credentials and expiring', async () => {
+  it("when the credentials are the store's own app's, then 201: a 24-hour-style token minted, the secret sealed, status says client_credentials and expiring", async () => {
     const res = await connect({ shop_domain: OWN_SHOP, client_id: OWN_APP.clientId, client_secret: OWN_APP.clientSecret });
     expect(res.status, res.text).to.equal(201);
     expect(res.text).not.to.include(OWN_APP.clientSecret);
@@ -80,7 +83,7 @@ describe('client-credentials connect (the merchant\'s own Dev Dashboard app)', f
     expect(t.mock.shop(OWN_SHOP).acceptsToken(now.access)).to.equal(true);
   });
 
-  it('when a webhook of that store is signed with the app\'s client secret, then it is accepted; signed with our app secret, then 401', async () => {
+  it("when a webhook of that store is signed with the app's client secret, then it is accepted; signed with our app secret, then 401", async () => {
     const event = t.mock.shop(OWN_SHOP).createProduct();
     expect(await attemptDelivery(`${t.url}/api/shopify/webhook/`, event, OWN_SHOP, OWN_APP.clientSecret, 'cc-1')).to.equal(200);
     expect(await attemptDelivery(`${t.url}/api/shopify/webhook/`, event, OWN_SHOP, t.config.shopify.apiSecret, 'cc-2')).to.equal(401);

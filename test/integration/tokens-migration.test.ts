@@ -29,17 +29,24 @@ describe('migration of non-expiring OAuth tokens (Shopify invalidates them on 20
   const ids: number[] = [];
 
   before(async () => {
-    t = await startSyncTestContext({
-      shops: Array.from({ length: STORES }, (_, i) => ({ domain: shopName(i), products: 1, orders: 1, customers: 1, locations: 1 })),
-      rateLimit: { enabled: false },
-    }, { ...APP, LOG_LEVEL: 'info' });
+    t = await startSyncTestContext(
+      {
+        shops: Array.from({ length: STORES }, (_, i) => ({ domain: shopName(i), products: 1, orders: 1, customers: 1, locations: 1 })),
+        rateLimit: { enabled: false },
+      },
+      { ...APP, LOG_LEVEL: 'info' },
+    );
     // Stores installed through OAuth before expiring tokens: each holds its shop's non-expiring token.
     for (let i = 0; i < STORES; i++) {
       const shop = shopName(i);
-      ids.push((await t.connect(`tenant-legacy-${i}`, shop, {
-        install_method: 'oauth',
-        access_token_encrypted: sealAccessToken(t.ctx.secrets, { tenant_id: `tenant-legacy-${i}`, shop_domain: shop }, defaultToken(shop)),
-      })).id);
+      ids.push(
+        (
+          await t.connect(`tenant-legacy-${i}`, shop, {
+            install_method: 'oauth',
+            access_token_encrypted: sealAccessToken(t.ctx.secrets, { tenant_id: `tenant-legacy-${i}`, shop_domain: shop }, defaultToken(shop)),
+          })
+        ).id,
+      );
     }
   });
   after(async () => {

@@ -67,9 +67,16 @@ describe('expiring OAuth tokens: install, refresh, one renewal across processes'
     let integrationId: number;
     const children: RenewalChild[] = [];
     before(async () => {
-      t = await startSyncTestContext({ shops: [{ domain: SHOP, accessToken: [], products: 2, orders: 1, customers: 1 }], rateLimit: { enabled: false }, tokenLifetimes: { accessSeconds: 2 } }, {
-        ...APP, SHOPIFY_TOKEN_REFRESH_MARGIN_SECONDS: '0.5', SHOPIFY_TOKEN_REFRESH_LOCK_MS: '1500', SHOPIFY_MAX_REQUESTS_PER_SECOND: '1000', SHOPIFY_BUCKET_SIZE: '1000',
-      });
+      t = await startSyncTestContext(
+        { shops: [{ domain: SHOP, accessToken: [], products: 2, orders: 1, customers: 1 }], rateLimit: { enabled: false }, tokenLifetimes: { accessSeconds: 2 } },
+        {
+          ...APP,
+          SHOPIFY_TOKEN_REFRESH_MARGIN_SECONDS: '0.5',
+          SHOPIFY_TOKEN_REFRESH_LOCK_MS: '1500',
+          SHOPIFY_MAX_REQUESTS_PER_SECOND: '1000',
+          SHOPIFY_BUCKET_SIZE: '1000',
+        },
+      );
       integrationId = (await installThroughOAuth(t, 'tenant-crowd', SHOP)).integration.id;
     });
     after(async () => {
@@ -79,7 +86,7 @@ describe('expiring OAuth tokens: install, refresh, one renewal across processes'
     });
     const childEnv = () => serviceEnv(t, { ...APP, INTEGRATION_ID: String(integrationId), SHOPIFY_TOKEN_REFRESH_MARGIN_SECONDS: '0.5', SHOPIFY_TOKEN_REFRESH_LOCK_MS: '1500', LOG_LEVEL: 'warn' });
 
-    it('when ten processes find the access token expired at once, then Shopify sees one refresh, every call succeeds and the stored pair is Shopify\'s', async () => {
+    it("when ten processes find the access token expired at once, then Shopify sees one refresh, every call succeeds and the stored pair is Shopify's", async () => {
       const crowd = Array.from({ length: 10 }, () => startRenewalChild(childEnv()));
       children.push(...crowd);
       await Promise.all(crowd.map((c) => c.ready));
@@ -92,7 +99,7 @@ describe('expiring OAuth tokens: install, refresh, one renewal across processes'
       await expectStoredPairIsShopifys(t, t.mock, integrationId, SHOP);
     });
 
-    it('when the renewing worker is killed between Shopify\'s answer and the write, then the next renewal uses the same refresh token and the store keeps working', async () => {
+    it("when the renewing worker is killed between Shopify's answer and the write, then the next renewal uses the same refresh token and the store keeps working", async () => {
       const held = await storedPair(t, integrationId);
       const victim = startRenewalChild(childEnv());
       children.push(victim);
@@ -141,7 +148,10 @@ describe('expiring OAuth tokens: install, refresh, one renewal across processes'
     let t: SyncTestContext;
     const SHOP = 'early-401.myshopify.com';
     before(async () => {
-      t = await startSyncTestContext({ shops: [{ domain: SHOP, accessToken: [], products: 2 }], rateLimit: { enabled: false } }, { ...APP, SHOPIFY_MAX_REQUESTS_PER_SECOND: '1000', SHOPIFY_BUCKET_SIZE: '1000' });
+      t = await startSyncTestContext(
+        { shops: [{ domain: SHOP, accessToken: [], products: 2 }], rateLimit: { enabled: false } },
+        { ...APP, SHOPIFY_MAX_REQUESTS_PER_SECOND: '1000', SHOPIFY_BUCKET_SIZE: '1000' },
+      );
     });
     after(async () => t?.close());
 
@@ -163,9 +173,21 @@ describe('expiring OAuth tokens: install, refresh, one renewal across processes'
     const PASTED = 'pasted.myshopify.com';
     const CUSTOM = 'custom-dist.myshopify.com';
     before(async () => {
-      t = await startSyncTestContext({ shops: [{ domain: PASTED, products: 2 }, { domain: CUSTOM, accessToken: [], products: 2 }], rateLimit: { enabled: false } }, {
-        ...APP, SHOPIFY_EXPIRING_TOKENS: 'false', SHOPIFY_MAX_REQUESTS_PER_SECOND: '1000', SHOPIFY_BUCKET_SIZE: '1000',
-      });
+      t = await startSyncTestContext(
+        {
+          shops: [
+            { domain: PASTED, products: 2 },
+            { domain: CUSTOM, accessToken: [], products: 2 },
+          ],
+          rateLimit: { enabled: false },
+        },
+        {
+          ...APP,
+          SHOPIFY_EXPIRING_TOKENS: 'false',
+          SHOPIFY_MAX_REQUESTS_PER_SECOND: '1000',
+          SHOPIFY_BUCKET_SIZE: '1000',
+        },
+      );
     });
     after(async () => t?.close());
 
@@ -174,7 +196,14 @@ describe('expiring OAuth tokens: install, refresh, one renewal across processes'
       const res = await call(t.url, 'POST', '/api/shopify/connect/', { key, body: { shop_domain: PASTED, access_token: t.mock.shop(PASTED).accessToken } });
       expect(res.status, res.text).to.equal(201);
       expect(res.body.integration.install_method).to.equal('token');
-      expect(res.body.integration.token).to.deep.equal({ expires: false, access_token_expires_at: null, refresh_token_expires_at: null, reauthorization_required: false, reauthorization_required_at: null, install_url: null });
+      expect(res.body.integration.token).to.deep.equal({
+        expires: false,
+        access_token_expires_at: null,
+        refresh_token_expires_at: null,
+        reauthorization_required: false,
+        reauthorization_required_at: null,
+        install_url: null,
+      });
     });
 
     it('when expiring tokens are turned off, then an OAuth install keeps a non-expiring token and nothing migrates it', async () => {
@@ -191,7 +220,10 @@ describe('expiring OAuth tokens: install, refresh, one renewal across processes'
     let t: SyncTestContext;
     const SHOP = 'lapsed.myshopify.com';
     before(async () => {
-      t = await startSyncTestContext({ shops: [{ domain: SHOP, accessToken: [], products: 2, orders: 1, customers: 1 }], rateLimit: { enabled: false } }, { ...APP, SHOPIFY_MAX_REQUESTS_PER_SECOND: '1000', SHOPIFY_BUCKET_SIZE: '1000' });
+      t = await startSyncTestContext(
+        { shops: [{ domain: SHOP, accessToken: [], products: 2, orders: 1, customers: 1 }], rateLimit: { enabled: false } },
+        { ...APP, SHOPIFY_MAX_REQUESTS_PER_SECOND: '1000', SHOPIFY_BUCKET_SIZE: '1000' },
+      );
     });
     after(async () => t?.close());
 
@@ -201,7 +233,11 @@ describe('expiring OAuth tokens: install, refresh, one renewal across processes'
       await t.waitForRuns(integration.id, 4, 30_000);
       // 91 days later at Shopify: the access token and the 90-day refresh token both expired.
       t.mock.clock.advance(91 * 86_400_000);
-      await t.ctx.db.updateTable('shopify_integrations').set({ access_token_expires_at: new Date(Date.now() - 1000) }).where('id', '=', integration.id).execute();
+      await t.ctx.db
+        .updateTable('shopify_integrations')
+        .set({ access_token_expires_at: new Date(Date.now() - 1000) })
+        .where('id', '=', integration.id)
+        .execute();
       const sync = await call(t.url, 'POST', '/api/shopify/sync/', { key, body: { resources: ['products'] } });
       expect(sync.status, sync.text).to.equal(202);
       const runs = await t.waitForRuns(integration.id, 5, 30_000);

@@ -64,12 +64,9 @@ describe('applyBatch (the webhook use case, without Redis)', function () {
     return { id: `${Date.now()}-${nextEntry++}`, fields, deliveries: opts.deliveries ?? 1 };
   }
 
-  const productIds = async (tenantId = owner.tenantId) =>
-    (await db.selectFrom('shopify_products').select('id').where('tenant_id', '=', tenantId).execute()).map((r) => Number(r.id));
-  const countApplied = async (result: string) =>
-    (await ctx.metrics.webhooksApplied.get()).values.filter((v) => v.labels.result === result).reduce((sum, v) => sum + v.value, 0);
-  const recorded = async (eventId: string) =>
-    (await db.selectFrom('shopify_webhook_events').select('event_id').where('event_id', '=', eventId).executeTakeFirst()) !== undefined;
+  const productIds = async (tenantId = owner.tenantId) => (await db.selectFrom('shopify_products').select('id').where('tenant_id', '=', tenantId).execute()).map((r) => Number(r.id));
+  const countApplied = async (result: string) => (await ctx.metrics.webhooksApplied.get()).values.filter((v) => v.labels.result === result).reduce((sum, v) => sum + v.value, 0);
+  const recorded = async (eventId: string) => (await db.selectFrom('shopify_webhook_events').select('event_id').where('event_id', '=', eventId).executeTakeFirst()) !== undefined;
 
   before(async () => {
     await ensureDatabase(databaseUrl);
@@ -125,7 +122,7 @@ describe('applyBatch (the webhook use case, without Redis)', function () {
     expect(await productIds()).to.include(good.id);
   });
 
-  it('when an entry\'s integration no longer holds its shop, then it is acknowledged and nothing is written', async () => {
+  it("when an entry's integration no longer holds its shop, then it is acknowledged and nothing is written", async () => {
     const released = await connect('apply-batch-released');
     // The shop moved on (to another tenant): what was queued for this integration is of an earlier installation.
     await updateIntegration(db, released.integrationId, { shop_released_at: new Date() });

@@ -124,7 +124,10 @@ describe('webhook apply (consumers)', () => {
     const events = buildScenario(shop, 500, 11);
     const results = await shop.deliver(events, { url: url(), duplicates: 0.2, shuffle: 5, concurrency: 16 });
     expect(results.length).to.be.greaterThan(560);
-    expect(results.filter((r) => r.status !== 200), 'failed deliveries').to.deep.equal([]);
+    expect(
+      results.filter((r) => r.status !== 200),
+      'failed deliveries',
+    ).to.deep.equal([]);
     await drained(t.ctx, 30_000);
 
     const expected = expectedFinalState(events);
@@ -148,16 +151,32 @@ describe('webhook apply (consumers)', () => {
     for (const [id, want] of expected.get('shopify_products')!) {
       if (!want.payload) continue;
       const expectedIds = (want.payload.variants as { id: number }[]).map((v) => v.id).sort();
-      expect(variants.filter((v) => String(v.product_id) === id).map((v) => v.id).sort(), `variants of ${id}`).to.deep.equal(expectedIds);
+      expect(
+        variants
+          .filter((v) => String(v.product_id) === id)
+          .map((v) => v.id)
+          .sort(),
+        `variants of ${id}`,
+      ).to.deep.equal(expectedIds);
     }
     const lineItems = await tenantRows(t.ctx, 'shopify_order_line_items', 't-bulk');
     for (const [id, want] of expected.get('shopify_orders')!) {
       if (!want.payload) continue;
       const expectedIds = (want.payload.line_items as { id: number }[]).map((li) => li.id).sort();
-      expect(lineItems.filter((li) => String(li.order_id) === id).map((li) => li.id).sort(), `line items of ${id}`).to.deep.equal(expectedIds);
+      expect(
+        lineItems
+          .filter((li) => String(li.order_id) === id)
+          .map((li) => li.id)
+          .sort(),
+        `line items of ${id}`,
+      ).to.deep.equal(expectedIds);
     }
     const integration = await findIntegrationByShop(t.ctx.db, 'bulk.myshopify.com');
-    const recorded = await t.ctx.db.selectFrom('shopify_webhook_events').select((eb) => eb.fn.countAll<number>().as('n')).where('integration_id', '=', integration!.id).executeTakeFirstOrThrow();
+    const recorded = await t.ctx.db
+      .selectFrom('shopify_webhook_events')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('integration_id', '=', integration!.id)
+      .executeTakeFirstOrThrow();
     expect(Number(recorded.n)).to.equal(500);
   });
 
@@ -167,7 +186,16 @@ describe('webhook apply (consumers)', () => {
       const person = { first_name: 'Redacta', last_name: 'Privatova', email: 'redacta.privatova@example.com', phone: '+15550009876' };
       const customer = shop.createCustomer(person);
       const customerId = (customer.payload as { id: number }).id;
-      const address = { first_name: person.first_name, last_name: person.last_name, name: `${person.first_name} ${person.last_name}`, address1: '1 Secret Lane', phone: person.phone, city: 'Paris', zip: '75001', country: 'FR' };
+      const address = {
+        first_name: person.first_name,
+        last_name: person.last_name,
+        name: `${person.first_name} ${person.last_name}`,
+        address1: '1 Secret Lane',
+        phone: person.phone,
+        city: 'Paris',
+        zip: '75001',
+        country: 'FR',
+      };
       const orderInput = { email: person.email, contact_email: person.email, customer: { id: customerId, ...person }, billing_address: address, shipping_address: address } as never;
       const orders = [shop.createOrder(orderInput), shop.createOrder(orderInput)];
       const bystander = shop.createCustomer({ email: 'bystander@example.com' });
@@ -189,9 +217,17 @@ describe('webhook apply (consumers)', () => {
       expect(await search(), 'personal data left').to.deep.equal([]);
       const customers = await tenantRows(t.ctx, 'shopify_customers', 't-redact');
       expect(customers.find((c) => c.id === customerId)?.raw.id).to.equal(customerId);
-      expect(customers.find((c) => c.email === 'bystander@example.com'), 'other customers are untouched').to.exist;
+      expect(
+        customers.find((c) => c.email === 'bystander@example.com'),
+        'other customers are untouched',
+      ).to.exist;
       const orderRows = await tenantRows(t.ctx, 'shopify_orders', 't-redact');
-      expect(orderRows.map((o) => o.total_price), 'orders keep their business data').to.have.length(2).and.not.include(null);
+      expect(
+        orderRows.map((o) => o.total_price),
+        'orders keep their business data',
+      )
+        .to.have.length(2)
+        .and.not.include(null);
     });
 
     it('when customers/data_request arrives, then the request is recorded for the operator', async () => {
@@ -249,7 +285,10 @@ describe('webhook apply (consumers)', () => {
         const good = [shop().createProduct(), shop().createProduct(), shop().createProduct()];
         await deliver('poison', [good[0]!, bad, good[1]!, good[2]!], { concurrency: 4 });
         const products = await tenantRows(t.ctx, 'shopify_products', 't-poison');
-        expect(products.map((p) => p.id), 'the good events of the batch').to.include.members(good.map((g) => (g.payload as { id: number }).id));
+        expect(
+          products.map((p) => p.id),
+          'the good events of the batch',
+        ).to.include.members(good.map((g) => (g.payload as { id: number }).id));
         const list = await call(t.url, 'GET', '/api/admin/webhooks/dead-letters/?limit=250', { key: ADMIN_KEY });
         const letter = list.body.data.find((d: { event_id: string }) => d.event_id === bad.eventId);
         expect(letter, 'dead letter').to.exist;

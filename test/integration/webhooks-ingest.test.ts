@@ -69,7 +69,10 @@ describe('webhook ingest (POST /api/shopify/webhook/)', () => {
     it('when the body was tampered with after signing, then 401 problem+json', async () => {
       const body = JSON.stringify({ id: 5, title: 'original', updated_at: '2024-01-01T00:00:00Z' });
       const res = await sendWebhook(t.url, {
-        topic: 'products/update', shop: SHOP, secret: APP_SECRET, body: body.replace('original', 'tampered'),
+        topic: 'products/update',
+        shop: SHOP,
+        secret: APP_SECRET,
+        body: body.replace('original', 'tampered'),
         headers: { 'x-shopify-hmac-sha256': (await import('../../src/shopify/hmac.js')).signWebhookBody(body, APP_SECRET) },
       });
       expectProblem(res, 401);
@@ -110,7 +113,10 @@ describe('webhook ingest (POST /api/shopify/webhook/)', () => {
       expectProblem(await sendWebhook(t.url, { topic: 'products/update', shop: SHOP, secret: APP_SECRET, body }), 413);
     });
     it('when the body is not JSON, or not an object, then 400', async () => {
-      expectProblem(await sendWebhook(t.url, { topic: 'products/update', shop: SHOP, secret: APP_SECRET, body: 'id=1&title=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 400);
+      expectProblem(
+        await sendWebhook(t.url, { topic: 'products/update', shop: SHOP, secret: APP_SECRET, body: 'id=1&title=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+        400,
+      );
       expectProblem(await sendWebhook(t.url, { topic: 'products/update', shop: SHOP, secret: APP_SECRET, body: '[1,2]' }), 400);
     });
     it('when the topic is not in the allow-list, then 200 ignored, counted in the stats', async () => {

@@ -34,12 +34,19 @@ describe('webhook pipeline under failures', () => {
 
   async function deliver(shop: string, events: MockWebhookEvent[]) {
     const results = await mock.shop(`${shop}.myshopify.com`).deliver(events, { url: `${t.url}${WEBHOOK_PATH}`, concurrency: 32 });
-    expect(results.filter((r) => r.status !== 200), 'failed deliveries').to.deep.equal([]);
+    expect(
+      results.filter((r) => r.status !== 200),
+      'failed deliveries',
+    ).to.deep.equal([]);
   }
 
   async function appliedCount(shop: string): Promise<number> {
     const integration = await findIntegrationByShop(t.ctx.db, `${shop}.myshopify.com`);
-    const row = await t.ctx.db.selectFrom('shopify_webhook_events').select((eb) => eb.fn.countAll<number>().as('n')).where('integration_id', '=', integration!.id).executeTakeFirstOrThrow();
+    const row = await t.ctx.db
+      .selectFrom('shopify_webhook_events')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('integration_id', '=', integration!.id)
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 

@@ -141,7 +141,10 @@ export async function expectCopyEqualsStore(t: Pick<TestContext, 'url'>, apiKey:
 }
 
 export class CopyDiffersError extends Error {
-  constructor(message: string, readonly differences: RecordDifference[]) {
+  constructor(
+    message: string,
+    readonly differences: RecordDifference[],
+  ) {
     super(message);
     this.name = 'CopyDiffersError';
   }

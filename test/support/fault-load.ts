@@ -78,19 +78,32 @@ export async function offerLoad(opts: LoadOptions): Promise<LoadResult> {
       }
       if (++settled === total) allSettled();
     };
-    const req = http.request({
-      host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent,
-      headers: {
-        'content-type': 'application/json', 'content-length': payload.length,
-        'x-shopify-topic': topic, 'x-shopify-hmac-sha256': signWebhookBody(payload, opts.secret), 'x-shopify-shop-domain': opts.shop,
-        'x-shopify-event-id': eventId, 'x-shopify-webhook-id': eventId, 'x-shopify-api-version': '2026-10', 'x-shopify-triggered-at': new Date().toISOString(),
+    const req = http.request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': payload.length,
+          'x-shopify-topic': topic,
+          'x-shopify-hmac-sha256': signWebhookBody(payload, opts.secret),
+          'x-shopify-shop-domain': opts.shop,
+          'x-shopify-event-id': eventId,
+          'x-shopify-webhook-id': eventId,
+          'x-shopify-api-version': '2026-10',
+          'x-shopify-triggered-at': new Date().toISOString(),
+        },
+        timeout: 5000, // Shopify gives up on a webhook after 5 s
       },
-      timeout: 5000, // Shopify gives up on a webhook after 5 s
-    }, (res) => {
-      res.resume();
-      res.on('end', () => finish(res.statusCode ?? 0));
-      res.on('error', () => finish(null));
-    });
+      (res) => {
+        res.resume();
+        res.on('end', () => finish(res.statusCode ?? 0));
+        res.on('error', () => finish(null));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', () => finish(null));
     req.end(payload);

@@ -97,7 +97,10 @@ export async function expectWebhookState(ctx: Pick<ServiceContext, 'db'>, tenant
       const row = actual.get(key);
       if (!row) problems.push(`${table} ${key} missing`);
       else if (want.payload && !isDeepStrictEqual(parse(row.raw), want.payload)) problems.push(`${table} ${key} is not its last version`);
-      else if (!want.payload && !deletedAtMatches(row.deleted_at, want)) problems.push(`${table} ${key} deleted_at ${row.deleted_at?.toISOString()} instead of ${want.deletedBy === undefined ? want.deletedAt : `${want.deletedAt} … ${want.deletedBy ?? 'any later time'}`}`);
+      else if (!want.payload && !deletedAtMatches(row.deleted_at, want))
+        problems.push(
+          `${table} ${key} deleted_at ${row.deleted_at?.toISOString()} instead of ${want.deletedBy === undefined ? want.deletedAt : `${want.deletedAt} … ${want.deletedBy ?? 'any later time'}`}`,
+        );
     }
   }
   expect(problems.slice(0, 20), `${problems.length} differences from applying the scenario once`).to.deep.equal([]);
@@ -105,7 +108,11 @@ export async function expectWebhookState(ctx: Pick<ServiceContext, 'db'>, tenant
 
 /** Webhook events recorded as applied for an integration (the idempotency table: one row per event id). */
 export async function appliedEvents(ctx: Pick<ServiceContext, 'db'>, integrationId: number): Promise<number> {
-  const row = await ctx.db.selectFrom('shopify_webhook_events').select((eb) => eb.fn.countAll<number>().as('n')).where('integration_id', '=', integrationId).executeTakeFirstOrThrow();
+  const row = await ctx.db
+    .selectFrom('shopify_webhook_events')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('integration_id', '=', integrationId)
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 

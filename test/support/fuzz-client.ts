@@ -80,7 +80,8 @@ export function judge(req: FuzzRequest, res: FuzzResponse, validateProblem: (bod
     if (!Array.isArray(data) || data.length > 0) problems.push(`an injection filter matched ${Array.isArray(data) ? data.length : '?'} records`);
   }
   // Nothing the client sent may come back as a header of its own (response splitting) or unvalidated.
-  for (const name of Object.keys(res.headers)) if (/fuzz|injected/i.test(name) || (name === 'set-cookie' && /fuzz/.test(String(res.headers[name])))) problems.push(`response header ${name} was injected`);
+  for (const name of Object.keys(res.headers))
+    if (/fuzz|injected/i.test(name) || (name === 'set-cookie' && /fuzz/.test(String(res.headers[name])))) problems.push(`response header ${name} was injected`);
   const requestId = String(res.headers['x-request-id'] ?? '');
   if (!/^[\w.:-]{1,128}$/.test(requestId)) problems.push(`x-request-id ${JSON.stringify(requestId.slice(0, 50))} is not a safe id`);
   if (res.headers['x-content-type-options'] !== 'nosniff') problems.push('security headers missing (x-content-type-options)');

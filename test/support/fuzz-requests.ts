@@ -80,11 +80,11 @@ const LIST_FILTERS = new Set(['vendor', 'product_type', 'handle', 'email']);
 
 export const HOSTILE_STRINGS: { value: string; note: string }[] = [
   { value: "' OR '1'='1", note: 'sql tautology' },
-  { value: "1; DROP TABLE shopify_products; --", note: 'sql drop' },
+  { value: '1; DROP TABLE shopify_products; --', note: 'sql drop' },
   { value: "' UNION SELECT key_hash FROM api_keys -- ", note: 'sql union' },
   { value: '" OR ""="', note: 'sql double quote' },
   { value: "1' AND SLEEP(3) AND '1'='1", note: 'sql sleep' },
-  { value: '\\\'; --', note: 'sql escape' },
+  { value: "\\'; --", note: 'sql escape' },
   { value: '../../../../etc/passwd', note: 'path traversal' },
   { value: '..\\..\\windows\\win.ini', note: 'path traversal backslash' },
   { value: '%2e%2e%2f%2e%2e%2fetc%2fpasswd', note: 'path traversal encoded' },
@@ -109,7 +109,28 @@ export const HOSTILE_STRINGS: { value: string; note: string }[] = [
   { value: 'x'.repeat(8000), note: 'huge 8000' },
 ];
 
-const NUMERIC_JUNK = ['abc', '1.5', '-1', '0', '', ' ', '-', '1e400', '99999999999999999999999', 'NaN', 'Infinity', '-Infinity', 'null', 'undefined', 'true', '[]', '{}', '9007199254740992', '9007199254740993', '18446744073709551616'];
+const NUMERIC_JUNK = [
+  'abc',
+  '1.5',
+  '-1',
+  '0',
+  '',
+  ' ',
+  '-',
+  '1e400',
+  '99999999999999999999999',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  'null',
+  'undefined',
+  'true',
+  '[]',
+  '{}',
+  '9007199254740992',
+  '9007199254740993',
+  '18446744073709551616',
+];
 /** Numeric spellings a coercing validator may accept or refuse: anything but a 5xx. */
 const NUMERIC_AMBIGUOUS = ['0x10', '+5', '05', ' 5', '5 ', '1e2', '1.0', '-0', '0b1', '1_000'];
 
@@ -124,7 +145,10 @@ function resolver(contract: Schema) {
     if (Array.isArray(node)) return node.map(deref);
     if (!node || typeof node !== 'object') return node;
     if (typeof node.$ref === 'string') {
-      const target = (node.$ref as string).replace(/^#\//, '').split('/').reduce((o: any, k: string) => o?.[k], contract);
+      const target = (node.$ref as string)
+        .replace(/^#\//, '')
+        .split('/')
+        .reduce((o: any, k: string) => o?.[k], contract);
       return deref(target);
     }
     return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, deref(v)]));
@@ -205,7 +229,8 @@ function wireCases(param: Param, validValue: string | undefined): Case[] {
   }
   if (s.format === 'date-time') {
     for (const v of ['2024-03-01T00:00:00Z', '2024-03-01T07:00:00.123-05:00', '1970-01-01T00:00:00Z', '2099-12-31T23:59:59.999Z']) add(v, 'success', `date-time ${v}`);
-    for (const v of ['yesterday', '2024-13-45T00:00:00Z', '2024-03-01 00:00:00', '2024-03-01', '1700000000', '', '2024-03-01T25:00:00Z', 'T00:00:00Z']) add(v, 'reject', `not a date-time ${JSON.stringify(v)}`);
+    for (const v of ['yesterday', '2024-13-45T00:00:00Z', '2024-03-01 00:00:00', '2024-03-01', '1700000000', '', '2024-03-01T25:00:00Z', 'T00:00:00Z'])
+      add(v, 'reject', `not a date-time ${JSON.stringify(v)}`);
     for (const v of ['2024-02-30T00:00:00Z', '0000-01-01T00:00:00Z', '2024-03-01T00:00:00+14:00', '2024-03-01t00:00:00z']) add(v, 'any', `edge date-time ${v}`);
     for (const h of HOSTILE_STRINGS) add(h.value, 'reject', h.note);
     return cases;
@@ -235,10 +260,23 @@ function wireCases(param: Param, validValue: string | undefined): Case[] {
 function jsonCases(schema: Schema, valid: unknown): Case[] {
   const cases: Case[] = [];
   const add = (value: unknown, expect: Expectation, note: string) => cases.push({ value, expect, note });
-  const wrongTypes: [unknown, string][] = [[null, 'null'], [true, 'boolean'], [42, 'number'], ['text', 'string'], [[], 'array'], [{}, 'object'], [{ $gt: '' }, 'operator object']];
+  const wrongTypes: [unknown, string][] = [
+    [null, 'null'],
+    [true, 'boolean'],
+    [42, 'number'],
+    ['text', 'string'],
+    [[], 'array'],
+    [{}, 'object'],
+    [{ $gt: '' }, 'operator object'],
+  ];
   const type = schema.type ?? (Array.isArray(schema.enum) ? 'string' : undefined);
   for (const [value, name] of wrongTypes) {
-    const sameType = (type === 'string' && typeof value === 'string') || (type === 'boolean' && typeof value === 'boolean') || (type === 'array' && Array.isArray(value)) || (type === 'object' && value !== null && typeof value === 'object' && !Array.isArray(value)) || ((type === 'integer' || type === 'number') && typeof value === 'number');
+    const sameType =
+      (type === 'string' && typeof value === 'string') ||
+      (type === 'boolean' && typeof value === 'boolean') ||
+      (type === 'array' && Array.isArray(value)) ||
+      (type === 'object' && value !== null && typeof value === 'object' && !Array.isArray(value)) ||
+      ((type === 'integer' || type === 'number') && typeof value === 'number');
     if (!sameType) add(value, 'reject', `wrong type ${name}`);
   }
   if (type === 'string') {
@@ -266,10 +304,19 @@ function jsonCases(schema: Schema, valid: unknown): Case[] {
     add(itemValues.slice(0, 1), 'success', 'one item');
     if ((schema.minItems ?? 0) > 0) add([], 'reject', 'empty (minItems)');
     if (schema.uniqueItems) add([itemValues[0], itemValues[0]], 'reject', 'duplicate items');
-    if (schema.maxItems !== undefined) add(Array.from({ length: schema.maxItems + 1 }, (_, i) => itemValues[i % itemValues.length]), 'reject', 'maxItems + 1');
+    if (schema.maxItems !== undefined)
+      add(
+        Array.from({ length: schema.maxItems + 1 }, (_, i) => itemValues[i % itemValues.length]),
+        'reject',
+        'maxItems + 1',
+      );
     add([42], 'reject', 'item of the wrong type');
     add(['not-an-item'], 'reject', 'item outside the schema');
-    add(Array.from({ length: 50_000 }, () => itemValues[0]), 'reject', 'huge array');
+    add(
+      Array.from({ length: 50_000 }, () => itemValues[0]),
+      'reject',
+      'huge array',
+    );
     for (const h of HOSTILE_STRINGS.slice(0, 16)) add([h.value], 'reject', `item ${h.note}`);
   }
   return cases;
@@ -318,7 +365,12 @@ export function generateRequests(fixture: FuzzFixture, opts: { randomCombination
     const authHeader = op.auth === 'tenant' ? `Bearer ${fixture.tenantKey}` : op.auth === 'admin' ? `Bearer ${fixture.adminKey}` : undefined;
 
     /** Builds one request from parameter values (missing = omitted) and a body. */
-    const build = (label: string, values: Map<string, string | undefined>, expect: Expectation, extra: { body?: Buffer | null; headers?: Record<string, string | string[] | undefined>; method?: string; expectEmptyList?: boolean; rawQuery?: string } = {}): void => {
+    const build = (
+      label: string,
+      values: Map<string, string | undefined>,
+      expect: Expectation,
+      extra: { body?: Buffer | null; headers?: Record<string, string | string[] | undefined>; method?: string; expectEmptyList?: boolean; rawQuery?: string } = {},
+    ): void => {
       let p = op.path;
       const query: [string, string][] = [];
       const headers: Record<string, string | string[]> = {};
@@ -348,7 +400,17 @@ export function generateRequests(fixture: FuzzFixture, opts: { randomCombination
       // Node refuses request heads over 16 KB before the app sees them (the raw-socket tests cover that).
       if (p.length + (extra.rawQuery ?? encodeQuery(query)).length + JSON.stringify(headers).length + JSON.stringify(extra.headers ?? {}).length > 14_000) return;
       const mutating = op.mutating && expect !== 'reject';
-      out.push({ op: op.id, label, method: extra.method ?? op.method, path: p + (extra.rawQuery ?? encodeQuery(query)), headers, ...(body !== undefined ? { body } : {}), expect, mutating, ...(extra.expectEmptyList ? { expectEmptyList: true } : {}) });
+      out.push({
+        op: op.id,
+        label,
+        method: extra.method ?? op.method,
+        path: p + (extra.rawQuery ?? encodeQuery(query)),
+        headers,
+        ...(body !== undefined ? { body } : {}),
+        expect,
+        mutating,
+        ...(extra.expectEmptyList ? { expectEmptyList: true } : {}),
+      });
     };
 
     const base = new Map<string, string | undefined>(op.params.filter((p) => p.required).map((p) => [p.name, validParam[p.name]]));
@@ -367,9 +429,13 @@ export function generateRequests(fixture: FuzzFixture, opts: { randomCombination
       if (param.required) build(`${param.in} ${param.name}: missing`, new Map([...base].filter(([k]) => k !== param.name)), 'reject');
       if (param.in === 'query') {
         const v = validParam[param.name] ?? firstValid(param);
-        build(`query ${param.name}: repeated`, base, 'any', { rawQuery: encodeQuery([...[...base].filter(([, x]) => x !== undefined) as [string, string][], [param.name, v], [param.name, v]]) });
-        build(`query ${param.name}[]: array syntax`, base, 'any', { rawQuery: `${encodeQuery([...base].filter(([, x]) => x !== undefined) as [string, string][]) || '?'}&${encodeURIComponent(param.name)}[]=${encodeURIComponent(v)}` });
-        build(`query ${param.name}[a]: object syntax`, base, 'any', { rawQuery: `${encodeQuery([...base].filter(([, x]) => x !== undefined) as [string, string][]) || '?'}&${encodeURIComponent(param.name)}[a]=1` });
+        build(`query ${param.name}: repeated`, base, 'any', { rawQuery: encodeQuery([...([...base].filter(([, x]) => x !== undefined) as [string, string][]), [param.name, v], [param.name, v]]) });
+        build(`query ${param.name}[]: array syntax`, base, 'any', {
+          rawQuery: `${encodeQuery([...base].filter(([, x]) => x !== undefined) as [string, string][]) || '?'}&${encodeURIComponent(param.name)}[]=${encodeURIComponent(v)}`,
+        });
+        build(`query ${param.name}[a]: object syntax`, base, 'any', {
+          rawQuery: `${encodeQuery([...base].filter(([, x]) => x !== undefined) as [string, string][]) || '?'}&${encodeURIComponent(param.name)}[a]=1`,
+        });
       }
     }
 
@@ -386,12 +452,19 @@ export function generateRequests(fixture: FuzzFixture, opts: { randomCombination
     if (op.auth !== 'none') {
       build('auth missing', base, 'reject', { headers: { authorization: undefined } });
       for (const [value, note] of [
-        ['Bearer', 'scheme only'], ['Bearer ', 'scheme and space'], [`Basic ${Buffer.from('a:b').toString('base64')}`, 'basic auth'],
-        [`Bearer ${fixture.tenantKey.slice(0, -1)}`, 'truncated key'], [`Bearer ${fixture.tenantKey}x`, 'key with a suffix'],
-        [`Bearer ${fixture.tenantKey.toUpperCase()}`, 'key upper-cased'], [`Bearer ${fixture.revokedKey}`, 'revoked key'],
-        [`Token ${fixture.tenantKey}`, 'wrong scheme'], [`Bearer ${fixture.tenantKey} extra`, 'trailing token'],
-        [`Bearer ${"' OR '1'='1"}`, 'sql in key'], [`Bearer ${'k'.repeat(5000)}`, 'huge key'],
-      ] as const) build(`auth ${note}`, base, 'reject', { headers: { authorization: value } });
+        ['Bearer', 'scheme only'],
+        ['Bearer ', 'scheme and space'],
+        [`Basic ${Buffer.from('a:b').toString('base64')}`, 'basic auth'],
+        [`Bearer ${fixture.tenantKey.slice(0, -1)}`, 'truncated key'],
+        [`Bearer ${fixture.tenantKey}x`, 'key with a suffix'],
+        [`Bearer ${fixture.tenantKey.toUpperCase()}`, 'key upper-cased'],
+        [`Bearer ${fixture.revokedKey}`, 'revoked key'],
+        [`Token ${fixture.tenantKey}`, 'wrong scheme'],
+        [`Bearer ${fixture.tenantKey} extra`, 'trailing token'],
+        [`Bearer ${"' OR '1'='1"}`, 'sql in key'],
+        [`Bearer ${'k'.repeat(5000)}`, 'huge key'],
+      ] as const)
+        build(`auth ${note}`, base, 'reject', { headers: { authorization: value } });
       if (op.auth === 'admin') build('auth tenant key on an operator route', base, 'reject', { headers: { authorization: `Bearer ${fixture.tenantKey}` } });
       else build('auth operator key on a tenant route', base, 'reject', { headers: { authorization: `Bearer ${fixture.adminKey}` } });
       build('auth doubled header (valid, garbage)', base, 'any', { headers: { authorization: [authHeader as string, 'Bearer garbage'] } });
@@ -502,15 +575,30 @@ function firstValid(param: Param): string {
 /** Valid values of the parameters that need real ones (ids of seeded rows, a shop name, the webhook headers). */
 function validParamValues(op: Operation, f: FuzzFixture): Record<string, string | undefined> {
   const ids: Record<string, number> = {
-    getProduct: f.ids.product, getOrder: f.ids.order, getCustomer: f.ids.customer, getInventoryItemLevels: f.ids.inventoryItem,
-    adminStartSync: f.ids.integration, adminRevokeApiKey: f.ids.victimApiKey,
+    getProduct: f.ids.product,
+    getOrder: f.ids.order,
+    getCustomer: f.ids.customer,
+    getInventoryItemLevels: f.ids.inventoryItem,
+    adminStartSync: f.ids.integration,
+    adminRevokeApiKey: f.ids.victimApiKey,
   };
   const values: Record<string, string | undefined> = {
     shop: op.id === 'initiateOAuth' ? 'fuzz-new.myshopify.com' : f.shop,
-    code: 'fuzz-code', hmac: 'ab'.repeat(32), state: 'fuzz-state', timestamp: String(Math.floor(Date.now() / 1000)), host: 'YWRtaW4uc2hvcGlmeS5jb20',
-    limit: '2', customer_id: String(f.ids.customerOfOrders), location_id: String(f.ids.location), tenant_id: 'fuzz-a',
-    'X-Shopify-Topic': 'products/update', 'X-Shopify-Hmac-Sha256': SIGN_ME, 'X-Shopify-Shop-Domain': f.shop,
-    'X-Shopify-Webhook-Id': 'fuzz-webhook', 'X-Shopify-API-Version': '2026-10', 'X-Shopify-Triggered-At': '2024-03-01T00:00:00Z',
+    code: 'fuzz-code',
+    hmac: 'ab'.repeat(32),
+    state: 'fuzz-state',
+    timestamp: String(Math.floor(Date.now() / 1000)),
+    host: 'YWRtaW4uc2hvcGlmeS5jb20',
+    limit: '2',
+    customer_id: String(f.ids.customerOfOrders),
+    location_id: String(f.ids.location),
+    tenant_id: 'fuzz-a',
+    'X-Shopify-Topic': 'products/update',
+    'X-Shopify-Hmac-Sha256': SIGN_ME,
+    'X-Shopify-Shop-Domain': f.shop,
+    'X-Shopify-Webhook-Id': 'fuzz-webhook',
+    'X-Shopify-API-Version': '2026-10',
+    'X-Shopify-Triggered-At': '2024-03-01T00:00:00Z',
   };
   if (ids[op.id] !== undefined) values.id = String(ids[op.id]);
   return values;
@@ -535,7 +623,8 @@ function webhookHeaderCases(param: Param, valid: string | undefined): Case[] {
   add('a'.repeat(max + 1), 'reject', 'maxLength + 1');
   const hostile: Expectation = param.name === 'X-Shopify-Hmac-Sha256' || param.name === 'X-Shopify-Shop-Domain' ? 'reject' : 'any';
   for (const h of HOSTILE_STRINGS) add(h.value, h.value.length > max ? 'reject' : hostile, h.note);
-  if (param.name === 'X-Shopify-Shop-Domain') for (const v of ['other-shop.myshopify.com', 'FUZZ-A.MYSHOPIFY.COM', 'fuzz-a.myshopify.com.evil.com', 'evil.com']) add(v, v.toLowerCase() === valid ? 'success' : 'reject', `shop ${v}`);
+  if (param.name === 'X-Shopify-Shop-Domain')
+    for (const v of ['other-shop.myshopify.com', 'FUZZ-A.MYSHOPIFY.COM', 'fuzz-a.myshopify.com.evil.com', 'evil.com']) add(v, v.toLowerCase() === valid ? 'success' : 'reject', `shop ${v}`);
   if (param.name === 'X-Shopify-Topic') for (const v of ['orders/create', 'app/uninstalled', 'unknown/topic', 'PRODUCTS/UPDATE']) add(v, 'any', `topic ${v}`);
   if (param.name === 'X-Shopify-Triggered-At') for (const v of ['not a date', '1700000000', '2024-03-01T00:00:00+05:30']) add(v, 'success', `triggered ${v}`);
   return cases;

@@ -8,7 +8,10 @@ export class OAuthBrowser {
   readonly cookies = new Map<string, string>();
   readonly setCookies: string[] = [];
 
-  constructor(private readonly serviceUrl: string, private readonly publicBaseUrl: string) {}
+  constructor(
+    private readonly serviceUrl: string,
+    private readonly publicBaseUrl: string,
+  ) {}
 
   async fetch(url: string, init: RequestInit = {}): Promise<Response> {
     const target = url.startsWith(this.publicBaseUrl) ? this.serviceUrl + url.slice(this.publicBaseUrl.length) : url;

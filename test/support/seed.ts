@@ -27,7 +27,12 @@ export async function seedIntegration(ctx: ServiceContext, tenantId: string, sho
 export async function seedRecords(ctx: ServiceContext, owner: Owner, name: ResourceName, records: Record<string, unknown>[]) {
   const resource = RESOURCES[name];
   return ctx.db.transaction().execute((trx) =>
-    upsertRecords(trx, resource, owner, records.map((r) => ({ ...resource.map(r, { shopCurrency: 'USD' }), observedAt: new Date() }))),
+    upsertRecords(
+      trx,
+      resource,
+      owner,
+      records.map((r) => ({ ...resource.map(r, { shopCurrency: 'USD' }), observedAt: new Date() })),
+    ),
   );
 }
 
@@ -47,7 +52,19 @@ export function product(overrides: Record<string, unknown> = {}) {
     created_at: '2024-03-01T07:00:00-05:00',
     updated_at: '2024-03-01T07:00:00-05:00',
     variants: [
-      { id: newId(), product_id: id, title: 'Default', price: '19.99', compare_at_price: null, sku: `SKU-${id}`, position: 1, inventory_item_id: newId(), inventory_quantity: 5, created_at: '2024-03-01T07:00:00-05:00', updated_at: '2024-03-01T07:00:00-05:00' },
+      {
+        id: newId(),
+        product_id: id,
+        title: 'Default',
+        price: '19.99',
+        compare_at_price: null,
+        sku: `SKU-${id}`,
+        position: 1,
+        inventory_item_id: newId(),
+        inventory_quantity: 5,
+        created_at: '2024-03-01T07:00:00-05:00',
+        updated_at: '2024-03-01T07:00:00-05:00',
+      },
     ],
     ...overrides,
   };
@@ -99,9 +116,22 @@ export function customer(overrides: Record<string, unknown> = {}) {
 export function location(overrides: Record<string, unknown> = {}) {
   const id = newId();
   return {
-    id, name: `Location ${id}`, active: true, legacy: false, address1: '100 Commerce Street', address2: null, city: 'Ottawa', province: 'Ontario',
-    province_code: 'ON', country: 'CA', country_code: 'CA', zip: 'K1P 1J1', phone: null,
-    created_at: '2024-01-01T07:00:00-05:00', updated_at: '2024-03-01T07:00:00-05:00', ...overrides,
+    id,
+    name: `Location ${id}`,
+    active: true,
+    legacy: false,
+    address1: '100 Commerce Street',
+    address2: null,
+    city: 'Ottawa',
+    province: 'Ontario',
+    province_code: 'ON',
+    country: 'CA',
+    country_code: 'CA',
+    zip: 'K1P 1J1',
+    phone: null,
+    created_at: '2024-01-01T07:00:00-05:00',
+    updated_at: '2024-03-01T07:00:00-05:00',
+    ...overrides,
   };
 }
 

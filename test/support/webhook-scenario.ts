@@ -55,13 +55,13 @@ export function buildScenario(shop: MockShop, total: number, seed = 1, opts: Sce
         const variants = shop.catalog.product(id)?.variants ?? [];
         if (variants.length > 1) shop.updateProduct(id, { variants: variants.slice(0, -1) });
         else shop.updateProduct(id, { title: `Title ${count()}` });
-      } else if (roll < 0.30 && products.length > 3) {
+      } else if (roll < 0.3 && products.length > 3) {
         shop.deleteProduct(products.splice(Math.floor(rnd() * products.length), 1)[0] as number);
       } else if (roll < 0.38 || customers.length < 3) {
         customers.push(shop.createCustomer().payload.id);
       } else if (roll < 0.48) {
         shop.updateCustomer(pick(customers), { note: `note ${count()}`, tags: `c${count()}` });
-      } else if (roll < 0.50 && customers.length > 3) {
+      } else if (roll < 0.5 && customers.length > 3) {
         shop.deleteCustomer(customers.splice(Math.floor(rnd() * customers.length), 1)[0] as number);
       } else if (roll < 0.58 || orders.length < 3) {
         orders.push(shop.createOrder().payload.id);
@@ -74,7 +74,7 @@ export function buildScenario(shop: MockShop, total: number, seed = 1, opts: Sce
           const topic = kind < 0.45 ? 'orders/paid' : kind < 0.6 ? 'orders/fulfilled' : 'orders/updated';
           shop.updateOrder(id, { tags: `o${count()}`, note: `n${count()}` }, topic);
         }
-      } else if (roll < 0.70 && orders.length > 3) {
+      } else if (roll < 0.7 && orders.length > 3) {
         shop.deleteOrder(orders.splice(Math.floor(rnd() * orders.length), 1)[0] as number);
       } else if (locations.length > 0) {
         const item = pick(shop.catalog.product(pick(products))?.variants ?? []).inventory_item_id;

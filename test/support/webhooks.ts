@@ -44,7 +44,8 @@ export function sendWebhook(url: string, w: RawWebhook): Promise<ApiResponse> {
 /** An integration for a (mock) shop, optionally with its own webhook secret. */
 export async function connectShop(ctx: ServiceContext, tenantId: string, shopDomain: string, webhookSecret?: string) {
   const owner = await seedIntegration(ctx, tenantId, shopDomain);
-  if (webhookSecret) await updateIntegration(ctx.db, owner.integrationId, { webhook_secret_encrypted: sealWebhookSecret(ctx.secrets, { tenant_id: tenantId, shop_domain: shopDomain }, webhookSecret) });
+  if (webhookSecret)
+    await updateIntegration(ctx.db, owner.integrationId, { webhook_secret_encrypted: sealWebhookSecret(ctx.secrets, { tenant_id: tenantId, shop_domain: shopDomain }, webhookSecret) });
   return owner;
 }
 
@@ -98,9 +99,13 @@ export async function tenantRows(ctx: ServiceContext, table: string, tenantId: s
  * retries forever; closing only once all are ready avoids leaking it.
  */
 export async function clientsReconnected(ctx: ServiceContext): Promise<void> {
-  await waitFor('Redis clients to reconnect', async () => {
-    if (!ctx.redis.isReady) return false;
-    const statuses = await Promise.all(Object.values(ctx.queues).map(async (q) => (await q.client).status));
-    return statuses.every((s) => s === 'ready');
-  }, 10_000);
+  await waitFor(
+    'Redis clients to reconnect',
+    async () => {
+      if (!ctx.redis.isReady) return false;
+      const statuses = await Promise.all(Object.values(ctx.queues).map(async (q) => (await q.client).status));
+      return statuses.every((s) => s === 'ready');
+    },
+    10_000,
+  );
 }

@@ -67,10 +67,7 @@ const product = (n: number) => ({ id: `gid://shopify/Product/${n}`, title: `CafÃ
 const variant = (n: number, p: number) => ({ id: `gid://shopify/ProductVariant/${n}`, price: '9.99', __parentId: `gid://shopify/Product/${p}` });
 
 /** A small bulk file with multi-byte characters, nested children and a last line without newline. */
-const SMALL = Buffer.from(
-  [product(1), variant(11, 1), variant(12, 1), product(2), variant(21, 2)].map((v) => JSON.stringify(v)).join('\n'),
-  'utf8',
-);
+const SMALL = Buffer.from([product(1), variant(11, 1), variant(12, 1), product(2), variant(21, 2)].map((v) => JSON.stringify(v)).join('\n'), 'utf8');
 
 describe('bulk JSONL reader', () => {
   it('when the file is cut at every byte position, then records and offsets are always the same', async () => {
@@ -137,7 +134,9 @@ describe('bulk JSONL reader', () => {
     const err = await caught(records(inChunksOf(file, 100), { maxLineBytes: 500 }));
     expect(err).to.be.instanceOf(BulkFileError);
     expect((err as BulkFileError).line).to.equal(2);
-    expect((err as BulkFileError).message).to.contain('line 2').and.contain('longer than 500 bytes');
+    expect((err as BulkFileError).message)
+      .to.contain('line 2')
+      .and.contain('longer than 500 bytes');
     // The same when the line's last piece, the one holding its newline, is what passes the limit.
     const ending = await caught(records(cut(file, [8 + 400]), { maxLineBytes: 500 }));
     expect((ending as BulkFileError).line).to.equal(2);

@@ -25,7 +25,7 @@ describe('secrets at rest (AES-256-GCM)', () => {
     expect(() => box.decrypt(envelope, 'row-b')).to.throw();
   });
 
-  it('when a tenant\'s token ciphertext is copied into another tenant\'s row or column, then it does not decrypt', () => {
+  it("when a tenant's token ciphertext is copied into another tenant's row or column, then it does not decrypt", () => {
     const a = { tenant_id: 'acme', shop_domain: 'acme.myshopify.com' };
     const sealed = sealAccessToken(box, a, 'shpat_acme');
     expect(openAccessToken(box, { ...a, access_token_encrypted: sealed })).to.equal('shpat_acme');
@@ -54,7 +54,7 @@ describe('secrets at rest (AES-256-GCM)', () => {
     expect(box.decrypt(legacyEnvelope(OLD_KEY, 'shpat_legacy'), 'row')).to.equal('shpat_legacy');
   });
 
-  it('when no configured key has the envelope\'s key id, then it says so', () => {
+  it("when no configured key has the envelope's key id, then it says so", () => {
     const other = createSecretBox(randomBytes(32));
     expect(() => box.decrypt(other.encrypt('x', 'row'), 'row')).to.throw(/no configured encryption key/);
   });

@@ -3,8 +3,21 @@ import { parse, validate } from 'graphql';
 import { availableAdminSchemaVersions, loadAdminSchema } from '../../scripts/mock-shopify/admin-schema.js';
 import { requestedCost } from '../../scripts/mock-shopify/graphql.js';
 import {
-  CUSTOMERS_QUERY, customersCost, LOCATION_INVENTORY_LEVELS_QUERY, locationInventoryLevelsCost, LOCATIONS_QUERY, locationsCost, ORDER_LINE_ITEMS_QUERY,
-  orderLineItemsCost, ORDERS_QUERY, ordersCost, PRODUCT_VARIANTS_QUERY, PRODUCTS_QUERY, productsCost, productVariantsCost, SYNC_DOCUMENTS,
+  CUSTOMERS_QUERY,
+  customersCost,
+  LOCATION_INVENTORY_LEVELS_QUERY,
+  locationInventoryLevelsCost,
+  LOCATIONS_QUERY,
+  locationsCost,
+  ORDER_LINE_ITEMS_QUERY,
+  orderLineItemsCost,
+  ORDERS_QUERY,
+  ordersCost,
+  PRODUCT_VARIANTS_QUERY,
+  PRODUCTS_QUERY,
+  productsCost,
+  productVariantsCost,
+  SYNC_DOCUMENTS,
 } from '../../src/shopify/graphql/documents/index.js';
 import { DEFAULT_CHILDREN_PER_RECORD, fittingFirst } from '../../src/shopify/graphql/pages.js';
 
@@ -32,7 +45,12 @@ describe('GraphQL Admin documents: requested cost', () => {
 
   it("when a document's page sizes vary, then its cost function equals Shopify's calculation by the mock from the schema", () => {
     const cases: [string, Record<string, unknown>, number][] = [];
-    for (const [first, children] of [[1, 1], [10, 10], [43, 10], [250, 0]] as const) {
+    for (const [first, children] of [
+      [1, 1],
+      [10, 10],
+      [43, 10],
+      [250, 0],
+    ] as const) {
       cases.push([PRODUCTS_QUERY, { first, variantsFirst: children }, productsCost(first, children)]);
       cases.push([ORDERS_QUERY, { first, lineItemsFirst: children }, ordersCost(first, children)]);
     }
@@ -55,6 +73,11 @@ describe('GraphQL Admin documents: requested cost', () => {
     expect(fittingFirst(250, customersCost)).to.equal(249);
     expect(fittingFirst(250, productVariantsCost)).to.equal(250);
     expect(fittingFirst(50, customersCost)).to.equal(50);
-    expect(ordersCost(fittingFirst(250, (n) => ordersCost(n, 10)), 10)).to.be.at.most(1000);
+    expect(
+      ordersCost(
+        fittingFirst(250, (n) => ordersCost(n, 10)),
+        10,
+      ),
+    ).to.be.at.most(1000);
   });
 });

@@ -26,7 +26,7 @@ describe('mapping Shopify JSON', () => {
     expect(formatMoney('0.1250')).to.equal('0.125');
     expect(formatMoney('5.0000')).to.equal('5.00');
   });
-  it('when an amount is formatted for its currency, then it has the currency\'s minor units and never loses a significant decimal', () => {
+  it("when an amount is formatted for its currency, then it has the currency's minor units and never loses a significant decimal", () => {
     expect(formatMoney('1.5000', 'KWD')).to.equal('1.500');
     expect(formatMoney('1.2340', 'BHD')).to.equal('1.234');
     expect(formatMoney('19.9900', 'USD')).to.equal('19.99');
@@ -40,7 +40,7 @@ describe('mapping Shopify JSON', () => {
     expect(formatMoney(null, 'KWD')).to.equal(null);
     expect([minorUnits('OMR'), minorUnits('CLF'), minorUnits('XOF'), minorUnits('GBP'), minorUnits(undefined)]).to.deep.equal([3, 4, 0, 2, 2]);
   });
-  it('when stored KWD and JPY amounts are served, then orders, line items, variants and customers carry their currency\'s decimals', () => {
+  it("when stored KWD and JPY amounts are served, then orders, line items, variants and customers carry their currency's decimals", () => {
     const order = RESOURCES.orders.toApi({ currency: 'KWD', total_price: '1.5000', subtotal_price: '1.5000', total_tax: '0.0000' }, [{ price: '0.7500' }]);
     expect(order).to.include({ total_price: '1.500', subtotal_price: '1.500', total_tax: '0.000' });
     expect((order.line_items as { price: string }[])[0]?.price).to.equal('0.750');
@@ -80,10 +80,7 @@ describe('mapping Shopify JSON', () => {
     expect(text('abc', 2)).to.equal('ab');
   });
   it('when an order is mapped, then its line items and customer id come along', () => {
-    const mapped = RESOURCES.orders.map(
-      { id: 1, updated_at: '2024-01-01T00:00:00Z', customer: { id: 9 }, line_items: [{ id: 2, quantity: 3, price: '1.50' }] },
-      { shopCurrency: 'USD' },
-    );
+    const mapped = RESOURCES.orders.map({ id: 1, updated_at: '2024-01-01T00:00:00Z', customer: { id: 9 }, line_items: [{ id: 2, quantity: 3, price: '1.50' }] }, { shopCurrency: 'USD' });
     expect(mapped.row).to.include({ id: 1, customer_id: 9 });
     expect(mapped.children).to.have.length(1);
     expect(mapped.children[0]).to.include({ id: 2, order_id: 1, quantity: 3, price: '1.50' });

@@ -11,28 +11,38 @@ const LIST_PARAMETERS = new Set(['limit', 'cursor', 'include_deleted']);
 
 function resolve(node: Json): Json {
   if (typeof node.$ref !== 'string') return node;
-  return (node.$ref as string).replace(/^#\//, '').split('/').reduce((at: Json, part) => at[part], contract);
+  return (node.$ref as string)
+    .replace(/^#\//, '')
+    .split('/')
+    .reduce((at: Json, part) => at[part], contract);
 }
 
 const queryParameters = (path: string): string[] =>
-  ((contract.paths[path]?.get?.parameters ?? []) as Json[]).map(resolve).filter((p) => p.in === 'query').map((p) => p.name as string);
+  ((contract.paths[path]?.get?.parameters ?? []) as Json[])
+    .map(resolve)
+    .filter((p) => p.in === 'query')
+    .map((p) => p.name as string);
 
 describe('registry: the contract and the configuration agree with src/resources', () => {
-  it('when the contract\'s ResourceName enum and per-resource status are read, then they name exactly the registry\'s resources', () => {
+  it("when the contract's ResourceName enum and per-resource status are read, then they name exactly the registry's resources", () => {
     const schemas = contract.components.schemas as Json;
-    expect(schemas.ResourceName.enum).to.have.members([...RESOURCE_NAMES]).and.to.have.length(RESOURCE_NAMES.length);
+    expect(schemas.ResourceName.enum)
+      .to.have.members([...RESOURCE_NAMES])
+      .and.to.have.length(RESOURCE_NAMES.length);
     expect(Object.keys(schemas.ResourceSyncStatuses.properties)).to.have.members([...RESOURCE_NAMES]);
     expect(schemas.ResourceSyncStatuses.required).to.have.members([...RESOURCE_NAMES]);
     expect(schemas.SyncRequest.properties.resources.maxItems).to.equal(RESOURCE_NAMES.length);
   });
 
-  it('when the contract\'s record paths are read, then each resource has its list and retrieve path, and no other record path exists', () => {
-    const recordPaths = Object.keys(contract.paths).filter((p) => /^\/api\/shopify\/[a-z_]+\/(\{id\}\/)?$/.test(p) && contract.paths[p].get?.parameters?.some((x: Json) => resolve(x).name === 'include_deleted'));
+  it("when the contract's record paths are read, then each resource has its list and retrieve path, and no other record path exists", () => {
+    const recordPaths = Object.keys(contract.paths).filter(
+      (p) => /^\/api\/shopify\/[a-z_]+\/(\{id\}\/)?$/.test(p) && contract.paths[p].get?.parameters?.some((x: Json) => resolve(x).name === 'include_deleted'),
+    );
     const expected = RESOURCE_NAMES.flatMap((name) => [`/api/shopify/${name}/`, `/api/shopify/${name}/{id}/`]);
     expect(recordPaths).to.have.members(expected);
   });
 
-  it('when each list path\'s query parameters are compared with the resource\'s filters, then they are the same', () => {
+  it("when each list path's query parameters are compared with the resource's filters, then they are the same", () => {
     for (const resource of Object.values(RESOURCES)) {
       const offered = queryParameters(`/api/shopify/${resource.name}/`).filter((name) => !LIST_PARAMETERS.has(name));
       expect(offered, resource.name).to.have.members(Object.keys(resource.filters));
@@ -57,7 +67,7 @@ describe('registry: the contract and the configuration agree with src/resources'
     expect(action.effects.map((e) => `${e.kind}:${e.resource.name}`)).to.deep.equal(['delete:locations', 'delete-where:inventory']);
   });
 
-  it('when the tables a purge covers are listed, then each resource\'s table and child table is among them', () => {
+  it("when the tables a purge covers are listed, then each resource's table and child table is among them", () => {
     for (const resource of Object.values(RESOURCES)) {
       expect(RECORD_TABLES).to.include(resource.table);
       if (resource.child) expect(RECORD_TABLES.indexOf(resource.child.table)).to.be.lessThan(RECORD_TABLES.indexOf(resource.table));

@@ -1,6 +1,16 @@
 import { expect } from 'chai';
 import {
-  backoffDelayMs, HALF_JITTER, mysqlConflict, NO_JITTER, pageWrite, redisReconnect, shopifyHttp, streamRead, syncJob, tokenRefresh, webhookApply,
+  backoffDelayMs,
+  HALF_JITTER,
+  mysqlConflict,
+  NO_JITTER,
+  pageWrite,
+  redisReconnect,
+  shopifyHttp,
+  streamRead,
+  syncJob,
+  tokenRefresh,
+  webhookApply,
   type RetryPolicy,
 } from '../../src/platform/retry-policies.js';
 

@@ -12,7 +12,10 @@ const nowSeconds = String(NOW / 1000);
 
 /** Signs like Shopify, written out by hand so the test does not reuse the code under test. */
 function shopifySigned(params: Record<string, string>, secret = SECRET): Record<string, string> {
-  const message = Object.keys(params).sort().map((k) => `${k}=${params[k]}`).join('&');
+  const message = Object.keys(params)
+    .sort()
+    .map((k) => `${k}=${params[k]}`)
+    .join('&');
   return { ...params, hmac: createHmac('sha256', secret).update(message).digest('hex') };
 }
 
@@ -25,7 +28,17 @@ describe('Shopify OAuth', () => {
     });
 
     it('when the shop is anything else, then it is refused', () => {
-      const bad = ['-shop.myshopify.com', 'shop.myshopify.com.evil.com', 'evil.com', 'shop.myshopify.com/', 'a_b.myshopify.com', 'sh op.myshopify.com', '', `${'a'.repeat(250)}.myshopify.com`, 'https://shop.myshopify.com'];
+      const bad = [
+        '-shop.myshopify.com',
+        'shop.myshopify.com.evil.com',
+        'evil.com',
+        'shop.myshopify.com/',
+        'a_b.myshopify.com',
+        'sh op.myshopify.com',
+        '',
+        `${'a'.repeat(250)}.myshopify.com`,
+        'https://shop.myshopify.com',
+      ];
       for (const shop of bad) expect(isValidShopDomain(shop), shop).to.equal(false);
       expect(isValidShopDomain(undefined)).to.equal(false);
     });
@@ -33,7 +46,16 @@ describe('Shopify OAuth', () => {
 
   describe('buildAuthorizeUrl', () => {
     it('when asked, then it points at the shop with client_id, scope, redirect_uri and state', () => {
-      const url = new URL(buildAuthorizeUrl({ apiBaseUrl: 'https://{shop}', shop: 'my-shop.myshopify.com', clientId: 'key', scopes: ['read_products', 'read_orders'], redirectUri: 'https://app.example/cb', state: 'nonce' }));
+      const url = new URL(
+        buildAuthorizeUrl({
+          apiBaseUrl: 'https://{shop}',
+          shop: 'my-shop.myshopify.com',
+          clientId: 'key',
+          scopes: ['read_products', 'read_orders'],
+          redirectUri: 'https://app.example/cb',
+          state: 'nonce',
+        }),
+      );
       expect(url.origin + url.pathname).to.equal('https://my-shop.myshopify.com/admin/oauth/authorize');
       expect(Object.fromEntries(url.searchParams)).to.deep.equal({ client_id: 'key', scope: 'read_products,read_orders', redirect_uri: 'https://app.example/cb', state: 'nonce' });
     });
@@ -106,7 +128,9 @@ describe('Shopify OAuth', () => {
     });
 
     it('when expiring tokens are asked for, then expiring=1 is sent and both expiries are returned', async () => {
-      const fetch = sinon.stub().resolves(new Response(JSON.stringify({ access_token: 'shpat_x', scope: 'read_products', expires_in: 3600, refresh_token: 'shprt_y', refresh_token_expires_in: 7_776_000 }), { status: 200 }));
+      const fetch = sinon
+        .stub()
+        .resolves(new Response(JSON.stringify({ access_token: 'shpat_x', scope: 'read_products', expires_in: 3600, refresh_token: 'shprt_y', refresh_token_expires_in: 7_776_000 }), { status: 200 }));
       const result = await requestCodeGrant(endpoint(fetch), 'c', true);
       expect(JSON.parse(String((fetch.firstCall.args as [string, RequestInit])[1].body))).to.include({ code: 'c', expiring: '1' });
       expect(result).to.deep.equal({ accessToken: 'shpat_x', scope: 'read_products', expiresAt: new Date(3_600_000), refreshToken: 'shprt_y', refreshTokenExpiresAt: new Date(7_776_000_000) });

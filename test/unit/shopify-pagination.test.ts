@@ -83,7 +83,11 @@ describe('Shopify Link header pagination', () => {
         pages.push(result.value);
         result = await gen.next();
       }
-      expect(pages.map((p) => [p.pageNumber, p.capReached])).to.deep.equal([[1, false], [2, false], [3, true]]);
+      expect(pages.map((p) => [p.pageNumber, p.capReached])).to.deep.equal([
+        [1, false],
+        [2, false],
+        [3, true],
+      ]);
       expect(result.value).to.deep.equal({ pages: 3, items: 3, capReached: true });
       expect(list.requests).to.have.length(3);
     });

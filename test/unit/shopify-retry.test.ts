@@ -72,9 +72,13 @@ describe('Shopify retry policy', () => {
   describe('errorForStatus', () => {
     it('when Shopify answers, then the class tells what a caller may do', () => {
       expect(errorForStatus(503, {})).to.be.instanceOf(ShopifyRetriableError).and.include({ retriable: true, upstreamStatus: 503, status: 502 });
-      expect(errorForStatus(429, { retryAfterMs: 500 })).to.be.instanceOf(ShopifyThrottledError).and.include({ retriable: true, retryAfterMs: 500 });
+      expect(errorForStatus(429, { retryAfterMs: 500 }))
+        .to.be.instanceOf(ShopifyThrottledError)
+        .and.include({ retriable: true, retryAfterMs: 500 });
       expect(errorForStatus(401, {})).to.be.instanceOf(ShopifyUnauthorizedError).and.include({ retriable: false, upstreamStatus: 401 });
-      expect(errorForStatus(422, { shopifyErrors: { topic: ['invalid'] } })).to.be.instanceOf(ShopifyClientError).and.include({ upstreamStatus: 422 });
+      expect(errorForStatus(422, { shopifyErrors: { topic: ['invalid'] } }))
+        .to.be.instanceOf(ShopifyClientError)
+        .and.include({ upstreamStatus: 422 });
     });
   });
 

@@ -15,7 +15,11 @@ const server = app.listen(0, '127.0.0.1', () => {
   server.keepAliveTimeout = 65_000;
   sendReady({ port: (server.address() as AddressInfo).port });
 });
-serveRunner({}, () => new Promise<void>((resolve) => {
-  server.close(() => resolve());
-  server.closeAllConnections();
-}));
+serveRunner(
+  {},
+  () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+);

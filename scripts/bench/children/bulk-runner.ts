@@ -39,9 +39,15 @@ function recordingClient(shop: string, accessToken: string, costs: QueryCosts): 
     { shopDomain: shop, accessToken, apiVersion: ctx.config.shopify.apiVersion },
   );
   return {
-    get shopDomain() { return c.shopDomain; },
-    get apiVersion() { return c.apiVersion; },
-    get stats() { return c.stats; },
+    get shopDomain() {
+      return c.shopDomain;
+    },
+    get apiVersion() {
+      return c.apiVersion;
+    },
+    get stats() {
+      return c.stats;
+    },
     async query<T>(request: GraphqlRequest) {
       const result = await c.query<T>(request);
       costs.requested.push(result.cost?.requestedQueryCost ?? request.requestedCost);
@@ -80,7 +86,16 @@ serveRunner(
     },
     async upsertFile({ path, integrationId, tenantId }: { path: string; integrationId: number; tenantId: string }) {
       const owner = { tenantId, integrationId };
-      const logId = await createSyncLog(ctx.db, { tenant_id: tenantId, integration_id: integrationId, resource: 'products', trigger: 'manual', mode: 'full', status: 'running', job_id: null, started_at: new Date() });
+      const logId = await createSyncLog(ctx.db, {
+        tenant_id: tenantId,
+        integration_id: integrationId,
+        resource: 'products',
+        trigger: 'manual',
+        mode: 'full',
+        status: 'running',
+        job_id: null,
+        started_at: new Date(),
+      });
       const counts = { pages: 0, records_fetched: 0, records_written: 0, records_deleted: 0 };
       const observedAt = new Date();
       let timed = 0;
@@ -98,9 +113,13 @@ serveRunner(
     async paginated({ integrationId }: { integrationId: number }) {
       const costs: QueryCosts = { requested: [], actual: [] };
       const t0 = performance.now();
-      const result = await runSync(ctx, { integrationId, resource: 'products', mode: 'full', trigger: 'manual', jobId: null }, {
-        createGraphqlClient: (integration, accessToken) => recordingClient(integration.shop_domain, accessToken, costs),
-      });
+      const result = await runSync(
+        ctx,
+        { integrationId, resource: 'products', mode: 'full', trigger: 'manual', jobId: null },
+        {
+          createGraphqlClient: (integration, accessToken) => recordingClient(integration.shop_domain, accessToken, costs),
+        },
+      );
       const seconds = (performance.now() - t0) / 1000;
       if (result.status !== 'succeeded') throw new Error(`paginated sync ${result.status}: ${JSON.stringify(result)}`);
       return { seconds, costs, counts: result.counts };

@@ -3,7 +3,16 @@
  * options as JSON in argv[2]; commands change the rate limit (REST's request bucket, GraphQL's points
  * bucket), empty a shop's buckets and read its counters, configure and follow bulk operations.
  */
-import { graphqlState, resetGraphqlStats, setGraphqlRateLimit, startMockShopify, type MockBulkConfig, type MockGraphqlRateLimit, type MockRateLimit, type MockShopifyOptions } from '../../mock-shopify/index.js';
+import {
+  graphqlState,
+  resetGraphqlStats,
+  setGraphqlRateLimit,
+  startMockShopify,
+  type MockBulkConfig,
+  type MockGraphqlRateLimit,
+  type MockRateLimit,
+  type MockShopifyOptions,
+} from '../../mock-shopify/index.js';
 import { sendReady, serveRunner } from '../lib/child-ipc.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as MockShopifyOptions;

@@ -54,9 +54,15 @@ function graphqlClient(shop: string, accessToken: string, limited: boolean, cost
 
 function recording(c: GraphqlClient, costs: QueryCosts): GraphqlClient {
   return {
-    get shopDomain() { return c.shopDomain; },
-    get apiVersion() { return c.apiVersion; },
-    get stats() { return c.stats; },
+    get shopDomain() {
+      return c.shopDomain;
+    },
+    get apiVersion() {
+      return c.apiVersion;
+    },
+    get stats() {
+      return c.stats;
+    },
     async query<T>(request: GraphqlRequest) {
       const result = await c.query<T>(request);
       costs.requested.push(result.cost?.requestedQueryCost ?? request.requestedCost);
@@ -174,7 +180,16 @@ function shopifyApiNodeClient(shop: string, accessToken: string, mockUrl: string
 /** Upsert only over GraphQL: the pages a GraphQL sync reads (made in this process, not timed), mapped and written as the sync writes them (timed). */
 async function upsertGraphqlPages(integrationId: number, tenantId: string, shop: MockShopOptions) {
   const owner = { tenantId, integrationId };
-  const logId = await createSyncLog(ctx.db, { tenant_id: tenantId, integration_id: integrationId, resource: 'products', trigger: 'manual', mode: 'full', status: 'running', job_id: null, started_at: new Date() });
+  const logId = await createSyncLog(ctx.db, {
+    tenant_id: tenantId,
+    integration_id: integrationId,
+    resource: 'products',
+    trigger: 'manual',
+    mode: 'full',
+    status: 'running',
+    job_id: null,
+    started_at: new Date(),
+  });
   const counts = { pages: 0, records_fetched: 0, records_written: 0, records_deleted: 0 };
   let timed = 0;
   for await (const page of graphqlRecordPages(inProcessGraphql(shop), products, { maxPages: ctx.config.sync.maxPages })) {
@@ -210,7 +225,9 @@ serveRunner(
         { integrationId, resource, mode: 'full', trigger: 'manual', jobId: null },
         useGraphql()
           ? { createGraphqlClient: (integration, accessToken) => (graphql = graphqlClient(integration.shop_domain, accessToken, limited, costs)) }
-          : limited ? {} : { createClient: (integration, accessToken) => client(integration.shop_domain, accessToken, false) },
+          : limited
+            ? {}
+            : { createClient: (integration, accessToken) => client(integration.shop_domain, accessToken, false) },
       );
       const seconds = (performance.now() - t0) / 1000;
       if (result.status !== 'succeeded') throw new Error(`sync ${result.status}: ${JSON.stringify(result)}`);
@@ -223,12 +240,26 @@ serveRunner(
       const catalog = new MockShop(0, shop, { apiKey: '', apiSecret: '', apiVersion: '' }).catalog;
       const entries = catalog.products.entries;
       const owner = { tenantId, integrationId };
-      const logId = await createSyncLog(ctx.db, { tenant_id: tenantId, integration_id: integrationId, resource: 'products', trigger: 'manual', mode: 'full', status: 'running', job_id: null, started_at: new Date() });
+      const logId = await createSyncLog(ctx.db, {
+        tenant_id: tenantId,
+        integration_id: integrationId,
+        resource: 'products',
+        trigger: 'manual',
+        mode: 'full',
+        status: 'running',
+        job_id: null,
+        started_at: new Date(),
+      });
       const counts = { pages: 0, records_fetched: 0, records_written: 0, records_deleted: 0 };
       let timed = 0;
       for (let i = 0; i < entries.length; i += PAGE) {
         // A page as the client hands it over (generated and parsed here, not timed), then mapped and written (timed).
-        const items = JSON.parse(`[${entries.slice(i, i + PAGE).map((e) => catalog.products.json(e).toString()).join(',')}]`) as Record<string, unknown>[];
+        const items = JSON.parse(
+          `[${entries
+            .slice(i, i + PAGE)
+            .map((e) => catalog.products.json(e).toString())
+            .join(',')}]`,
+        ) as Record<string, unknown>[];
         const t0 = performance.now();
         const mapped = mapPage(products, items, { shopCurrency: 'USD' }, ctx.logger);
         counts.pages++;
@@ -238,7 +269,12 @@ serveRunner(
       }
       return { seconds: timed / 1000, pages: counts.pages, written: counts.records_written };
     },
-    async fetchPair(args: { ours: { shop: string; accessToken: string }; theirs: { shop: string; accessToken: string }; mockUrl: string; autoLimit: { calls: number; interval: number; bucketSize: number } }) {
+    async fetchPair(args: {
+      ours: { shop: string; accessToken: string };
+      theirs: { shop: string; accessToken: string };
+      mockUrl: string;
+      autoLimit: { calls: number; interval: number; bucketSize: number };
+    }) {
       const [ours, theirs] = await Promise.all([
         fetchAll(args.ours.shop, args.ours.accessToken, true),
         fetchAllShopifyApiNode(args.theirs.shop, args.theirs.accessToken, args.mockUrl, args.autoLimit),

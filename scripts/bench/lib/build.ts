@@ -39,7 +39,11 @@ export function compileForBenchmarks(log: (message: string) => void): CompiledTr
   log(`compiling the service for the benchmark processes (tsc -p tsconfig.build.json → ${OUT})`);
   const t0 = performance.now();
   mkdirSync(OUT, { recursive: true });
-  const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', OUT, '--incremental', '--tsBuildInfoFile', path.join(OUT, '.tsbuildinfo')], { cwd: ROOT, encoding: 'utf8' });
+  const tsc = spawnSync(
+    process.execPath,
+    [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', OUT, '--incremental', '--tsBuildInfoFile', path.join(OUT, '.tsbuildinfo')],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
   // Type errors still emit JavaScript; only a build that wrote nothing is fatal.
   if (!existsSync(path.join(OUT, 'scripts/bench/children/api-server.js'))) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
   if (tsc.status !== 0) log(`tsc reported type errors (JavaScript was emitted anyway): ${(tsc.stdout ?? '').split('\n').slice(0, 3).join(' | ')}`);

@@ -117,8 +117,15 @@ export async function createBenchEnv(id: string, extra: Record<string, string> =
 }
 
 const DATA_TABLES = [
-  'shopify_product_variants', 'shopify_products', 'shopify_order_line_items', 'shopify_orders', 'shopify_customers',
-  'shopify_inventory_levels', 'shopify_webhook_events', 'shopify_sync_state', 'shopify_sync_logs',
+  'shopify_product_variants',
+  'shopify_products',
+  'shopify_order_line_items',
+  'shopify_orders',
+  'shopify_customers',
+  'shopify_inventory_levels',
+  'shopify_webhook_events',
+  'shopify_sync_state',
+  'shopify_sync_logs',
 ];
 
 /** Removes every database and key prefix a benchmark still holds (end of run, Ctrl-C, failure). */

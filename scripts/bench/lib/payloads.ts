@@ -12,7 +12,10 @@ export function productBodyOfSize(bytes: number): Buffer {
   const product = catalog.products.record(catalog.products.entries[0] as never) as unknown as Record<string, unknown>;
   // Shopify's full product (with images and options) is ~3 KB: keep what fits, then pad the description.
   const lean = { ...product, images: [], image: null, options: [], body_html: '' };
-  const candidates = [{ ...lean, variants: (product.variants as unknown[]).slice(0, 1) }, { ...lean, variants: [] }];
+  const candidates = [
+    { ...lean, variants: (product.variants as unknown[]).slice(0, 1) },
+    { ...lean, variants: [] },
+  ];
   const base = candidates.find((c) => Buffer.byteLength(JSON.stringify(c)) <= bytes);
   if (!base) throw new Error(`a product body cannot be as small as ${bytes} bytes`);
   const pad = bytes - Buffer.byteLength(JSON.stringify(base));

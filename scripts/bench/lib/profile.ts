@@ -88,7 +88,10 @@ export function summarizeProfile(file: string, top = 8): ProfileSummary {
 export function describeProfile(s: ProfileSummary, label: string): string[] {
   return [
     `${label} CPU profile (share of busy time) by place: ${s.byPlace.map((p) => `${p.place} ${p.pct} %`).join(', ')}`,
-    `${label} hottest functions: ${s.byFunction.slice(0, 6).map((f) => `${f.fn} ${f.pct} %`).join('; ')}`,
+    `${label} hottest functions: ${s.byFunction
+      .slice(0, 6)
+      .map((f) => `${f.fn} ${f.pct} %`)
+      .join('; ')}`,
   ];
 }
 

@@ -25,10 +25,7 @@ export interface Success<Operation, Init> {
 }
 
 /** `client.GET('/api/shopify/products/{id}/', { params: { path: { id } } })`, typed by path and method. */
-export type Method<M extends HttpMethod> = <P extends PathsWithMethod<paths, M>, Init extends MaybeOptionalInit<paths[P], M>>(
-  url: P,
-  ...init: InitParam<Init>
-) => Promise<Success<paths[P][M], Init>>;
+export type Method<M extends HttpMethod> = <P extends PathsWithMethod<paths, M>, Init extends MaybeOptionalInit<paths[P], M>>(url: P, ...init: InitParam<Init>) => Promise<Success<paths[P][M], Init>>;
 
 export interface ShopifyIntegrationClient {
   GET: Method<'get'>;

@@ -29,7 +29,12 @@ export function webhookAdminRoutes(ctx: ServiceContext): Router {
   router.post('/api/admin/webhooks/dead-letters/replay/', async (req, res) => {
     const body = (req.body ?? {}) as Schemas['DeadLetterReplayRequest'];
     expectValid(body.all === undefined || typeof body.all === 'boolean', 'body', 'all', 'must be true or false');
-    expectValid(body.ids === undefined || (Array.isArray(body.ids) && body.ids.length >= 1 && body.ids.length <= 1000 && body.ids.every(isStreamId)), 'body', 'ids', 'must be 1 to 1000 dead-letter ids');
+    expectValid(
+      body.ids === undefined || (Array.isArray(body.ids) && body.ids.length >= 1 && body.ids.length <= 1000 && body.ids.every(isStreamId)),
+      'body',
+      'ids',
+      'must be 1 to 1000 dead-letter ids',
+    );
     if (body.ids && body.all) throw new ValidationError('Send either ids or all, not both', [{ location: 'body', name: 'all', message: 'cannot be combined with ids' }]);
     if (!body.ids && !body.all) throw new ValidationError('Name the dead letters to replay (ids) or set all', [{ location: 'body', name: 'ids', message: 'is required unless all is true' }]);
     const { replayed, notReplayable } = await redisCall(() => replayDeadLetters(ctx.redis, keys, body.all ? 'all' : { ids: body.ids ?? [] }, ctx.config.webhooks.streamMaxLen));

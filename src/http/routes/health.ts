@@ -29,16 +29,15 @@ export function healthRoutes(ctx: Pick<ServiceContext, 'db' | 'redis' | 'logger'
     res.json({ status: 'ok' } satisfies components['schemas']['Health']);
   });
   router.get('/readyz', async (_req, res) => {
-    const [mysql, redis] = await Promise.all([
-      probe('mysql', () => sql`SELECT 1`.execute(ctx.db), 2000, ctx.logger),
-      probe('redis', () => ctx.redis.ping(), 2000, ctx.logger),
-    ]);
+    const [mysql, redis] = await Promise.all([probe('mysql', () => sql`SELECT 1`.execute(ctx.db), 2000, ctx.logger), probe('redis', () => ctx.redis.ping(), 2000, ctx.logger)]);
     const checks = { mysql, redis };
     if (mysql.status === 'up' && redis.status === 'up') {
       res.json({ status: 'ready', checks } satisfies components['schemas']['Readiness']);
       return;
     }
-    const down = Object.entries(checks).filter(([, c]) => c.status === 'down').map(([name]) => name);
+    const down = Object.entries(checks)
+      .filter(([, c]) => c.status === 'down')
+      .map(([name]) => name);
     res.setHeader('Retry-After', '5');
     sendProblem(res, 503, `Not ready: ${down.join(' and ')} unreachable`, { checks }, 'not-ready');
   });

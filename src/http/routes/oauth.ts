@@ -14,7 +14,11 @@ type Schemas = components['schemas'];
 export function oauthRoutes(ctx: ServiceContext): Router {
   const router = Router();
   const cookie = (sameSite: 'strict' | 'lax', maxAgeSeconds?: number): CookieOptions => ({
-    httpOnly: true, sameSite, secure: oauthCookiesSecure(ctx), path: OAUTH_COOKIE_PATH, ...(maxAgeSeconds !== undefined ? { maxAge: maxAgeSeconds * 1000 } : {}),
+    httpOnly: true,
+    sameSite,
+    secure: oauthCookiesSecure(ctx),
+    path: OAUTH_COOKIE_PATH,
+    ...(maxAgeSeconds !== undefined ? { maxAge: maxAgeSeconds * 1000 } : {}),
   });
   const cookieOf = (req: Request, name: string) => cookieValue(req.headers.cookie, name);
 

@@ -43,12 +43,15 @@ export function syncLogToApi(ctx: Pick<ServiceContext, 'config'>, row: SyncLog):
     records_deleted: row.records_deleted,
     page_cap_reached: row.page_cap_reached === 1,
     resumes_from: row.resumes_from,
-    bulk_operation: row.bulk_operation_id === null || row.bulk_status === null ? null : {
-      id: row.bulk_operation_id,
-      status: row.bulk_status as NonNullable<Schemas['SyncLog']['bulk_operation']>['status'],
-      object_count: row.bulk_object_count === null ? null : Number(row.bulk_object_count),
-      bytes_downloaded: row.bytes_downloaded === null ? null : Number(row.bytes_downloaded),
-    },
+    bulk_operation:
+      row.bulk_operation_id === null || row.bulk_status === null
+        ? null
+        : {
+            id: row.bulk_operation_id,
+            status: row.bulk_status as NonNullable<Schemas['SyncLog']['bulk_operation']>['status'],
+            object_count: row.bulk_object_count === null ? null : Number(row.bulk_object_count),
+            bytes_downloaded: row.bytes_downloaded === null ? null : Number(row.bytes_downloaded),
+          },
     error: row.error,
   };
 }
@@ -70,7 +73,10 @@ export function syncRoutes(ctx: ServiceContext): Router {
     const integration = await findIntegrationByTenant(ctx.db, tenantOf(req));
     if (!integration) throw new NotFoundError('No Shopify store is connected for this tenant');
     const accepted = await enqueueSyncs(ctx, integration, { ...syncRequestOf(req), trigger: 'manual' });
-    res.status(202).location(accepted.links.sync_logs).json(accepted satisfies Schemas['SyncAccepted']);
+    res
+      .status(202)
+      .location(accepted.links.sync_logs)
+      .json(accepted satisfies Schemas['SyncAccepted']);
   });
 
   router.get('/api/shopify/sync-logs/', async (req, res) => {

@@ -1,8 +1,14 @@
 import { withoutUserErrors, type GraphqlClient } from '../graphql-client.js';
 import { ShopifyClientError } from '../errors.js';
 import {
-  BULK_CANCEL_MUTATION, BULK_MUTATION_COST, BULK_OPERATION_COST, BULK_OPERATION_QUERY, BULK_RUN_QUERY_MUTATION, CURRENT_BULK_OPERATION_QUERY,
-  RUNNING_BULK_OPERATIONS_QUERY, runningBulkOperationsCost,
+  BULK_CANCEL_MUTATION,
+  BULK_MUTATION_COST,
+  BULK_OPERATION_COST,
+  BULK_OPERATION_QUERY,
+  BULK_RUN_QUERY_MUTATION,
+  CURRENT_BULK_OPERATION_QUERY,
+  RUNNING_BULK_OPERATIONS_QUERY,
+  runningBulkOperationsCost,
 } from './documents/bulk.js';
 
 /**
@@ -55,7 +61,9 @@ interface RunPayload {
  */
 export async function startBulkQuery(client: GraphqlClient, query: string): Promise<StartResult> {
   const { data } = await client.query<{ bulkOperationRunQuery: RunPayload }>({
-    document: BULK_RUN_QUERY_MUTATION, variables: { query, groupObjects: false }, requestedCost: BULK_MUTATION_COST,
+    document: BULK_RUN_QUERY_MUTATION,
+    variables: { query, groupObjects: false },
+    requestedCost: BULK_MUTATION_COST,
   });
   const payload = data.bulkOperationRunQuery;
   const busy = payload.userErrors.find((e) => e.code === 'LIMIT_REACHED' || e.code === 'OPERATION_IN_PROGRESS');
@@ -87,7 +95,11 @@ export async function unfinishedBulkOperations(client: GraphqlClient): Promise<B
     return current && !isFinished(current.status) ? [current] : [];
   }
   const first = 10;
-  const { data } = await client.query<{ bulkOperations: { nodes: BulkOperation[] } }>({ document: RUNNING_BULK_OPERATIONS_QUERY, variables: { first }, requestedCost: runningBulkOperationsCost(first) });
+  const { data } = await client.query<{ bulkOperations: { nodes: BulkOperation[] } }>({
+    document: RUNNING_BULK_OPERATIONS_QUERY,
+    variables: { first },
+    requestedCost: runningBulkOperationsCost(first),
+  });
   return data.bulkOperations.nodes.filter((op) => !isFinished(op.status));
 }
 

@@ -60,10 +60,7 @@ export interface PointsState {
   rate: number;
 }
 
-export type PointsOp =
-  | { op: 'reserve'; cost: number }
-  | { op: 'settle'; refund: number; seen?: ThrottleStatus; ageMs?: number }
-  | { op: 'drain'; waitMs: number };
+export type PointsOp = { op: 'reserve'; cost: number } | { op: 'settle'; refund: number; seen?: ThrottleStatus; ageMs?: number } | { op: 'drain'; waitMs: number };
 
 /** One step of the bucket; the Lua script below is the same arithmetic (`now` in ms, rate per second). */
 export function pointsStep(state: PointsState | undefined, now: number, defaults: { max: number; rate: number }, op: PointsOp): { state: PointsState; waitMs: number } {

@@ -110,9 +110,7 @@ export async function* graphqlPages(client: GraphqlClient, listing: GraphqlListi
   const maxPages = opts.maxPages ?? DEFAULT_MAX_PAGES;
   const childrenFirst = Math.min(MAX_FIRST, opts.childrenPerRecord ?? DEFAULT_CHILDREN_PER_RECORD);
   const query = searchQuery(opts.updatedAtMin);
-  const fetchPage = listing.kind === 'per-location'
-    ? inventoryFetcher(client, listing, { wanted, query })
-    : connectionFetcher(client, listing, { wanted, childrenFirst, query });
+  const fetchPage = listing.kind === 'per-location' ? inventoryFetcher(client, listing, { wanted, query }) : connectionFetcher(client, listing, { wanted, childrenFirst, query });
   let cursor = opts.after ?? null;
   let items = 0;
   for (let pageNumber = 1; ; pageNumber++) {
@@ -126,7 +124,11 @@ export async function* graphqlPages(client: GraphqlClient, listing: GraphqlListi
   }
 }
 
-function connectionFetcher(client: GraphqlClient, listing: Extract<GraphqlListing, { kind: 'connection' }>, o: { wanted: number; childrenFirst: number; query: string | undefined }): (after: string | null) => Promise<Fetched> {
+function connectionFetcher(
+  client: GraphqlClient,
+  listing: Extract<GraphqlListing, { kind: 'connection' }>,
+  o: { wanted: number; childrenFirst: number; query: string | undefined },
+): (after: string | null) => Promise<Fetched> {
   const children = listing.children;
   return async (after) => {
     const first = fittingFirst(o.wanted, (n) => listing.cost(n, o.childrenFirst));
@@ -145,14 +147,22 @@ function connectionFetcher(client: GraphqlClient, listing: Extract<GraphqlListin
  * Inventory levels, location by location. The cursor names the location and the position within it,
  * so a resumed walk goes on where it stopped; locations are listed once per walk.
  */
-function inventoryFetcher(client: GraphqlClient, listing: Extract<GraphqlListing, { kind: 'per-location' }>, o: { wanted: number; query: string | undefined }): (after: string | null) => Promise<Fetched> {
+function inventoryFetcher(
+  client: GraphqlClient,
+  listing: Extract<GraphqlListing, { kind: 'per-location' }>,
+  o: { wanted: number; query: string | undefined },
+): (after: string | null) => Promise<Fetched> {
   let locations: string[] | undefined;
   const listLocations = async (): Promise<string[]> => {
     const ids: string[] = [];
     let after: string | null = null;
     for (;;) {
       const first = fittingFirst(MAX_FIRST, locationsCost);
-      const { data }: { data: { locations: Connection } } = await client.query<{ locations: Connection }>({ document: LOCATIONS_QUERY, variables: { first, after }, requestedCost: locationsCost(first) });
+      const { data }: { data: { locations: Connection } } = await client.query<{ locations: Connection }>({
+        document: LOCATIONS_QUERY,
+        variables: { first, after },
+        requestedCost: locationsCost(first),
+      });
       ids.push(...data.locations.nodes.map((n) => String(n.id)));
       if (!data.locations.pageInfo.hasNextPage) return ids;
       after = data.locations.pageInfo.endCursor;
@@ -170,7 +180,9 @@ function inventoryFetcher(client: GraphqlClient, listing: Extract<GraphqlListing
       const location = locations[index] as string;
       const first = fittingFirst(o.wanted, listing.cost);
       const { data } = await client.query<{ location: { inventoryLevels: Connection } | null }>({
-        document: listing.document, variables: { location, first, after, query: o.query }, requestedCost: listing.cost(first),
+        document: listing.document,
+        variables: { location, first, after, query: o.query },
+        requestedCost: listing.cost(first),
       });
       const conn = data.location?.inventoryLevels;
       if (!conn || conn.nodes.length === 0) continue;

@@ -138,8 +138,7 @@ export async function* downloadChunks(url: string, opts: DownloadOptions = {}): 
   let failures = 0;
   let resumes = 0;
 
-  const refuse = (status: number, message: string): BulkDownloadRefusedError =>
-    new BulkDownloadRefusedError(`Bulk file download ${where} refused: ${message}`, { upstreamStatus: status });
+  const refuse = (status: number, message: string): BulkDownloadRefusedError => new BulkDownloadRefusedError(`Bulk file download ${where} refused: ${message}`, { upstreamStatus: status });
 
   while (true) {
     signal?.throwIfAborted();

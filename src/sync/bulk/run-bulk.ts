@@ -58,14 +58,21 @@ interface BulkRun {
 
 export async function runBulkSync(ctx: ServiceContext, args: BulkRunArgs): Promise<SyncResult> {
   const { req, integration, resource, continued, startedAt } = args;
-  const saved = continued && typeof continued.position === 'object' && continued.position !== null && 'bulk' in continued.position
-    ? (continued.position as { bulk: BulkPosition }).bulk : null;
+  const saved = continued && typeof continued.position === 'object' && continued.position !== null && 'bulk' in continued.position ? (continued.position as { bulk: BulkPosition }).bulk : null;
   const logId = await reopenLog(ctx, req, integration, saved?.logId, startedAt);
   const position: BulkPosition = saved ? { ...saved, logId } : { operation: '', createdAt: '', logId, polls: 0, restarts: 0 };
   const log = ctx.logger.child({ component: 'sync', integrationId: integration.id, resource: resource.name, mode: 'full', logId, bulk: true });
   const counts: SyncCounts = { pages: 0, records_fetched: 0, records_written: 0, records_deleted: 0 };
   const run: BulkRun = {
-    ctx, args, log, position, counts, bytes: 0, keyless: 0, skipped: 0, maxSeen: null,
+    ctx,
+    args,
+    log,
+    position,
+    counts,
+    bytes: 0,
+    keyless: 0,
+    skipped: 0,
+    maxSeen: null,
     client: graphqlClientFor(ctx, integration, args.opts),
     owner: { tenantId: integration.tenant_id, integrationId: integration.id },
     walkStartedAt: continued?.startedAt ?? (await databaseNow(ctx.db)),
@@ -87,7 +94,11 @@ async function reopenLog(ctx: ServiceContext, req: SyncRequest, integration: Int
   const saved = savedLogId === undefined ? undefined : await findSyncLog(ctx.db, savedLogId);
   if (!saved || saved.status !== 'running' || saved.integration_id !== integration.id) return openLog(ctx, req, integration, 'full', startedAt);
   if (req.jobId) {
-    await abandonOpenSyncLogsOfJob(ctx.db, { integrationId: integration.id, resource: req.resource, jobId: req.jobId }, 'Interrupted: the run continued in another row', { before: startedAt, statuses: ['running'], keepId: saved.id });
+    await abandonOpenSyncLogsOfJob(ctx.db, { integrationId: integration.id, resource: req.resource, jobId: req.jobId }, 'Interrupted: the run continued in another row', {
+      before: startedAt,
+      statuses: ['running'],
+      keepId: saved.id,
+    });
   }
   return saved.id;
 }
@@ -161,7 +172,12 @@ async function saveBulkPosition(run: BulkRun): Promise<void> {
   await ctx.db.transaction().execute(async (trx) => {
     await assertCurrentInstallation(trx, args.integration.id, args.integration.installation);
     await saveWalkProgress(trx, args.integration.id, args.resource.name, {
-      mode: 'full', startedAt: run.walkStartedAt, updatedAtMin: null, position: { bulk: run.position }, pageMaxUpdatedAt: null, pageKeyless: 0,
+      mode: 'full',
+      startedAt: run.walkStartedAt,
+      updatedAtMin: null,
+      position: { bulk: run.position },
+      pageMaxUpdatedAt: null,
+      pageKeyless: 0,
     });
   });
 }
@@ -199,7 +215,9 @@ async function applyFile(run: BulkRun, operation: BulkOperation, kind: 'complete
   const from = position.file?.kind === kind ? position.file : { kind, offset: 0, line: 1 };
   const observedAt = new Date(position.createdAt);
   const pages = bulkFilePages(url, args.resource, {
-    from, mapCtx: { shopCurrency: args.integration.shop_currency }, log,
+    from,
+    mapCtx: { shopCurrency: args.integration.shop_currency },
+    log,
     ...(args.opts.signal ? { signal: args.opts.signal } : {}),
   });
   try {
@@ -210,7 +228,14 @@ async function applyFile(run: BulkRun, operation: BulkOperation, kind: 'complete
       counts.records_fetched += filePage.lines;
       const file = { kind, offset: filePage.offset, line: filePage.line };
       const walk = { mode: 'full' as const, startedAt: run.walkStartedAt, updatedAtMin: null, position: { bulk: { ...position, file } } };
-      counts.records_written += await writePage(ctx.db, args.resource, run.owner, page, { logId: position.logId, counts, markSeen: true, installation: args.integration.installation, walk }, observedAt);
+      counts.records_written += await writePage(
+        ctx.db,
+        args.resource,
+        run.owner,
+        page,
+        { logId: position.logId, counts, markSeen: true, installation: args.integration.installation, walk },
+        observedAt,
+      );
       position.file = file;
       ctx.metrics.syncBulkBytes.inc({ resource: args.resource.name }, filePage.offset - from.offset - run.bytes);
       run.bytes = filePage.offset - from.offset;
@@ -274,13 +299,21 @@ async function failed(run: BulkRun, operation: BulkOperation): Promise<SyncResul
     await saveBulkPosition(run);
     throw new ShopifyAccessDeniedError(
       `Shopify denied the bulk export of ${resource.name} (ACCESS_DENIED): the token lacks a scope it needs (${scopes.join(', ')}); grant it and reconnect`,
-      { upstreamStatus: 403 }, scopes[0],
+      { upstreamStatus: 403 },
+      scopes[0],
     );
   }
   const partial = operation.partialDataUrl ? await applyFile(run, operation, 'partial') : 'applied';
-  await inInstallation(run)((trx) => saveWalkProgress(trx, args.integration.id, resource.name, {
-    mode: 'full', startedAt: run.walkStartedAt, updatedAtMin: null, position: { after: '' }, pageMaxUpdatedAt: run.maxSeen, pageKeyless: run.keyless,
-  }));
+  await inInstallation(run)((trx) =>
+    saveWalkProgress(trx, args.integration.id, resource.name, {
+      mode: 'full',
+      startedAt: run.walkStartedAt,
+      updatedAtMin: null,
+      position: { after: '' },
+      pageMaxUpdatedAt: run.maxSeen,
+      pageKeyless: run.keyless,
+    }),
+  );
   const what = partial === 'expired' ? 'its partial data had expired' : operation.partialDataUrl ? `its partial data was applied (${run.bytes} bytes)` : 'it left no partial data';
   const note = `Shopify's bulk operation failed (${operation.errorCode ?? 'no error code'}); ${what}; the walk continues paginated from the start in the next run`;
   await finishSyncLog(ctx.db, position.logId, { ...counts, status: 'succeeded', page_cap_reached: false, error: note, resumes_from: 'paginated, from the start' });
