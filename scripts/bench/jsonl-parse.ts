@@ -2,6 +2,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { jsonlBatches, jsonlRecords } from '../../src/sync/bulk/jsonl.js';
+import { prng } from '../mock-shopify/random.js';
 
 /**
  * Throughput of the bulk-operation JSONL reader (src/sync/bulk/jsonl.ts) on a file shaped like a
@@ -42,18 +43,6 @@ export interface JsonlParseFigures {
   linesPerSecond: number;
   bytes: number;
   lines: number;
-}
-
-/** A small deterministic PRNG (mulberry32): the same file on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const WORDS = ['organic', 'cotton', 'tee', 'slim', 'fit', 'classic', 'hoodie', 'merino', 'wool', 'socks', 'café', 'naïve', 'déjà', 'vu', 'über', 'jacket', 'rain', 'proof', 'linen', 'shirt'];

@@ -5,7 +5,8 @@ import type { BulkOperationState, MockBulkOperation } from './bulk-types.js';
 /**
  * The GraphQL Admin API fields of bulk query operations, merged into the mock's root value:
  * `bulkOperationRunQuery`, `bulkOperationCancel`, `currentBulkOperation` and, where the version's schema
- * has them (2026-01+), `bulkOperation(id:)` and `bulkOperations(first, after, query, sortKey, reverse)`.
+ * has them (2026-01+), `bulkOperation(id:)` and `bulkOperations(first, after, query, sortKey, reverse)`;
+ * `node(id:)` answers bulk operations (other types are not served by it: null).
  * Fields a version's schema lacks are never asked for: the request is validated against it first.
  */
 type Args = Record<string, unknown>;
@@ -50,6 +51,11 @@ export function bulkGraphqlFields(bulk: MockBulkOperations, version: string, tok
     bulkOperation: (args: Args) => {
       const op = bulk.find(String(args.id));
       return op ? show(op) : null;
+    },
+    // `node(id:)` for the one Node type the mock's bulk API serves: how clients read an operation before 2026-01.
+    node: (args: Args) => {
+      const op = bulk.find(String(args.id));
+      return op ? { __typename: 'BulkOperation', ...show(op) } : null;
     },
     currentBulkOperation: (args: Args) => {
       if (args.type === 'MUTATION') return null;

@@ -120,6 +120,9 @@ export const mysqlConflict = policy('mysql-conflict', CONFLICT_BACKOFF, 8);
  */
 export const pageWrite = policy('page-write', CONFLICT_BACKOFF, 2);
 
+/** A bulk operation file whose download was cut or failed: resumed with a range request (nothing is lost), 5 times in a row without progress at most. */
+export const bulkDownload = policy('bulk-download', { baseMs: 250, capMs: 10_000, jitter: HALF_JITTER }, 5);
+
 /** A webhook consumer's read loop after a Redis error: retried until Redis answers or the consumer stops. */
 export const streamRead = policy('stream-read', { baseMs: 200, capMs: 5000, jitter: HALF_JITTER }, Number.POSITIVE_INFINITY);
 

@@ -1,3 +1,4 @@
+import type { Transaction } from 'kysely';
 import type { ServiceContext } from '../context.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../platform/logger.js';
@@ -8,14 +9,15 @@ import { ShopifyUnauthorizedError } from '../shopify/errors.js';
 import { createShopifyGraphqlClient, type GraphqlClient } from '../shopify/graphql-client.js';
 import { openAccessToken } from '../store/integration-secrets.js';
 import { integrationTokenSource } from '../store/integration-tokens.js';
-import { markError, markTokenRevoked } from '../store/integrations.js';
+import { markError, markSuccess, markTokenRevoked } from '../store/integrations.js';
 import type { Owner } from '../store/records.js';
-import type { Integration } from '../store/schema.js';
+import type { Database, Integration } from '../store/schema.js';
 import { abandonOpenSyncLogsOfJob, claimQueuedSyncLog, createSyncLog, finishSyncLog, type SyncCounts } from '../store/sync-logs.js';
-import { markUnseenRecordsDeleted } from '../store/sync-state.js';
+import { markUnseenRecordsDeleted, saveSyncCompleted } from '../store/sync-state.js';
 import { IntegrationDisconnectedError, SyncInterruptedError } from './errors.js';
 import { describePosition, type WalkPosition } from './pages.js';
 import type { SyncMode, SyncTrigger } from './queue.js';
+import { assertCurrentInstallation } from './write-page.js';
 
 /**
  * What every sync run is made of, whichever way it reads the store (pages, a bulk file): its request
@@ -152,14 +154,55 @@ export async function recordFailure(
   log.warn({ err: message }, 'sync failed');
 }
 
-type SweepGuard = NonNullable<Parameters<typeof markUnseenRecordsDeleted>[4]>['guard'];
-
-/** Marks what a complete full walk (begun at `sweepFrom`, maybe several runs ago) did not see as deleted (see markUnseenRecordsDeleted). */
-export function sweepDeleted(ctx: ServiceContext, integration: Integration, name: ResourceName, sweepFrom: Date, startedAt: Date, guard: SweepGuard): Promise<number> {
+/**
+ * Marks what a complete full walk (begun at `sweepFrom`, maybe several runs ago) did not see as deleted
+ * (see markUnseenRecordsDeleted), each batch only while the store is still the run's installation.
+ */
+export function sweepDeleted(ctx: ServiceContext, integration: Integration, name: ResourceName, sweepFrom: Date, startedAt: Date): Promise<number> {
+  const guard = (trx: Transaction<Database>) => assertCurrentInstallation(trx, integration.id, integration.installation);
   const owner: Owner = { tenantId: integration.tenant_id, integrationId: integration.id };
   // A resource Shopify lists only recently without a scope (orders) is swept only as far back as it lists.
   const limit = RESOURCES[name].sweepLimit;
   const limited = limit !== undefined && !integration.scopes.split(/[\s,]+/).includes(limit.scope);
   const opts = limited ? { createdSince: new Date(startedAt.getTime() - limit.createdWithinDays * 86_400_000) } : {};
   return markUnseenRecordsDeleted(ctx.db, RESOURCES[name], owner, sweepFrom, { ...opts, guard });
+}
+
+export interface SucceededRun {
+  integration: Integration;
+  resource: ResourceName;
+  logId: number;
+  mode: SyncMode;
+  startedAt: Date;
+  /** When the walk's first run began (the database's clock): the cursor never moves past it. */
+  walkStartedAt: Date;
+  counts: SyncCounts;
+  /** Newest `updated_at` the walk saw. */
+  maxSeen: Date | null;
+  recordsSkipped: number;
+  pageCapReached: boolean;
+  /** False when the page cap stopped the walk: the cursor stays, and the next run continues from `resumesFrom`. */
+  walkComplete: boolean;
+  resumesFrom: string | null;
+}
+
+/**
+ * Closes a run that succeeded, whichever way it read the store: a complete walk moves the cursor (never
+ * past the walk's start: what changed during the walk is read again by the next one) and records its
+ * completion; the store is marked synced, the log row closed, the metrics counted.
+ */
+export async function finishSucceededRun(ctx: ServiceContext, run: SucceededRun): Promise<Extract<SyncResult, { status: 'succeeded' }>> {
+  const { integration, resource, counts } = run;
+  const { walkComplete } = run;
+  const finishedAt = new Date();
+  const cursor = run.maxSeen ? new Date(Math.min(run.maxSeen.getTime(), run.walkStartedAt.getTime())) : null;
+  await ctx.db.transaction().execute(async (trx) => {
+    await assertCurrentInstallation(trx, integration.id, integration.installation, 'update');
+    if (walkComplete) await saveSyncCompleted(trx, integration.id, resource, { cursor, mode: run.mode, at: finishedAt });
+    await markSuccess(trx, integration.id, finishedAt);
+  });
+  const note = run.recordsSkipped > 0 ? `${run.recordsSkipped} record(s) could not be mapped and were skipped (see the worker log)` : null;
+  await finishSyncLog(ctx.db, run.logId, { ...counts, status: 'succeeded', page_cap_reached: run.pageCapReached, error: note, finished_at: finishedAt, resumes_from: run.resumesFrom });
+  countRun(ctx, resource, 'succeeded', run.startedAt, counts);
+  return { status: 'succeeded', logId: run.logId, mode: run.mode, counts, pageCapReached: run.pageCapReached, recordsSkipped: run.recordsSkipped, walkComplete, resumesFrom: run.resumesFrom };
 }

@@ -1,15 +1,15 @@
 import type { ServiceContext } from '../context.js';
 import { RESOURCES, type ResourceName } from '../resources/index.js';
-import { findIntegrationById, isConnected, markSuccess } from '../store/integrations.js';
+import { findIntegrationById, isConnected } from '../store/integrations.js';
 import type { Owner } from '../store/records.js';
 import type { Integration } from '../store/schema.js';
-import { abandonSyncLog, finishSyncLog, type SyncCounts } from '../store/sync-logs.js';
-import { databaseNow, getSyncState, saveSyncCompleted, type SyncState, type SyncWalk } from '../store/sync-state.js';
+import { abandonSyncLog, type SyncCounts } from '../store/sync-logs.js';
+import { databaseNow, getSyncState, type SyncState, type SyncWalk } from '../store/sync-state.js';
 import { IntegrationDisconnectedError, SyncInterruptedError } from './errors.js';
 import { describePosition, graphqlRecordPages, prefetchOne, recordPages, type RecordPages, type WalkPosition } from './pages.js';
 import type { SyncMode } from './queue.js';
-import { clientFor, countRun, graphqlClientFor, openLog, recordFailure, sweepDeleted, type SyncOptions, type SyncRequest, type SyncResult } from './run-steps.js';
-import { assertCurrentInstallation, mapPage, writePage } from './write-page.js';
+import { clientFor, countRun, finishSucceededRun, graphqlClientFor, openLog, recordFailure, sweepDeleted, type SyncOptions, type SyncRequest, type SyncResult } from './run-steps.js';
+import { mapPage, writePage } from './write-page.js';
 import { runBulkSync } from './bulk/run-bulk.js';
 
 export type { SyncOptions, SyncRequest, SyncResult } from './run-steps.js';
@@ -103,7 +103,6 @@ export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncO
   }
   // Every write of this run checks, in its transaction, that the store is still this installation.
   const installation = integration.installation;
-  const guard = (trx: Parameters<typeof assertCurrentInstallation>[0]) => assertCurrentInstallation(trx, integration.id, installation);
 
   const startedAt = new Date();
   const state = await getSyncState(ctx.db, integration.id, req.resource);
@@ -148,25 +147,28 @@ export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncO
     // walk, or a record whose key could not be read, would make present records look deleted.
     const walkComplete = !pageCapReached;
     const sweepStarted = performance.now();
-    if (walkComplete && mode === 'full' && keyless === 0) counts.records_deleted = await sweepDeleted(ctx, integration, req.resource, walkStartedAt, startedAt, guard);
+    if (walkComplete && mode === 'full' && keyless === 0) counts.records_deleted = await sweepDeleted(ctx, integration, req.resource, walkStartedAt, startedAt);
     const sweepMs = Math.round(performance.now() - sweepStarted);
-    const finishedAt = new Date();
-    // Never past the walk's start: what changed during the walk is read again by the next one.
-    const cursor = maxSeen ? new Date(Math.min(maxSeen.getTime(), walkStartedAt.getTime())) : null;
-    await ctx.db.transaction().execute(async (trx) => {
-      await assertCurrentInstallation(trx, integration.id, installation, 'update');
-      if (walkComplete) await saveSyncCompleted(trx, integration.id, req.resource, { cursor, mode, at: finishedAt });
-      await markSuccess(trx, integration.id, finishedAt);
-    });
     const resumesFrom = walkComplete || !resumeAt ? null : describePosition(resumeAt);
-    const note = recordsSkipped > 0 ? `${recordsSkipped} record(s) could not be mapped and were skipped (see the worker log)` : null;
-    await finishSyncLog(ctx.db, logId, { ...counts, status: 'succeeded', page_cap_reached: pageCapReached, error: note, finished_at: finishedAt, resumes_from: resumesFrom });
+    const result = await finishSucceededRun(ctx, {
+      integration,
+      resource: req.resource,
+      logId,
+      mode,
+      startedAt,
+      walkStartedAt,
+      counts,
+      maxSeen,
+      recordsSkipped,
+      pageCapReached,
+      walkComplete,
+      resumesFrom,
+    });
     log.info(
-      { ...counts, pageCapReached, walkComplete, resumesFrom, ms: finishedAt.getTime() - startedAt.getTime(), sweepMs },
+      { ...counts, pageCapReached, walkComplete, resumesFrom, ms: Date.now() - startedAt.getTime(), sweepMs },
       walkComplete ? 'sync succeeded' : 'sync stopped at the page cap; the next run continues the walk',
     );
-    countRun(ctx, req.resource, 'succeeded', startedAt, counts);
-    return { status: 'succeeded', logId, mode, counts, pageCapReached, recordsSkipped, walkComplete, resumesFrom };
+    return result;
   } catch (error) {
     await recordFailure(ctx, log, integration, logId, counts, pageCapReached, error, resumeAt);
     countRun(ctx, req.resource, error instanceof SyncInterruptedError || error instanceof IntegrationDisconnectedError ? 'interrupted' : 'failed', startedAt, counts);

@@ -3,7 +3,7 @@ import { errorMessage, RetriableError } from '../errors.js';
 import { mysqlConflict, webhookApply } from '../platform/retry-policies.js';
 import { isConflict, isTransient } from '../store/mysql-errors.js';
 import { eventKey, findWebhookOwners, recordedEvents } from '../store/webhook-events.js';
-import { applyEvents, bulkOperationOf, prepareEvent, type ApplyResult, type PreparedEvent } from './apply.js';
+import { applyEvents, prepareEvent, type ApplyResult, type PreparedEvent } from './apply.js';
 import type { DeadLetterInput } from './dead-letters.js';
 import { decodeEnvelope, type WebhookEnvelope } from './stream.js';
 import { topicLabel } from './topics.js';
@@ -119,7 +119,7 @@ async function settleBatch(ctx: ApplyBatchContext, entries: BatchEntry[], outcom
 function settled(outcome: BatchOutcome, entry: BatchEntry, event: PreparedEvent, refused: boolean): void {
   outcome.ack.push(entry.id);
   if (!refused && (event.action.kind === 'customer-redact' || event.action.kind === 'shop-redact')) outcome.redactions.push(event.envelope);
-  if (!refused && event.action.kind === 'bulk-operation-finished') outcome.bulkFinished.push({ integrationId: event.owner.integrationId, operation: bulkOperationOf(event.envelope) });
+  if (!refused && event.bulkOperation) outcome.bulkFinished.push({ integrationId: event.owner.integrationId, operation: event.bulkOperation });
 }
 
 /**

@@ -19,6 +19,8 @@ export interface PreparedEvent {
   action: TopicAction;
   /** Record topics: each change with what it needs (upserts: the mapped record; deletes: the key values). */
   changes?: PreparedChange[];
+  /** `bulk_operations/finish`: the operation it names (the sync waiting for it is woken after the commit). */
+  bulkOperation?: string;
 }
 
 export interface PreparedChange {
@@ -28,7 +30,7 @@ export interface PreparedChange {
 }
 
 /** The operation a `bulk_operations/finish` payload names (its gid). */
-export function bulkOperationOf(envelope: WebhookEnvelope): string {
+function bulkOperationOf(envelope: WebhookEnvelope): string {
   const payload = JSON.parse(envelope.body) as { admin_graphql_api_id?: unknown } | null;
   const id = payload?.admin_graphql_api_id;
   if (typeof id !== 'string' || !id.startsWith('gid://shopify/BulkOperation/')) throw new Error('admin_graphql_api_id must name a bulk operation');
@@ -52,10 +54,7 @@ export function prepareEvent(streamId: string, envelope: WebhookEnvelope, owner:
       });
       return { ...base, changes };
     }
-    if (action.kind === 'bulk-operation-finished') {
-      bulkOperationOf(envelope);
-      return base;
-    }
+    if (action.kind === 'bulk-operation-finished') return { ...base, bulkOperation: bulkOperationOf(envelope) };
     validateCompliancePayload(envelope);
     return base;
   } catch (err) {

@@ -3,10 +3,16 @@ import { RESOURCE_NAMES, type ResourceName } from '../../src/resources/index.js'
 import { ShopifyAccessDeniedError } from '../../src/shopify/errors.js';
 import { BULK_EXPORT_QUERIES } from '../../src/shopify/graphql/documents/bulk.js';
 import { runSync, type SyncRequest, type SyncResult } from '../../src/sync/run-sync.js';
+import { clientForIntegration } from '../../src/connection/shopify.js';
+import { registerWebhooks } from '../../src/connection/webhook-subscriptions.js';
+import { startWorkers } from '../../src/main/workers.js';
+import { findIntegrationById } from '../../src/store/integrations.js';
+import { enqueueSync } from '../../src/sync/enqueue.js';
+import { syncQueue } from '../../src/sync/queue.js';
 import { call } from '../support/http.js';
 import { expectCopyEqualsStore } from '../support/copy-equals-store.js';
 import { startSyncTestContext, type SyncTestContext } from '../support/sync.js';
-import { WEBHOOK_PATH, drained, runConsumers } from '../support/webhooks.js';
+import { WEBHOOK_PATH, drained, runConsumers, waitFor } from '../support/webhooks.js';
 import { deliverInOrder } from '../support/webhook-scenario.js';
 
 const SECRET = 'bulk-app-secret';
@@ -170,6 +176,24 @@ describe('full syncs as bulk operations', function () {
     await expectCopyEqualsStore(t, key, s);
   });
 
+  it('when every file URL has expired before it is read, then new operations are started, the walk gives up after three and the next run starts afresh', async () => {
+    const s = shop();
+    s.bulk.configure({ urlLifetimeMs: 0 });
+    const before = s.bulk.stats.started;
+    let error: unknown;
+    try {
+      await syncToEnd(request('locations'));
+    } catch (e) {
+      error = e;
+    }
+    expect((error as Error).message).to.match(/started 4 times without completing \(last: file expired\)/);
+    expect(s.bulk.stats.started - before).to.equal(4);
+    s.bulk.configure({ urlLifetimeMs: 7 * 86_400_000 });
+    const { result } = await syncToEnd(request('locations'));
+    expect(result.status).to.equal('succeeded');
+    await expectCopyEqualsStore(t, key, s);
+  });
+
   it('when Shopify denies the export, then the run fails naming the scope, and the next run starts a new operation', async () => {
     const s = shop();
     s.bulk.failNext({ errorCode: 'ACCESS_DENIED', afterRootObjects: 0 });
@@ -189,14 +213,43 @@ describe('full syncs as bulk operations', function () {
     await expectCopyEqualsStore(t, key, s);
   });
 
+  it('when the bulk_operations/finish webhook arrives, then the waiting job runs at once rather than at its next look', async () => {
+    const s = shop();
+    const integration = (await findIntegrationById(t.ctx.db, integrationId))!;
+    // The store delivers its webhooks (the finish topic among them) to this service, as after a connect.
+    t.ctx.config.shopify.webhookBaseUrl = t.url;
+    const registration = await registerWebhooks(clientForIntegration(t.ctx, integration), t.ctx.config, t.ctx.logger);
+    expect([...registration.created, ...registration.existing]).to.include('bulk_operations/finish');
+    // Polling alone would look again only after a minute.
+    t.ctx.config.sync.bulkPollMinSeconds = 60;
+    t.ctx.config.sync.bulkPollMaxSeconds = 60;
+    s.bulk.configure({ hold: true });
+    const workers = await startWorkers(t.ctx);
+    try {
+      const runsBefore = (await t.runsOf(integrationId, 'customers')).length;
+      await enqueueSync(t.ctx, integration, 'customers', 'full', 'manual');
+      const operation = await waitFor('the export to start', async () => s.bulk.operations().find((op) => op.status === 'RUNNING' || op.status === 'CREATED'));
+      await waitFor('the job to wait', async () => (await syncQueue(t.ctx).getDelayedCount()) === 1);
+      s.bulk.configure({ hold: false });
+      s.bulk.release(operation.id);
+      const t0 = Date.now();
+      await t.waitForRuns(integrationId, runsBefore + 1, 20_000);
+      expect(Date.now() - t0, 'woken by the webhook, not by the 60 s poll').to.be.below(20_000);
+      expect(s.bulk.deliveries.filter((d) => d.ok).length).to.be.greaterThan(0);
+    } finally {
+      await workers.stop();
+      t.ctx.config.sync.bulkPollMinSeconds = 0.05;
+      t.ctx.config.sync.bulkPollMaxSeconds = 0.5;
+    }
+    await expectCopyEqualsStore(t, key, s);
+  });
+
   it('when the sync worker runs every resource at once, then at most five operations run at a time (one before API 2026-01) and all complete', async () => {
     const old = await t.connect('tenant-bulk-old', OLD_VERSION_SHOP, { api_version: '2025-10' });
     const stopWorker = await t.startWorker();
     let runsBefore: number;
     try {
       runsBefore = (await t.runsOf(integrationId)).length;
-      const { enqueueSync } = await import('../../src/sync/enqueue.js');
-      const { findIntegrationById } = await import('../../src/store/integrations.js');
       for (const id of [integrationId, old.id]) {
         const integration = (await findIntegrationById(t.ctx.db, id))!;
         for (const resource of RESOURCE_NAMES) await enqueueSync(t.ctx, integration, resource, 'full', 'manual');
@@ -208,6 +261,8 @@ describe('full syncs as bulk operations', function () {
     }
     expect(shop().bulk.stats.concurrentMax).to.be.at.most(5);
     expect(t.mock.shop(OLD_VERSION_SHOP).bulk.stats.concurrentMax).to.equal(1);
+    // One export each: an operation that finished while another resource's became the shop's newest is still followed.
+    expect(t.mock.shop(OLD_VERSION_SHOP).bulk.stats.started).to.equal(RESOURCE_NAMES.length);
     for (const id of [integrationId, old.id]) {
       const runs = (await t.runsOf(id)).slice(id === integrationId ? runsBefore : 0);
       expect(runs.filter((r) => r.status !== 'succeeded').map((r) => `${r.resource}: ${r.error}`)).to.deep.equal([]);

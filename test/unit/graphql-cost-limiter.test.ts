@@ -38,6 +38,16 @@ describe('GraphQL cost limiter arithmetic (fake clock)', () => {
     expect(pointsStep(lower.state, 1000, standard, { op: 'reserve', cost: 1000 }).state.available).to.equal(900);
   });
 
+  it("when Shopify's count is older than the settle (the answer took time to reach us), then what was restored since is credited, never more than ours", () => {
+    const ours: PointsState = { available: 1500, ts: 0, max: 2000, rate: 100 };
+    const seen = { maximumAvailable: 2000, currentlyAvailable: 900, restoreRate: 100 };
+    // 300 ms after Shopify counted 900: 30 points were restored meanwhile.
+    expect(pointsStep(ours, 0, standard, { op: 'settle', refund: 0, seen, ageMs: 300 }).state.available).to.equal(930);
+    expect(pointsStep(ours, 0, standard, { op: 'settle', refund: 0, seen }).state.available).to.equal(900);
+    // A count far enough back cannot lift ours above what we hold.
+    expect(pointsStep(ours, 0, standard, { op: 'settle', refund: 0, seen, ageMs: 60_000 }).state.available).to.equal(1500);
+  });
+
   it('when Shopify answered THROTTLED, then the next reservation waits (requested - available) / restore rate', () => {
     const status = { maximumAvailable: 2000, currentlyAvailable: 300, restoreRate: 100 };
     expect(throttleWaitMs(800, status)).to.equal(5000);

@@ -19,6 +19,7 @@ import {
   productVariantsCost,
   SYNC_DOCUMENTS,
 } from '../../src/shopify/graphql/documents/index.js';
+import { BULK_DOCUMENTS, BULK_DOCUMENTS_SINCE_2026_01, BULK_EXPORT_QUERIES } from '../../src/shopify/graphql/documents/bulk.js';
 import { DEFAULT_CHILDREN_PER_RECORD, fittingFirst } from '../../src/shopify/graphql/pages.js';
 
 describe('GraphQL Admin documents', function () {
@@ -33,6 +34,15 @@ describe('GraphQL Admin documents', function () {
     it(`when validated against Shopify's ${version} schema, then every sync document is valid`, () => {
       const schema = loadAdminSchema(version);
       for (const [name, document] of Object.entries(SYNC_DOCUMENTS)) {
+        const errors = validate(schema, parse(document)).map((e) => e.message);
+        expect(errors, name).to.deep.equal([]);
+      }
+    });
+
+    it(`when validated against Shopify's ${version} schema, then every bulk export query and bulk operation document is valid`, () => {
+      const schema = loadAdminSchema(version);
+      const since2026 = version >= '2026-01' ? BULK_DOCUMENTS_SINCE_2026_01 : {};
+      for (const [name, document] of Object.entries({ ...BULK_EXPORT_QUERIES, ...BULK_DOCUMENTS, ...since2026 })) {
         const errors = validate(schema, parse(document)).map((e) => e.message);
         expect(errors, name).to.deep.equal([]);
       }

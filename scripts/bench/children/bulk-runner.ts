@@ -11,15 +11,14 @@
 import { createReadStream } from 'node:fs';
 import { loadConfig } from '../../../src/config.js';
 import { closeContext, createContext } from '../../../src/main/context.js';
-import { shopifyClientObserver } from '../../../src/platform/metrics.js';
 import { RESOURCES } from '../../../src/resources/index.js';
-import { createShopifyGraphqlClient, type GraphqlClient, type GraphqlRequest } from '../../../src/shopify/graphql-client.js';
-import { createSyncLog } from '../../../src/store/sync-logs.js';
+import type { GraphqlClient } from '../../../src/shopify/graphql-client.js';
 import { downloadChunks } from '../../../src/sync/bulk/download.js';
 import { mapLines } from '../../../src/sync/bulk/file-pages.js';
 import { jsonlBatches } from '../../../src/sync/bulk/jsonl.js';
 import { runSync } from '../../../src/sync/run-sync.js';
 import { writePage } from '../../../src/sync/write-page.js';
+import { openBenchSyncLog, recordingGraphqlClient, type QueryCosts } from '../lib/graphql-costs.js';
 import { sendReady, serveRunner } from '../lib/child-ipc.js';
 
 const ctx = await createContext(loadConfig());
@@ -27,35 +26,8 @@ const products = RESOURCES.products;
 /** Lines per page: the apply's own default (bulkFilePages). */
 const LINES_PER_PAGE = 500;
 
-interface QueryCosts {
-  requested: number[];
-  actual: (number | null)[];
-}
-
 /** The GraphQL client `runSync` would build, unlimited, its queries' costs recorded. */
-function recordingClient(shop: string, accessToken: string, costs: QueryCosts): GraphqlClient {
-  const c = createShopifyGraphqlClient(
-    { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, config: ctx.config.shopify, maxPages: ctx.config.sync.maxPages, observer: shopifyClientObserver(ctx.metrics), costLimit: false },
-    { shopDomain: shop, accessToken, apiVersion: ctx.config.shopify.apiVersion },
-  );
-  return {
-    get shopDomain() {
-      return c.shopDomain;
-    },
-    get apiVersion() {
-      return c.apiVersion;
-    },
-    get stats() {
-      return c.stats;
-    },
-    async query<T>(request: GraphqlRequest) {
-      const result = await c.query<T>(request);
-      costs.requested.push(result.cost?.requestedQueryCost ?? request.requestedCost);
-      costs.actual.push(result.cost?.actualQueryCost ?? null);
-      return result;
-    },
-  };
-}
+const recordingClient = (shop: string, accessToken: string, costs: QueryCosts): GraphqlClient => recordingGraphqlClient(ctx, shop, accessToken, false, costs);
 
 serveRunner(
   {
@@ -86,16 +58,7 @@ serveRunner(
     },
     async upsertFile({ path, integrationId, tenantId }: { path: string; integrationId: number; tenantId: string }) {
       const owner = { tenantId, integrationId };
-      const logId = await createSyncLog(ctx.db, {
-        tenant_id: tenantId,
-        integration_id: integrationId,
-        resource: 'products',
-        trigger: 'manual',
-        mode: 'full',
-        status: 'running',
-        job_id: null,
-        started_at: new Date(),
-      });
+      const logId = await openBenchSyncLog(ctx, integrationId, tenantId);
       const counts = { pages: 0, records_fetched: 0, records_written: 0, records_deleted: 0 };
       const observedAt = new Date();
       let timed = 0;

@@ -15,15 +15,14 @@ import { createRequire } from 'node:module';
 import { loadConfig } from '../../../src/config.js';
 import { closeContext, createContext } from '../../../src/main/context.js';
 import { RESOURCES, type ResourceName } from '../../../src/resources/index.js';
-import { shopifyClientObserver } from '../../../src/platform/metrics.js';
 import { createShopifyClient } from '../../../src/shopify/admin-client.js';
-import { createShopifyGraphqlClient, type GraphqlClient, type GraphqlRequest } from '../../../src/shopify/graphql-client.js';
-import { createSyncLog } from '../../../src/store/sync-logs.js';
+import type { GraphqlClient, GraphqlRequest } from '../../../src/shopify/graphql-client.js';
 import { graphqlRecordPages, recordPages } from '../../../src/sync/pages.js';
 import { runSync } from '../../../src/sync/run-sync.js';
 import { mapPage, writePage } from '../../../src/sync/write-page.js';
 import { MockShop, setGraphqlRateLimit, type MockShopOptions } from '../../mock-shopify/index.js';
 import { graphqlReply } from '../../mock-shopify/graphql.js';
+import { noCosts, openBenchSyncLog, recordingGraphqlClient, type QueryCosts } from '../lib/graphql-costs.js';
 import { sendReady, serveRunner } from '../lib/child-ipc.js';
 
 const ctx = await createContext(loadConfig());
@@ -37,42 +36,10 @@ function client(shop: string, accessToken: string, limited: boolean) {
   );
 }
 
-/** Requested and actual cost of every GraphQL query a phase sent, in order (THROTTLED answers: actual null). */
-interface QueryCosts {
-  requested: number[];
-  actual: (number | null)[];
-}
-
-/** The service's GraphQL client (as `runSync` builds it), its queries' costs recorded; `limited`: the shared cost limiter in Redis. */
 function graphqlClient(shop: string, accessToken: string, limited: boolean, costs: QueryCosts): GraphqlClient {
-  const c = createShopifyGraphqlClient(
-    { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, config: ctx.config.shopify, maxPages: ctx.config.sync.maxPages, observer: shopifyClientObserver(ctx.metrics), costLimit: limited },
-    { shopDomain: shop, accessToken, apiVersion: ctx.config.shopify.apiVersion },
-  );
-  return recording(c, costs);
+  return recordingGraphqlClient(ctx, shop, accessToken, limited, costs);
 }
 
-function recording(c: GraphqlClient, costs: QueryCosts): GraphqlClient {
-  return {
-    get shopDomain() {
-      return c.shopDomain;
-    },
-    get apiVersion() {
-      return c.apiVersion;
-    },
-    get stats() {
-      return c.stats;
-    },
-    async query<T>(request: GraphqlRequest) {
-      const result = await c.query<T>(request);
-      costs.requested.push(result.cost?.requestedQueryCost ?? request.requestedCost);
-      costs.actual.push(result.cost?.actualQueryCost ?? null);
-      return result;
-    },
-  };
-}
-
-const noCosts = (): QueryCosts => ({ requested: [], actual: [] });
 const useGraphql = () => ctx.config.shopify.syncApi === 'graphql';
 
 async function fetchAll(shop: string, accessToken: string, limited: boolean) {
@@ -180,16 +147,7 @@ function shopifyApiNodeClient(shop: string, accessToken: string, mockUrl: string
 /** Upsert only over GraphQL: the pages a GraphQL sync reads (made in this process, not timed), mapped and written as the sync writes them (timed). */
 async function upsertGraphqlPages(integrationId: number, tenantId: string, shop: MockShopOptions) {
   const owner = { tenantId, integrationId };
-  const logId = await createSyncLog(ctx.db, {
-    tenant_id: tenantId,
-    integration_id: integrationId,
-    resource: 'products',
-    trigger: 'manual',
-    mode: 'full',
-    status: 'running',
-    job_id: null,
-    started_at: new Date(),
-  });
+  const logId = await openBenchSyncLog(ctx, integrationId, tenantId);
   const counts = { pages: 0, records_fetched: 0, records_written: 0, records_deleted: 0 };
   let timed = 0;
   for await (const page of graphqlRecordPages(inProcessGraphql(shop), products, { maxPages: ctx.config.sync.maxPages })) {
@@ -240,16 +198,7 @@ serveRunner(
       const catalog = new MockShop(0, shop, { apiKey: '', apiSecret: '', apiVersion: '' }).catalog;
       const entries = catalog.products.entries;
       const owner = { tenantId, integrationId };
-      const logId = await createSyncLog(ctx.db, {
-        tenant_id: tenantId,
-        integration_id: integrationId,
-        resource: 'products',
-        trigger: 'manual',
-        mode: 'full',
-        status: 'running',
-        job_id: null,
-        started_at: new Date(),
-      });
+      const logId = await openBenchSyncLog(ctx, integrationId, tenantId);
       const counts = { pages: 0, records_fetched: 0, records_written: 0, records_deleted: 0 };
       let timed = 0;
       for (let i = 0; i < entries.length; i += PAGE) {

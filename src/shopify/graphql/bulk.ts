@@ -4,6 +4,7 @@ import {
   BULK_CANCEL_MUTATION,
   BULK_MUTATION_COST,
   BULK_OPERATION_COST,
+  BULK_OPERATION_NODE_QUERY,
   BULK_OPERATION_QUERY,
   BULK_RUN_QUERY_MUTATION,
   CURRENT_BULK_OPERATION_QUERY,
@@ -73,14 +74,17 @@ export async function startBulkQuery(client: GraphqlClient, query: string): Prom
   return { started: operation };
 }
 
-/** The operation, or null when Shopify no longer knows it (or, before 2026-01, a newer one replaced it). */
+/**
+ * The operation, or null when Shopify no longer knows it. Before 2026-01 it is read through `node(id:)`:
+ * the shop's `currentBulkOperation` names only the newest, which another export may have become.
+ */
 export async function findBulkOperation(client: GraphqlClient, id: string): Promise<BulkOperation | null> {
   if (readsById(client.apiVersion)) {
     const { data } = await client.query<{ bulkOperation: BulkOperation | null }>({ document: BULK_OPERATION_QUERY, variables: { id }, requestedCost: BULK_OPERATION_COST });
     return data.bulkOperation;
   }
-  const current = await currentBulkOperation(client);
-  return current?.id === id ? current : null;
+  const { data } = await client.query<{ node: BulkOperation | null }>({ document: BULK_OPERATION_NODE_QUERY, variables: { id }, requestedCost: BULK_OPERATION_COST });
+  return data.node && typeof data.node.status === 'string' ? data.node : null;
 }
 
 async function currentBulkOperation(client: GraphqlClient): Promise<BulkOperation | null> {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HALF_JITTER, backoffDelayMs, type Backoff } from '../../platform/retry-policies.js';
+import { bulkDownload } from '../../platform/retry-policies.js';
 import { BulkDownloadFailedError, BulkDownloadRefusedError, BulkFileExpiredError } from './errors.js';
 
 /**
@@ -102,13 +102,6 @@ function parseContentRange(header: string | null): { start?: number; end?: numbe
   return result;
 }
 
-/** Resumes are cheap (no work is lost): start small, but let a storage outage breathe. */
-const RESUME_BACKOFF: Backoff = { baseMs: 250, capMs: 10_000, jitter: HALF_JITTER };
-
-function defaultDelay(attempt: number): number {
-  return backoffDelayMs(attempt, RESUME_BACKOFF);
-}
-
 /**
  * The file's bytes from `startAt` to its end, as the network delivers them (each chunk is a view of
  * one network read, never accumulated).
@@ -125,8 +118,8 @@ function defaultDelay(attempt: number): number {
 export async function* downloadChunks(url: string, opts: DownloadOptions = {}): AsyncGenerator<Uint8Array, DownloadStats> {
   const fetchImpl = opts.fetch ?? fetch;
   const { signal, onResume, onBytes } = opts;
-  const maxResumes = opts.maxResumes ?? 5;
-  const retryDelayMs = opts.retryDelayMs ?? defaultDelay;
+  const maxResumes = opts.maxResumes ?? bulkDownload.maxRetries;
+  const retryDelayMs = opts.retryDelayMs ?? ((attempt: number) => bulkDownload.delayMs(attempt));
   const stallTimeoutMs = opts.stallTimeoutMs ?? 60_000;
   const startAt = opts.startAt ?? 0;
   if (!Number.isSafeInteger(startAt) || startAt < 0) throw new RangeError(`download: startAt must be a non-negative integer, got ${opts.startAt}`);

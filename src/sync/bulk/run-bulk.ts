@@ -5,14 +5,13 @@ import { ShopifyAccessDeniedError, ShopifyRetriableError } from '../../shopify/e
 import type { GraphqlClient } from '../../shopify/graphql-client.js';
 import { bulkSlots, findBulkOperation, startBulkQuery, unfinishedBulkOperations, type BulkOperation } from '../../shopify/graphql/bulk.js';
 import { removeChildrenNotExported } from '../../store/bulk-children.js';
-import { markSuccess } from '../../store/integrations.js';
 import type { Owner } from '../../store/records.js';
 import type { Integration } from '../../store/schema.js';
 import { abandonOpenSyncLogsOfJob, finishSyncLog, findSyncLog, updateSyncLogBulk, type SyncCounts } from '../../store/sync-logs.js';
-import { databaseNow, saveSyncCompleted, saveWalkProgress, type SyncWalk } from '../../store/sync-state.js';
+import { databaseNow, saveWalkProgress, type SyncWalk } from '../../store/sync-state.js';
 import { SyncInterruptedError } from '../errors.js';
 import { prefetchOne, type BulkPosition } from '../pages.js';
-import { countRun, graphqlClientFor, openLog, recordFailure, sweepDeleted, type SyncOptions, type SyncRequest, type SyncResult } from '../run-steps.js';
+import { countRun, finishSucceededRun, graphqlClientFor, openLog, recordFailure, sweepDeleted, type SyncOptions, type SyncRequest, type SyncResult } from '../run-steps.js';
 import { assertCurrentInstallation, writePage } from '../write-page.js';
 import { BulkFileExpiredError } from './errors.js';
 import { bulkFilePages } from './file-pages.js';
@@ -37,7 +36,7 @@ export interface BulkRunArgs {
   opts: SyncOptions;
 }
 
-/** Operations started again (expired, cancelled, file URL expired) before the run gives up for this attempt. */
+/** Operations started again (expired, cancelled, file URL expired) before the walk gives up; the next run starts afresh. */
 const MAX_RESTARTS = 3;
 
 interface BulkRun {
@@ -49,7 +48,7 @@ interface BulkRun {
   walkStartedAt: Date;
   position: BulkPosition;
   counts: SyncCounts;
-  /** Bytes of the current file applied so far (from where this attempt began). */
+  /** Bytes of bulk files applied by this attempt. */
   bytes: number;
   keyless: number;
   skipped: number;
@@ -117,7 +116,7 @@ async function advance(run: BulkRun): Promise<SyncResult> {
       await restart(run, 'unknown');
       continue;
     }
-    await updateSyncLogBulk(ctx.db, position.logId, { operationId: operation.id, status: operation.status, objectCount: Number(operation.objectCount), bytesDownloaded: run.bytes });
+    await updateSyncLogBulk(ctx.db, position.logId, { operationId: operation.id, status: operation.status, objectCount: Number(operation.objectCount), bytesDownloaded: position.file?.offset ?? 0 });
     switch (operation.status) {
       case 'CREATED':
       case 'RUNNING':
@@ -160,36 +159,44 @@ async function startOrAdopt(run: BulkRun): Promise<string | null> {
     log.info({ operation: operation.id }, 'bulk operation started');
     ctx.metrics.syncBulkOperations.inc({ resource: args.resource.name, outcome: 'started' });
   }
-  Object.assign(position, { operation: operation.id, createdAt: operation.createdAt, polls: 0 });
-  delete position.file;
+  forgetOperation(position, position.restarts);
+  Object.assign(position, { operation: operation.id, createdAt: operation.createdAt });
   await saveBulkPosition(run);
   return null;
 }
 
 /** Saved before any wait, in a transaction that checks the installation: a restarted worker follows the same operation. */
 async function saveBulkPosition(run: BulkRun): Promise<void> {
-  const { ctx, args } = run;
-  await ctx.db.transaction().execute(async (trx) => {
-    await assertCurrentInstallation(trx, args.integration.id, args.integration.installation);
-    await saveWalkProgress(trx, args.integration.id, args.resource.name, {
+  const { args } = run;
+  await inInstallation(run)((trx) =>
+    saveWalkProgress(trx, args.integration.id, args.resource.name, {
       mode: 'full',
       startedAt: run.walkStartedAt,
       updatedAtMin: null,
       position: { bulk: run.position },
       pageMaxUpdatedAt: null,
       pageKeyless: 0,
-    });
-  });
+    }),
+  );
 }
 
 async function restart(run: BulkRun, why: string): Promise<void> {
   const { ctx, args, position } = run;
   if (position.restarts >= MAX_RESTARTS) {
-    throw new ShopifyRetriableError(`the bulk export of ${args.resource.name} was started ${position.restarts + 1} times without completing (last: ${why})`, { upstreamStatus: 0 });
+    const restarts = position.restarts;
+    // Saved fresh, so the job's retry (or the next run) starts over instead of failing here again.
+    forgetOperation(position, 0);
+    await saveBulkPosition(run);
+    throw new ShopifyRetriableError(`the bulk export of ${args.resource.name} was started ${restarts + 1} times without completing (last: ${why})`, { upstreamStatus: 0 });
   }
   ctx.metrics.syncBulkOperations.inc({ resource: args.resource.name, outcome: 'restarted' });
   run.log.info({ operation: position.operation, why }, 'bulk operation to be started again');
-  Object.assign(position, { operation: '', createdAt: '', polls: 0, restarts: position.restarts + 1 });
+  forgetOperation(position, position.restarts + 1);
+}
+
+/** The walk lets go of its operation: the next look starts (or adopts) one. */
+function forgetOperation(position: BulkPosition, restarts: number): void {
+  Object.assign(position, { operation: '', createdAt: '', polls: 0, restarts });
   delete position.file;
 }
 
@@ -213,6 +220,7 @@ async function applyFile(run: BulkRun, operation: BulkOperation, kind: 'complete
   const url = kind === 'complete' ? operation.url : operation.partialDataUrl;
   if (!url) return 'applied'; // an export of nothing has no file
   const from = position.file?.kind === kind ? position.file : { kind, offset: 0, line: 1 };
+  let reached = from.offset;
   const observedAt = new Date(position.createdAt);
   const pages = bulkFilePages(url, args.resource, {
     from,
@@ -237,8 +245,9 @@ async function applyFile(run: BulkRun, operation: BulkOperation, kind: 'complete
         observedAt,
       );
       position.file = file;
-      ctx.metrics.syncBulkBytes.inc({ resource: args.resource.name }, filePage.offset - from.offset - run.bytes);
-      run.bytes = filePage.offset - from.offset;
+      ctx.metrics.syncBulkBytes.inc({ resource: args.resource.name }, filePage.offset - reached);
+      run.bytes += filePage.offset - reached;
+      reached = filePage.offset;
       run.keyless += page.keyless;
       run.skipped += page.skipped;
       if (page.maxUpdatedAt && (!run.maxSeen || page.maxUpdatedAt > run.maxSeen)) run.maxSeen = page.maxUpdatedAt;
@@ -267,20 +276,23 @@ async function complete(run: BulkRun, operation: BulkOperation): Promise<SyncRes
   const { integration, resource, startedAt } = args;
   const observedAt = new Date(position.createdAt);
   const childrenRemoved = resource.child ? await removeChildrenNotExported(ctx.db, resource, run.owner, observedAt, inInstallation(run)) : 0;
-  const guard = (trx: Parameters<typeof assertCurrentInstallation>[0]) => assertCurrentInstallation(trx, integration.id, integration.installation);
-  if (run.keyless === 0) counts.records_deleted = await sweepDeleted(ctx, integration, resource.name, run.walkStartedAt, startedAt, guard);
-  const finishedAt = new Date();
-  const cursor = run.maxSeen ? new Date(Math.min(run.maxSeen.getTime(), run.walkStartedAt.getTime())) : null;
-  await ctx.db.transaction().execute(async (trx) => {
-    await assertCurrentInstallation(trx, integration.id, integration.installation, 'update');
-    await saveSyncCompleted(trx, integration.id, resource.name, { cursor, mode: 'full', at: finishedAt });
-    await markSuccess(trx, integration.id, finishedAt);
+  if (run.keyless === 0) counts.records_deleted = await sweepDeleted(ctx, integration, resource.name, run.walkStartedAt, startedAt);
+  const result = await finishSucceededRun(ctx, {
+    integration,
+    resource: resource.name,
+    logId: position.logId,
+    mode: 'full',
+    startedAt,
+    walkStartedAt: run.walkStartedAt,
+    counts,
+    maxSeen: run.maxSeen,
+    recordsSkipped: run.skipped,
+    pageCapReached: false,
+    walkComplete: true,
+    resumesFrom: null,
   });
-  const note = run.skipped > 0 ? `${run.skipped} record(s) could not be mapped and were skipped (see the worker log)` : null;
-  await finishSyncLog(ctx.db, position.logId, { ...counts, status: 'succeeded', page_cap_reached: false, error: note, finished_at: finishedAt, resumes_from: null });
-  log.info({ ...counts, operation: operation.id, objects: operation.objectCount, bytes: run.bytes, childrenRemoved, ms: finishedAt.getTime() - startedAt.getTime() }, 'bulk sync succeeded');
-  countRun(ctx, resource.name, 'succeeded', startedAt, counts);
-  return { status: 'succeeded', logId: position.logId, mode: 'full', counts, pageCapReached: false, recordsSkipped: run.skipped, walkComplete: true, resumesFrom: null };
+  log.info({ ...counts, operation: operation.id, objects: operation.objectCount, bytes: run.bytes, childrenRemoved, ms: Date.now() - startedAt.getTime() }, 'bulk sync succeeded');
+  return result;
 }
 
 /**
@@ -294,8 +306,7 @@ async function failed(run: BulkRun, operation: BulkOperation): Promise<SyncResul
   ctx.metrics.syncBulkOperations.inc({ resource: resource.name, outcome: operation.errorCode === 'ACCESS_DENIED' ? 'failed' : 'partial' });
   if (operation.errorCode === 'ACCESS_DENIED') {
     const scopes = resource.shopify.bulk.scopes;
-    Object.assign(position, { operation: '', createdAt: '', polls: 0 });
-    delete position.file;
+    forgetOperation(position, position.restarts);
     await saveBulkPosition(run);
     throw new ShopifyAccessDeniedError(
       `Shopify denied the bulk export of ${resource.name} (ACCESS_DENIED): the token lacks a scope it needs (${scopes.join(', ')}); grant it and reconnect`,

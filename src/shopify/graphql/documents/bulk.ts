@@ -33,6 +33,11 @@ export const BULK_OPERATION_QUERY = `query BulkOperation($id: ID!) {
   bulkOperation(id: $id) { ${OPERATION_FIELDS} }
 }`;
 
+/** By id before API 2026-01: through the `Node` interface, which every version has. */
+export const BULK_OPERATION_NODE_QUERY = `query BulkOperationNode($id: ID!) {
+  node(id: $id) { ... on BulkOperation { ${OPERATION_FIELDS} } }
+}`;
+
 /** The shop's newest bulk query operation of this app (every version). */
 export const CURRENT_BULK_OPERATION_QUERY = `query CurrentBulkOperation {
   currentBulkOperation(type: QUERY) { ${OPERATION_FIELDS} }
@@ -40,7 +45,7 @@ export const CURRENT_BULK_OPERATION_QUERY = `query CurrentBulkOperation {
 
 /** Operations not finished yet: API 2026-01 and later, where several may run at once. */
 export const RUNNING_BULK_OPERATIONS_QUERY = `query RunningBulkOperations($first: Int!) {
-  bulkOperations(first: $first, query: "status:CREATED OR status:RUNNING", sortKey: CREATED_AT, reverse: true) {
+  bulkOperations(first: $first, query: "status:CREATED OR status:RUNNING", sortKey: CREATED_AT) {
     nodes { ${OPERATION_FIELDS} }
   }
 }`;
@@ -58,5 +63,5 @@ export const BULK_OPERATION_COST = 1;
 export const runningBulkOperationsCost = (first: number): number => 2 + first;
 
 /** Every bulk document with variables, for the schema validation test (the 2026-01+ ones apart). */
-export const BULK_DOCUMENTS = { BULK_RUN_QUERY_MUTATION, CURRENT_BULK_OPERATION_QUERY, BULK_CANCEL_MUTATION } as const;
+export const BULK_DOCUMENTS = { BULK_RUN_QUERY_MUTATION, BULK_OPERATION_NODE_QUERY, CURRENT_BULK_OPERATION_QUERY, BULK_CANCEL_MUTATION } as const;
 export const BULK_DOCUMENTS_SINCE_2026_01 = { BULK_OPERATION_QUERY, RUNNING_BULK_OPERATIONS_QUERY } as const;
