@@ -268,7 +268,7 @@ export const graphqlSyncBenchmark: Benchmark = {
 
       const limits: string[] = [];
       limits.push(
-        `Bucket off, CPU in % of one core: ${describeCpu(unlimited.cpu)}. Fetching costs the mock more than the worker (it runs graphql-js and Shopify's cost rules twice per query: requested and actual); the sync prefetches one page while it writes the previous one.`,
+        `Bucket off, CPU in % of one core: ${describeCpu(unlimited.cpu)}. Fetching costs the mock more than the worker (it runs graphql-js and Shopify's cost rules twice per query: requested and actual); the sync fetches up to two pages ahead while it writes one.`,
       );
       const over = (seconds: number, floor: number, sweep: number, walkQueries: number) => {
         const rest = Math.max(0, seconds - floor - sweep);

@@ -7,6 +7,7 @@ import type { Database } from './schema.js';
 import { parseJsonColumn } from './schema.js';
 import { applyRedactionsTo, redactionTargets } from './redaction.js';
 import { findRedactions, lockIntegrationShared } from './redactions.js';
+import { keysCondition, keysOfRows } from './record-keys.js';
 import { untyped, type AnyDb } from './untyped.js';
 
 export interface Owner {
@@ -82,12 +83,14 @@ export async function upsertRecords(
     .selectFrom(resource.table)
     .select([...resource.keyColumns, 'updated_at', 'observed_at', 'deleted_at'])
     .where('tenant_id', '=', owner.tenantId)
-    .where((eb) =>
-      keyMatch(
-        eb,
+    .where(
+      keysCondition(
         resource,
-        batch.map((r) => r.row),
-      ),
+        keysOfRows(
+          resource,
+          batch.map((r) => r.row),
+        ),
+      ) as never,
     );
   for (const column of resource.keyColumns) locking = locking.orderBy(column, 'asc');
   const stored = await locking.forUpdate().execute();
@@ -161,12 +164,14 @@ async function unchangedRecords(db: AnyDb, resource: ResourceDefinition, owner: 
     .selectFrom(resource.table)
     .select([...resource.keyColumns, 'raw'])
     .where('tenant_id', '=', owner.tenantId)
-    .where((eb) =>
-      keyMatch(
-        eb,
+    .where(
+      keysCondition(
         resource,
-        records.map((r) => r.row),
-      ),
+        keysOfRows(
+          resource,
+          records.map((r) => r.row),
+        ),
+      ) as never,
     )
     .execute();
   const storedRaw = new Map(rows.map((r) => [keyOfRow(resource, r), r.raw]));
@@ -184,12 +189,14 @@ async function unchangedRecords(db: AnyDb, resource: ResourceDefinition, owner: 
       .updateTable(resource.table)
       .set({ observed_at: sql`GREATEST(observed_at, ${new Date(observedAt)})` })
       .where('tenant_id', '=', owner.tenantId)
-      .where((eb) =>
-        keyMatch(
-          eb,
+      .where(
+        keysCondition(
           resource,
-          group.map((r) => r.row),
-        ),
+          keysOfRows(
+            resource,
+            group.map((r) => r.row),
+          ),
+        ) as never,
       )
       .execute();
   }
@@ -221,12 +228,14 @@ async function parentsAtTheirVersion(db: AnyDb, resource: ResourceDefinition, ow
     .selectFrom(resource.table)
     .select([...resource.keyColumns, 'updated_at', 'observed_at'])
     .where('tenant_id', '=', owner.tenantId)
-    .where((eb) =>
-      keyMatch(
-        eb,
+    .where(
+      keysCondition(
         resource,
-        absent.map((r) => r.row),
-      ),
+        keysOfRows(
+          resource,
+          absent.map((r) => r.row),
+        ),
+      ) as never,
     )
     .forUpdate()
     .execute();
@@ -299,18 +308,6 @@ async function replaceChildren(db: AnyDb, resource: ResourceDefinition, owner: O
     .values(children)
     .onDuplicateKeyUpdate(Object.fromEntries(columns.map((c) => [c, sql`VALUES(${sql.ref(c)})`])))
     .execute();
-}
-
-function keyMatch(eb: any, resource: ResourceDefinition, rows: Row[]) {
-  if (resource.keyColumns.length === 1) {
-    const column = resource.keyColumns[0] as string;
-    return eb(
-      column,
-      'in',
-      rows.map((r) => r[column]),
-    );
-  }
-  return eb.or(rows.map((r) => eb.and(resource.keyColumns.map((c) => eb(c, '=', r[c])))));
 }
 
 /**

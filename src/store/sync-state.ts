@@ -1,8 +1,5 @@
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
-import type { Db } from './schema.js';
-import type { ResourceDefinition } from '../resources/index.js';
-import type { Owner } from './records.js';
-import type { Database } from './schema.js';
+import { sql, type Transaction } from 'kysely';
+import type { Database, Db } from './schema.js';
 
 type Executor = Db | Transaction<Database>;
 
@@ -136,89 +133,6 @@ export async function saveSyncCompleted(db: Executor, integrationId: number, res
 export async function databaseNow(db: Executor): Promise<Date> {
   const { rows } = await sql<{ now: Date }>`SELECT NOW(3) AS now`.execute(db);
   return (rows[0] as { now: Date }).now;
-}
-
-// Record tables are chosen from the registry at run time: untyped view, as in records.ts.
-type AnyDb = Kysely<any>;
-const untyped = (db: Executor) => db as unknown as AnyDb;
-
-/**
- * Matches a list of keys on the primary key: `id IN (…)` for one key column; for (item, location) keys
- * `(location_id = L AND inventory_item_id IN (…)) OR …`, which the optimizer turns into PK ranges.
- */
-function keysCondition(resource: ResourceDefinition, keys: unknown[][]): RawBuilder<unknown> {
-  const [first, ...rest] = resource.keyColumns as [string, ...string[]];
-  const groups = new Map<string, { fixed: unknown[]; firsts: unknown[] }>();
-  for (const key of keys) {
-    const fixed = key.slice(1);
-    const id = JSON.stringify(fixed);
-    const group = groups.get(id) ?? { fixed, firsts: [] };
-    group.firsts.push(key[0]);
-    groups.set(id, group);
-  }
-  const parts = [...groups.values()].map(({ fixed, firsts }) => sql.join([...rest.map((c, i) => sql`${sql.ref(c)} = ${fixed[i]}`), sql`${sql.ref(first)} IN (${sql.join(firsts)})`], sql` AND `));
-  return sql`(${sql.join(
-    parts.map((p) => sql`(${p})`),
-    sql` OR `,
-  )})`;
-}
-
-/**
- * Marks records as seen by the running full sync. `synced_at` changes by itself only when a row is
- * written, and most rows of a full sync are not (nothing changed): this per-page UPDATE by primary key
- * lets the final sweep tell "not at Shopify any more" from "unchanged" without holding ids in memory.
- */
-export async function touchRecords(trx: Executor, resource: ResourceDefinition, owner: Owner, keys: unknown[][]): Promise<void> {
-  if (keys.length === 0) return;
-  await sql`UPDATE ${sql.table(resource.table)} SET synced_at = NOW(3)
-    WHERE tenant_id = ${owner.tenantId} AND integration_id = ${owner.integrationId} AND ${keysCondition(resource, keys)}`.execute(trx);
-}
-
-/**
- * After a complete full walk: rows of the integration that the walk did not see (`synced_at` older than
- * its start, which may be several runs ago) and that are not deleted yet are marked deleted. Walks the tenant's primary key in batches,
- * so memory and lock time stay small however large the store; the UPDATE re-checks the condition, so a
- * webhook that wrote a row meanwhile keeps it alive. `createdSince` limits the sweep to what the sync
- * could see (orders without `read_all_orders`: the last 60 days). `guard` runs first in the transaction
- * of each batch's UPDATE and throws to stop the sweep (the run's installation is not the current one).
- */
-export async function markUnseenRecordsDeleted(
-  db: Db,
-  resource: ResourceDefinition,
-  owner: Owner,
-  syncStartedAt: Date,
-  opts: { createdSince?: Date; batchSize?: number; guard?: (trx: Transaction<Database>) => Promise<void> } = {},
-): Promise<number> {
-  const keyColumns = [...resource.keyColumns];
-  const batchSize = opts.batchSize ?? 1000;
-  const unseen = (eb: any) => {
-    const conditions = [eb('tenant_id', '=', owner.tenantId), eb('integration_id', '=', owner.integrationId), eb('deleted_at', 'is', null), eb('synced_at', '<', syncStartedAt)];
-    if (opts.createdSince) conditions.push(eb('created_at', '>=', opts.createdSince));
-    return eb.and(conditions);
-  };
-  let after: unknown[] | undefined;
-  let deleted = 0;
-  for (;;) {
-    let q = untyped(db).selectFrom(resource.table).select(keyColumns).where(unseen);
-    if (after) q = q.where(sql`(${sql.join(keyColumns.map((c) => sql.ref(c)))}) > (${sql.join(after)})` as never);
-    for (const c of keyColumns) q = q.orderBy(c, 'asc');
-    const rows: Record<string, unknown>[] = await q.limit(batchSize).execute();
-    if (rows.length === 0) break;
-    const keys = rows.map((r) => keyColumns.map((c) => r[c]));
-    after = keys[keys.length - 1];
-    const result = await db.transaction().execute(async (trx) => {
-      await opts.guard?.(trx);
-      return untyped(trx)
-        .updateTable(resource.table)
-        .set({ deleted_at: sql`NOW(3)` })
-        .where(unseen)
-        .where(keysCondition(resource, keys) as never)
-        .executeTakeFirst();
-    });
-    deleted += Number(result.numUpdatedRows ?? 0);
-    if (rows.length < batchSize) break;
-  }
-  return deleted;
 }
 
 /** The resources of an integration whose walk waits for (or applies the file of) this bulk operation. */

@@ -189,23 +189,30 @@ async function* inventoryPages(client: ShopifyClient, query: QueryParams, maxPag
 }
 
 /**
- * Fetches the next page while the caller works on the current one: at most two pages are alive (the one
- * yielded, the one in flight), so a sync takes about max(fetching, writing) instead of their sum and
- * memory stays flat. Stopping early lets the in-flight page finish and closes the source.
+ * Fetches ahead while the caller works on the current page: at most `depth` pages in flight besides the
+ * one yielded, so a sync takes about max(fetching, writing) instead of their sum (two absorb a slow page
+ * on either side) and memory stays flat. Stopping early lets the pages in flight finish and closes the source.
  */
-export async function* prefetchOne<T, R>(source: AsyncGenerator<T, R>): AsyncGenerator<T, R | undefined> {
-  let pending = source.next();
+export async function* prefetch<T, R>(source: AsyncGenerator<T, R>, depth = 2): AsyncGenerator<T, R | undefined> {
+  const pending: Promise<IteratorResult<T, R>>[] = [];
+  const fill = () => {
+    while (pending.length < depth) {
+      const next = source.next();
+      // If the caller stops before awaiting it, its failure must not become an unhandled rejection.
+      next.catch(() => undefined);
+      pending.push(next);
+    }
+  };
   let finished = false;
   try {
+    fill();
     for (;;) {
-      const result = await pending;
+      const result = await (pending.shift() as Promise<IteratorResult<T, R>>);
       if (result.done) {
         finished = true;
         return result.value;
       }
-      pending = source.next();
-      // If the caller stops before awaiting it, its failure must not become an unhandled rejection.
-      pending.catch(() => undefined);
+      fill();
       yield result.value;
     }
   } finally {

@@ -13,7 +13,8 @@ import { markError, markSuccess, markTokenRevoked } from '../store/integrations.
 import type { Owner } from '../store/records.js';
 import type { Database, Integration } from '../store/schema.js';
 import { abandonOpenSyncLogsOfJob, claimQueuedSyncLog, createSyncLog, finishSyncLog, type SyncCounts } from '../store/sync-logs.js';
-import { markUnseenRecordsDeleted, saveSyncCompleted } from '../store/sync-state.js';
+import { markUnseenRecordsDeleted } from '../store/record-sweeps.js';
+import { saveSyncCompleted } from '../store/sync-state.js';
 import { IntegrationDisconnectedError, SyncInterruptedError } from './errors.js';
 import { describePosition, type WalkPosition } from './pages.js';
 import type { SyncMode, SyncTrigger } from './queue.js';

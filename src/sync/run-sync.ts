@@ -6,7 +6,7 @@ import type { Integration } from '../store/schema.js';
 import { abandonSyncLog, type SyncCounts } from '../store/sync-logs.js';
 import { databaseNow, getSyncState, type SyncState, type SyncWalk } from '../store/sync-state.js';
 import { IntegrationDisconnectedError, SyncInterruptedError } from './errors.js';
-import { describePosition, graphqlRecordPages, prefetchOne, recordPages, type RecordPages, type WalkPosition } from './pages.js';
+import { describePosition, graphqlRecordPages, prefetch, recordPages, type RecordPages, type WalkPosition } from './pages.js';
 import type { SyncMode } from './queue.js';
 import { clientFor, countRun, finishSucceededRun, graphqlClientFor, openLog, recordFailure, sweepDeleted, type SyncOptions, type SyncRequest, type SyncResult } from './run-steps.js';
 import { mapPage, writePage } from './write-page.js';
@@ -79,7 +79,7 @@ function walkPages(
 
 /**
  * One sync run of one resource of one integration, driven by the registry:
- * pages from Shopify (one page prefetched) → map → order-free upsert, one transaction per page →
+ * pages from Shopify (two pages fetched ahead) → map → order-free upsert, one transaction per page →
  * (full) sweep of rows Shopify no longer has → cursor → sync log.
  *
  * A walk (every page of a full or incremental read) may span runs: each page saves, with its rows,
@@ -126,7 +126,7 @@ export async function runSync(ctx: ServiceContext, req: SyncRequest, opts: SyncO
 
   try {
     const mapCtx = { shopCurrency: integration.shop_currency };
-    for await (const page of prefetchOne(walkPages(ctx, integration, resource, { updatedAtMin, from: resumeAt }, opts))) {
+    for await (const page of prefetch(walkPages(ctx, integration, resource, { updatedAtMin, from: resumeAt }, opts))) {
       if (opts.signal?.aborted) throw new SyncInterruptedError();
       const mapped = mapPage(resource, page.items, mapCtx, log);
       counts.pages++;

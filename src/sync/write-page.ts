@@ -8,7 +8,8 @@ import { isCurrentInstallation, lockInstallation } from '../store/integrations.j
 import { upsertRecords, type Owner } from '../store/records.js';
 import type { Database } from '../store/schema.js';
 import { updateSyncLogProgress, type SyncCounts } from '../store/sync-logs.js';
-import { advanceSyncCursor, saveWalkProgress, touchRecords, type SyncWalk } from '../store/sync-state.js';
+import { touchRecords } from '../store/record-sweeps.js';
+import { advanceSyncCursor, saveWalkProgress, type SyncWalk } from '../store/sync-state.js';
 import { isConflict } from '../store/mysql-errors.js';
 import { IntegrationDisconnectedError } from './errors.js';
 import type { ShopifyRecord } from './pages.js';

@@ -14,7 +14,7 @@ import { closeContext, createContext } from '../../../src/main/context.js';
 import { RESOURCES } from '../../../src/resources/index.js';
 import type { GraphqlClient } from '../../../src/shopify/graphql-client.js';
 import { downloadChunks } from '../../../src/sync/bulk/download.js';
-import { mapLines } from '../../../src/sync/bulk/file-pages.js';
+import { bulkFilePages, mapLines } from '../../../src/sync/bulk/file-pages.js';
 import { jsonlBatches } from '../../../src/sync/bulk/jsonl.js';
 import { runSync } from '../../../src/sync/run-sync.js';
 import { writePage } from '../../../src/sync/write-page.js';
@@ -72,6 +72,20 @@ serveRunner(
         timed += performance.now() - t0;
       }
       return { seconds: timed / 1000, pages: counts.pages, lines: counts.records_fetched, written: counts.records_written };
+    },
+    /** A file at `url` streamed through the apply's own pages (bulkFilePages) and written, as a bulk sync applies one. */
+    async applyUrl({ url, integrationId, tenantId }: { url: string; integrationId: number; tenantId: string }) {
+      const owner = { tenantId, integrationId };
+      const logId = await openBenchSyncLog(ctx, integrationId, tenantId);
+      const counts = { pages: 0, records_fetched: 0, records_written: 0, records_deleted: 0 };
+      const observedAt = new Date();
+      const t0 = performance.now();
+      for await (const filePage of bulkFilePages(url, products, { from: { offset: 0, line: 1 }, mapCtx: { shopCurrency: 'USD' }, log: ctx.logger })) {
+        counts.pages++;
+        counts.records_fetched += filePage.lines;
+        counts.records_written += await writePage(ctx.db, products, owner, filePage.page, { logId, counts, markSeen: true }, observedAt);
+      }
+      return { seconds: (performance.now() - t0) / 1000, pages: counts.pages, lines: counts.records_fetched, written: counts.records_written };
     },
     async paginated({ integrationId }: { integrationId: number }) {
       const costs: QueryCosts = { requested: [], actual: [] };

@@ -10,7 +10,7 @@ import type { Integration } from '../../store/schema.js';
 import { abandonOpenSyncLogsOfJob, finishSyncLog, findSyncLog, updateSyncLogBulk, type SyncCounts } from '../../store/sync-logs.js';
 import { databaseNow, saveWalkProgress, type SyncWalk } from '../../store/sync-state.js';
 import { SyncInterruptedError } from '../errors.js';
-import { prefetchOne, type BulkPosition } from '../pages.js';
+import { prefetch, type BulkPosition } from '../pages.js';
 import { countRun, finishSucceededRun, graphqlClientFor, openLog, recordFailure, sweepDeleted, type SyncOptions, type SyncRequest, type SyncResult } from '../run-steps.js';
 import { assertCurrentInstallation, writePage } from '../write-page.js';
 import { BulkFileExpiredError } from './errors.js';
@@ -229,7 +229,7 @@ async function applyFile(run: BulkRun, operation: BulkOperation, kind: 'complete
     ...(args.opts.signal ? { signal: args.opts.signal } : {}),
   });
   try {
-    for await (const filePage of prefetchOne(pages)) {
+    for await (const filePage of prefetch(pages)) {
       if (args.opts.signal?.aborted) throw new SyncInterruptedError();
       const { page } = filePage;
       counts.pages++;
