@@ -62,6 +62,10 @@ export function serviceEnv(t: Pick<TestContext, 'config' | 'databaseUrl'>, extra
     SHOPIFY_SYNC_INTERVAL_CUSTOMERS: String(c.shopify.syncIntervals.customers),
     SHOPIFY_SYNC_INTERVAL_INVENTORY: String(c.shopify.syncIntervals.inventory),
     SYNC_JOB_BACKOFF_SECONDS: String(c.sync.jobBackoffSeconds),
+    // Full runs as the test context has them (paginated unless a suite turns bulk exports on).
+    SYNC_FULL_VIA_BULK: String(c.sync.fullViaBulk),
+    SYNC_BULK_POLL_MIN_SECONDS: String(c.sync.bulkPollMinSeconds),
+    SYNC_BULK_POLL_MAX_SECONDS: String(c.sync.bulkPollMaxSeconds),
     WEBHOOK_CLAIM_IDLE_MS: String(c.webhooks.claimIdleMs),
     WEBHOOK_BATCH_SIZE: String(c.webhooks.batchSize),
     ...extra,
