@@ -2,7 +2,8 @@
 //
 //   layer 1  main/
 //   layer 2  http/ (with http/routes/), maintenance/    the drivers: a request or a timer
-//   layer 3  connection/  sync/  webhooks/              the capabilities
+//   layer 3  connection/  sync/  webhooks/  events/  outbound/   the capabilities
+//   layer 3b mappings/                                   tenants' mappings, used by the capabilities and handlers
 //   layer 4  store/
 //   layer 5  resources/  shopify/
 //   base     platform/  config.ts  context.ts  errors.ts  generated/
@@ -11,7 +12,8 @@
 // (dead-letter trimming), so it cannot sit inside layer 3 without a capability importing a sibling.
 //
 // Type-only imports count like any other for the layers (a type names the layer it comes from); the one
-// exception is context.ts, which may name the store's Db type (store/schema.ts) and nothing else there.
+// exception is context.ts, which may name the store's Db type (store/schema.ts) and the mapper pool's type
+// (mappings/pool.ts), nothing else there.
 // Cycles only count when they exist at run time: `import type` is erased (verbatimModuleSyntax).
 //
 // Violations that predate this check live in .dependency-cruiser-known-violations.json so that lint
@@ -20,11 +22,12 @@
 
 const MAIN = '^src/main/';
 const DRIVERS = '^src/(http|maintenance)/';
-const CAPABILITIES = '^src/(connection|sync|webhooks)/';
+const CAPABILITIES = '^src/(connection|sync|webhooks|events|outbound)/';
+const MAPPINGS = '^src/mappings/';
 const STORE = '^src/store/';
 const OUTSIDE = '^src/(resources|shopify)/';
 const BASE = ['^src/(platform|generated)/', '^src/(config|context|errors)\\.ts$'];
-const LAYERS = [MAIN, DRIVERS, CAPABILITIES, STORE, OUTSIDE];
+const LAYERS = [MAIN, DRIVERS, CAPABILITIES, MAPPINGS, STORE, OUTSIDE];
 
 /* global module */
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -61,22 +64,37 @@ module.exports = {
     {
       name: 'capabilities-not-up',
       severity: 'error',
-      comment: 'Layer 3 (connection/, sync/, webhooks/) imports only layers below it.',
+      comment: 'Layer 3 (connection/, sync/, webhooks/, events/, outbound/) imports only layers below it.',
       from: { path: CAPABILITIES },
       to: { path: [MAIN, DRIVERS] },
     },
     {
       name: 'capabilities-independent',
       severity: 'error',
-      comment: 'Capabilities do not import each other; connection/ may use sync/enqueue.ts (queue the initial sync, cancel queued syncs).',
+      comment:
+        'Capabilities do not import each other; connection/ may use sync/enqueue.ts (queue the initial sync, cancel queued syncs), outbound/ events/event-body.ts (a webhook carries the event as the feed serves it).',
+      from: { path: '^src/(connection|sync|webhooks|events|outbound)/' },
+      to: { path: CAPABILITIES, pathNot: ['^src/$1/', '^src/sync/enqueue\\.ts$', '^src/events/event-body\\.ts$'] },
+    },
+    {
+      name: 'capabilities-to-event-body-only-from-outbound',
+      severity: 'error',
+      comment: 'The outbound/ → events/event-body.ts exception is for outbound/ alone.',
       from: { path: '^src/(connection|sync|webhooks)/' },
-      to: { path: CAPABILITIES, pathNot: ['^src/$1/', '^src/sync/enqueue\\.ts$'] },
+      to: { path: '^src/events/event-body\\.ts$' },
+    },
+    {
+      name: 'mappings-not-up',
+      severity: 'error',
+      comment: 'mappings/ (layer 3b) is used by the capabilities and handlers and imports only the store and below.',
+      from: { path: MAPPINGS },
+      to: { path: [MAIN, DRIVERS, CAPABILITIES] },
     },
     {
       name: 'capabilities-to-enqueue-only-from-connection',
       severity: 'error',
       comment: 'The connection/ → sync/enqueue.ts exception is for connection/ alone.',
-      from: { path: '^src/webhooks/' },
+      from: { path: '^src/(webhooks|events|outbound)/' },
       to: { path: '^src/sync/enqueue\\.ts$' },
     },
     {
@@ -84,14 +102,14 @@ module.exports = {
       severity: 'error',
       comment: 'The store (layer 4) never knows HTTP, the capabilities or the composition roots.',
       from: { path: STORE },
-      to: { path: [MAIN, DRIVERS, CAPABILITIES] },
+      to: { path: [MAIN, DRIVERS, CAPABILITIES, MAPPINGS] },
     },
     {
       name: 'outside-not-up',
       severity: 'error',
       comment: 'resources/ and shopify/ (layer 5) import nothing above them.',
       from: { path: OUTSIDE },
-      to: { path: [MAIN, DRIVERS, CAPABILITIES, STORE] },
+      to: { path: [MAIN, DRIVERS, CAPABILITIES, MAPPINGS, STORE] },
     },
     {
       name: 'shopify-not-to-resources',
@@ -119,7 +137,7 @@ module.exports = {
       severity: 'error',
       comment: "context.ts only names the infrastructure's types: from the layers, just the store's Db type, type-only.",
       from: { path: '^src/context\\.ts$' },
-      to: { path: LAYERS, pathNot: '^src/store/schema\\.ts$' },
+      to: { path: LAYERS, pathNot: ['^src/store/schema\\.ts$', '^src/mappings/pool\\.ts$'] },
     },
     {
       name: 'context-type-only',

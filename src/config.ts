@@ -90,6 +90,9 @@ function encryptionKey(name: string, value: string): Buffer {
 export const APP_WEBHOOK_TOPICS = ['app/uninstalled', 'customers/data_request', 'customers/redact', 'shop/redact', 'bulk_operations/finish'] as const;
 export const HANDLED_WEBHOOK_TOPICS: readonly string[] = [...RECORD_WEBHOOK_TOPICS, ...APP_WEBHOOK_TOPICS];
 
+/** About a day of retries: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 8 h. */
+const OUTBOUND_RETRY_SCHEDULE_MS = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000, 28_800_000];
+
 export function loadConfig(env: Env = process.env) {
   const r = reader(env);
   const nodeEnv = r.oneOf('NODE_ENV', 'development', ['development', 'test', 'production'] as const);
@@ -196,6 +199,36 @@ export function loadConfig(env: Env = process.env) {
       webhookEventDays: r.int('WEBHOOK_EVENT_RETENTION_DAYS', 7, 2, 3650),
       syncLogDays: r.int('SYNC_LOG_RETENTION_DAYS', 90, 1, 3650),
       deadLetterDays: r.int('WEBHOOK_DEAD_LETTER_RETENTION_DAYS', 7, 1, 3650),
+      /** The change feed keeps events this long; a cursor older than that answers 410. */
+      changeEventDays: r.int('EVENTS_RETENTION_DAYS', 7, 1, 3650),
+      /** Delivered outbound deliveries (with their attempts) are kept this long after delivery. */
+      outboundDeliveredDays: r.int('OUTBOUND_DELIVERY_RETENTION_DAYS', 7, 1, 3650),
+      /** Dead outbound deliveries (replayable dead letters, with their attempts) are kept this long after they died. */
+      outboundDeadDays: r.int('OUTBOUND_DEAD_LETTER_RETENTION_DAYS', 30, 1, 3650),
+    },
+    /** The change feed's sequencer: how often the worker gives positions to committed events. */
+    events: {
+      sequenceEveryMs: r.int('EVENTS_SEQUENCE_INTERVAL_MS', 50, 5, 60_000),
+    },
+    /** Tenants' outbound webhooks: how the worker follows the change feed and delivers it to their endpoints. */
+    outbound: {
+      timeoutMs: r.int('OUTBOUND_TIMEOUT_MS', 10_000, 100, 120_000),
+      maxResponseBytes: r.int('OUTBOUND_MAX_RESPONSE_BYTES', 65_536, 0, 16 * 1024 * 1024),
+      /** Endpoints on loopback, private or link-local addresses (and plain http): only for local work and tests. */
+      allowPrivateTargets: r.bool('OUTBOUND_ALLOW_PRIVATE_TARGETS', false),
+      /** Deliveries one worker process sends at once. */
+      concurrency: r.int('OUTBOUND_CONCURRENCY', 10, 1, 1000),
+      /** An endpoint failing without a success for this long is disabled (fractions allowed). */
+      disableAfterHours: r.num('OUTBOUND_DISABLE_AFTER_HOURS', 72, 0.0001, 24 * 365),
+      /** How often the worker looks whether the feed moved. */
+      pollMs: r.int('OUTBOUND_POLL_MS', 100, 10, 60_000),
+      /** Waits before each retry of a failed delivery (± 10 % jitter); after the last one the delivery is dead. */
+      retryScheduleMs: r.list('OUTBOUND_RETRY_SCHEDULE_MS', OUTBOUND_RETRY_SCHEDULE_MS.map(String)).map((value) => {
+        if (!/^\d+$/.test(value) || Number(value) > 7 * 86_400_000) throw new ConfigError('OUTBOUND_RETRY_SCHEDULE_MS', `must be a comma list of milliseconds up to a week (got "${value}")`);
+        return Number(value);
+      }),
+      /** How often the worker puts due deliveries whose jobs Redis lost back on the queue (MySQL is the truth). */
+      requeueMs: r.int('OUTBOUND_REQUEUE_MS', 30_000, 50, 3_600_000),
     },
     oauthStateTtlSeconds: r.int('OAUTH_STATE_TTL_SECONDS', 600, 10, 86400),
     /** Pending OAuth installs one tenant may hold; starting one more drops its oldest. */
@@ -210,6 +243,15 @@ export function loadConfig(env: Env = process.env) {
     reads: {
       maxConcurrentPerTenant: r.int('API_MAX_CONCURRENT_READS_PER_TENANT', 8, 1, 10000),
       statementTimeoutMs: r.int('API_READ_STATEMENT_TIMEOUT_MS', 5000, 0, 3_600_000),
+    },
+    /**
+     * Tenants' JSONata mappings: the time one evaluation may take (a thread still busy a moment later is
+     * stopped), the largest result (bytes of its JSON), and the evaluator threads per process.
+     */
+    mappings: {
+      timeoutMs: r.int('MAPPING_TIMEOUT_MS', 100, 1, 60_000),
+      maxOutputBytes: r.int('MAPPING_MAX_OUTPUT_BYTES', 65536, 64, 16 * 1024 * 1024),
+      threads: r.int('MAPPING_THREADS', 2, 1, 64),
     },
     /** The worker's own /metrics listener (the API serves /metrics on its port); unset = off. Both need ADMIN_API_KEY. */
     workerMetrics: {

@@ -1,4 +1,5 @@
 import type { Config } from './config.js';
+import type { Mapper } from './mappings/pool.js';
 import type { SecretBox } from './platform/crypto.js';
 import type { Db } from './store/schema.js';
 import type { Logger } from './platform/logger.js';
@@ -21,4 +22,6 @@ export interface ServiceContext {
   metrics: Metrics;
   /** Shop connects announced by any process (Redis pub/sub), so cached shop lookups are dropped at once. */
   shopEvents: ShopEvents;
+  /** Evaluator threads of tenants' JSONata mappings (threads start on first use); absent in contexts built without it. */
+  mapper?: Mapper;
 }

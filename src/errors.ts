@@ -81,6 +81,13 @@ export class ConflictError extends ClientError {
   }
 }
 
+/** What was asked for existed once and is kept no longer (a feed cursor older than the retention). */
+export class GoneError extends ClientError {
+  constructor(message: string) {
+    super(message, { status: 410, code: 'gone' });
+  }
+}
+
 export class UnprocessableError extends ClientError {
   constructor(message: string, opts: { code?: string; cause?: unknown } = {}) {
     super(message, { status: 422, code: opts.code ?? 'unprocessable', cause: opts.cause });

@@ -107,7 +107,7 @@ const LOCATIONS: Record<string, FieldError['location']> = {
   cookies: 'cookie',
 };
 
-/** The validator's (ajv's) wording → plain words; the first pattern that matches wins. */
+/** The validator's (ajv's) wording → plain words; the first pattern that matches wins (patterns ending in `.*$` replace the whole message, quoted names and patterns included). */
 const PLAIN_MESSAGES: [RegExp, string][] = [
   [/^must be <= (.+)$/, 'must be at most $1'],
   [/^must be < (.+)$/, 'must be less than $1'],
@@ -127,11 +127,11 @@ const PLAIN_MESSAGES: [RegExp, string][] = [
   [/^must NOT have more than (\d+) characters$/, 'must be at most $1 characters long'],
   [/^must NOT have fewer than (\d+) items$/, 'must have at least $1 item(s)'],
   [/^must NOT have more than (\d+) items$/, 'must have at most $1 items'],
-  [/^must match pattern /, 'is not in the expected format'],
-  [/^must have required property /, 'is required'],
+  [/^must match pattern .*$/s, 'is not in the expected format'],
+  [/^must have required property .*$/s, 'is required'],
   [/^must NOT have additional properties$/, 'is not a known field'],
-  [/^Unknown query parameter /, 'is not a parameter of this operation'],
-  [/^Empty value found /, 'must not be empty'],
+  [/^Unknown query parameter .*$/s, 'is not a parameter of this operation'],
+  [/^Empty value found .*$/s, 'must not be empty'],
 ];
 
 export function plainMessage(message: string): string {

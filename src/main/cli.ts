@@ -6,6 +6,7 @@ import { createSecretBox, keyId } from '../platform/crypto.js';
 import { createDb } from '../platform/db.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../store/api-keys.js';
 import { resealIntegrationSecrets } from '../store/integration-secrets.js';
+import { resealEndpointSecrets } from '../store/webhook-endpoints.js';
 import { closeContext, createContext } from './context.js';
 import { loadEnvFile } from './env-file.js';
 import { failStartup } from './lifecycle.js';
@@ -14,7 +15,7 @@ const USAGE = `usage:
   npm run cli -- api-key create --tenant <tenant-id> [--name <name>]   prints the new key once, on the last line
   npm run cli -- api-key list [--tenant <tenant-id>]
   npm run cli -- api-key revoke --id <key-id>
-  npm run cli -- secrets reseal                                       encrypts every stored token and webhook secret again with TOKEN_ENCRYPTION_KEY
+  npm run cli -- secrets reseal                                       encrypts every stored token and webhook secret (Shopify's and outbound endpoints') again with TOKEN_ENCRYPTION_KEY
   npm run cli -- tokens migrate [--dry-run]                            exchanges every non-expiring OAuth token for an expiring pair (before 2027-01-01)`;
 
 const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -35,10 +36,16 @@ async function main() {
   const db = createDb<Database>(config.databaseUrl, 1);
   try {
     if (noun === 'secrets') {
-      const { resealed, unreadable } = await resealIntegrationSecrets(db, createSecretBox(config.encryption.key, config.encryption.previousKeys));
-      console.log(`Re-encrypted the secrets of ${resealed} integration(s) with key ${keyId(config.encryption.key)}.`);
+      const secrets = createSecretBox(config.encryption.key, config.encryption.previousKeys);
+      const { resealed, unreadable } = await resealIntegrationSecrets(db, secrets);
+      const endpoints = await resealEndpointSecrets(db, secrets);
+      console.log(`Re-encrypted the secrets of ${resealed} integration(s) and ${endpoints.resealed} webhook endpoint(s) with key ${keyId(config.encryption.key)}.`);
       if (unreadable.length > 0) {
         console.log(`No configured key opens the secrets of integration(s) ${unreadable.join(', ')}: reconnect those stores.`);
+        process.exitCode = 1;
+      }
+      if (endpoints.unreadable.length > 0) {
+        console.log(`No configured key opens the signing secrets of webhook endpoint(s) ${endpoints.unreadable.join(', ')}: their tenants must delete and create them again.`);
         process.exitCode = 1;
       }
     } else if (verb === 'create') {

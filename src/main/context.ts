@@ -1,6 +1,7 @@
 import type { Database } from '../store/schema.js';
 import type { Config } from '../config.js';
 import type { ServiceContext } from '../context.js';
+import { createMapperPool } from '../mappings/pool.js';
 import { createSecretBox } from '../platform/crypto.js';
 import { createDb } from '../platform/db.js';
 import { createLogger, resolveLogFormat, type Logger } from '../platform/logger.js';
@@ -28,11 +29,13 @@ export async function createContext(config: Config, logger?: Logger): Promise<Se
     queues,
     metrics: createMetrics(),
     shopEvents: createShopEvents(redis, keys, log),
+    mapper: createMapperPool(config.mappings, log),
   };
 }
 
 export async function closeContext(ctx: ServiceContext): Promise<void> {
   await closeQueues(ctx.queues);
   await ctx.shopEvents.close();
+  await ctx.mapper?.close();
   await Promise.allSettled([ctx.redis.isOpen ? ctx.redis.quit() : Promise.resolve(), ctx.db.destroy()]);
 }

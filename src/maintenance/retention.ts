@@ -1,6 +1,8 @@
 import type { ServiceContext } from '../context.js';
 import { errorMessage } from '../errors.js';
+import { deleteChangeEventsBefore } from '../store/change-events.js';
 import { deleteSyncLogsFinishedBefore } from '../store/sync-logs.js';
+import { deleteFinishedDeliveriesBefore } from '../store/webhook-deliveries.js';
 import { deleteWebhookEventsProcessedBefore } from '../store/webhook-events.js';
 import { trimDeadLettersBefore } from '../webhooks/dead-letters.js';
 import { webhookKeys } from '../webhooks/stream.js';
@@ -8,11 +10,16 @@ import { webhookKeys } from '../webhooks/stream.js';
 const DAY_MS = 86_400_000;
 /** Rows per DELETE: short statements, so applying webhooks never waits long behind the pruning. */
 const CHUNK = 5000;
+/** Outbound deliveries looked at per transaction: each takes its attempts along (up to one per retry). */
+const DELIVERY_CHUNK = 500;
 const EVERY_MS = 3_600_000;
 
 export interface Pruned {
   webhookEvents: number;
   syncLogs: number;
+  changeEvents: number;
+  outboundDelivered: number;
+  outboundDead: number;
 }
 
 async function inChunks(remove: (limit: number) => Promise<number>): Promise<number> {
@@ -24,16 +31,34 @@ async function inChunks(remove: (limit: number) => Promise<number>): Promise<num
   }
 }
 
+/** Deletes one status of finished outbound deliveries, with their attempts, that finished before `before`. */
+async function pruneDeliveries(ctx: Pick<ServiceContext, 'db'>, status: 'delivered' | 'dead', before: Date): Promise<number> {
+  let total = 0;
+  let afterId: number | null = 0;
+  while (afterId !== null) {
+    const step = await deleteFinishedDeliveriesBefore(ctx.db, status, before, DELIVERY_CHUNK, afterId);
+    total += step.deleted;
+    afterId = step.nextAfterId;
+  }
+  return total;
+}
+
 /**
  * Deletes what is kept only for a while: webhook event ids past WEBHOOK_EVENT_RETENTION_DAYS (a
- * redelivery after that would be applied again, and the order-free upsert makes that a no-op) and
- * finished sync runs past SYNC_LOG_RETENTION_DAYS (the latest run of each resource always stays).
+ * redelivery after that would be applied again, and the order-free upsert makes that a no-op),
+ * finished sync runs past SYNC_LOG_RETENTION_DAYS (the latest run of each resource always stays),
+ * change events past EVENTS_RETENTION_DAYS (a feed cursor before them answers 410), and outbound
+ * deliveries with their attempts: delivered ones past OUTBOUND_DELIVERY_RETENTION_DAYS, dead ones (dead
+ * letters, no longer replayable then) past OUTBOUND_DEAD_LETTER_RETENTION_DAYS.
  */
 export async function pruneExpired(ctx: Pick<ServiceContext, 'db' | 'config'>, now = new Date()): Promise<Pruned> {
-  const { webhookEventDays, syncLogDays } = ctx.config.retention;
+  const { webhookEventDays, syncLogDays, changeEventDays, outboundDeliveredDays, outboundDeadDays } = ctx.config.retention;
   const webhookEvents = await inChunks((limit) => deleteWebhookEventsProcessedBefore(ctx.db, new Date(now.getTime() - webhookEventDays * DAY_MS), limit));
   const syncLogs = await inChunks((limit) => deleteSyncLogsFinishedBefore(ctx.db, new Date(now.getTime() - syncLogDays * DAY_MS), limit));
-  return { webhookEvents, syncLogs };
+  const changeEvents = await inChunks((limit) => deleteChangeEventsBefore(ctx.db, new Date(now.getTime() - changeEventDays * DAY_MS), limit));
+  const outboundDelivered = await pruneDeliveries(ctx, 'delivered', new Date(now.getTime() - outboundDeliveredDays * DAY_MS));
+  const outboundDead = await pruneDeliveries(ctx, 'dead', new Date(now.getTime() - outboundDeadDays * DAY_MS));
+  return { webhookEvents, syncLogs, changeEvents, outboundDelivered, outboundDead };
 }
 
 /**
@@ -56,9 +81,9 @@ export function startRetention(ctx: ServiceContext): () => Promise<void> {
       const won = await ctx.redis.set(lockKey, String(process.pid), { NX: true, PX: EVERY_MS - 60_000 });
       if (won !== 'OK') return;
       const pruned = { ...(await pruneExpired(ctx)), deadLetters: await trimExpiredDeadLetters(ctx) };
-      if (pruned.webhookEvents + pruned.syncLogs + pruned.deadLetters > 0) ctx.logger.info(pruned, 'expired webhook event ids, sync runs and dead letters deleted');
+      if (Object.values(pruned).some((n) => n > 0)) ctx.logger.info(pruned, 'expired webhook event ids, sync runs, change events, outbound deliveries and dead letters deleted');
     } catch (error) {
-      ctx.logger.warn({ err: errorMessage(error) }, 'could not delete expired webhook event ids, sync runs and dead letters; next try in an hour');
+      ctx.logger.warn({ err: errorMessage(error) }, 'could not delete expired webhook event ids, sync runs, change events, outbound deliveries and dead letters; next try in an hour');
     }
   };
   let running = pass();

@@ -119,6 +119,51 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: 'Active stores whose merchant must authorize the app again',
       registers,
     }),
+    changeEvents: new Counter({
+      name: 'change_events_total',
+      help: 'Change events given their feed position (each committed event once), by type family: product, order, customer, inventory_level, location, integration, sync, endpoint (any other as "other")',
+      labelNames: ['family'] as const,
+      registers,
+    }),
+    changeEventsUnsequenced: new Gauge({
+      name: 'change_events_unsequenced',
+      help: "Committed change events still waiting for their feed position: the sequencer's backlog (read from MySQL when scraped; aggregate with max())",
+      registers,
+    }),
+    changeEventsUnsequencedAge: new Gauge({
+      name: 'change_events_unsequenced_age_seconds',
+      help: "Age of the oldest change event waiting for its feed position, 0 when none waits: the sequencer's lag (read from MySQL when scraped)",
+      registers,
+    }),
+    outboundAttempts: new Counter({
+      name: 'outbound_delivery_attempts_total',
+      help: 'Outbound webhook delivery attempts by outcome: delivered, failed (a retry follows), dead (dead-lettered: no retry left, or none can help)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    outboundLatency: new Histogram({
+      name: 'outbound_delivery_latency_seconds',
+      help: "Outbound webhooks: from the change (its event's occurred_at) to the receiver's 2xx, waits for retries and earlier changes of the record included",
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 14_400, 86_400],
+      registers,
+    }),
+    outboundDeliveries: new Gauge({
+      name: 'outbound_deliveries',
+      help: 'Outbound deliveries by state: pending (not delivered yet), due (pending and due now: the backlog), dead (dead letters, replayable until retention) (read from MySQL when scraped; aggregate with max())',
+      labelNames: ['state'] as const,
+      registers,
+    }),
+    outboundEndpoints: new Gauge({
+      name: 'outbound_endpoints',
+      help: "Tenants' webhook endpoints by state: enabled, failing (enabled, no success since their last failure), disabled (read from MySQL when scraped)",
+      labelNames: ['state'] as const,
+      registers,
+    }),
+    outboundEndpointsDisabled: new Counter({
+      name: 'outbound_endpoints_disabled_total',
+      help: 'Webhook endpoints disabled by the worker after failing for OUTBOUND_DISABLE_AFTER_HOURS',
+      registers,
+    }),
   };
 }
 
@@ -132,4 +177,18 @@ export function shopifyClientObserver(metrics: Metrics) {
     throttled: () => metrics.shopifyThrottled.inc(),
     limiterWait: (ms: number) => metrics.shopifyLimiterWait.inc(ms / 1000),
   };
+}
+
+/** The type families of change events (`product` of `product.updated`): a fixed set, so the label stays bounded. */
+const CHANGE_EVENT_FAMILIES = new Set(['product', 'order', 'customer', 'inventory_level', 'location', 'integration', 'sync', 'endpoint']);
+
+/** Counts change events just given their feed position, by type family. */
+export function countChangeEvents(metrics: Metrics, types: readonly string[]): void {
+  const byFamily = new Map<string, number>();
+  for (const type of types) {
+    const prefix = type.slice(0, type.indexOf('.'));
+    const family = CHANGE_EVENT_FAMILIES.has(prefix) ? prefix : 'other';
+    byFamily.set(family, (byFamily.get(family) ?? 0) + 1);
+  }
+  for (const [family, n] of byFamily) metrics.changeEvents.inc({ family }, n);
 }

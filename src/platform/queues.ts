@@ -13,6 +13,8 @@ export const QUEUE_NAMES = {
   sync: 'sync',
   /** Job schedulers' ticks: each fans out sync jobs to the active integrations. */
   syncFanOut: 'sync-fan-out',
+  /** One job per attempt of an outbound webhook delivery (the delivery itself lives in MySQL). */
+  outbound: 'outbound-deliveries',
 } as const;
 export type QueueName = keyof typeof QUEUE_NAMES;
 export type Queues = Record<QueueName, Queue>;

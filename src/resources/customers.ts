@@ -7,6 +7,7 @@ import { mapCustomer } from './graphql-nodes.js';
 export const customers: ResourceDefinition = {
   name: 'customers',
   singular: 'Customer',
+  events: { name: 'customer' },
   table: 'shopify_customers',
   keyColumns: ['id'],
   readColumns: ['id', 'email', 'first_name', 'last_name', 'phone', 'state', 'orders_count', 'total_spent', 'currency', 'tags', 'created_at', 'updated_at', 'deleted_at'],

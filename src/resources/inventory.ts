@@ -8,6 +8,7 @@ import { mapInventoryLevel } from './graphql-nodes.js';
 export const inventory: ResourceDefinition = {
   name: 'inventory',
   singular: 'Inventory item',
+  events: { name: 'inventory_level', createdAs: 'updated' },
   table: 'shopify_inventory_levels',
   keyColumns: ['inventory_item_id', 'location_id'],
   readColumns: ['inventory_item_id', 'location_id', 'available', 'updated_at', 'deleted_at'],

@@ -8,6 +8,7 @@ import { mapLocation } from './graphql-nodes.js';
 export const locations: ResourceDefinition = {
   name: 'locations',
   singular: 'Location',
+  events: { name: 'location' },
   table: 'shopify_locations',
   keyColumns: ['id'],
   readColumns: ['id', 'name', 'active', 'legacy', 'address1', 'address2', 'city', 'province', 'province_code', 'country', 'country_code', 'zip', 'phone', 'created_at', 'updated_at', 'deleted_at'],

@@ -9,6 +9,7 @@ type Json = Record<string, unknown>;
 export const orders: ResourceDefinition = {
   name: 'orders',
   singular: 'Order',
+  events: { name: 'order' },
   table: 'shopify_orders',
   keyColumns: ['id'],
   readColumns: [

@@ -10,6 +10,7 @@ type Json = Record<string, unknown>;
 export const products: ResourceDefinition = {
   name: 'products',
   singular: 'Product',
+  events: { name: 'product' },
   table: 'shopify_products',
   keyColumns: ['id'],
   readColumns: ['id', 'title', 'handle', 'vendor', 'product_type', 'status', 'tags', 'created_at', 'updated_at', 'deleted_at'],

@@ -54,6 +54,11 @@ export interface ResourceDefinition {
   name: ResourceName;
   /** The record in a sentence ("Product 42 not found"). */
   singular: string;
+  /**
+   * Its change events: `<name>.created|updated|deleted` (`customer.redacted` too). With `createdAs`, a
+   * record's first version is announced as that change (an inventory level is `updated`, never `created`).
+   */
+  events: { name: string; createdAs?: 'updated' };
   /** Table of the record itself. */
   table: RecordTable;
   /** Columns that identify a record within a tenant, in keyset order. */

@@ -1,6 +1,7 @@
 import { sql, type Transaction } from 'kysely';
 import type { ResourceDefinition, Row } from '../resources/index.js';
 import { cascadeRemovedChildren } from './record-cascades.js';
+import { announceShapeChanges, apiShapes } from './record-events.js';
 import type { Owner } from './records.js';
 import type { Database, Db } from './schema.js';
 import { untyped } from './untyped.js';
@@ -37,22 +38,31 @@ export async function writeChildrenOfVersion(trx: Transaction<Database>, resourc
     .forUpdate()
     .execute();
   const atVersion = new Set(current.map((r) => Number(r.id)));
-  const rows = children.filter((c) => atVersion.has(c[child.parentColumn] as number)).map((c) => ({ ...c, tenant_id: owner.tenantId, observed_at: observedAt }));
+  const kept = children.filter((c) => atVersion.has(c[child.parentColumn] as number));
+  const rows = kept.map((c) => ({ ...c, tenant_id: owner.tenantId, observed_at: observedAt }));
   if (rows.length === 0) return 0;
+  // A parent whose children this changes is announced (the same children written again announce nothing).
+  const shapes = await apiShapes(
+    trx,
+    resource,
+    owner.tenantId,
+    [...new Set(kept.map((c) => c[child.parentColumn] as number))].map((id) => [id]),
+  );
   const columns = Object.keys(rows[0] as Row).filter((c) => c !== 'tenant_id' && c !== 'id');
   await db
     .insertInto(child.table)
     .values(rows)
     .onDuplicateKeyUpdate(Object.fromEntries(columns.map((c) => [c, sql`VALUES(${sql.ref(c)})`])))
     .execute();
+  await announceShapeChanges(trx, resource, owner, shapes);
   return rows.length;
 }
 
 /**
- * Once a bulk file is complete: removes, batch by batch of parents, the children that parents still at
- * the run's version (`observedAt`) no longer have, with what their removal takes along (a variant's
- * inventory levels). `inTransaction` runs each batch in a transaction of the caller's (which checks the
- * installation). Returns the children removed.
+ * Once a bulk file is complete: removes, batch by batch of children not stamped with the run's version,
+ * the children that parents still at the run's version (`observedAt`) no longer have, with what their
+ * removal takes along (a variant's inventory levels). `inTransaction` runs each batch in a transaction
+ * of the caller's (which checks the installation). Returns the children removed.
  */
 export async function removeChildrenNotExported(
   db: Db,
@@ -66,23 +76,26 @@ export async function removeChildrenNotExported(
   let after = 0;
   let removed = 0;
   for (;;) {
-    const parents: Row[] = await untyped(db)
-      .selectFrom(resource.table)
-      .select('id')
+    // The complete file stamped every child it has: only children without the run's stamp can be gone,
+    // found in one pass over the child table's primary key (not a look-up per child of every parent).
+    const unstamped: Row[] = await untyped(db)
+      .selectFrom(child.table)
+      .select(['id', child.parentColumn])
       .where('tenant_id', '=', owner.tenantId)
-      .where('integration_id', '=', owner.integrationId)
       .where('id', '>', after)
-      .where('observed_at', '=', observedAt)
+      .where((eb) => eb.or([eb('observed_at', 'is', null), eb('observed_at', '<>', observedAt)]))
       .orderBy('id')
       .limit(batchSize)
       .execute();
-    if (parents.length === 0) return removed;
-    after = Number(parents[parents.length - 1]?.id);
+    if (unstamped.length === 0) return removed;
+    after = Number(unstamped[unstamped.length - 1]?.id);
+    const parents = [...new Set(unstamped.map((c) => Number(c[child.parentColumn])))].map((id) => ({ id }));
     removed += await inTransaction(async (trx) => {
       const locked: Row[] = await untyped(trx)
         .selectFrom(resource.table)
         .select('id')
         .where('tenant_id', '=', owner.tenantId)
+        .where('integration_id', '=', owner.integrationId)
         .where(
           'id',
           'in',
@@ -105,6 +118,12 @@ export async function removeChildrenNotExported(
         .where((eb) => eb.or([eb('observed_at', 'is', null), eb('observed_at', '<>', observedAt)]))
         .execute();
       if (stale.length === 0) return 0;
+      const shapes = await apiShapes(
+        trx,
+        resource,
+        owner.tenantId,
+        [...new Set(stale.map((c) => c[child.parentColumn] as number))].map((id) => [id]),
+      );
       await untyped(trx)
         .deleteFrom(child.table)
         .where('tenant_id', '=', owner.tenantId)
@@ -115,6 +134,7 @@ export async function removeChildrenNotExported(
         )
         .execute();
       await cascadeRemovedChildren(trx, resource, owner, stale, () => observedAt);
+      await announceShapeChanges(trx, resource, owner, shapes);
       return stale.length;
     });
   }

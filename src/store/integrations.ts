@@ -1,4 +1,5 @@
 import { sql, type Transaction } from 'kysely';
+import { appendIntegrationEvent, inTransaction } from './change-events.js';
 import { pageOf, type Page } from './page.js';
 import { purgeTenantRecords } from './records.js';
 import type { Database, Db } from './schema.js';
@@ -55,15 +56,22 @@ export async function markError(db: Db, id: number, message: string, at = new Da
  * the app at `tokenSavedAt` (its Triggered-At): the token is revoked, unless a connect saved another one
  * since, which belongs to a later installation and stays. Returns whether the row changed.
  */
-export async function markTokenRevoked(db: Db, id: number, tokenSavedAt: Date, at = new Date()): Promise<boolean> {
-  const result = await db
-    .updateTable('shopify_integrations')
-    .set({ token_revoked_at: at })
-    .where('id', '=', id)
-    .where('token_revoked_at', 'is', null)
-    .where('installed_at', '<=', tokenSavedAt)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+export async function markTokenRevoked(db: Db | Transaction<Database>, id: number, tokenSavedAt: Date, at = new Date(), cause: 'unauthorized' | 'uninstalled' = 'unauthorized'): Promise<boolean> {
+  return inTransaction(db, async (trx) => {
+    const result = await trx
+      .updateTable('shopify_integrations')
+      .set({ token_revoked_at: at })
+      .where('id', '=', id)
+      .where('token_revoked_at', 'is', null)
+      .where('installed_at', '<=', tokenSavedAt)
+      .executeTakeFirst();
+    const changed = Number(result.numUpdatedRows) > 0;
+    if (changed) {
+      if (cause === 'uninstalled') await appendIntegrationEvent(trx, id, 'integration.disconnected', { reason: 'uninstalled' });
+      else await appendIntegrationEvent(trx, id, 'integration.reauthorization_required', { reason: 'Shopify refused the access token' });
+    }
+    return changed;
+  });
 }
 
 // ---------- expiring tokens (see migration 0011) ----------
@@ -92,20 +100,24 @@ export async function saveTokenPair(db: Db, id: number, pair: TokenPairColumns, 
  * skip it). A token saved since (a reconnect) is left alone.
  */
 export async function markReauthorizationRequired(db: Db, id: number, expectedAccessToken: string, reason: string, at = new Date()): Promise<boolean> {
-  const result = await db
-    .updateTable('shopify_integrations')
-    .set({
-      reauthorization_required_at: at,
-      token_revoked_at: sql<Date>`COALESCE(token_revoked_at, ${at})`,
-      error_count: sql<number>`error_count + 1`,
-      last_error_at: at,
-      last_error_message: reason.slice(0, 1000),
-    })
-    .where('id', '=', id)
-    .where('access_token_encrypted', '=', expectedAccessToken)
-    .where('reauthorization_required_at', 'is', null)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+  return db.transaction().execute(async (trx) => {
+    const result = await trx
+      .updateTable('shopify_integrations')
+      .set({
+        reauthorization_required_at: at,
+        token_revoked_at: sql<Date>`COALESCE(token_revoked_at, ${at})`,
+        error_count: sql<number>`error_count + 1`,
+        last_error_at: at,
+        last_error_message: reason.slice(0, 1000),
+      })
+      .where('id', '=', id)
+      .where('access_token_encrypted', '=', expectedAccessToken)
+      .where('reauthorization_required_at', 'is', null)
+      .executeTakeFirst();
+    const changed = Number(result.numUpdatedRows) > 0;
+    if (changed) await appendIntegrationEvent(trx, id, 'integration.reauthorization_required', { reason: reason.slice(0, 1000) });
+    return changed;
+  });
 }
 
 /** OAuth installs whose token never expires (to migrate before 2027-01-01), a keyset page by id. */
@@ -255,6 +267,7 @@ export async function saveTenantConnection(db: Db, tenantId: string, values: Con
           id = Number(result.insertId);
         }
         const integration = await trx.selectFrom('shopify_integrations').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+        await appendIntegrationEvent(trx, id, 'integration.connected', { install_method: integration.install_method, installation: integration.installation });
         return { outcome: 'saved', integration, previous, displaced } as const;
       });
     } catch (err) {
@@ -266,8 +279,12 @@ export async function saveTenantConnection(db: Db, tenantId: string, values: Con
 
 /** Disconnected: the scheduler only fans out to active integrations. Returns whether it was active. */
 export async function deactivateIntegration(db: Db, id: number): Promise<boolean> {
-  const result = await db.updateTable('shopify_integrations').set({ is_active: 0 }).where('id', '=', id).where('is_active', '=', 1).executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+  return db.transaction().execute(async (trx) => {
+    const result = await trx.updateTable('shopify_integrations').set({ is_active: 0 }).where('id', '=', id).where('is_active', '=', 1).executeTakeFirst();
+    const changed = Number(result.numUpdatedRows) > 0;
+    if (changed) await appendIntegrationEvent(trx, id, 'integration.disconnected', { reason: 'disconnected' });
+    return changed;
+  });
 }
 
 /** Drops what a sync or webhook remembered about an integration's data (cursors, processed event ids). */

@@ -1,5 +1,7 @@
 import { sql, type Transaction } from 'kysely';
 import { RESOURCES, type ResourceDefinition, type Row } from '../resources/index.js';
+import { announceDeletedRecords } from './record-events.js';
+import { keysOfRows } from './record-keys.js';
 import type { Database, Db } from './schema.js';
 import { untyped } from './untyped.js';
 
@@ -29,9 +31,9 @@ export async function markRecordsDeletedWhere(db: Executor, resource: ResourceDe
     .execute();
   // A locking read first: an UPDATE under READ COMMITTED skips a row another transaction inserted and
   // has not committed (semi-consistent read), where a locking read waits for it.
-  await untyped(db)
+  const matching: Row[] = await untyped(db)
     .selectFrom(resource.table)
-    .select(resource.keyColumns as string[])
+    .select([...resource.keyColumns, 'deleted_at'])
     .where('tenant_id', '=', owner.tenantId)
     .where(column, 'in', ids)
     .forUpdate()
@@ -43,6 +45,15 @@ export async function markRecordsDeletedWhere(db: Executor, resource: ResourceDe
     .where(column, 'in', ids)
     .where((eb) => eb.or([eb('deleted_at', 'is', null), eb('deleted_at', '>', deletedAt)]))
     .executeTakeFirst();
+  await announceDeletedRecords(
+    db,
+    resource,
+    owner,
+    keysOfRows(
+      resource,
+      matching.filter((r) => r.deleted_at === null),
+    ),
+  );
   return Number(result.numUpdatedRows);
 }
 

@@ -1,8 +1,9 @@
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type RawBuilder, type Transaction } from 'kysely';
 import { selectWithTimeout } from '../platform/db.js';
 import type { ResourceDefinition, Row } from '../resources/index.js';
 import { pageOf, type Page } from './page.js';
-import type { Db } from './schema.js';
+import { keysCondition } from './record-keys.js';
+import type { Database, Db } from './schema.js';
 import { untyped } from './untyped.js';
 
 /** Tenant-scoped reads for the API. */
@@ -79,7 +80,24 @@ export async function getRecords(db: Db, resource: ResourceDefinition, tenantId:
   return rows.map((row) => ({ row, children: children.get(row.id as number) ?? [] }));
 }
 
-async function childrenOf(db: Db, resource: ResourceDefinition, tenantId: string, parents: Row[], bounds: ReadBounds) {
+/**
+ * Records by key as the API serves them (deleted ones too), with their version columns, inside a write's
+ * transaction: what a change event carries.
+ */
+export async function readRecordsByKeys(trx: Db | Transaction<Database>, resource: ResourceDefinition, tenantId: string, keys: unknown[][]): Promise<RecordWithChildren[]> {
+  if (keys.length === 0) return [];
+  const rows: Row[] = await untyped(trx)
+    .selectFrom(resource.table)
+    .select(apiColumns(resource.readColumns, [...resource.keyColumns, 'updated_at', 'observed_at', 'deleted_at']))
+    .where('tenant_id', '=', tenantId)
+    .where(keysCondition(resource, keys) as never)
+    .execute();
+  const children = await childrenOf(trx, resource, tenantId, rows, UNBOUNDED);
+  return rows.map((row) => ({ row, children: children.get(row.id as number) ?? [] }));
+}
+
+/** The children of these parents as the API serves them, by parent id. */
+export async function childrenOf(db: Db | Transaction<Database>, resource: ResourceDefinition, tenantId: string, parents: Row[], bounds: ReadBounds) {
   const byParent = new Map<number, Row[]>();
   if (!resource.child || parents.length === 0) return byParent;
   const { table, parentColumn, orderColumn, readColumns } = resource.child;
@@ -95,7 +113,7 @@ async function childrenOf(db: Db, resource: ResourceDefinition, tenantId: string
     .orderBy(parentColumn)
     .orderBy(orderColumn)
     .orderBy('id');
-  const rows: Row[] = await selectWithTimeout(db, query, bounds.timeoutMs);
+  const rows: Row[] = await selectWithTimeout(untyped(db), query, bounds.timeoutMs);
   for (const row of rows) {
     const list = byParent.get(row[parentColumn] as number) ?? [];
     list.push(row);

@@ -1,6 +1,7 @@
 import { sql, type Transaction } from 'kysely';
 import type { ResourceDefinition } from '../resources/index.js';
-import { keysAfter, keysCondition } from './record-keys.js';
+import { announceDeletedRecords } from './record-events.js';
+import { keysAfter, keysCondition, keysOfRows } from './record-keys.js';
 import type { Owner } from './records.js';
 import type { Database, Db } from './schema.js';
 import { untyped } from './untyped.js';
@@ -51,16 +52,26 @@ export async function markUnseenRecordsDeleted(
     if (rows.length === 0) break;
     const keys = rows.map((r) => keyColumns.map((c) => r[c]));
     after = keys[keys.length - 1];
-    const result = await db.transaction().execute(async (trx) => {
+    deleted += await db.transaction().execute(async (trx) => {
       await opts.guard?.(trx);
-      return untyped(trx)
-        .updateTable(resource.table)
-        .set({ deleted_at: sql`NOW(3)` })
+      // Locked and re-checked: a webhook that wrote a row meanwhile keeps it alive.
+      const still: Record<string, unknown>[] = await untyped(trx)
+        .selectFrom(resource.table)
+        .select(keyColumns)
         .where(unseen)
         .where(keysCondition(resource, keys) as never)
-        .executeTakeFirst();
+        .forUpdate()
+        .execute();
+      if (still.length === 0) return 0;
+      const stillKeys = keysOfRows(resource, still);
+      await untyped(trx)
+        .updateTable(resource.table)
+        .set({ deleted_at: sql`NOW(3)` })
+        .where('tenant_id', '=', owner.tenantId)
+        .where(keysCondition(resource, stillKeys) as never)
+        .execute();
+      return announceDeletedRecords(trx, resource, owner, stillKeys);
     });
-    deleted += Number(result.numUpdatedRows ?? 0);
     if (rows.length < batchSize) break;
   }
   return deleted;

@@ -7,6 +7,8 @@ import type { Database } from './schema.js';
 import { parseJsonColumn } from './schema.js';
 import { applyRedactionsTo, redactionTargets } from './redaction.js';
 import { findRedactions, lockIntegrationShared } from './redactions.js';
+import { deleteRecordEventsOfTenant } from './change-events.js';
+import { announceDeletedRecords, announceWrittenRecords, apiShapes, type PriorState } from './record-events.js';
 import { keysCondition, keysOfRows } from './record-keys.js';
 import { untyped, type AnyDb } from './untyped.js';
 
@@ -113,6 +115,16 @@ export async function upsertRecords(
 
   const toWrite = await redacted(trx, resource, owner, fresh);
   if (toWrite.length === 0) return { written: 0, skipped: batch.length };
+  // What the API shows of the live ones now: a new version shown alike announces nothing.
+  const shapesBefore = await apiShapes(
+    trx,
+    resource,
+    owner.tenantId,
+    keysOfRows(
+      resource,
+      toWrite.filter((r) => storedAt.get(keyOfRow(resource, r.row))?.deleted === false).map((r) => r.row),
+    ),
+  );
   // A record of a removed inventory item or location is written deleted (at the removal), never live.
   const removable = removableColumns(resource).length > 0;
   const removedAt = removable
@@ -153,7 +165,40 @@ export async function upsertRecords(
     );
     await replaceChildren(db, resource, owner, written);
   }
+  await announceUpserts(trx, resource, owner, written, storedAt, shapesBefore);
   return { written: written.length, skipped: batch.length - written.length };
+}
+
+/**
+ * The change events of an upsert: records still at the version written (a concurrent transaction's newer
+ * version, kept by the SQL guard, announces itself), created or updated by what was stored before.
+ */
+async function announceUpserts(
+  trx: Transaction<Database>,
+  resource: ResourceDefinition,
+  owner: Owner,
+  written: ObservedRecord[],
+  storedAt: Map<string, Version & { deleted: boolean }>,
+  shapesBefore: Map<string, unknown>,
+) {
+  const ours = new Map(written.map((r) => [keyOfRow(resource, r.row), versionOf(r)]));
+  const before = new Map(
+    [...ours.keys()].map((key): [string, PriorState] => {
+      const at = storedAt.get(key);
+      return [key, at === undefined ? 'absent' : at.deleted ? 'deleted' : 'live'];
+    }),
+  );
+  await announceWrittenRecords(
+    trx,
+    resource,
+    owner,
+    before,
+    ({ row }) => {
+      const version = ours.get(keyOfRow(resource, row));
+      return version !== undefined && compareVersions(version, { updatedAt: (row.updated_at as Date).getTime(), observedAt: (row.observed_at as Date).getTime() }) === 0;
+    },
+    shapesBefore,
+  );
 }
 
 /** Of these records, those whose stored JSON equals theirs; their stored observation moves forward to theirs. */
@@ -318,6 +363,16 @@ export async function markRecordsDeleted(trx: Transaction<Database> | Db, resour
   if (keys.length === 0) return 0;
   const db = untyped(trx);
   const keyRows = keys.map((key) => Object.fromEntries(resource.keyColumns.map((c, i) => [c, key[i]])));
+  // Which are live now: those the deletion changes (a tombstone for a record never stored announces nothing).
+  let liveQuery = db
+    .selectFrom(resource.table)
+    .select([...resource.keyColumns])
+    .where('tenant_id', '=', owner.tenantId)
+    .where(keysCondition(resource, keys) as never)
+    .where('deleted_at', 'is', null);
+  // In key order, as upsertRecords locks, so the two cannot deadlock on a batch.
+  for (const column of resource.keyColumns) liveQuery = liveQuery.orderBy(column, 'asc');
+  const live: Row[] = await liveQuery.forUpdate().execute();
   // A record of a removed inventory item or location was gone by the removal, if that came first.
   const removedAt = await removalsOf(trx, resource, owner.tenantId, keyRows);
   const rows = keyRows.map((keyRow, i): Row => {
@@ -332,6 +387,7 @@ export async function markRecordsDeleted(trx: Transaction<Database> | Db, resour
     // the stored version first (keysDeletableAt), so a late older deletion cannot hide a newer version.
     .onDuplicateKeyUpdate({ deleted_at: sql`IF(deleted_at IS NULL OR VALUES(deleted_at) > deleted_at, VALUES(deleted_at), deleted_at)` })
     .executeTakeFirst();
+  await announceDeletedRecords(trx, resource, owner, keysOfRows(resource, live));
   if (resource.child?.cascade) {
     const children = await childrenForCascade(
       trx,
@@ -347,6 +403,8 @@ export async function markRecordsDeleted(trx: Transaction<Database> | Db, resour
 /** Deletes every synced record of a tenant, in every table of the registry (disconnect with purge, shop/redact). Returns rows deleted. */
 export async function purgeTenantRecords(db: Db | Transaction<Database>, tenantId: string): Promise<number> {
   let deleted = 0;
+  // Their events go too: what was purged must not stay readable in the feed.
+  await deleteRecordEventsOfTenant(db, tenantId);
   for (const table of RECORD_TABLES) {
     const result = await untyped(db).deleteFrom(table).where('tenant_id', '=', tenantId).executeTakeFirst();
     deleted += Number(result.numDeletedRows ?? 0);

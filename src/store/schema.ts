@@ -223,6 +223,85 @@ export interface RemovedKeysTable {
   removed_at: Date;
 }
 
+/** The outbox of changes (migration 0014): one row per effective change, `position` given after commit. */
+export interface ChangeEventsTable {
+  id: Generated<number>;
+  position: number | null;
+  tenant_id: string;
+  integration_id: number | null;
+  type: string;
+  resource: string | null;
+  record_key: string | null;
+  shopify_updated_at: Date | null;
+  occurred_at: Generated<Date>;
+  data: JsonColumn;
+}
+
+export interface ChangeEventSequenceTable {
+  id: number;
+  last_position: number;
+  pruned_through: Generated<number>;
+}
+
+/** Tenants' outbound webhook endpoints (migration 0016): secrets sealed, the feed position dispatched up to. */
+export interface WebhookEndpointsTable {
+  id: Generated<number>;
+  tenant_id: string;
+  url: string;
+  description: string | null;
+  /** JSON list of event types; NULL = every type. */
+  event_types: ColumnType<unknown, string | null, string | null>;
+  use_mapping: number;
+  enabled: number;
+  disabled_reason: string | null;
+  secret_encrypted: string;
+  previous_secret_encrypted: string | null;
+  previous_secret_expires_at: Date | null;
+  last_position: number;
+  failing_since: Date | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+/** One per endpoint and event: `pending` until delivered or `dead` (migration 0016). */
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  endpoint_id: number;
+  tenant_id: string;
+  event_id: number;
+  event_position: number;
+  event_type: string;
+  ordering_key: string | null;
+  status: Generated<string>;
+  attempts: Generated<number>;
+  next_attempt_at: Date | null;
+  last_error: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface WebhookDeliveryAttemptsTable {
+  id: Generated<number>;
+  delivery_id: number;
+  endpoint_id: number;
+  attempt: number;
+  attempted_at: Date;
+  duration_ms: number;
+  ok: number;
+  status_code: number | null;
+  error: string | null;
+  response_excerpt: string | null;
+}
+
+/** A tenant's JSONata mapping of one resource (migration 0015). */
+export interface TenantMappingsTable {
+  tenant_id: string;
+  resource: string;
+  expression: string;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   shopify_integrations: IntegrationsTable;
@@ -237,6 +316,12 @@ export interface Database {
   shopify_webhook_events: WebhookEventsTable;
   shopify_redactions: RedactionsTable;
   shopify_removed_keys: RemovedKeysTable;
+  change_events: ChangeEventsTable;
+  change_event_sequence: ChangeEventSequenceTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
+  tenant_mappings: TenantMappingsTable;
 }
 
 export type Db = Kysely<Database>;
@@ -246,6 +331,7 @@ export type Integration = Selectable<IntegrationsTable>;
 export type NewIntegration = Insertable<IntegrationsTable>;
 export type IntegrationUpdate = Updateable<IntegrationsTable>;
 export type SyncLog = Selectable<SyncLogsTable>;
+export type TenantMapping = Selectable<TenantMappingsTable>;
 export type NewSyncLog = Insertable<SyncLogsTable>;
 
 /** Parses a JSON column whichever server answered. */

@@ -1,4 +1,5 @@
 import type { Transaction } from 'kysely';
+import { appendChangeEvents, inTransaction } from './change-events.js';
 import { pageOf, type Page } from './page.js';
 import type { Db } from './schema.js';
 import type { Database, NewSyncLog, SyncLog } from './schema.js';
@@ -49,28 +50,64 @@ export async function finishSyncLog(
   outcome: SyncCounts & { status: 'succeeded' | 'failed'; page_cap_reached: boolean; error: string | null; finished_at?: Date; resumes_from?: string | null },
 ): Promise<void> {
   const { page_cap_reached, error, finished_at, resumes_from, ...rest } = outcome;
-  await db
-    .updateTable('shopify_sync_logs')
-    .set({
-      ...rest,
-      page_cap_reached: page_cap_reached ? 1 : 0,
-      error: error === null ? null : clip(error),
-      finished_at: finished_at ?? new Date(),
-      resumes_from: resumes_from ? clip(resumes_from, RESUME_MAX) : null,
-    })
-    .where('id', '=', id)
-    .execute();
+  await inTransaction(db, async (trx) => {
+    await trx
+      .updateTable('shopify_sync_logs')
+      .set({
+        ...rest,
+        page_cap_reached: page_cap_reached ? 1 : 0,
+        error: error === null ? null : clip(error),
+        finished_at: finished_at ?? new Date(),
+        resumes_from: resumes_from ? clip(resumes_from, RESUME_MAX) : null,
+      })
+      .where('id', '=', id)
+      .execute();
+    await announceFinishedRuns(trx, [id]);
+  });
+}
+
+/** `sync.succeeded` / `sync.failed` for runs just finished, in the transaction that finished them. */
+async function announceFinishedRuns(trx: Transaction<Database>, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  const runs = await trx.selectFrom('shopify_sync_logs').selectAll().where('id', 'in', ids).execute();
+  await appendChangeEvents(
+    trx,
+    runs.map((run) => ({
+      tenantId: run.tenant_id,
+      integrationId: Number(run.integration_id),
+      type: `sync.${run.status}`,
+      resource: null,
+      recordKey: null,
+      shopifyUpdatedAt: null,
+      data: {
+        run_id: run.id,
+        resource: run.resource,
+        mode: run.mode,
+        trigger: run.trigger,
+        status: run.status,
+        started_at: run.started_at.toISOString(),
+        finished_at: run.finished_at ? run.finished_at.toISOString() : null,
+        records_written: run.records_written,
+        records_deleted: run.records_deleted,
+        error: run.error,
+      },
+    })),
+  );
 }
 
 /** Closes a row that will not run or did not finish (cancelled job, crashed worker) as failed. */
 export async function abandonSyncLog(db: Executor, id: number, reason: string, fromStatuses: SyncLogStatus[] = ['queued', 'running']): Promise<boolean> {
-  const result = await db
-    .updateTable('shopify_sync_logs')
-    .set({ status: 'failed', error: clip(reason), finished_at: new Date() })
-    .where('id', '=', id)
-    .where('status', 'in', fromStatuses)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+  return inTransaction(db, async (trx) => {
+    const result = await trx
+      .updateTable('shopify_sync_logs')
+      .set({ status: 'failed', error: clip(reason), finished_at: new Date() })
+      .where('id', '=', id)
+      .where('status', 'in', fromStatuses)
+      .executeTakeFirst();
+    const closed = Number(result.numUpdatedRows) > 0;
+    if (closed) await announceFinishedRuns(trx, [id]);
+    return closed;
+  });
 }
 
 /**
@@ -85,17 +122,26 @@ export async function abandonOpenSyncLogsOfJob(
   reason: string,
   opts: { before: Date; statuses: SyncLogStatus[]; keepId?: number },
 ): Promise<number> {
-  let q = db
-    .updateTable('shopify_sync_logs')
-    .set({ status: 'failed', error: clip(reason), finished_at: new Date() })
-    .where('integration_id', '=', job.integrationId)
-    .where('resource', '=', job.resource)
-    .where('job_id', '=', job.jobId)
-    .where('status', 'in', opts.statuses)
-    .where('started_at', '<', opts.before);
-  if (opts.keepId !== undefined) q = q.where('id', '!=', opts.keepId);
-  const result = await q.executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  return inTransaction(db, async (trx) => {
+    let open = trx
+      .selectFrom('shopify_sync_logs')
+      .select('id')
+      .where('integration_id', '=', job.integrationId)
+      .where('resource', '=', job.resource)
+      .where('job_id', '=', job.jobId)
+      .where('status', 'in', opts.statuses)
+      .where('started_at', '<', opts.before);
+    if (opts.keepId !== undefined) open = open.where('id', '!=', opts.keepId);
+    const ids = (await open.forUpdate().execute()).map((r) => r.id);
+    if (ids.length === 0) return 0;
+    await trx
+      .updateTable('shopify_sync_logs')
+      .set({ status: 'failed', error: clip(reason), finished_at: new Date() })
+      .where('id', 'in', ids)
+      .execute();
+    await announceFinishedRuns(trx, ids);
+    return ids.length;
+  });
 }
 
 export async function deleteSyncLog(db: Executor, id: number): Promise<void> {

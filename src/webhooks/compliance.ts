@@ -1,9 +1,10 @@
 import type { Transaction } from 'kysely';
-import { MappingError } from '../resources/index.js';
+import { MappingError, RESOURCES } from '../resources/index.js';
 import { shopifyId } from '../resources/mapping.js';
 import { deleteTenantDataRequests, eraseDataRequestContacts, recordDataRequest } from '../store/data-requests.js';
 import { markTokenRevoked } from '../store/integrations.js';
 import { purgeTenantRecords, type Owner } from '../store/records.js';
+import { announceRedactedRecords } from '../store/record-events.js';
 import { customerOrderIds, eraseCustomerRow, eraseOrderRows, keepCustomerFields, scrubPersonalData, searchableIdentifiers } from '../store/redaction.js';
 import { lockIntegrationExclusive, recordRedactions } from '../store/redactions.js';
 import type { Database } from '../store/schema.js';
@@ -51,6 +52,14 @@ export async function redactCustomer(trx: Trx, owner: Owner, envelope: WebhookEn
   const ordersToRedact = idList(payload.orders_to_redact, 'orders_to_redact');
   const orderIds = await customerOrderIds(trx, owner.tenantId, customerId, ordersToRedact, emails);
   await eraseOrderRows(trx, owner.tenantId, orderIds, (raw) => scrubPersonalData(raw, identifiers) as Json);
+  if (stored) await announceRedactedRecords(trx, RESOURCES.customers, owner, [[customerId]], 'redacted');
+  await announceRedactedRecords(
+    trx,
+    RESOURCES.orders,
+    owner,
+    orderIds.map((id) => [id]),
+    'updated',
+  );
   const redactedAt = envelope.triggeredAt ?? envelope.receivedAt;
   await recordRedactions(trx, owner, 'customers', [customerId], redactedAt);
   await recordRedactions(trx, owner, 'orders', [...ordersToRedact, ...orderIds], redactedAt);
@@ -97,7 +106,7 @@ export async function recordCustomerDataRequest(trx: Trx, owner: Owner, envelope
  */
 export async function markUninstalled(trx: Trx, owner: Owner, envelope: WebhookEnvelope): Promise<boolean> {
   const uninstalledAt = envelope.triggeredAt ?? envelope.receivedAt;
-  return markTokenRevoked(trx, owner.integrationId, uninstalledAt, uninstalledAt);
+  return markTokenRevoked(trx, owner.integrationId, uninstalledAt, uninstalledAt, 'uninstalled');
 }
 
 /** Topics Shopify sends, and that must be handled, for a store that is disconnected or uninstalled (GDPR). */

@@ -357,6 +357,18 @@ describe('connection API (against the mock Shopify)', () => {
       expect(mock.shop('beta.myshopify.com').stats.requests).to.equal(requests);
     });
 
+    it('when a store is connected and disconnected twice, then the change feed has integration.connected and one integration.disconnected', async () => {
+      const key = await t.keyFor('tenant-leaver');
+      const feed = await call(t.url, 'GET', '/api/events/?types=integration.connected,integration.disconnected', { key });
+      expect(feed.status, feed.text).to.equal(200);
+      expect(feed.body.data.map((e: { type: string; data: { shop_domain: string } }) => `${e.type} ${e.data.shop_domain}`)).to.deep.equal([
+        'integration.connected beta.myshopify.com',
+        'integration.disconnected beta.myshopify.com',
+      ]);
+      expect(feed.body.data[1]).to.include({ resource: null, record_id: null, updated_at: null });
+      expect(feed.body.data[1].data).to.deep.equal({ shop_domain: 'beta.myshopify.com', reason: 'disconnected' });
+    });
+
     it("when a disconnected shop is connected by another tenant, then it moves there, the previous tenant's copy goes and its status says so, with a warning logged", async () => {
       const leaver = (await rowOf('tenant-leaver'))!;
       await seedRecords(t.ctx, { tenantId: 'tenant-leaver', integrationId: leaver.id }, 'products', [product()]);

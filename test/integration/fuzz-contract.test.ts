@@ -2,8 +2,12 @@ import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { expect } from 'chai';
 import { startMockShopify, type MockShopify } from '../../scripts/mock-shopify/index.js';
+import { RESOURCE_NAMES } from '../../src/resources/index.js';
 import { createApiKey, revokeApiKey } from '../../src/store/api-keys.js';
+import { sequenceChangeEvents } from '../../src/store/change-events.js';
+import { putMapping } from '../../src/store/mappings.js';
 import { createSyncLog } from '../../src/store/sync-logs.js';
+import { createEndpoint, type WebhookEndpoint } from '../../src/store/webhook-endpoints.js';
 import { webhookKeys } from '../../src/webhooks/stream.js';
 import { ADMIN_KEY, startTestContext, type TestContext } from '../support/context.js';
 import { fuzz, judge, problemValidator, send, type FuzzVerdict } from '../support/fuzz-client.js';
@@ -36,6 +40,8 @@ describe('bad input: requests derived from the contract', function () {
   let t: TestContext;
   let mock: MockShopify;
   let fixture: FuzzFixture;
+  /** The tenant's webhook endpoint, as seeded: put back after a DELETE removed it, so later requests find it. */
+  let endpoint: WebhookEndpoint;
 
   before(async () => {
     // Connect attempts reach a mock Shopify that knows none of the fuzzer's tokens (never the internet).
@@ -70,9 +76,20 @@ describe('bad input: requests derived from the contract', function () {
         finished_at: new Date(),
       });
     }
+    // A mapping of every resource, so `view=mapped` and previews of the saved mapping succeed (DELETEs run last).
+    for (const resource of RESOURCE_NAMES) await putMapping(t.ctx.db, 'fuzz-a', resource, 'id');
     const revoked = await createApiKey(t.ctx.db, 'fuzz-a', 'revoked');
     await revokeApiKey(t.ctx.db, revoked.record.id);
     const victim = await createApiKey(t.ctx.db, 'fuzz-victim', 'to be revoked');
+    endpoint = await createEndpoint(
+      t.ctx.db,
+      t.ctx.secrets,
+      'fuzz-a',
+      { url: 'https://93.184.215.14/fuzz', description: null, eventTypes: null, useMapping: false, enabled: true },
+      'whsec_ZnV6ei1maXh0dXJlLXNlY3JldC0wMTIzNDU2Nzg5YWJj',
+    );
+    // The seeded records' events get their feed positions now: a feed read does it otherwise, which is a write.
+    await sequenceChangeEvents(t.ctx.db);
     fixture = {
       tenantKey: await t.keyFor('fuzz-a'),
       otherTenantKey: await t.keyFor('fuzz-b'),
@@ -89,6 +106,7 @@ describe('bad input: requests derived from the contract', function () {
         integration: owner.integrationId,
         victimApiKey: victim.record.id,
         customerOfOrders: buyer,
+        webhookEndpoint: endpoint.id,
       },
     };
   });
@@ -96,6 +114,29 @@ describe('bad input: requests derived from the contract', function () {
     await t?.close();
     await mock?.close();
   });
+
+  /**
+   * A tenant may have 20 endpoints, and a deleted one answers 404 from then on: after a successful create
+   * the new endpoint is deleted, and after a successful delete the seeded one is put back, so every later
+   * request meets the same state. True when it changed something.
+   */
+  async function undoWebhookEndpointChanges(op: string, response: { status: number; text: string } | undefined): Promise<boolean> {
+    if (op === 'createWebhookEndpoint' && response?.status === 201) {
+      await t.ctx.db
+        .deleteFrom('webhook_endpoints')
+        .where('id', '=', (JSON.parse(response.text) as { id: number }).id)
+        .execute();
+      return true;
+    }
+    if (op === 'deleteWebhookEndpoint' && response?.status === 204) {
+      await t.ctx.db
+        .insertInto('webhook_endpoints')
+        .values({ ...endpoint, event_types: null })
+        .execute();
+      return true;
+    }
+    return false;
+  }
 
   it('when ≥ 5,000 valid, boundary, invalid and hostile requests hit every operation, then no 5xx, every 4xx is a contract Problem, and rejected requests change nothing', async () => {
     const requests = generateRequests(fixture, { randomCombinations: 50, seed: 2026 });
@@ -135,7 +176,7 @@ describe('bad input: requests derived from the contract', function () {
         }
         const next = await databaseFingerprint(t.ctx);
         if ((verdict.response?.status ?? 0) >= 400 && changedTables(fingerprint, next).length > 0) verdict.problems.push(`rejected, yet changed ${changedTables(fingerprint, next).join(', ')}`);
-        fingerprint = next;
+        fingerprint = (await undoWebhookEndpointChanges(request.op, verdict.response)) ? await databaseFingerprint(t.ctx) : next;
         verdicts.push(verdict);
       }
     } finally {

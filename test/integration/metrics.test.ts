@@ -1,11 +1,16 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
+import { startSequencer } from '../../src/events/sequencer.js';
 import { startMetricsServer } from '../../src/main/metrics-server.js';
+import { startOutboundWorker } from '../../src/outbound/worker.js';
+import { appendChangeEvents, type NewChangeEvent } from '../../src/store/change-events.js';
 import { createRedisCostLimiter } from '../../src/shopify/graphql/cost-limiter.js';
 import { createRedisRateLimiter } from '../../src/shopify/rate-limiter.js';
 import type { Integration } from '../../src/store/schema.js';
-import { ADMIN_KEY } from '../support/context.js';
+import { ADMIN_KEY, startTestContext, type TestContext } from '../support/context.js';
 import { call, expectProblem } from '../support/http.js';
-import { startSyncTestContext, type SyncTestContext } from '../support/sync.js';
+import { eventually, startSyncTestContext, type SyncTestContext } from '../support/sync.js';
 import { runConsumers, sendWebhook, waitFor } from '../support/webhooks.js';
 
 const SHOP = 'metrics-store.myshopify.com';
@@ -222,8 +227,142 @@ describe('metrics and the queue dashboard', function () {
     it("when its API is called with the admin key, then it lists the service's queues", async () => {
       const res = await call(t.url, 'GET', '/admin/queues/api/queues?activeQueue=sync&page=1&jobsPerPage=10', { key: ADMIN_KEY });
       expect(res.status, res.text).to.equal(200);
-      expect(res.body.queues.map((q: { name: string }) => q.name)).to.have.members(['sync', 'sync-fan-out']);
+      expect(res.body.queues.map((q: { name: string }) => q.name)).to.have.members(['sync', 'sync-fan-out', 'outbound-deliveries']);
       expect(res.headers.get('x-powered-by')).to.equal(null);
     });
+  });
+});
+
+describe('metrics of the change feed and outbound webhooks', function () {
+  this.timeout(30_000);
+  const TENANT = 'tenant-outbound-metrics';
+  let t: TestContext;
+  let receiver: Server;
+  let receiverUrl: string;
+  let stopSequencer: () => Promise<void>;
+  let stopWorker: () => Promise<void>;
+  let key: string;
+  let metrics: Map<string, Sample[]>;
+
+  const scrape = async () => {
+    const res = await call(t.url, 'GET', '/metrics', { key: ADMIN_KEY });
+    expect(res.status, res.text).to.equal(200);
+    return { text: res.text, metrics: parseMetrics(res.text) };
+  };
+  const event = (type: string, resource: string | null, recordKey: string | null): NewChangeEvent => ({
+    tenantId: TENANT,
+    integrationId: null,
+    type,
+    resource,
+    recordKey,
+    shopifyUpdatedAt: null,
+    data: { id: recordKey },
+  });
+  const endpoint = async (body: Record<string, unknown>) => {
+    const res = await call(t.url, 'POST', '/api/webhook-endpoints/', { key, body });
+    expect(res.status, res.text).to.equal(201);
+    return res.body as { id: number };
+  };
+
+  before(async () => {
+    // One retry ~600 ms after the first failure, and endpoints disabled after 0.36 s of failing: the
+    // failing endpoint's one delivery fails, fails again (dead) and its endpoint is disabled.
+    t = await startTestContext({
+      OUTBOUND_ALLOW_PRIVATE_TARGETS: 'true',
+      OUTBOUND_POLL_MS: '20',
+      OUTBOUND_RETRY_SCHEDULE_MS: '600',
+      OUTBOUND_REQUEUE_MS: '300',
+      OUTBOUND_TIMEOUT_MS: '3000',
+      OUTBOUND_DISABLE_AFTER_HOURS: '0.0001',
+      EVENTS_SEQUENCE_INTERVAL_MS: '20',
+    });
+    receiver = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(req.url === '/ok' ? 204 : 503).end());
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+    key = await t.keyFor(TENANT);
+    stopSequencer = startSequencer(t.ctx);
+    stopWorker = await startOutboundWorker(t.ctx);
+
+    const ok = await endpoint({ url: `${receiverUrl}/ok`, event_types: ['product.created', 'product.updated'] });
+    const failing = await endpoint({ url: `${receiverUrl}/failing`, event_types: ['order.updated'] });
+    // As committed changes append them; the worker's sequencer gives them positions.
+    await appendChangeEvents(t.ctx.db, [event('product.created', 'products', '1'), event('product.updated', 'products', '2'), event('order.updated', 'orders', '3')]);
+    const statusOf = async (id: number) => (await t.ctx.db.selectFrom('webhook_deliveries').select('status').where('endpoint_id', '=', id).execute()).map((d) => d.status);
+    await eventually(async () => (await statusOf(ok.id)).join() === 'delivered,delivered', 10_000, 'both product events delivered');
+    await eventually(async () => (await statusOf(failing.id)).join() === 'dead', 10_000, 'the order event dead-lettered');
+    await eventually(async () => total((await scrape()).metrics, 'change_events_total', { family: 'endpoint' }) === 1, 5000, 'endpoint.disabled sequenced');
+    metrics = (await scrape()).metrics;
+  });
+  after(async () => {
+    await stopWorker?.();
+    await stopSequencer?.();
+    receiver?.closeAllConnections();
+    await new Promise((resolve) => receiver?.close(resolve));
+    await t?.close();
+  });
+
+  it('when deliveries were attempted, then attempts are counted by outcome: delivered, failed (retried), dead', () => {
+    expect(total(metrics, 'outbound_delivery_attempts_total', { outcome: 'delivered' })).to.equal(2);
+    expect(total(metrics, 'outbound_delivery_attempts_total', { outcome: 'failed' })).to.equal(1);
+    expect(total(metrics, 'outbound_delivery_attempts_total', { outcome: 'dead' })).to.equal(1);
+  });
+
+  it("when events were delivered, then the latency from each event's occurrence to its delivery is observed", () => {
+    expect(total(metrics, 'outbound_delivery_latency_seconds_count')).to.equal(2);
+    expect(total(metrics, 'outbound_delivery_latency_seconds_bucket', { le: '+Inf' })).to.equal(2);
+    expect(total(metrics, 'outbound_delivery_latency_seconds_sum')).to.be.above(0).and.below(10);
+  });
+
+  it('when an endpoint kept failing, then its disabling is counted and the endpoint and delivery gauges are read from MySQL', () => {
+    expect(total(metrics, 'outbound_endpoints_disabled_total')).to.equal(1);
+    expect(total(metrics, 'outbound_endpoints', { state: 'enabled' })).to.equal(1);
+    expect(total(metrics, 'outbound_endpoints', { state: 'failing' })).to.equal(0);
+    expect(total(metrics, 'outbound_endpoints', { state: 'disabled' })).to.equal(1);
+    expect(total(metrics, 'outbound_deliveries', { state: 'pending' })).to.equal(0);
+    expect(total(metrics, 'outbound_deliveries', { state: 'due' })).to.equal(0);
+    expect(total(metrics, 'outbound_deliveries', { state: 'dead' })).to.equal(1);
+  });
+
+  it('when events were sequenced, then they are counted by type family (endpoint.disabled included)', () => {
+    expect(total(metrics, 'change_events_total', { family: 'product' })).to.equal(2);
+    expect(total(metrics, 'change_events_total', { family: 'order' })).to.equal(1);
+    expect(total(metrics, 'change_events_total', { family: 'endpoint' })).to.equal(1);
+    expect(total(metrics, 'change_events_unsequenced')).to.equal(0);
+    expect(total(metrics, 'change_events_unsequenced_age_seconds')).to.equal(0);
+  });
+
+  it('when the sequencer stops, then the unsequenced backlog and its age show; the feed route sequences and counts them', async () => {
+    await stopSequencer();
+    await appendChangeEvents(t.ctx.db, [event('integration.connected', null, null)]);
+    await t.ctx.db
+      .updateTable('change_events')
+      .set({ occurred_at: new Date(Date.now() - 120_000) })
+      .where('position', 'is', null)
+      .execute();
+    const waiting = (await scrape()).metrics;
+    expect(total(waiting, 'change_events_unsequenced')).to.equal(1);
+    expect(total(waiting, 'change_events_unsequenced_age_seconds')).to.be.within(120, 180);
+
+    const feed = await call(t.url, 'GET', '/api/events/?types=integration.connected', { key });
+    expect(feed.status, feed.text).to.equal(200);
+    expect(feed.body.data.map((e: { type: string }) => e.type)).to.deep.equal(['integration.connected']);
+    const after = (await scrape()).metrics;
+    expect(total(after, 'change_events_unsequenced')).to.equal(0);
+    expect(total(after, 'change_events_unsequenced_age_seconds')).to.equal(0);
+    expect(total(after, 'change_events_total', { family: 'integration' })).to.equal(1);
+  });
+
+  it('when scraped, then no label carries a tenant, an endpoint URL or an event type beyond its family', async () => {
+    const { text } = await scrape();
+    const outboundLines = text.split('\n').filter((line) => /^(outbound_|change_events_)/.test(line));
+    expect(outboundLines).not.to.be.empty;
+    for (const line of outboundLines) {
+      expect(line).not.to.include(TENANT);
+      expect(line).not.to.include('127.0.0.1');
+      expect(line).not.to.match(/\.(created|updated|disabled|connected)/);
+    }
   });
 });

@@ -1,12 +1,18 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { startMockShopify, type MockShopify } from '../../scripts/mock-shopify/index.js';
-import { ApiProblemError, createClient, type ShopifyIntegrationClient } from '../../sdk/typescript/src/index.js';
+import { ApiProblemError, createClient, verifyWebhook, type ShopifyIntegrationClient } from '../../sdk/typescript/src/index.js';
+import { startSequencer } from '../../src/events/sequencer.js';
+import { startOutboundWorker } from '../../src/outbound/worker.js';
 import { signWebhookBody } from '../../src/shopify/hmac.js';
 import { createApiKey } from '../../src/store/api-keys.js';
+import { appendChangeEvents } from '../../src/store/change-events.js';
 import { ADMIN_KEY, startTestContext, type TestContext } from '../support/context.js';
 import { RESOURCE_NAMES } from '../../src/resources/index.js';
 import { customer, inventoryLevel, location, order, product, seedIntegration, seedRecords } from '../support/seed.js';
 import { OperationCoverage, sdkClient, unlessNotImplemented } from '../support/sdk.js';
+import { eventually } from '../support/sync.js';
 
 /**
  * The TypeScript SDK (sdk/typescript) driving the real service, one or more cases per operation of the
@@ -59,6 +65,11 @@ describe('TypeScript SDK against the running service', () => {
       SHOPIFY_BUCKET_SIZE: '1000',
       SHOPIFY_MAX_RETRY_ATTEMPTS: '1',
       SHOPIFY_RETRY_DELAY: '0.01',
+      // Outbound webhooks go to a receiver on this machine, fast.
+      OUTBOUND_ALLOW_PRIVATE_TARGETS: 'true',
+      OUTBOUND_POLL_MS: '20',
+      OUTBOUND_REQUEUE_MS: '300',
+      EVENTS_SEQUENCE_INTERVAL_MS: '20',
     });
     admin = sdkClient(t, coverage, ADMIN_KEY);
   });
@@ -295,6 +306,199 @@ describe('TypeScript SDK against the running service', () => {
     });
   });
 
+  describe('Change feed', () => {
+    it("when the tenant reads its feed, then the seeded records' creation comes in order, filtered by type, and the cursor resumes after it", async function () {
+      const client = await clientOf('sdk-reader');
+      const { data } = await run(this, () => client.GET('/api/events/', { params: { query: { types: 'product.created', limit: 3 } } }));
+      expect(data.data).to.have.length(3);
+      expect(data.has_more).to.equal(true);
+      for (const event of data.data) expect(event).to.include({ type: 'product.created', resource: 'products' });
+      const { data: rest } = await client.GET('/api/events/', { params: { query: { after: data.next_cursor, types: 'product.created,order.created', limit: 100 } } });
+      expect(rest.data.filter((e) => e.type === 'product.created')).to.have.length(2);
+      expect(rest.data.filter((e) => e.type === 'order.created')).to.have.length(3);
+      expect(rest.has_more).to.equal(false);
+      const ids = [...data.data, ...rest.data].map((e) => e.id);
+      expect(new Set(ids).size).to.equal(ids.length);
+    });
+
+    it('when the cursor is not one the feed issued, then a 400 problem names it', async () => {
+      const client = await clientOf('sdk-reader');
+      const err = await rejection(client.GET('/api/events/', { params: { query: { after: 'not-a-cursor' } } }));
+      expect(err.status).to.equal(400);
+      expect(err.errors.map((e) => e.name)).to.include('after');
+    });
+  });
+
+  describe('Mappings', () => {
+    const expression = '{ "name": title, "skus": variants.sku }';
+
+    it('when the tenant saves a mapping, then it is created (201), and saving it again replaces it (200)', async function () {
+      const client = await clientOf('sdk-reader');
+      const { data, response } = await run(this, () => client.PUT('/api/mappings/{resource}/', { params: { path: { resource: 'products' } }, body: { expression: 'title' } }));
+      expect(response.status).to.equal(201);
+      expect(data).to.include({ resource: 'products', expression: 'title' });
+      const { response: replaced } = await client.PUT('/api/mappings/{resource}/', { params: { path: { resource: 'products' } }, body: { expression } });
+      expect(replaced.status).to.equal(200);
+    });
+
+    it("when an expression does not compile, then a 422 problem names JSONata's error and nothing is saved", async () => {
+      const client = await clientOf('sdk-reader');
+      const err = await rejection(client.PUT('/api/mappings/{resource}/', { params: { path: { resource: 'orders' } }, body: { expression: '{ "a": ' } }));
+      expect(err.status).to.equal(422);
+      expect(err.errors.map((e) => e.name)).to.deep.equal(['expression']);
+    });
+
+    it('when the tenant reads its mapping and lists them, then the saved one is there', async function () {
+      const client = await clientOf('sdk-reader');
+      const { data } = await run(this, () => client.GET('/api/mappings/{resource}/', { params: { path: { resource: 'products' } } }));
+      expect(data).to.include({ resource: 'products', expression });
+      const { data: list } = await run(this, () => client.GET('/api/mappings/'));
+      expect(list.data.map((m) => m.resource)).to.deep.equal(['products']);
+    });
+
+    it('when the tenant previews an expression on its records, then each record comes with its result', async function () {
+      const client = await clientOf('sdk-reader');
+      const { data } = await run(this, () => client.POST('/api/mappings/{resource}/preview/', { params: { path: { resource: 'products' } }, body: { expression: 'title', limit: 2 } }));
+      expect(data.data).to.have.length(2);
+      for (const record of data.data) expect(record.mapped).to.equal(`Product ${record.id}`);
+    });
+
+    it('when records are read with view=mapped, then they come through the saved mapping', async () => {
+      const client = await clientOf('sdk-reader');
+      const { data } = await client.GET('/api/shopify/products/', { params: { query: { view: 'mapped', limit: 1 } } });
+      expect(data.data[0]!.mapped).to.have.keys('name', 'skus');
+    });
+
+    it('when the tenant deletes the mapping, then it is gone (404), and deleting it again succeeds too', async function () {
+      const client = await clientOf('sdk-reader');
+      const { response } = await run(this, () => client.DELETE('/api/mappings/{resource}/', { params: { path: { resource: 'products' } } }));
+      expect(response.status).to.equal(204);
+      expect((await rejection(client.GET('/api/mappings/{resource}/', { params: { path: { resource: 'products' } } }))).status).to.equal(404);
+      expect((await client.DELETE('/api/mappings/{resource}/', { params: { path: { resource: 'products' } } })).response.status).to.equal(204);
+    });
+  });
+
+  describe('Outbound webhooks', () => {
+    const TENANT = 'sdk-outbound';
+    /** What the receiver got; `/ok` answers 204, `/gone` 410 (no retry helps: dead at once). */
+    const received: { path: string; headers: IncomingHttpHeaders; body: string }[] = [];
+    let receiver: Server;
+    let base: string;
+    let stopSequencer: () => Promise<void>;
+    let stopWorker: () => Promise<void>;
+    let client: ShopifyIntegrationClient;
+    let endpoint: { id: number; secret: string };
+    let gone: { id: number; secret: string };
+    const publish = (title: string) =>
+      appendChangeEvents(t.ctx.db, [{ tenantId: TENANT, integrationId: null, type: 'product.updated', resource: 'products', recordKey: '1', shopifyUpdatedAt: new Date(), data: { id: 1, title } }]);
+    const at = (path: string) => received.filter((r) => r.path === path);
+
+    before(async () => {
+      receiver = createServer((req, res) => {
+        let body = '';
+        req.on('data', (chunk: Buffer) => (body += String(chunk)));
+        req.on('end', () => {
+          received.push({ path: req.url ?? '/', headers: req.headers, body });
+          res.writeHead(req.url === '/ok' ? 204 : 410).end();
+        });
+      });
+      await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+      base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+      stopSequencer = startSequencer(t.ctx);
+      stopWorker = await startOutboundWorker(t.ctx);
+      client = await clientOf(TENANT);
+    });
+    after(async () => {
+      await stopWorker?.();
+      await stopSequencer?.();
+      receiver?.closeAllConnections();
+      await new Promise((resolve) => receiver?.close(resolve));
+    });
+
+    it('when the tenant creates an endpoint, then its secret is shown once and a change is delivered signed, verified by verifyWebhook', async function () {
+      const { data, response } = await run(this, () =>
+        client.POST('/api/webhook-endpoints/', { body: { url: `${base}/ok`, description: 'ERP', event_types: ['product.updated'], use_mapping: false, enabled: true } }),
+      );
+      expect(response.status).to.equal(201);
+      expect(data).to.include({ url: `${base}/ok`, description: 'ERP', enabled: true, use_mapping: false });
+      expect(data.secret).to.match(/^whsec_/);
+      endpoint = data;
+      await publish('first');
+      await eventually(() => at('/ok').length === 1, 10_000, 'the delivery');
+      const event = verifyWebhook(at('/ok')[0]!.body, at('/ok')[0]!.headers, endpoint.secret);
+      expect(event).to.include({ type: 'product.updated', resource: 'products', record_id: '1' });
+      expect(event.data).to.deep.equal({ id: 1, title: 'first' });
+    });
+
+    it('when the tenant lists and reads its endpoints, then they show without a secret', async function () {
+      const ids: number[] = [];
+      await run(this, async () => {
+        for await (const e of client.paginate('/api/webhook-endpoints/', { params: { query: { limit: 1 } } })) {
+          expect(e).not.to.have.property('secret');
+          ids.push(e.id);
+        }
+      });
+      expect(ids).to.deep.equal([endpoint.id]);
+      const { data } = await run(this, () => client.GET('/api/webhook-endpoints/{id}/', { params: { path: { id: endpoint.id } } }));
+      expect(data).to.include({ id: endpoint.id, failing_since: null, previous_secret_expires_at: null });
+      expect(data).not.to.have.property('secret');
+    });
+
+    it('when the tenant reads the attempts, then the delivery shows with the receiver’s status', async function () {
+      await eventually(async () => (await client.GET('/api/webhook-endpoints/{id}/attempts/', { params: { path: { id: endpoint.id } } })).data.data.length === 1, 5000, 'the attempt recorded');
+      const { data } = await run(this, () => client.GET('/api/webhook-endpoints/{id}/attempts/', { params: { path: { id: endpoint.id } } }));
+      expect(data.data[0]).to.include({ attempt: 1, ok: true, status_code: 204, error: null });
+      expect(data.next_cursor).to.equal(null);
+    });
+
+    it('when the tenant rotates the secret with an overlap, then the next delivery verifies with the new secret and with the previous one', async function () {
+      const { data } = await run(this, () => client.POST('/api/webhook-endpoints/{id}/rotate-secret/', { params: { path: { id: endpoint.id } }, body: { overlap_hours: 1 } }));
+      expect(data.secret)
+        .to.match(/^whsec_/)
+        .and.not.equal(endpoint.secret);
+      expect(Date.parse(data.previous_secret_expires_at!)).to.be.greaterThan(Date.now());
+      await publish('after rotation');
+      await eventually(() => at('/ok').length === 2, 10_000, 'the delivery after rotation');
+      const message = at('/ok')[1]!;
+      expect(verifyWebhook(message.body, message.headers, data.secret).data).to.deep.equal({ id: 1, title: 'after rotation' });
+      expect(verifyWebhook(message.body, message.headers, endpoint.secret).data).to.deep.equal({ id: 1, title: 'after rotation' });
+      endpoint = data;
+    });
+
+    it('when a receiver answers 410, then the delivery is a dead letter, listed, and a replay sends it again', async function () {
+      const { data: created } = await client.POST('/api/webhook-endpoints/', { body: { url: `${base}/gone`, event_types: ['product.updated'], use_mapping: false, enabled: true } });
+      gone = created;
+      await publish('to a receiver that is gone');
+      const deadLetters = async () => (await client.GET('/api/webhook-endpoints/{id}/dead-letters/', { params: { path: { id: gone.id } } })).data.data;
+      await eventually(async () => (await deadLetters()).length === 1, 10_000, 'the dead letter');
+      const { data } = await run(this, () => client.GET('/api/webhook-endpoints/{id}/dead-letters/', { params: { path: { id: gone.id } } }));
+      expect(data.data[0]).to.include({ event_type: 'product.updated', resource: 'products', record_id: '1', attempts: 1 });
+      expect(data.data[0]!.last_error).to.include('410');
+
+      const { data: replayed } = await run(this, () =>
+        client.POST('/api/webhook-endpoints/{id}/dead-letters/replay/', { params: { path: { id: gone.id } }, body: { ids: [data.data[0]!.id], all: false } }),
+      );
+      expect(replayed.requeued).to.equal(1);
+      await eventually(() => at('/gone').length === 2, 10_000, 'the replayed delivery');
+      await eventually(async () => (await deadLetters()).length === 1, 10_000, 'dead again');
+    });
+
+    it('when the tenant disables an endpoint, then it shows disabled and gets nothing more', async function () {
+      const { data } = await run(this, () => client.PATCH('/api/webhook-endpoints/{id}/', { params: { path: { id: gone.id } }, body: { enabled: false, description: 'paused' } }));
+      expect(data).to.include({ id: gone.id, enabled: false, description: 'paused' });
+      await publish('while disabled');
+      await eventually(() => at('/ok').length === 3, 10_000, 'the enabled endpoint’s delivery');
+      expect(at('/gone')).to.have.length(2);
+    });
+
+    it('when the tenant deletes an endpoint, then it is gone (404)', async function () {
+      const { response } = await run(this, () => client.DELETE('/api/webhook-endpoints/{id}/', { params: { path: { id: gone.id } } }));
+      expect(response.status).to.equal(204);
+      const err = await rejection(client.GET('/api/webhook-endpoints/{id}/', { params: { path: { id: gone.id } } }));
+      expect(err.status).to.equal(404);
+    });
+  });
+
   describe('Sync', () => {
     it('when a tenant starts a sync, then one job per resource is accepted with a link to the runs', async function () {
       const client = await clientOf('sdk-reader');
@@ -425,6 +629,18 @@ describe('TypeScript SDK against the running service', () => {
       const err = await rejection(client.GET('/api/shopify/products/', { params: { query: { limit: 1000 } } }));
       expect(err).to.include({ status: 400, title: 'Bad Request', type: 'https://shopify-integration.dev/problems/validation-error' });
       expect(err.errors).to.deep.include({ location: 'query', name: 'limit', message: 'must be at most 250' });
+    });
+
+    it('when a required body field is missing or off its pattern, then a 400 problem names each in plain words', async () => {
+      const client = await clientOf('sdk-outbound');
+      const body = { description: 'no url', event_types: ['Not A Type'] } as never;
+      const err = await rejection(client.POST('/api/webhook-endpoints/', { body }));
+      expect(err.status).to.equal(400);
+      expect(err.errors).to.deep.include.members([
+        { location: 'body', name: 'url', message: 'is required' },
+        { location: 'body', name: 'event_types.0', message: 'is not in the expected format' },
+      ]);
+      expect(err.detail).to.equal('The body field url is required; the body field event_types.0 is not in the expected format');
     });
 
     it('when the key is unknown, then a 401 problem is thrown', async () => {

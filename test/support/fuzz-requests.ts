@@ -38,7 +38,7 @@ export interface FuzzFixture {
   adminKey: string;
   shop: string;
   appSecret: string;
-  ids: { product: number; order: number; customer: number; inventoryItem: number; location: number; integration: number; victimApiKey: number; customerOfOrders: number };
+  ids: { product: number; order: number; customer: number; inventoryItem: number; location: number; integration: number; victimApiKey: number; customerOfOrders: number; webhookEndpoint: number };
 }
 
 interface Case {
@@ -68,9 +68,22 @@ interface Operation {
 const CONTRACT_PATH = path.resolve(import.meta.dirname, '../../src/generated/openapi.json');
 
 /** Operations whose success writes to MySQL: their successes are checked one by one, not in bulk. */
-const MUTATING = new Set(['disconnectStore', 'startSync', 'adminStartSync', 'adminCreateApiKey', 'adminRevokeApiKey']);
+const MUTATING = new Set([
+  'disconnectStore',
+  'startSync',
+  'adminStartSync',
+  'adminCreateApiKey',
+  'adminRevokeApiKey',
+  'putMapping',
+  'deleteMapping',
+  'createWebhookEndpoint',
+  'updateWebhookEndpoint',
+  'deleteWebhookEndpoint',
+  'rotateWebhookEndpointSecret',
+  'replayWebhookDeadLetters',
+]);
 /** Operations whose body names what to do: without it (the base request) they refuse; each property alone succeeds. */
-const BASE_REJECTED = new Set(['adminReplayDeadLetters']);
+const BASE_REJECTED = new Set(['adminReplayDeadLetters', 'replayWebhookDeadLetters']);
 /** Operations that cannot succeed without a secret the fuzzer does not have (Shopify's signature, a real token, an issued install state and its browser cookie). */
 const NEVER_SUCCEEDS = new Set(['connectStore', 'completeOAuth', 'showOAuthConfirmation', 'confirmOAuthInstall']);
 const WEBHOOK_OPS = new Set(['receiveShopifyWebhook', 'receiveShopifyWebhookAlias']);
@@ -223,7 +236,8 @@ function wireCases(param: Param, validValue: string | undefined): Case[] {
     add('not-a-value', 'reject', 'outside the enum');
     if (first.toUpperCase() !== first) add(first.toUpperCase(), 'reject', 'enum in upper case');
     add(`${first} `, 'reject', 'enum with a trailing space');
-    add('', 'reject', 'empty');
+    // An empty path segment names no resource: `/mappings//` is the list once its slashes are merged.
+    add('', param.in === 'path' ? 'any' : 'reject', 'empty');
     for (const h of HOSTILE_STRINGS) add(h.value, 'reject', h.note);
     return cases;
   }
@@ -277,7 +291,9 @@ function jsonCases(schema: Schema, valid: unknown): Case[] {
       (type === 'array' && Array.isArray(value)) ||
       (type === 'object' && value !== null && typeof value === 'object' && !Array.isArray(value)) ||
       ((type === 'integer' || type === 'number') && typeof value === 'number');
-    if (!sameType) add(value, 'reject', `wrong type ${name}`);
+    // null is a value of its own for a nullable property (a description cleared, every event type).
+    if (value === null && schema.nullable === true) add(value, 'success', 'null (nullable)');
+    else if (!sameType) add(value, 'reject', `wrong type ${name}`);
   }
   if (type === 'string') {
     if (Array.isArray(schema.enum)) {
@@ -300,7 +316,9 @@ function jsonCases(schema: Schema, valid: unknown): Case[] {
     add('true', 'any', 'boolean as string');
   } else if (type === 'array') {
     const items = (schema.items ?? {}) as Schema;
-    const itemValues: unknown[] = Array.isArray(items.enum) ? items.enum : ['1-1', '2-2', '3-3', '4-4'];
+    const integers = items.type === 'integer';
+    // Valid items given for the property (e.g. event types, which have a pattern) come first.
+    const itemValues: unknown[] = Array.isArray(valid) && valid.length > 0 ? valid : Array.isArray(items.enum) ? items.enum : integers ? [1, 2, 3, 4] : ['1-1', '2-2', '3-3', '4-4'];
     add(itemValues.slice(0, 1), 'success', 'one item');
     if ((schema.minItems ?? 0) > 0) add([], 'reject', 'empty (minItems)');
     if (schema.uniqueItems) add([itemValues[0], itemValues[0]], 'reject', 'duplicate items');
@@ -310,7 +328,7 @@ function jsonCases(schema: Schema, valid: unknown): Case[] {
         'reject',
         'maxItems + 1',
       );
-    add([42], 'reject', 'item of the wrong type');
+    add(integers ? ['abc'] : [42], 'reject', 'item of the wrong type');
     add(['not-an-item'], 'reject', 'item outside the schema');
     add(
       Array.from({ length: 50_000 }, () => itemValues[0]),
@@ -362,6 +380,8 @@ export function generateRequests(fixture: FuzzFixture, opts: { randomCombination
     const validProps = validBodyProps(op.id);
     const baseBody = Object.keys(validProps).length > 0 ? validProps : op.body?.required ? validBody(op.body.schema, validProps) : undefined;
     const baseExpect: Expectation = NEVER_SUCCEEDS.has(op.id) ? 'reject' : 'success';
+    /** What the base request, and variations of its parameters alone (same body), must get. */
+    const baseRequestExpect: Expectation = BASE_REJECTED.has(op.id) ? 'reject' : baseExpect;
     const authHeader = op.auth === 'tenant' ? `Bearer ${fixture.tenantKey}` : op.auth === 'admin' ? `Bearer ${fixture.adminKey}` : undefined;
 
     /** Builds one request from parameter values (missing = omitted) and a body. */
@@ -414,7 +434,7 @@ export function generateRequests(fixture: FuzzFixture, opts: { randomCombination
     };
 
     const base = new Map<string, string | undefined>(op.params.filter((p) => p.required).map((p) => [p.name, validParam[p.name]]));
-    build('base', base, BASE_REJECTED.has(op.id) ? 'reject' : baseExpect);
+    build('base', base, baseRequestExpect);
 
     // One parameter at a time.
     for (const param of op.params) {
@@ -422,7 +442,7 @@ export function generateRequests(fixture: FuzzFixture, opts: { randomCombination
       for (const c of cases) {
         const values = new Map(base);
         values.set(param.name, String(c.value));
-        const expect = combine(baseExpect, c.expect);
+        const expect = combine(baseRequestExpect, c.expect);
         const emptyList = op.method === 'GET' && LIST_FILTERS.has(param.name) && c.expect === 'success' && c.note !== 'seeded value' && !/^a+$/.test(String(c.value));
         build(`${param.in} ${param.name}: ${c.note}`, values, expect, { expectEmptyList: emptyList });
       }
@@ -539,7 +559,7 @@ export function generateRequests(fixture: FuzzFixture, opts: { randomCombination
     const pools = op.params.map((param) => ({ param, cases: webhook ? webhookHeaderCases(param, validParam[param.name]) : wireCases(param, validParam[param.name]) }));
     for (let i = 0; i < (opts.randomCombinations ?? 0) && pools.length > 0; i++) {
       const values = new Map(base);
-      let expect: Expectation = baseExpect;
+      let expect: Expectation = baseRequestExpect;
       const notes: string[] = [];
       for (const { param, cases } of pools) {
         if (random() < 0.5) continue;
@@ -581,6 +601,13 @@ function validParamValues(op: Operation, f: FuzzFixture): Record<string, string 
     getInventoryItemLevels: f.ids.inventoryItem,
     adminStartSync: f.ids.integration,
     adminRevokeApiKey: f.ids.victimApiKey,
+    getWebhookEndpoint: f.ids.webhookEndpoint,
+    updateWebhookEndpoint: f.ids.webhookEndpoint,
+    deleteWebhookEndpoint: f.ids.webhookEndpoint,
+    rotateWebhookEndpointSecret: f.ids.webhookEndpoint,
+    listWebhookDeliveryAttempts: f.ids.webhookEndpoint,
+    listWebhookDeadLetters: f.ids.webhookEndpoint,
+    replayWebhookDeadLetters: f.ids.webhookEndpoint,
   };
   const values: Record<string, string | undefined> = {
     shop: op.id === 'initiateOAuth' ? 'fuzz-new.myshopify.com' : f.shop,
@@ -593,6 +620,7 @@ function validParamValues(op: Operation, f: FuzzFixture): Record<string, string 
     customer_id: String(f.ids.customerOfOrders),
     location_id: String(f.ids.location),
     tenant_id: 'fuzz-a',
+    resource: 'products',
     'X-Shopify-Topic': 'products/update',
     'X-Shopify-Hmac-Sha256': SIGN_ME,
     'X-Shopify-Shop-Domain': f.shop,
@@ -607,6 +635,10 @@ function validParamValues(op: Operation, f: FuzzFixture): Record<string, string 
 function validBodyProps(opId: string): Record<string, unknown> {
   if (opId === 'connectStore') return { shop_domain: 'fuzz-nowhere.myshopify.com', access_token: 'shpat_fuzz_not_a_token', webhook_secret: 'fuzz-secret' };
   if (opId === 'adminCreateApiKey') return { tenant_id: 'fuzz-created', name: 'fuzz' };
+  if (opId === 'putMapping') return { expression: 'id' };
+  // A public address literal passes the URL check without a lookup; the fuzz test runs no worker, so nothing is sent.
+  if (opId === 'createWebhookEndpoint') return { url: 'https://93.184.215.14/fuzz', event_types: ['product.updated', 'product.created', 'order.updated', 'order.created'] };
+  if (opId === 'updateWebhookEndpoint') return { description: 'fuzz', event_types: ['product.updated', 'product.created', 'order.updated', 'order.created'] };
   return {};
 }
 

@@ -7,7 +7,7 @@ import { actionForTopic } from '../../src/webhooks/topics.js';
 type Json = Record<string, any>;
 const contract = JSON.parse(readFileSync(new URL('../../src/generated/openapi.json', import.meta.url), 'utf8')) as Json;
 /** Parameters the API adds to every list, whatever the resource. */
-const LIST_PARAMETERS = new Set(['limit', 'cursor', 'include_deleted']);
+const LIST_PARAMETERS = new Set(['limit', 'cursor', 'include_deleted', 'view']);
 
 function resolve(node: Json): Json {
   if (typeof node.$ref !== 'string') return node;

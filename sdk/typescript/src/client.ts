@@ -3,6 +3,7 @@ import type { HttpMethod, MediaType, PathsWithMethod, RequiredKeysOf } from 'ope
 import { paginate, type ListItem, type ListPath, type PaginateInit } from './paginate.js';
 import { ApiProblemError } from './problem.js';
 import type { paths } from './schema.js';
+import type { ForView } from './views.js';
 
 export interface ClientOptions {
   /** Where the service runs, e.g. `https://integrations.example.com` (the contract's paths start with `/api/`). */
@@ -18,9 +19,9 @@ export interface ClientOptions {
 // openapi-fetch's own rule: the init argument is optional only when nothing in it is required.
 type InitParam<Init> = RequiredKeysOf<Init> extends never ? [(Init & { [key: string]: unknown })?] : [Init & { [key: string]: unknown }];
 
-/** A successful answer: `data` is the 2xx body of the operation (errors are thrown, never returned). */
+/** A successful answer: `data` is the 2xx body of the operation in the view asked for (errors are thrown, never returned). */
 export interface Success<Operation, Init> {
-  data: Operation extends Record<string | number, any> ? NonNullable<FetchResponse<Operation, Init, MediaType>['data']> : never;
+  data: Operation extends Record<string | number, any> ? ForView<NonNullable<FetchResponse<Operation, Init, MediaType>['data']>, Init> : never;
   response: Response;
 }
 
@@ -30,9 +31,11 @@ export type Method<M extends HttpMethod> = <P extends PathsWithMethod<paths, M>,
 export interface ShopifyIntegrationClient {
   GET: Method<'get'>;
   POST: Method<'post'>;
+  PUT: Method<'put'>;
+  PATCH: Method<'patch'>;
   DELETE: Method<'delete'>;
   /** Every record of a list endpoint, following `next_cursor`: `for await (const p of client.paginate('/api/shopify/products/'))`. */
-  paginate<P extends ListPath>(path: P, init?: PaginateInit<P>): AsyncGenerator<ListItem<P>, void, undefined>;
+  paginate<P extends ListPath, const Init extends PaginateInit<P> = PaginateInit<P>>(path: P, init?: Init): AsyncGenerator<ListItem<P, Init>, void, undefined>;
   /** openapi-fetch middleware (logging, tracing, retries); they see every request and response. */
   use(...middleware: Middleware[]): void;
   eject(...middleware: Middleware[]): void;
@@ -58,6 +61,8 @@ export function createClient(options: ClientOptions): ShopifyIntegrationClient {
   return {
     GET: bound('GET'),
     POST: bound('POST'),
+    PUT: bound('PUT'),
+    PATCH: bound('PATCH'),
     DELETE: bound('DELETE'),
     paginate: ((path: string, init?: PaginateInit<ListPath>) => paginate((p, i) => call('GET', p, i) as never, path, init)) as never,
     use: (...middleware) => raw.use(...middleware),

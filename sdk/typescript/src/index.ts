@@ -7,6 +7,7 @@ export type { Middleware } from 'openapi-fetch';
 export type { ListItem, ListPath, PaginateInit } from './paginate.js';
 export { ApiProblemError, isApiProblem, type FieldError, type Problem } from './problem.js';
 export type { components, operations, paths } from './schema.js';
+export { verifyWebhook, WebhookVerificationError, type WebhookEvent, type WebhookHeaders } from './webhooks.js';
 
 import type { components } from './schema.js';
 

@@ -1,5 +1,6 @@
 import type { PathsWithMethod } from 'openapi-typescript-helpers';
 import type { paths } from './schema.js';
+import type { ForView } from './views.js';
 
 type JsonOk<P extends keyof paths> = paths[P] extends { get: { responses: { 200: { content: { 'application/json': infer Body } } } } } ? Body : never;
 
@@ -8,8 +9,8 @@ export type ListPath = {
   [P in PathsWithMethod<paths, 'get'>]: JsonOk<P> extends { data: unknown[]; next_cursor: string | null } ? P : never;
 }[PathsWithMethod<paths, 'get'>];
 
-/** One record of a list path's pages. */
-export type ListItem<P extends ListPath> = JsonOk<P> extends { data: (infer Item)[] } ? Item : never;
+/** One record of a list path's pages (with `Init`, in the view it asks for: records as stored, or `view: 'mapped'`). */
+export type ListItem<P extends ListPath, Init = unknown> = ForView<JsonOk<P>, Init> extends { data: (infer Item)[] } ? Item : never;
 
 type ListQuery<P extends ListPath> = paths[P] extends { get: { parameters: { query?: infer Q } } } ? Omit<NonNullable<Q>, 'cursor'> : never;
 

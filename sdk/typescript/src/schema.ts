@@ -424,6 +424,229 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/events/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the change feed
+         * @description Every effective change to this tenant's copy, oldest first, from the start of the retention
+         *     (`EVENTS_RETENTION_DAYS`, 7 by default) or after `after`. A consumer that applies every event in
+         *     order (upsert `data` on `*.created|updated|redacted`, mark deleted on `*.deleted`) holds the API's
+         *     data. Poll with the last `next_cursor`; an empty page means nothing new yet.
+         */
+        get: operations["listChangeEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhook-endpoints/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the tenant's webhook endpoints
+         * @description Oldest first. Secrets are never listed.
+         */
+        get: operations["listWebhookEndpoints"];
+        put?: never;
+        /**
+         * Create a webhook endpoint
+         * @description The endpoint receives events from now on (no history). The signing secret is in this answer only.
+         */
+        post: operations["createWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhook-endpoints/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Retrieve a webhook endpoint */
+        get: operations["getWebhookEndpoint"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description Its pending deliveries, dead letters and attempts go with it.
+         */
+        delete: operations["deleteWebhookEndpoint"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook endpoint
+         * @description Enabling a disabled endpoint clears its failure; its pending deliveries, and the events since it was disabled (as long as the feed keeps them), go out.
+         */
+        patch: operations["updateWebhookEndpoint"];
+        trace?: never;
+    };
+    "/api/webhook-endpoints/{id}/rotate-secret/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the signing secret
+         * @description The new secret is in this answer only. The previous one keeps signing next to it (two signatures) for `overlap_hours`.
+         */
+        post: operations["rotateWebhookEndpointSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhook-endpoints/{id}/attempts/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List delivery attempts of an endpoint
+         * @description Newest first.
+         */
+        get: operations["listWebhookDeliveryAttempts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhook-endpoints/{id}/dead-letters/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List dead-lettered deliveries of an endpoint
+         * @description Newest first.
+         */
+        get: operations["listWebhookDeadLetters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhook-endpoints/{id}/dead-letters/replay/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deliver dead letters again
+         * @description The chosen dead letters (or all of them) are pending again with a fresh retry schedule; changes of one record still go out in order.
+         */
+        post: operations["replayWebhookDeadLetters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mappings/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the tenant's mappings
+         * @description Every resource the tenant has a mapping for (at most one per resource, so one page).
+         */
+        get: operations["listMappings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mappings/{resource}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The resource the mapping turns into the tenant's model. */
+                resource: components["schemas"]["ResourceName"];
+            };
+            cookie?: never;
+        };
+        /** Retrieve a mapping */
+        get: operations["getMapping"];
+        /**
+         * Save a mapping
+         * @description Creates or replaces the tenant's mapping of this resource, after checking that the expression compiles
+         *     and runs within the limits on a sample: the tenant's most recently updated record of the resource, or
+         *     the contract's example of it when the tenant has none. Within seconds, `?view=mapped`, the change feed
+         *     and outbound webhooks use it.
+         */
+        put: operations["putMapping"];
+        post?: never;
+        /**
+         * Delete a mapping
+         * @description Records of this resource are no longer mapped. Deleting a mapping that does not exist succeeds too.
+         */
+        delete: operations["deleteMapping"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mappings/{resource}/preview/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview a mapping on stored records
+         * @description Runs the given expression (or the saved mapping) on the tenant's stored records and answers each record's result or error. Nothing is saved.
+         */
+        post: operations["previewMapping"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/integrations/": {
         parameters: {
             query?: never;
@@ -920,6 +1143,29 @@ export interface components {
             data: components["schemas"]["Product"][];
             next_cursor: components["schemas"]["NextCursor"];
         };
+        /** @description Why the mapping failed on this record (JSONata's error code and position when it gave them). */
+        MappingFailure: {
+            /** @example Mapping evaluation error */
+            title: string;
+            /** @example T2001 at position 7: The left side of the "+" operator must evaluate to a number */
+            detail: string;
+        };
+        /** @description One record through the mapping; exactly one of `mapped` and `error`. */
+        MappedRecord: {
+            /**
+             * @description The record's key: its Shopify id, or `<inventory_item_id>:<location_id>` for an inventory level (as change events name records).
+             * @example 8123456789012
+             */
+            id: string;
+            /** @description The mapping's result, any JSON value (`null` when the expression selects nothing). */
+            mapped?: unknown;
+            error?: components["schemas"]["MappingFailure"];
+        };
+        /** @description A page of records through the tenant's mapping (`view=mapped`). */
+        MappedRecordList: {
+            data: components["schemas"]["MappedRecord"][];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
         /** @enum {string} */
         OrderFinancialStatus: "pending" | "authorized" | "partially_paid" | "paid" | "partially_refunded" | "refunded" | "voided";
         /** @enum {string} */
@@ -1009,6 +1255,11 @@ export interface components {
         InventoryItemLevels: {
             inventory_item_id: components["schemas"]["ShopifyId"];
             levels: components["schemas"]["InventoryLevel"][];
+        };
+        /** @description An inventory item's levels through the tenant's mapping of inventory (`view=mapped`). */
+        MappedInventoryItemLevels: {
+            inventory_item_id: components["schemas"]["ShopifyId"];
+            levels: components["schemas"]["MappedRecord"][];
         };
         Location: {
             id: components["schemas"]["ShopifyId"];
@@ -1103,6 +1354,261 @@ export interface components {
         SyncLogList: {
             data: components["schemas"]["SyncLog"][];
             next_cursor: components["schemas"]["NextCursor"];
+        };
+        /**
+         * @description What happened. Records: `product.created|updated|deleted`, `order.created|updated|deleted`,
+         *     `customer.created|updated|deleted|redacted`, `inventory_level.updated|deleted`,
+         *     `location.created|updated|deleted`. The store: `integration.connected`, `integration.disconnected`,
+         *     `integration.reauthorization_required`. Syncs: `sync.succeeded`, `sync.failed`. Outbound webhooks:
+         *     `endpoint.disabled`.
+         * @example product.updated
+         */
+        EventType: string;
+        /**
+         * @description One effective change. Record events carry the record in its API shape (`data`, as the record routes
+         *     serve it) at that change; per record, events come in the order of its versions. With a mapping saved
+         *     for the record's resource, `mapped` holds the mapping's result, or `mapping_error` why it failed.
+         */
+        ChangeEvent: {
+            /**
+             * @description Unique and stable (the `webhook-id` of outbound deliveries is per delivery).
+             * @example evt_1042
+             */
+            id: string;
+            type: components["schemas"]["EventType"];
+            /**
+             * Format: date-time
+             * @description When the change was written to the copy.
+             */
+            occurred_at: string;
+            /**
+             * Format: date-time
+             * @description Shopify's `updated_at` of the version the event carries (null for events that name no record).
+             */
+            updated_at: string | null;
+            /**
+             * @description The record's resource (null for store, sync and endpoint events).
+             * @enum {string|null}
+             */
+            resource: "products" | "orders" | "customers" | "inventory" | "locations" | null;
+            /**
+             * @description The record's id within its resource; an inventory level is `<inventory_item_id>:<location_id>`.
+             * @example 632910392
+             */
+            record_id: string | null;
+            /** @description The record as the API serves it, or the event's own body. */
+            data: {
+                [key: string]: unknown;
+            };
+            /** @description The tenant's mapping applied to `data` (present when a mapping is saved for the resource and it succeeded). */
+            mapped?: unknown;
+            /** @description Why the mapping failed on this record (the event is delivered without `mapped`). */
+            mapping_error?: {
+                title: string;
+                detail: string;
+            };
+        };
+        ChangeEventList: {
+            data: components["schemas"]["ChangeEvent"][];
+            /** @description Pass it as `after` to read what follows; at the end of the feed it is where to poll from. */
+            next_cursor: string;
+            /** @description Whether more events follow right now. */
+            has_more: boolean;
+        };
+        /**
+         * Format: int64
+         * @description The endpoint's id.
+         * @example 12
+         */
+        WebhookEndpointId: number;
+        /**
+         * @description Where events are POSTed. It must use https and resolve to public addresses only.
+         * @example https://hooks.example.com/shopify-events
+         */
+        WebhookUrl: string;
+        /** @example ERP product sync */
+        WebhookDescription: string | null;
+        /**
+         * @description The event types delivered (`product.updated`, `order.created`, `endpoint.disabled`…); null or absent means every type.
+         * @example [
+         *       "product.created",
+         *       "product.updated",
+         *       "product.deleted"
+         *     ]
+         */
+        WebhookEventTypes: string[] | null;
+        /**
+         * @description An endpoint receives every event of its types that happens after it was created, as the change feed's
+         *     `ChangeEvent` (`id`, `type`, `occurred_at`, `updated_at`, `resource`, `record_id`, `data`, and `mapped`
+         *     when `use_mapping` is on and the tenant has a mapping for the resource). Each message is signed per
+         *     Standard Webhooks (`webhook-id`, the same for every attempt of one message; `webhook-timestamp`;
+         *     `webhook-signature`). Changes of one record arrive in order; failed deliveries are retried with backoff
+         *     for about a day, then dead-lettered. An endpoint failing continuously for `OUTBOUND_DISABLE_AFTER_HOURS`
+         *     is disabled, and an `endpoint.disabled` event goes to the tenant's other endpoints.
+         */
+        WebhookEndpoint: {
+            id: components["schemas"]["WebhookEndpointId"];
+            url: components["schemas"]["WebhookUrl"];
+            description: components["schemas"]["WebhookDescription"];
+            event_types: components["schemas"]["WebhookEventTypes"];
+            /** @description Add the tenant's mapping of the record (`mapped`). */
+            use_mapping: boolean;
+            enabled: boolean;
+            /** @description Why the service disabled the endpoint (null when it did not). */
+            disabled_reason: string | null;
+            /**
+             * Format: date-time
+             * @description When deliveries started failing without a success since (null when healthy).
+             */
+            failing_since: string | null;
+            /**
+             * Format: date-time
+             * @description After a rotation, until when the previous secret signs too (null when it no longer does).
+             */
+            previous_secret_expires_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        WebhookEndpointList: {
+            data: components["schemas"]["WebhookEndpoint"][];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
+        WebhookEndpointCreateRequest: {
+            url: components["schemas"]["WebhookUrl"];
+            description?: components["schemas"]["WebhookDescription"];
+            event_types?: components["schemas"]["WebhookEventTypes"];
+            /** @description Deliver the tenant's mapping of each record in `mapped` (false when absent). */
+            use_mapping?: boolean;
+            /** @description Deliver to it (true when absent). */
+            enabled?: boolean;
+        };
+        /** @description The endpoint with its signing secret, shown only in this answer. */
+        WebhookEndpointWithSecret: {
+            id: components["schemas"]["WebhookEndpointId"];
+            url: components["schemas"]["WebhookUrl"];
+            description: components["schemas"]["WebhookDescription"];
+            event_types: components["schemas"]["WebhookEventTypes"];
+            use_mapping: boolean;
+            enabled: boolean;
+            disabled_reason: string | null;
+            /** Format: date-time */
+            failing_since: string | null;
+            /** Format: date-time */
+            previous_secret_expires_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /**
+             * @description The Standard Webhooks signing secret; the service shows it only here.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret: string;
+        };
+        /** @description The fields to change. Enabling a disabled endpoint clears its failure; its pending deliveries, and the events since it was disabled (as long as the feed keeps them), go out. */
+        WebhookEndpointUpdateRequest: {
+            url?: components["schemas"]["WebhookUrl"];
+            description?: components["schemas"]["WebhookDescription"];
+            event_types?: components["schemas"]["WebhookEventTypes"];
+            use_mapping?: boolean;
+            enabled?: boolean;
+        };
+        WebhookSecretRotateRequest: {
+            /** @description How long the current secret keeps signing next to the new one (0 = it stops at once; 24 when absent). */
+            overlap_hours?: number;
+        };
+        WebhookDeliveryAttempt: {
+            id: components["schemas"]["DbId"];
+            delivery_id: components["schemas"]["DbId"];
+            /**
+             * @description The event's id (`evt_…`).
+             * @example evt_1042
+             */
+            event_id: string;
+            /** @description Which attempt of the delivery (1 for the first). */
+            attempt: number;
+            /** Format: date-time */
+            attempted_at: string;
+            duration_ms: number;
+            /** @description The receiver answered 2xx. */
+            ok: boolean;
+            /** @description The receiver's HTTP status (null when it did not answer). */
+            status_code: number | null;
+            /** @example the receiver answered 503 Service Unavailable */
+            error: string | null;
+            /** @description The start of the receiver's answer. */
+            response_excerpt: string | null;
+        };
+        WebhookDeliveryAttemptList: {
+            data: components["schemas"]["WebhookDeliveryAttempt"][];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
+        /** @description A delivery that failed every attempt (or could not succeed at all); replaying it starts a fresh schedule. */
+        WebhookDeadLetter: {
+            id: components["schemas"]["DbId"];
+            /** @example evt_1042 */
+            event_id: string;
+            /** @example product.updated */
+            event_type: string;
+            /** @example products */
+            resource: string | null;
+            /** @example 8123456789012 */
+            record_id: string | null;
+            attempts: number;
+            last_error: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            dead_at: string;
+        };
+        WebhookDeadLetterList: {
+            data: components["schemas"]["WebhookDeadLetter"][];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
+        /** @description Either `ids` (dead letters of this endpoint) or `all`. */
+        WebhookDeadLetterReplayRequest: {
+            ids?: components["schemas"]["DbId"][];
+            /** @description Replay every dead letter of the endpoint (instead of `ids`). */
+            all?: boolean;
+        };
+        WebhookDeadLetterReplayResult: {
+            /** @description Dead letters pending again. */
+            requeued: number;
+        };
+        /**
+         * @description A [JSONata](https://docs.jsonata.org) expression evaluated on one record in its API shape (as the record
+         *     routes serve it). At most 16 KiB; each evaluation may take at most `MAPPING_TIMEOUT_MS` (100 ms by
+         *     default) and its result at most `MAPPING_MAX_OUTPUT_BYTES` of JSON (64 KiB by default).
+         * @example { "sku": variants[0].sku, "name": title, "price_cents": $round($number(variants[0].price) * 100) }
+         */
+        MappingExpression: string;
+        Mapping: {
+            resource: components["schemas"]["ResourceName"];
+            expression: components["schemas"]["MappingExpression"];
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        MappingList: {
+            /** @description One per resource that has a mapping, by resource name. */
+            data: components["schemas"]["Mapping"][];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
+        MappingRequest: {
+            expression: components["schemas"]["MappingExpression"];
+        };
+        /** @description What to preview. Without `expression`, the saved mapping; without `ids`, the first `limit` records in id order. */
+        MappingPreviewRequest: {
+            expression?: components["schemas"]["MappingExpression"];
+            /** @description The records to preview, by the id their retrieve route takes (an inventory item id previews its levels at every location); at most 250 records in all. */
+            ids?: components["schemas"]["ShopifyId"][];
+            /** @description Records to preview when `ids` is not given (5 when absent). */
+            limit?: number;
+        };
+        MappingPreview: {
+            /** @description One entry per record, in id order. */
+            data: components["schemas"]["MappedRecord"][];
         };
         AdminIntegrationEntry: {
             id: components["schemas"]["DbId"];
@@ -1379,6 +1885,23 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The tenant has no mapping for this resource. */
+        NoMapping: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://shopify-integration.dev/problems/conflict",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "detail": "no mapping for products"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description Too many requests of this tenant at once or within a time window; retry after `Retry-After` seconds. */
         TooManyRequests: {
             headers: {
@@ -1412,6 +1935,47 @@ export interface components {
                  *       "title": "Service Unavailable",
                  *       "status": 503,
                  *       "detail": "The read took longer than 5000 ms and was stopped; retry later or narrow it with filters"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The cursor is older than the feed keeps (`EVENTS_RETENTION_DAYS`); start again from the current data. */
+        Gone: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://shopify-integration.dev/problems/gone",
+                 *       "title": "Gone",
+                 *       "status": 410,
+                 *       "detail": "The cursor is older than the 7 days the feed keeps"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The expression does not compile, or fails on the sample record (the tenant's most recent record of the resource, or the contract's example when it has none) within the limits; `errors` names JSONata's error code and position. */
+        MappingRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://shopify-integration.dev/problems/mapping-syntax",
+                 *       "title": "Unprocessable Content",
+                 *       "status": 422,
+                 *       "detail": "S0202 at position 26: Expected \")\", got \"]\"",
+                 *       "errors": [
+                 *         {
+                 *           "location": "body",
+                 *           "name": "expression",
+                 *           "message": "S0202 at position 26: Expected \")\", got \"]\""
+                 *         }
+                 *       ]
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -1455,6 +2019,8 @@ export interface components {
         UpdatedAtMax: string;
         /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
         IncludeDeleted: boolean;
+        /** @description `record` (the default): records as stored. `mapped`: each record through the tenant's mapping of this resource (`PUT /api/mappings/{resource}/`), as its `id` with `mapped` (the result) or `error`; 409 when the tenant has no mapping for the resource. */
+        View: "record" | "mapped";
         /** @description The Shopify id (an `id` from the list). */
         RecordId: number;
     };
@@ -1910,6 +2476,8 @@ export interface operations {
                 updated_at_max?: components["parameters"]["UpdatedAtMax"];
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
+                /** @description `record` (the default): records as stored. `mapped`: each record through the tenant's mapping of this resource (`PUT /api/mappings/{resource}/`), as its `id` with `mapped` (the result) or `error`; 409 when the tenant has no mapping for the resource. */
+                view?: components["parameters"]["View"];
                 status?: components["schemas"]["ProductStatus"];
                 vendor?: string;
                 product_type?: string;
@@ -1927,11 +2495,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProductList"];
+                    "application/json": components["schemas"]["ProductList"] | components["schemas"]["MappedRecordList"];
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            409: components["responses"]["NoMapping"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ReadUnavailable"];
@@ -1942,6 +2511,8 @@ export interface operations {
             query?: {
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
+                /** @description `record` (the default): records as stored. `mapped`: each record through the tenant's mapping of this resource (`PUT /api/mappings/{resource}/`), as its `id` with `mapped` (the result) or `error`; 409 when the tenant has no mapping for the resource. */
+                view?: components["parameters"]["View"];
             };
             header?: never;
             path: {
@@ -1958,12 +2529,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Product"];
+                    "application/json": components["schemas"]["Product"] | components["schemas"]["MappedRecord"];
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["NoMapping"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ReadUnavailable"];
@@ -1982,6 +2554,8 @@ export interface operations {
                 updated_at_max?: components["parameters"]["UpdatedAtMax"];
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
+                /** @description `record` (the default): records as stored. `mapped`: each record through the tenant's mapping of this resource (`PUT /api/mappings/{resource}/`), as its `id` with `mapped` (the result) or `error`; 409 when the tenant has no mapping for the resource. */
+                view?: components["parameters"]["View"];
                 financial_status?: components["schemas"]["OrderFinancialStatus"];
                 fulfillment_status?: components["schemas"]["OrderFulfillmentStatus"];
                 customer_id?: number;
@@ -1999,11 +2573,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["OrderList"];
+                    "application/json": components["schemas"]["OrderList"] | components["schemas"]["MappedRecordList"];
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            409: components["responses"]["NoMapping"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ReadUnavailable"];
@@ -2014,6 +2589,8 @@ export interface operations {
             query?: {
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
+                /** @description `record` (the default): records as stored. `mapped`: each record through the tenant's mapping of this resource (`PUT /api/mappings/{resource}/`), as its `id` with `mapped` (the result) or `error`; 409 when the tenant has no mapping for the resource. */
+                view?: components["parameters"]["View"];
             };
             header?: never;
             path: {
@@ -2030,12 +2607,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Order"];
+                    "application/json": components["schemas"]["Order"] | components["schemas"]["MappedRecord"];
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["NoMapping"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ReadUnavailable"];
@@ -2054,6 +2632,8 @@ export interface operations {
                 updated_at_max?: components["parameters"]["UpdatedAtMax"];
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
+                /** @description `record` (the default): records as stored. `mapped`: each record through the tenant's mapping of this resource (`PUT /api/mappings/{resource}/`), as its `id` with `mapped` (the result) or `error`; 409 when the tenant has no mapping for the resource. */
+                view?: components["parameters"]["View"];
                 email?: string;
                 state?: components["schemas"]["CustomerState"];
             };
@@ -2069,11 +2649,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CustomerList"];
+                    "application/json": components["schemas"]["CustomerList"] | components["schemas"]["MappedRecordList"];
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            409: components["responses"]["NoMapping"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ReadUnavailable"];
@@ -2084,6 +2665,8 @@ export interface operations {
             query?: {
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
+                /** @description `record` (the default): records as stored. `mapped`: each record through the tenant's mapping of this resource (`PUT /api/mappings/{resource}/`), as its `id` with `mapped` (the result) or `error`; 409 when the tenant has no mapping for the resource. */
+                view?: components["parameters"]["View"];
             };
             header?: never;
             path: {
@@ -2100,12 +2683,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Customer"];
+                    "application/json": components["schemas"]["Customer"] | components["schemas"]["MappedRecord"];
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["NoMapping"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ReadUnavailable"];
@@ -2124,6 +2708,8 @@ export interface operations {
                 updated_at_max?: components["parameters"]["UpdatedAtMax"];
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
+                /** @description `record` (the default): records as stored. `mapped`: each record through the tenant's mapping of this resource (`PUT /api/mappings/{resource}/`), as its `id` with `mapped` (the result) or `error`; 409 when the tenant has no mapping for the resource. */
+                view?: components["parameters"]["View"];
                 location_id?: number;
                 /** @description Levels of these inventory items only (one id, or up to 250 separated by commas, for example `47123456789012,47123456789013`). */
                 inventory_item_id?: string;
@@ -2144,11 +2730,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["InventoryLevelList"];
+                    "application/json": components["schemas"]["InventoryLevelList"] | components["schemas"]["MappedRecordList"];
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            409: components["responses"]["NoMapping"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ReadUnavailable"];
@@ -2159,6 +2746,8 @@ export interface operations {
             query?: {
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
+                /** @description `record` (the default): records as stored. `mapped`: each record through the tenant's mapping of this resource (`PUT /api/mappings/{resource}/`), as its `id` with `mapped` (the result) or `error`; 409 when the tenant has no mapping for the resource. */
+                view?: components["parameters"]["View"];
             };
             header?: never;
             path: {
@@ -2175,12 +2764,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["InventoryItemLevels"];
+                    "application/json": components["schemas"]["InventoryItemLevels"] | components["schemas"]["MappedInventoryItemLevels"];
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["NoMapping"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ReadUnavailable"];
@@ -2199,6 +2789,8 @@ export interface operations {
                 updated_at_max?: components["parameters"]["UpdatedAtMax"];
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
+                /** @description `record` (the default): records as stored. `mapped`: each record through the tenant's mapping of this resource (`PUT /api/mappings/{resource}/`), as its `id` with `mapped` (the result) or `error`; 409 when the tenant has no mapping for the resource. */
+                view?: components["parameters"]["View"];
             };
             header?: never;
             path?: never;
@@ -2212,11 +2804,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LocationList"];
+                    "application/json": components["schemas"]["LocationList"] | components["schemas"]["MappedRecordList"];
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            409: components["responses"]["NoMapping"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ReadUnavailable"];
@@ -2227,6 +2820,8 @@ export interface operations {
             query?: {
                 /** @description Also return records deleted at Shopify (they carry `deleted_at`). */
                 include_deleted?: components["parameters"]["IncludeDeleted"];
+                /** @description `record` (the default): records as stored. `mapped`: each record through the tenant's mapping of this resource (`PUT /api/mappings/{resource}/`), as its `id` with `mapped` (the result) or `error`; 409 when the tenant has no mapping for the resource. */
+                view?: components["parameters"]["View"];
             };
             header?: never;
             path: {
@@ -2243,12 +2838,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Location"];
+                    "application/json": components["schemas"]["Location"] | components["schemas"]["MappedRecord"];
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["NoMapping"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ReadUnavailable"];
@@ -2349,6 +2945,472 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listChangeEvents: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page; absent, the feed starts at its oldest event. */
+                after?: string;
+                /** @description Only these event types, separated by commas (`product.updated,product.deleted`). */
+                types?: string;
+                /** @description Page size. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeEventList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            410: components["responses"]["Gone"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhookEndpoints: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page (opaque). */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of endpoints. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEndpointCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description Created; keep `secret` to verify signatures. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["WebhookEndpointId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["WebhookEndpointId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["WebhookEndpointId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEndpointUpdateRequest"];
+            };
+        };
+        responses: {
+            /** @description The endpoint as changed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Unprocessable"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    rotateWebhookEndpointSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["WebhookEndpointId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["WebhookSecretRotateRequest"];
+            };
+        };
+        responses: {
+            /** @description The endpoint with its new secret. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhookDeliveryAttempts: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page (opaque). */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["WebhookEndpointId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of attempts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryAttemptList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhookDeadLetters: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page (opaque). */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["WebhookEndpointId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of dead letters. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeadLetterList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    replayWebhookDeadLetters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["WebhookEndpointId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookDeadLetterReplayRequest"];
+            };
+        };
+        responses: {
+            /** @description Requeued. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeadLetterReplayResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listMappings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant's mappings. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MappingList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getMapping: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The resource the mapping turns into the tenant's model. */
+                resource: components["schemas"]["ResourceName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant's mapping of this resource. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Mapping"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    putMapping: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The resource the mapping turns into the tenant's model. */
+                resource: components["schemas"]["ResourceName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "expression": "{ \"sku\": variants[0].sku, \"name\": title, \"price_cents\": $round($number(variants[0].price) * 100) }"
+                 *     }
+                 */
+                "application/json": components["schemas"]["MappingRequest"];
+            };
+        };
+        responses: {
+            /** @description The mapping replaced the previous one. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Mapping"];
+                };
+            };
+            /** @description The mapping was created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Mapping"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["MappingRefused"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteMapping: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The resource the mapping turns into the tenant's model. */
+                resource: components["schemas"]["ResourceName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The resource has no mapping now. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    previewMapping: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The resource whose records are mapped. */
+                resource: components["schemas"]["ResourceName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "expression": "{ \"name\": title, \"skus\": variants.sku }",
+                 *       "limit": 2
+                 *     }
+                 */
+                "application/json": components["schemas"]["MappingPreviewRequest"];
+            };
+        };
+        responses: {
+            /** @description Each record's id with its `mapped` result or its `error`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MappingPreview"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["NoMapping"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["MappingRefused"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
