@@ -2954,7 +2954,7 @@ export interface operations {
             query?: {
                 /** @description The `next_cursor` of the previous page; absent, the feed starts at its oldest event. */
                 after?: string;
-                /** @description Only these event types, separated by commas (`product.updated,product.deleted`). */
+                /** @description Only these event types, separated by commas (`product.updated,product.deleted`); the commas may be sent as they are or encoded. */
                 types?: string;
                 /** @description Page size. */
                 limit?: number;
