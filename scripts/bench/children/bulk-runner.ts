@@ -14,7 +14,7 @@ import { closeContext, createContext } from '../../../src/main/context.js';
 import { RESOURCES } from '../../../src/resources/index.js';
 import type { GraphqlClient } from '../../../src/shopify/graphql-client.js';
 import { downloadChunks } from '../../../src/sync/bulk/download.js';
-import { bulkFilePages, mapLines } from '../../../src/sync/bulk/file-pages.js';
+import { BULK_PAGE_LIMITS, bulkFilePages, mapLines } from '../../../src/sync/bulk/file-pages.js';
 import { jsonlBatches } from '../../../src/sync/bulk/jsonl.js';
 import { runSync } from '../../../src/sync/run-sync.js';
 import { writePage } from '../../../src/sync/write-page.js';
@@ -23,8 +23,6 @@ import { sendReady, serveRunner } from '../lib/child-ipc.js';
 
 const ctx = await createContext(loadConfig());
 const products = RESOURCES.products;
-/** Lines per page: the apply's own default (bulkFilePages). */
-const LINES_PER_PAGE = 500;
 
 /** The GraphQL client `runSync` would build, unlimited, its queries' costs recorded. */
 const recordingClient = (shop: string, accessToken: string, costs: QueryCosts): GraphqlClient => recordingGraphqlClient(ctx, shop, accessToken, false, costs);
@@ -50,7 +48,7 @@ serveRunner(
       let lines = 0;
       let batches = 0;
       const chunks = downloadChunks(url);
-      for await (const batch of jsonlBatches(chunks, { maxRecords: LINES_PER_PAGE })) {
+      for await (const batch of jsonlBatches(chunks, BULK_PAGE_LIMITS)) {
         lines += batch.length;
         batches++;
       }
@@ -63,7 +61,7 @@ serveRunner(
       const observedAt = new Date();
       let timed = 0;
       const chunks = createReadStream(path, { highWaterMark: 64 * 1024 }) as AsyncIterable<Buffer>;
-      for await (const batch of jsonlBatches(chunks, { maxRecords: LINES_PER_PAGE })) {
+      for await (const batch of jsonlBatches(chunks, BULK_PAGE_LIMITS)) {
         const t0 = performance.now();
         const page = mapLines(products, batch, { shopCurrency: 'USD' }, ctx.logger);
         counts.pages++;

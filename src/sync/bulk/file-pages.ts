@@ -12,6 +12,13 @@ import { jsonlBatches, type JsonlRecord } from './jsonl.js';
  */
 type Json = Record<string, unknown>;
 
+/**
+ * A page is one transaction: 500 lines (some 125 products with their variants). Larger pages save little
+ * per row and raise the worker's peak memory (one page written, two fetched ahead); the byte cap bounds a
+ * page of large records. The benchmark's upsert-only floor writes the same pages.
+ */
+export const BULK_PAGE_LIMITS = { maxRecords: 500, maxBytes: 1024 * 1024 } as const;
+
 export interface FilePage {
   page: MappedPage;
   /** Byte offset and number of the next line after this page. */
@@ -29,6 +36,7 @@ export interface FilePagesOptions {
   /** Bytes downloaded by this call so far. */
   onBytes?: (total: number) => void;
   fetch?: typeof fetch;
+  /** Lines per page (default BULK_PAGE_LIMITS.maxRecords). */
   linesPerPage?: number;
 }
 
@@ -40,7 +48,8 @@ export async function* bulkFilePages(url: string, resource: ResourceDefinition, 
     ...(o.fetch ? { fetch: o.fetch } : {}),
     onResume: (at, error) => o.log.warn({ at, err: error instanceof Error ? error.message : String(error) }, 'bulk file download cut; resuming with a range request'),
   });
-  for await (const batch of jsonlBatches(chunks, { startOffset: o.from.offset, startLine: o.from.line, maxRecords: o.linesPerPage ?? 500 })) {
+  const limits = { ...BULK_PAGE_LIMITS, ...(o.linesPerPage !== undefined ? { maxRecords: o.linesPerPage } : {}) };
+  for await (const batch of jsonlBatches(chunks, { startOffset: o.from.offset, startLine: o.from.line, ...limits })) {
     const last = batch[batch.length - 1];
     if (!last) continue;
     yield { page: mapLines(resource, batch, o.mapCtx, o.log), offset: last.endOffset, line: last.line + 1, lines: batch.length };

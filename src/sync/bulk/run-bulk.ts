@@ -38,6 +38,8 @@ export interface BulkRunArgs {
 
 /** Operations started again (expired, cancelled, file URL expired) before the walk gives up; the next run starts afresh. */
 const MAX_RESTARTS = 3;
+/** The run's log row shows the bytes applied at most this stale while a file is applied. */
+const PROGRESS_EVERY_MS = 1000;
 
 interface BulkRun {
   ctx: ServiceContext;
@@ -50,18 +52,19 @@ interface BulkRun {
   counts: SyncCounts;
   /** Bytes of bulk files applied by this attempt. */
   bytes: number;
+  /** Records of the walk (earlier attempts included) whose key could not be read: no sweep then. */
   keyless: number;
   skipped: number;
+  /** Newest `updated_at` the walk saw (earlier attempts included). */
   maxSeen: Date | null;
 }
 
 export async function runBulkSync(ctx: ServiceContext, args: BulkRunArgs): Promise<SyncResult> {
   const { req, integration, resource, continued, startedAt } = args;
   const saved = continued && typeof continued.position === 'object' && continued.position !== null && 'bulk' in continued.position ? (continued.position as { bulk: BulkPosition }).bulk : null;
-  const logId = await reopenLog(ctx, req, integration, saved?.logId, startedAt);
+  const { logId, counts } = await reopenLog(ctx, req, integration, saved?.logId, startedAt);
   const position: BulkPosition = saved ? { ...saved, logId } : { operation: '', createdAt: '', logId, polls: 0, restarts: 0 };
   const log = ctx.logger.child({ component: 'sync', integrationId: integration.id, resource: resource.name, mode: 'full', logId, bulk: true });
-  const counts: SyncCounts = { pages: 0, records_fetched: 0, records_written: 0, records_deleted: 0 };
   const run: BulkRun = {
     ctx,
     args,
@@ -69,9 +72,10 @@ export async function runBulkSync(ctx: ServiceContext, args: BulkRunArgs): Promi
     position,
     counts,
     bytes: 0,
-    keyless: 0,
+    // What the walk's earlier attempts saw counts too: a keyless record before a resume still forbids the sweep.
+    keyless: continued?.keyless ?? 0,
     skipped: 0,
-    maxSeen: null,
+    maxSeen: continued?.maxUpdatedAt ?? null,
     client: graphqlClientFor(ctx, integration, args.opts),
     owner: { tenantId: integration.tenant_id, integrationId: integration.id },
     walkStartedAt: continued?.startedAt ?? (await databaseNow(ctx.db)),
@@ -86,12 +90,15 @@ export async function runBulkSync(ctx: ServiceContext, args: BulkRunArgs): Promi
 }
 
 /**
- * The log row of a bulk run stays the same across the attempts that wait for its operation; a row
- * that is not running any more (closed by an operator, or by a failed job) gives way to a new one.
+ * The log row of a bulk run stays the same across the attempts that wait for its operation or resume its
+ * file, and its counts go on from what the earlier attempts committed (saved with the walk, page by page);
+ * a row that is not running any more (closed by an operator, or by a failed job) gives way to a new one.
  */
-async function reopenLog(ctx: ServiceContext, req: SyncRequest, integration: Integration, savedLogId: number | undefined, startedAt: Date): Promise<number> {
+async function reopenLog(ctx: ServiceContext, req: SyncRequest, integration: Integration, savedLogId: number | undefined, startedAt: Date): Promise<{ logId: number; counts: SyncCounts }> {
   const saved = savedLogId === undefined ? undefined : await findSyncLog(ctx.db, savedLogId);
-  if (!saved || saved.status !== 'running' || saved.integration_id !== integration.id) return openLog(ctx, req, integration, 'full', startedAt);
+  if (!saved || saved.status !== 'running' || saved.integration_id !== integration.id) {
+    return { logId: await openLog(ctx, req, integration, 'full', startedAt), counts: { pages: 0, records_fetched: 0, records_written: 0, records_deleted: 0 } };
+  }
   if (req.jobId) {
     await abandonOpenSyncLogsOfJob(ctx.db, { integrationId: integration.id, resource: req.resource, jobId: req.jobId }, 'Interrupted: the run continued in another row', {
       before: startedAt,
@@ -99,7 +106,7 @@ async function reopenLog(ctx: ServiceContext, req: SyncRequest, integration: Int
       keepId: saved.id,
     });
   }
-  return saved.id;
+  return { logId: saved.id, counts: { pages: Number(saved.pages), records_fetched: Number(saved.records_fetched), records_written: Number(saved.records_written), records_deleted: 0 } };
 }
 
 async function advance(run: BulkRun): Promise<SyncResult> {
@@ -221,6 +228,7 @@ async function applyFile(run: BulkRun, operation: BulkOperation, kind: 'complete
   if (!url) return 'applied'; // an export of nothing has no file
   const from = position.file?.kind === kind ? position.file : { kind, offset: 0, line: 1 };
   let reached = from.offset;
+  if (from.offset > 0) log.info({ kind, offset: from.offset, line: from.line }, 'bulk file resumed at the line an earlier attempt reached');
   const observedAt = new Date(position.createdAt);
   const pages = bulkFilePages(url, args.resource, {
     from,
@@ -228,6 +236,10 @@ async function applyFile(run: BulkRun, operation: BulkOperation, kind: 'complete
     log,
     ...(args.opts.signal ? { signal: args.opts.signal } : {}),
   });
+  // The log row's byte count is for people watching; the walk saved with each page is what a resume reads.
+  const saveBytesApplied = () =>
+    updateSyncLogBulk(ctx.db, position.logId, { operationId: operation.id, status: operation.status, objectCount: Number(operation.objectCount), bytesDownloaded: position.file?.offset ?? 0 });
+  let progressSavedAt = performance.now();
   try {
     for await (const filePage of prefetch(pages)) {
       if (args.opts.signal?.aborted) throw new SyncInterruptedError();
@@ -251,8 +263,12 @@ async function applyFile(run: BulkRun, operation: BulkOperation, kind: 'complete
       run.keyless += page.keyless;
       run.skipped += page.skipped;
       if (page.maxUpdatedAt && (!run.maxSeen || page.maxUpdatedAt > run.maxSeen)) run.maxSeen = page.maxUpdatedAt;
-      await updateSyncLogBulk(ctx.db, position.logId, { operationId: operation.id, status: operation.status, objectCount: Number(operation.objectCount), bytesDownloaded: filePage.offset });
+      if (performance.now() - progressSavedAt >= PROGRESS_EVERY_MS) {
+        await saveBytesApplied();
+        progressSavedAt = performance.now();
+      }
     }
+    await saveBytesApplied();
   } catch (error) {
     if (error instanceof BulkFileExpiredError) return 'expired';
     throw error;
@@ -322,7 +338,7 @@ async function failed(run: BulkRun, operation: BulkOperation): Promise<SyncResul
       updatedAtMin: null,
       position: { after: '' },
       pageMaxUpdatedAt: run.maxSeen,
-      pageKeyless: run.keyless,
+      pageKeyless: 0, // each page saved its own keyless records with it
     }),
   );
   const what = partial === 'expired' ? 'its partial data had expired' : operation.partialDataUrl ? `its partial data was applied (${run.bytes} bytes)` : 'it left no partial data';
