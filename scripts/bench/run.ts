@@ -16,6 +16,7 @@ import { applyBenchmark } from './apply.js';
 import { bulkSyncBenchmark } from './bulk-sync.js';
 import { graphqlSyncBenchmark } from './graphql-sync.js';
 import { ingestBenchmark } from './ingest.js';
+import { outboundBenchmark } from './outbound.js';
 import { compileForBenchmarks } from './lib/build.js';
 import { stopAllChildren, useCompiledChildren } from './lib/child.js';
 import { assertLoopback, cleanupAll, sweepStaleRuns } from './lib/infra.js';
@@ -26,7 +27,7 @@ import type { Benchmark, BenchResult } from './lib/types.js';
 import { readsBenchmark } from './reads.js';
 import { syncBenchmark } from './sync.js';
 
-const BENCHMARKS: Benchmark[] = [readsBenchmark, ingestBenchmark, applyBenchmark, syncBenchmark, graphqlSyncBenchmark, bulkSyncBenchmark];
+const BENCHMARKS: Benchmark[] = [readsBenchmark, ingestBenchmark, applyBenchmark, syncBenchmark, graphqlSyncBenchmark, bulkSyncBenchmark, outboundBenchmark];
 /** A benchmark that runs longer than this (unless it sets its own) is stopped (its processes, database and keys removed). */
 const TIMEOUT_MS = { quick: 60_000, full: 300_000 };
 

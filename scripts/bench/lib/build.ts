@@ -37,20 +37,29 @@ export function compileForBenchmarks(log: (message: string) => void): CompiledTr
   const newest = Math.max(...SOURCES.map((d) => newestSource(path.join(ROOT, d))), statSync(path.join(ROOT, 'tsconfig.json')).mtimeMs);
   if (existsSync(STAMP) && statSync(STAMP).mtimeMs > newest) return { dir: OUT, seconds: 0 };
   log(`compiling the service for the benchmark processes (tsc -p tsconfig.build.json → ${OUT})`);
+  const seconds = compileTree(ROOT, OUT, log);
+  writeFileSync(STAMP, new Date().toISOString());
+  return { dir: OUT, seconds };
+}
+
+/**
+ * Compiles the tree at `root` (this repository, or a checkout of another revision of it) into `out`,
+ * with this repository's node_modules; returns the seconds it took.
+ */
+export function compileTree(root: string, out: string, log: (message: string) => void): number {
   const t0 = performance.now();
-  mkdirSync(OUT, { recursive: true });
+  mkdirSync(out, { recursive: true });
   const tsc = spawnSync(
     process.execPath,
-    [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', OUT, '--incremental', '--tsBuildInfoFile', path.join(OUT, '.tsbuildinfo')],
-    { cwd: ROOT, encoding: 'utf8' },
+    [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', out, '--incremental', '--tsBuildInfoFile', path.join(out, '.tsbuildinfo')],
+    { cwd: root, encoding: 'utf8' },
   );
   // Type errors still emit JavaScript; only a build that wrote nothing is fatal.
-  if (!existsSync(path.join(OUT, 'scripts/bench/children/api-server.js'))) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
+  if (!existsSync(path.join(out, 'scripts/bench/children/api-server.js'))) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
   if (tsc.status !== 0) log(`tsc reported type errors (JavaScript was emitted anyway): ${(tsc.stdout ?? '').split('\n').slice(0, 3).join(' | ')}`);
-  mkdirSync(path.join(OUT, 'src/generated'), { recursive: true });
-  copyFileSync(path.join(ROOT, 'src/generated/openapi.json'), path.join(OUT, 'src/generated/openapi.json'));
-  writeFileSync(path.join(OUT, 'package.json'), JSON.stringify({ type: 'module' }));
-  if (!existsSync(path.join(OUT, 'node_modules'))) symlinkSync(path.join(ROOT, 'node_modules'), path.join(OUT, 'node_modules'), 'dir');
-  writeFileSync(STAMP, new Date().toISOString());
-  return { dir: OUT, seconds: (performance.now() - t0) / 1000 };
+  mkdirSync(path.join(out, 'src/generated'), { recursive: true });
+  copyFileSync(path.join(root, 'src/generated/openapi.json'), path.join(out, 'src/generated/openapi.json'));
+  writeFileSync(path.join(out, 'package.json'), JSON.stringify({ type: 'module' }));
+  if (!existsSync(path.join(out, 'node_modules'))) symlinkSync(path.join(ROOT, 'node_modules'), path.join(out, 'node_modules'), 'dir');
+  return (performance.now() - t0) / 1000;
 }

@@ -70,11 +70,16 @@ export function serviceEnv(databaseUrl: string, redisPrefix: string, extra: Reco
     SHOPIFY_SYNC_INTERVAL_ORDERS: '0',
     SHOPIFY_SYNC_INTERVAL_CUSTOMERS: '0',
     SHOPIFY_SYNC_INTERVAL_INVENTORY: '0',
+    SHOPIFY_SYNC_INTERVAL_LOCATIONS: '0',
     ...extra,
   };
 }
 
-export async function createBenchEnv(id: string, extra: Record<string, string> = {}): Promise<BenchEnv> {
+/**
+ * `migrationsFolder`: the compiled migrations of another revision (an A/B baseline), to give its processes
+ * the schema they were written for; by default this tree's.
+ */
+export async function createBenchEnv(id: string, extra: Record<string, string> = {}, opts: { migrationsFolder?: string } = {}): Promise<BenchEnv> {
   const suffix = `${process.pid}_${randomBytes(3).toString('hex')}`;
   const databaseUrl = `${BENCH_DATABASE_SERVER}/shopint_bench_${id}_${suffix}`;
   const redisPrefix = `bench_${id}_${suffix}`;
@@ -83,7 +88,7 @@ export async function createBenchEnv(id: string, extra: Record<string, string> =
   let ctx: ServiceContext;
   try {
     ctx = await createContext(loadConfig(env), createLogger({ level: 'warn' }));
-    await migrateToLatest(ctx.db);
+    await migrateToLatest(ctx.db, opts.migrationsFolder);
   } catch (error) {
     await dropDatabase(databaseUrl).catch(() => undefined);
     throw error;

@@ -49,3 +49,24 @@ export function format(value: number): string {
   if (!Number.isFinite(value)) return 'n/a';
   return round(value).toLocaleString('en-US', { maximumFractionDigits: 3 });
 }
+
+/** Counts per whole second from cumulative counts (`done` by wall-clock `at`), from `t0` on. */
+export function perSecond(points: { at: number; done: number }[], t0: number): number[] {
+  const counts: number[] = [];
+  let second = 1;
+  let before = 0;
+  for (const p of points) {
+    while (p.at - t0 >= second * 1000) {
+      counts.push(p.done - before);
+      before = p.done;
+      second++;
+    }
+  }
+  return counts;
+}
+
+/** `count ÷ seconds`, "±" the 10th–90th percentile of the per-second rates (a single run's spread). */
+export function rateOf(count: number, seconds: number, perSecondRates: number[]): Measured {
+  const rate = count / seconds;
+  return { median: rate, min: percentile(perSecondRates, 10) || rate, max: percentile(perSecondRates, 90) || rate, n: perSecondRates.length };
+}
