@@ -217,7 +217,7 @@ export function loadConfig(env: Env = process.env) {
       /** Endpoints on loopback, private or link-local addresses (and plain http): only for local work and tests. */
       allowPrivateTargets: r.bool('OUTBOUND_ALLOW_PRIVATE_TARGETS', false),
       /** Deliveries one worker process sends at once. */
-      concurrency: r.int('OUTBOUND_CONCURRENCY', 10, 1, 1000),
+      concurrency: r.int('OUTBOUND_CONCURRENCY', 50, 1, 1000),
       /** An endpoint failing without a success for this long is disabled (fractions allowed). */
       disableAfterHours: r.num('OUTBOUND_DISABLE_AFTER_HOURS', 72, 0.0001, 24 * 365),
       /** How often the worker looks whether the feed moved. */

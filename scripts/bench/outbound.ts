@@ -39,6 +39,7 @@ interface Latency {
   /** Deliveries of other changes, by event type. */
   others: Record<string, number>;
   stages: { name: string; ms: number[]; slowest: number[] }[];
+  failedAttempts: Record<string, number>;
   cpu: CpuShares;
 }
 
@@ -58,6 +59,7 @@ interface Throughput {
   badSignatureSamples: string[];
   /** Median duration of one HTTP attempt, as the worker recorded it. */
   attemptMs: number;
+  failedAttempts: Record<string, number>;
   cpu: CpuShares;
 }
 
@@ -183,6 +185,7 @@ async function measureLatency(
       missing: undelivered.length - superseded,
       others: tally(arrivals.filter((a) => a.change === null || !indexOf.has(a.change)).map((a) => a.type)),
       stages: await stagesOf(bench, [...delivered.values()]),
+      failedAttempts: await failedAttempts(bench),
       cpu: shares,
     };
   } finally {
@@ -218,6 +221,12 @@ async function stagesOf(bench: BenchEnv, delivered: { a: Arrival; sentAt: number
   );
   const slow = spans.filter((s) => s.total >= p99);
   return names.map((name, i) => ({ name, ms: spans.map((s) => s.parts[i] as number), slowest: slow.map((s) => s.parts[i] as number) }));
+}
+
+/** Attempts that failed (each retried later), by their error. */
+async function failedAttempts(bench: BenchEnv): Promise<Record<string, number>> {
+  const rows = await bench.ctx.db.selectFrom('webhook_delivery_attempts').select('error').where('ok', '=', 0).execute();
+  return tally(rows.map((r) => (r.error ?? 'failed').slice(0, 120)));
 }
 
 async function unsequencedEvents(bench: BenchEnv): Promise<number> {
@@ -298,6 +307,7 @@ async function measureThroughput(
       badSignatures: stats.failed,
       badSignatureSamples: stats.failures,
       attemptMs: median((await bench.ctx.db.selectFrom('webhook_delivery_attempts').select('duration_ms').execute()).map((r) => Number(r.duration_ms))),
+      failedAttempts: await failedAttempts(bench),
       cpu: shares,
     };
   } finally {
@@ -446,6 +456,11 @@ function report(
   const stage = (pick: (s: Latency['stages'][number]) => number[]) => latency.stages.map((s) => `${s.name} ${ms(median(pick(s)))}`).join(', ');
   limits.push(`Where the time goes (medians per stage, from the rows the pipeline wrote): ${stage((s) => s.ms)}. The slowest 1 % (at or above p99): ${stage((s) => s.slowest)}.`);
   limits.push(`CPU during the latency window in % of one core: ${describeCpu(latency.cpu)}.`);
+  const failedOf = (tallied: Record<string, number>) => {
+    const entries = Object.entries(tallied).sort((a, b) => b[1] - a[1]);
+    return entries.length === 0 ? 'none' : entries.map(([why, n]) => `${count(n)} × ${why}`).join('; ');
+  };
+  limits.push(`Failed attempts (each retried on the schedule): latency window ${failedOf(latency.failedAttempts)}; backlog ${failedOf(throughput.failedAttempts)}.`);
   limits.push(
     `Backlog: ${count(throughput.backlog)} webhooks gave ${count(throughput.events)} change events; the stream was empty after ${format(throughput.applySeconds)} s, the last delivery ${format(throughput.deliverySeconds - throughput.applySeconds)} s later; ${count(throughput.received)} deliveries received. CPU in % of one core: ${describeCpu(throughput.cpu)}.`,
   );
@@ -459,7 +474,7 @@ function report(
     findings.push(`p99 ${ms(percentile(latency.latencies, 99))}: in the slowest 1 % the largest stage is ${slowest?.name} (median ${ms(median(slowest?.slowest ?? []))}).`);
     if (throughput.deliveryRate.median < RATE) {
       findings.push(
-        `Deliveries ran at ${format(throughput.deliveryRate.median)}/s in the backlog run, below the ${RATE} changes/s arriving, so the queue grew for as long as the window lasted: with OUTBOUND_CONCURRENCY=${config.outbound.concurrency} jobs at once that is ${ms(jobMs)} per job, of which the HTTP attempt took ${ms(throughput.attemptMs)} (median); the rest is the job's own MySQL round trips (delivery, endpoint, earlier deliveries of the record, claim, event, finish, endpoint health, the record's next delivery) and BullMQ's, on cores shared with everything else (CPU above).`,
+        `Deliveries ran at ${format(throughput.deliveryRate.median)}/s in the backlog run, below the ${RATE} changes/s arriving, so the queue grew for as long as the window lasted: with OUTBOUND_CONCURRENCY=${config.outbound.concurrency} jobs at once that is ${ms(jobMs)} per job, of which the HTTP attempt took ${ms(throughput.attemptMs)} (median); the rest is the job's own MySQL round trips (the delivery with whether an earlier one of its record is pending; the endpoint and the event; the outcome and the attempt in one transaction (one log flush); the record's next delivery) and BullMQ's, on cores shared with everything else (CPU above).`,
       );
     }
   }

@@ -1,19 +1,16 @@
 import type { ServiceContext } from '../context.js';
 import { errorMessage } from '../errors.js';
-import { claimAttempt, finishAttempt, findDelivery, nextOfRecord, waitsForEarlier, type AttemptOutcome, type AttemptRecord, type WebhookDelivery } from '../store/webhook-deliveries.js';
-import { disableFailingEndpoint, findEndpointById, markEndpointFailing, markEndpointHealthy, signingSecrets, type WebhookEndpoint } from '../store/webhook-endpoints.js';
+import { finishAttempt, findAttemptSubject, nextOfRecord, type AttemptOutcome, type AttemptRecord, type AttemptSubject } from '../store/webhook-deliveries.js';
+import { disableFailingEndpoint, markEndpointFailing, markEndpointHealthy, signingSecrets, type WebhookEndpoint } from '../store/webhook-endpoints.js';
 import { tryEnqueueDeliveries, type DeliveryJobData } from './jobs.js';
 import { changeEventBody } from '../events/event-body.js';
-import { findChangeEvent } from '../store/change-events.js';
+import type { ChangeEvent } from '../store/change-events.js';
 import { deliveryMessageId, type MapRecord } from './payload.js';
 import { retryDelayMs } from './retry-schedule.js';
 import { sendSignedMessage } from './send.js';
 
 /** Why a job made no attempt, or what its attempt came to. */
 export type AttemptResult = 'stale' | 'endpoint-disabled' | 'waiting' | 'delivered' | 'retrying' | 'dead';
-
-/** A worker that died mid-attempt holds its delivery this long past the request timeout; then it is taken over. */
-const LEASE_MARGIN_MS = 5_000;
 
 export interface DeliverDeps {
   /** The tenant's mapping of a record (use_mapping endpoints). */
@@ -23,20 +20,23 @@ export interface DeliverDeps {
 
 /**
  * One attempt of one delivery, as its job asks: skipped unless the delivery is still at that attempt,
- * its endpoint enabled and no earlier delivery of its record pending; then claimed, sent, and recorded
- * with its outcome. A finished delivery (delivered or dead) lets the next one of its record run.
+ * its endpoint enabled and no earlier delivery of its record pending; then sent, and recorded with its
+ * outcome. The job's lock in Redis is the attempt's claim: a job whose worker died is found stalled and
+ * run again, and if two workers ever send the same attempt (a job lost and queued again while it ran),
+ * the receiver sees its `webhook-id` twice and only one outcome is written. A finished delivery
+ * (delivered or dead) lets the next one of its record run.
  */
 export async function runDeliveryAttempt(ctx: ServiceContext, job: DeliveryJobData, deps: DeliverDeps): Promise<AttemptResult> {
-  const delivery = await findDelivery(ctx.db, job.deliveryId);
-  if (!delivery || delivery.status !== 'pending' || Number(delivery.attempts) !== job.attempt - 1) return 'stale';
-  const endpoint = await findEndpointById(ctx.db, Number(delivery.endpoint_id));
-  if (!endpoint || endpoint.enabled !== 1) return 'endpoint-disabled';
-  if (await waitsForEarlier(ctx.db, delivery)) return 'waiting';
+  const subject = await findAttemptSubject(ctx.db, job.deliveryId);
+  if (!subject) return 'stale';
+  const { delivery, endpoint, event } = subject;
+  if (delivery.status !== 'pending' || Number(delivery.attempts) !== job.attempt - 1) return 'stale';
+  if (endpoint.enabled !== 1) return 'endpoint-disabled';
+  if (delivery.waits) return 'waiting';
   const now = new Date();
-  if (!(await claimAttempt(ctx.db, delivery.id, job.attempt, new Date(now.getTime() + ctx.config.outbound.timeoutMs + LEASE_MARGIN_MS)))) return 'stale';
   let done: AttemptDone;
   try {
-    done = await attemptClaimed(ctx, delivery, endpoint, job.attempt, now, deps);
+    done = await sendAttempt(ctx, delivery, endpoint, event, job.attempt, now, deps);
   } catch (error) {
     // The service failed (MySQL, the mapper pool, a secret it cannot open), not the receiver: recorded
     // as this attempt's error and retried on the schedule, without counting against the endpoint.
@@ -48,16 +48,23 @@ export async function runDeliveryAttempt(ctx: ServiceContext, job: DeliveryJobDa
   return finish(ctx, delivery, endpoint, job.attempt, done);
 }
 
-/** What a claimed attempt came to: its record (null when no attempt could be made), the delivery's outcome, and whether a request went out. */
+/** What an attempt came to: its record (null when no attempt could be made), the delivery's outcome, and whether a request went out. */
 interface AttemptDone {
   record: AttemptRecord | null;
   outcome: AttemptOutcome;
   sent: boolean;
 }
 
-/** The claimed attempt: the event (and its mapping) into a signed message, and sent. */
-async function attemptClaimed(ctx: ServiceContext, delivery: WebhookDelivery, endpoint: WebhookEndpoint, attempt: number, now: Date, deps: DeliverDeps): Promise<AttemptDone> {
-  const event = await findChangeEvent(ctx.db, Number(delivery.event_id));
+/** The attempt: the event (and its mapping) into a signed message, and sent. */
+async function sendAttempt(
+  ctx: ServiceContext,
+  delivery: AttemptSubject['delivery'],
+  endpoint: WebhookEndpoint,
+  event: ChangeEvent | undefined,
+  attempt: number,
+  now: Date,
+  deps: DeliverDeps,
+): Promise<AttemptDone> {
   if (!event) return { record: null, outcome: { status: 'dead', nextAttemptAt: null, lastError: 'The event is no longer retained' }, sent: false };
   let mapped: { mapped: unknown } | undefined;
   if (endpoint.use_mapping === 1 && event.resource !== null) {
@@ -95,15 +102,16 @@ function retryOrDead(ctx: ServiceContext, attempt: number, retryable: boolean, l
 }
 
 /**
- * Writes the attempt and its outcome (nothing when the attempt lost its lease meanwhile), tells the
- * endpoint's health when a request was made (`sent`), and queues what runs next: this delivery's retry,
- * or the next delivery of its record.
+ * Writes the attempt and its outcome (nothing when another worker wrote this attempt's first), tells
+ * the endpoint's health when a request was made (`sent`; a success writes only when the endpoint was
+ * failing), and queues what runs next: this delivery's retry, or the next delivery of its record.
  */
-async function finish(ctx: ServiceContext, delivery: WebhookDelivery, endpoint: WebhookEndpoint, attempt: number, { record, outcome, sent }: AttemptDone): Promise<AttemptResult> {
+async function finish(ctx: ServiceContext, delivery: AttemptSubject['delivery'], endpoint: WebhookEndpoint, attempt: number, { record, outcome, sent }: AttemptDone): Promise<AttemptResult> {
   if (!(await finishAttempt(ctx.db, delivery, attempt, record, outcome))) return 'stale';
   ctx.metrics.outboundAttempts.inc({ outcome: outcome.status === 'pending' ? 'failed' : outcome.status });
-  if (sent && record?.ok) await markEndpointHealthy(ctx.db, endpoint.id);
-  else if (sent && record) await noteFailure(ctx, endpoint, record);
+  if (sent && record?.ok) {
+    if (endpoint.failing_since !== null) await markEndpointHealthy(ctx.db, endpoint.id);
+  } else if (sent && record) await noteFailure(ctx, endpoint, record);
 
   if (outcome.status === 'pending') {
     await tryEnqueueDeliveries(ctx, [{ id: delivery.id, attempts: attempt, next_attempt_at: outcome.nextAttemptAt }]);

@@ -11,7 +11,7 @@ const STALLED_AFTER_MS = 5000;
 /**
  * Outbound webhooks in the worker process: the dispatcher and re-queue pass (dispatcher.ts) and the
  * delivery jobs, OUTBOUND_CONCURRENCY at a time in this process. Returns a stop function that lets
- * running attempts finish (an attempt cut short is taken over after its lease).
+ * running attempts finish (an attempt cut short is run again once BullMQ finds its job stalled).
  */
 export async function startOutboundWorker(ctx: ServiceContext, deps: DeliverDeps = defaultDeps(ctx)): Promise<() => Promise<void>> {
   const worker = createWorker<DeliveryJobData, AttemptResult>(ctx.config, ctx.logger, 'outbound', (job) => runDeliveryAttempt(ctx, job.data, deps), {
@@ -30,7 +30,7 @@ export async function startOutboundWorker(ctx: ServiceContext, deps: DeliverDeps
 
 /**
  * Tenants' mappings through the context's evaluator pool (every process context has one). A context built
- * without it still delivers; only an endpoint using mappings fails its attempt (a retry follows the lease).
+ * without it still delivers; only an endpoint using mappings fails its attempt (retried on the schedule).
  */
 function defaultDeps(ctx: ServiceContext): DeliverDeps {
   if (ctx.mapper) return { mapRecord: tenantMapping(ctx.mapper, ctx.db) };

@@ -174,7 +174,7 @@ export async function deleteChangeEventsBefore(db: Db, before: Date, limit: numb
   });
 }
 
-function toChangeEvent(row: Selectable<ChangeEventsTable>): ChangeEvent {
+export function toChangeEvent(row: Selectable<ChangeEventsTable>): ChangeEvent {
   return {
     id: Number(row.id),
     position: Number(row.position),

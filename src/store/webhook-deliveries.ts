@@ -1,12 +1,13 @@
 import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
 import { pageOf, type Page } from './page.js';
-import { parseJsonColumn, type Database, type Db, type WebhookDeliveriesTable, type WebhookDeliveryAttemptsTable } from './schema.js';
-import { eventTypesOf } from './webhook-endpoints.js';
+import { toChangeEvent, type ChangeEvent } from './change-events.js';
+import { parseJsonColumn, type ChangeEventsTable, type Database, type Db, type WebhookDeliveriesTable, type WebhookDeliveryAttemptsTable, type WebhookEndpointsTable } from './schema.js';
+import { eventTypesOf, type WebhookEndpoint } from './webhook-endpoints.js';
 
 /**
  * Outbound webhook deliveries: one per endpoint and event, `pending` until `delivered` or `dead`. A
- * delivery's `attempts` is also its fence: an attempt is claimed by raising it from n - 1 to n, so two
- * workers never send the same attempt, and an attempt's outcome is written only while it is still n.
+ * delivery's `attempts` is also its fence: attempt n's outcome is written (raising it from n - 1 to n)
+ * only once, whatever number of workers sent that attempt.
  */
 export type WebhookDelivery = Selectable<WebhookDeliveriesTable>;
 export type WebhookDeliveryAttempt = Selectable<WebhookDeliveryAttemptsTable>;
@@ -21,19 +22,19 @@ export interface RunnableDelivery {
 
 type DeliveryAlias = ExpressionBuilder<Database & { d: WebhookDeliveriesTable }, 'd'>;
 
-/** No earlier delivery of the same record is still pending (deliveries naming no record never wait). */
-const isHeadOfItsRecord = (eb: DeliveryAlias) =>
-  eb.not(
-    eb.exists(
-      eb
-        .selectFrom('webhook_deliveries as p')
-        .select(sql`1`.as('one'))
-        .whereRef('p.endpoint_id', '=', 'd.endpoint_id')
-        .whereRef('p.ordering_key', '=', 'd.ordering_key')
-        .where('p.status', '=', 'pending')
-        .whereRef('p.event_position', '<', 'd.event_position'),
-    ),
+/** An earlier delivery of the same record is still pending (deliveries naming no record never wait). */
+const earlierOfItsRecordPending = (eb: DeliveryAlias) =>
+  eb.exists(
+    eb
+      .selectFrom('webhook_deliveries as p')
+      .select(sql`1`.as('one'))
+      .whereRef('p.endpoint_id', '=', 'd.endpoint_id')
+      .whereRef('p.ordering_key', '=', 'd.ordering_key')
+      .where('p.status', '=', 'pending')
+      .whereRef('p.event_position', '<', 'd.event_position'),
   );
+
+const isHeadOfItsRecord = (eb: DeliveryAlias) => eb.not(earlierOfItsRecordPending(eb));
 
 export interface DispatchedBatch {
   /** The new deliveries that may run now (the first pending one of their record, or naming none). */
@@ -88,16 +89,50 @@ export async function dispatchEndpointBatch(db: Db, endpointId: number, upTo: nu
   });
   if (inserted === null) return { runnable: [], caughtUp: true };
   if (inserted.eventIds.length === 0) return { runnable: [], caughtUp: inserted.caughtUp };
-  const runnable = await db
-    .selectFrom('webhook_deliveries as d')
-    .select(['d.id', 'd.attempts', 'd.next_attempt_at'])
-    .where('d.endpoint_id', '=', endpointId)
-    .where('d.event_id', 'in', inserted.eventIds)
-    .where('d.status', '=', 'pending')
-    .where(isHeadOfItsRecord)
-    .orderBy('d.event_position')
+  return { runnable: await runnableOf(db, endpointId, inserted.eventIds), caughtUp: inserted.caughtUp };
+}
+
+/**
+ * Of an endpoint's deliveries of these events (one stretch of its feed), those that may run now, in feed
+ * order: pending, and the first pending of their record (or naming none). Read by key, never by scanning
+ * the endpoint's pending deliveries: a backlog of them must not slow every dispatch down.
+ */
+async function runnableOf(db: Db, endpointId: number, eventIds: number[]): Promise<RunnableDelivery[]> {
+  const rows = await db
+    .selectFrom('webhook_deliveries')
+    .select(['id', 'attempts', 'next_attempt_at', 'status', 'ordering_key', 'event_position'])
+    .where('endpoint_id', '=', endpointId)
+    .where('event_id', 'in', eventIds)
     .execute();
-  return { runnable, caughtUp: inserted.caughtUp };
+  const pending = rows.filter((r) => r.status === 'pending').sort((a, b) => Number(a.event_position) - Number(b.event_position));
+  if (pending.length === 0) return [];
+  // Deliveries of the same records before this stretch (earlier dispatches, dead letters replayed) that are still pending.
+  const keys = [...new Set(pending.flatMap((r) => (r.ordering_key === null ? [] : [r.ordering_key])))];
+  const waiting =
+    keys.length === 0
+      ? new Set<string>()
+      : new Set(
+          (
+            await db
+              .selectFrom('webhook_deliveries')
+              .select('ordering_key')
+              .distinct()
+              .where('endpoint_id', '=', endpointId)
+              .where('ordering_key', 'in', keys)
+              .where('status', '=', 'pending')
+              .where('event_position', '<', Number(pending[0]!.event_position))
+              .execute()
+          ).map((r) => r.ordering_key as string),
+        );
+  const runnable: RunnableDelivery[] = [];
+  for (const r of pending) {
+    if (r.ordering_key !== null) {
+      if (waiting.has(r.ordering_key)) continue;
+      waiting.add(r.ordering_key); // later ones of the record in this stretch wait for this one
+    }
+    runnable.push({ id: r.id, attempts: r.attempts, next_attempt_at: r.next_attempt_at });
+  }
+  return runnable;
 }
 
 /** The delivery that runs next for a record of an endpoint, if one is pending. */
@@ -111,21 +146,6 @@ export async function nextOfRecord(db: Db, endpointId: number, orderingKey: stri
     .orderBy('event_position', 'asc')
     .limit(1)
     .executeTakeFirst();
-}
-
-/** Whether an earlier delivery of the same record is still pending (then this one must wait). */
-export async function waitsForEarlier(db: Db, delivery: Pick<WebhookDelivery, 'endpoint_id' | 'ordering_key' | 'event_position'>): Promise<boolean> {
-  if (delivery.ordering_key === null) return false;
-  const earlier = await db
-    .selectFrom('webhook_deliveries')
-    .select('id')
-    .where('endpoint_id', '=', delivery.endpoint_id)
-    .where('ordering_key', '=', delivery.ordering_key)
-    .where('status', '=', 'pending')
-    .where('event_position', '<', delivery.event_position)
-    .limit(1)
-    .executeTakeFirst();
-  return earlier !== undefined;
 }
 
 /**
@@ -145,24 +165,64 @@ export async function runnableDue(db: Db, dueBefore: Date, limit: number, endpoi
   return q.orderBy('d.next_attempt_at', 'asc').limit(limit).execute();
 }
 
-export async function findDelivery(db: Db, id: number): Promise<WebhookDelivery | undefined> {
-  return db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+const ENDPOINT_COLUMNS = [
+  'id',
+  'tenant_id',
+  'url',
+  'description',
+  'event_types',
+  'use_mapping',
+  'enabled',
+  'disabled_reason',
+  'secret_encrypted',
+  'previous_secret_encrypted',
+  'previous_secret_expires_at',
+  'last_position',
+  'failing_since',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly (keyof WebhookEndpointsTable)[];
+const EVENT_COLUMNS = [
+  'id',
+  'position',
+  'tenant_id',
+  'integration_id',
+  'type',
+  'resource',
+  'record_key',
+  'shopify_updated_at',
+  'occurred_at',
+  'data',
+] as const satisfies readonly (keyof ChangeEventsTable)[];
+
+/** What an attempt works on: the delivery (and whether an earlier one of its record is still pending), its endpoint, its event (gone once retention deleted it). */
+export interface AttemptSubject {
+  delivery: Pick<WebhookDelivery, 'id' | 'endpoint_id' | 'event_id' | 'status' | 'attempts' | 'ordering_key' | 'event_position'> & { waits: boolean };
+  endpoint: WebhookEndpoint;
+  event: ChangeEvent | undefined;
 }
 
-/**
- * Claims attempt `attempt` of a pending delivery (its attempts go from attempt - 1 to attempt) and makes
- * it due again after `leaseUntil`, when a worker that died mid-attempt is taken over. False: another
- * worker has it, or it is no longer pending.
- */
-export async function claimAttempt(db: Db, id: number, attempt: number, leaseUntil: Date): Promise<boolean> {
-  const claimed = await db
-    .updateTable('webhook_deliveries')
-    .set({ attempts: attempt, next_attempt_at: leaseUntil, updated_at: new Date() })
-    .where('id', '=', id)
-    .where('status', '=', 'pending')
-    .where('attempts', '=', attempt - 1)
-    .executeTakeFirst();
-  return Number(claimed.numUpdatedRows) === 1;
+const pick = (row: Record<string, unknown>, prefix: string, columns: readonly string[]) => Object.fromEntries(columns.map((c) => [c, row[`${prefix}${c}`]]));
+
+/** Everything an attempt needs, in one statement (every delivery runs it: round trips count). */
+export async function findAttemptSubject(db: Db, deliveryId: number): Promise<AttemptSubject | undefined> {
+  const row = (await db
+    .selectFrom('webhook_deliveries as d')
+    .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
+    .leftJoin('change_events as c', 'c.id', 'd.event_id')
+    .select(['d.id', 'd.endpoint_id', 'd.event_id', 'd.status', 'd.attempts', 'd.ordering_key', 'd.event_position'])
+    .select((eb) => earlierOfItsRecordPending(eb).as('waits'))
+    .select(ENDPOINT_COLUMNS.map((c) => sql.ref(`e.${c}`).as(`e_${c}`)))
+    .select(EVENT_COLUMNS.map((c) => sql.ref(`c.${c}`).as(`c_${c}`)))
+    .where('d.id', '=', deliveryId)
+    .executeTakeFirst()) as (Record<string, unknown> & AttemptSubject['delivery']) | undefined;
+  if (!row) return undefined;
+  const { id, endpoint_id, event_id, status, attempts, ordering_key, event_position } = row;
+  return {
+    delivery: { id, endpoint_id, event_id, status, attempts, ordering_key, event_position, waits: Number(row.waits) === 1 },
+    endpoint: pick(row, 'e_', ENDPOINT_COLUMNS) as WebhookEndpoint,
+    event: row.c_id === null ? undefined : toChangeEvent(pick(row, 'c_', EVENT_COLUMNS) as Selectable<ChangeEventsTable>),
+  };
 }
 
 export interface AttemptRecord {
@@ -184,18 +244,19 @@ export interface AttemptOutcome {
 const cut = (text: string | null, max: number) => (text === null ? null : text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 /**
- * Writes an attempt and its delivery's new state together, if the attempt is still the delivery's
- * latest (a worker that lost its lease writes nothing). `record` null: no request was made (the
- * outcome alone is written).
+ * Writes attempt `attempt` and its delivery's new state together, if the delivery is still pending at
+ * the attempt before: its count is the fence, so of two workers that sent the same attempt (one whose
+ * job was lost and queued again) only the first to finish writes. `record` null: no request was made
+ * (the outcome alone is written). One transaction: one log flush per attempt.
  */
 export async function finishAttempt(db: Db, delivery: Pick<WebhookDelivery, 'id' | 'endpoint_id'>, attempt: number, record: AttemptRecord | null, outcome: AttemptOutcome): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const updated = await trx
       .updateTable('webhook_deliveries')
-      .set({ status: outcome.status, next_attempt_at: outcome.nextAttemptAt, last_error: cut(outcome.lastError, 1000), updated_at: new Date() })
+      .set({ status: outcome.status, attempts: attempt, next_attempt_at: outcome.nextAttemptAt, last_error: cut(outcome.lastError, 1000), updated_at: new Date() })
       .where('id', '=', delivery.id)
       .where('status', '=', 'pending')
-      .where('attempts', '=', attempt)
+      .where('attempts', '=', attempt - 1)
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) !== 1) return false;
     if (record) {

@@ -31,13 +31,12 @@ const SHOPS = {
 };
 const TIMEOUT_MS = 1000;
 /**
- * How long the worst fault here may hold a delivery back: an attempt claimed by a worker that died (or
- * could not write its outcome) is taken over after the request timeout plus the service's 30 s lease
- * margin; a job left active in BullMQ by a dead worker or a cut connection is found by BullMQ's stalled
- * check within about 60 s (30 s lock, 30 s between checks), and until then its id keeps the re-queue
- * pass from queueing that attempt again. Plus room for a loaded machine.
+ * How long the worst fault here may hold a delivery back: a job left active in BullMQ by a dead worker or
+ * a cut connection is found by BullMQ's stalled check within about 10 s (5 s lock, 5 s between checks),
+ * and until then its id keeps the re-queue pass from queueing that attempt again; an attempt that could
+ * not write its outcome runs again as its job is retried. Plus room for a loaded machine.
  */
-const SETTLE_MS = Math.max(TIMEOUT_MS + 30_000, 60_000) + 20_000;
+const SETTLE_MS = 60_000;
 const OUTBOUND_ENV = {
   OUTBOUND_ALLOW_PRIVATE_TARGETS: 'true',
   OUTBOUND_TIMEOUT_MS: String(TIMEOUT_MS),

@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,8 +47,10 @@ export interface StartChildOptions {
 }
 
 export async function startChild<Ready = Record<string, unknown>>(name: string, script: string, opts: StartChildOptions = {}): Promise<BenchChild<Ready>> {
+  // BENCH_CPU_PROF=worker,api: those children write a V8 CPU profile (into BENCH_CPU_PROF_DIR) when they exit.
+  const profiled = (process.env.BENCH_CPU_PROF ?? '').split(',').includes(name) ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? tmpdir()}`] : [];
   const proc = fork(script, opts.args ?? [], {
-    execArgv: [...(opts.nodeArgs ?? []), ...(script.endsWith('.ts') ? ['--import', 'tsx'] : [])],
+    execArgv: [...profiled, ...(opts.nodeArgs ?? []), ...(script.endsWith('.ts') ? ['--import', 'tsx'] : [])],
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
