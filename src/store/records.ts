@@ -115,14 +115,21 @@ export async function upsertRecords(
 
   const toWrite = await redacted(trx, resource, owner, fresh);
   if (toWrite.length === 0) return { written: 0, skipped: batch.length };
-  // What the API shows of the live ones now: a new version shown alike announces nothing.
+  // What the API shows now of live records written again at the same `updated_at` (a same-second change):
+  // if it shows them alike after the write, nothing is announced. A record with another `updated_at` is
+  // shown differently (the API serves `updated_at`), so it needs no comparison.
   const shapesBefore = await apiShapes(
     trx,
     resource,
     owner.tenantId,
     keysOfRows(
       resource,
-      toWrite.filter((r) => storedAt.get(keyOfRow(resource, r.row))?.deleted === false).map((r) => r.row),
+      toWrite
+        .filter((r) => {
+          const at = storedAt.get(keyOfRow(resource, r.row));
+          return at !== undefined && !at.deleted && at.updatedAt === r.row.updated_at.getTime();
+        })
+        .map((r) => r.row),
     ),
   );
   // A record of a removed inventory item or location is written deleted (at the removal), never live.
