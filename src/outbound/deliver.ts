@@ -7,6 +7,7 @@ import { changeEventBody } from '../events/event-body.js';
 import type { ChangeEvent } from '../store/change-events.js';
 import { deliveryMessageId, type MapRecord } from './payload.js';
 import { retryDelayMs } from './retry-schedule.js';
+import type { EndpointConnections } from './connections.js';
 import { sendSignedMessage } from './send.js';
 
 /** Why a job made no attempt, or what its attempt came to. */
@@ -15,6 +16,8 @@ export type AttemptResult = 'stale' | 'endpoint-disabled' | 'waiting' | 'deliver
 export interface DeliverDeps {
   /** The tenant's mapping of a record (use_mapping endpoints). */
   mapRecord: MapRecord;
+  /** Kept-alive connections to the endpoints (the worker's); without them, a connection per attempt. */
+  connections?: EndpointConnections;
   random?: () => number;
 }
 
@@ -80,7 +83,12 @@ async function sendAttempt(
 
   const sent = await sendSignedMessage(
     { url: endpoint.url, secrets: signingSecrets(ctx.secrets, endpoint, now), messageId: deliveryMessageId(delivery.id), timestamp: now, body: JSON.stringify(changeEventBody(event, mapped)) },
-    { timeoutMs: ctx.config.outbound.timeoutMs, maxResponseBytes: ctx.config.outbound.maxResponseBytes, allowPrivateTargets: ctx.config.outbound.allowPrivateTargets },
+    {
+      timeoutMs: ctx.config.outbound.timeoutMs,
+      maxResponseBytes: ctx.config.outbound.maxResponseBytes,
+      allowPrivateTargets: ctx.config.outbound.allowPrivateTargets,
+      ...(deps.connections ? { connections: deps.connections } : {}),
+    },
   );
   const record: AttemptRecord = {
     attemptedAt: now,

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { Webhook } from 'standardwebhooks';
+import type { EndpointConnections } from './connections.js';
 import { checkTarget, pinnedLookup, TargetRefusedError, type CheckedTarget } from './ssrf.js';
 
 // Callers that save a URL check it with the same guard the sender applies.
@@ -31,6 +32,8 @@ export interface SendOptions {
   maxResponseBytes: number;
   /** Local runs and tests: any http(s) URL, no address checks. */
   allowPrivateTargets: boolean;
+  /** Kept-alive connections to reuse; without them, a fresh connection per message. */
+  connections?: EndpointConnections;
 }
 
 export interface SendResult {
@@ -100,19 +103,40 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function post(target: CheckedTarget, headers: Record<string, string>, body: string, options: SendOptions, signal: AbortSignal): Promise<Outcome> {
-  return new Promise<Outcome>((resolve) => {
+/** Errors of a kept-alive connection the receiver closed while it was idle: the message never reached it. */
+const STALE_CONNECTION = new Set(['ECONNRESET', 'EPIPE']);
+
+/**
+ * Posts on a kept-alive connection when there are some; a reused one found closed by the receiver (it
+ * closed it while idle, just as the message left) is tried once more on a fresh connection.
+ */
+async function post(target: CheckedTarget, headers: Record<string, string>, body: string, options: SendOptions, signal: AbortSignal): Promise<Outcome> {
+  const agent = options.connections ? options.connections.agentFor(target.url, target.addresses) : false;
+  const first = await postOn(agent, target, headers, body, options, signal);
+  if (first.staleConnection && !signal.aborted) return (await postOn(false, target, headers, body, options, signal)).outcome;
+  return first.outcome;
+}
+
+function postOn(
+  agent: http.Agent | false,
+  target: CheckedTarget,
+  headers: Record<string, string>,
+  body: string,
+  options: SendOptions,
+  signal: AbortSignal,
+): Promise<{ outcome: Outcome; staleConnection: boolean }> {
+  return new Promise((resolve) => {
     let settled = false;
-    const finish = (outcome: Outcome) => {
+    const finish = (outcome: Outcome, staleConnection = false) => {
       if (settled) return;
       settled = true;
-      resolve(outcome);
+      resolve({ outcome, staleConnection });
     };
     const transport = target.url.protocol === 'https:' ? https : http;
     const request = transport.request(target.url, {
       method: 'POST',
       headers,
-      agent: false, // a fresh connection per attempt: no socket reused across pinned addresses
+      agent, // kept-alive connections are per origin and checked addresses (connections.ts)
       signal,
       ...(target.addresses ? { lookup: pinnedLookup(target.addresses) } : {}),
     });
@@ -120,7 +144,8 @@ function post(target: CheckedTarget, headers: Record<string, string>, body: stri
     let answered: (() => void) | undefined;
     request.on('error', (err) => {
       if (answered) return answered();
-      finish({ ok: false, error: signal.aborted ? `timed out after ${options.timeoutMs} ms without an answer` : describeNetworkError(err), retryable: true });
+      const stale = request.reusedSocket && STALE_CONNECTION.has((err as NodeJS.ErrnoException).code ?? '');
+      finish({ ok: false, error: signal.aborted ? `timed out after ${options.timeoutMs} ms without an answer` : describeNetworkError(err), retryable: true }, stale);
     });
     request.on('response', (response) => {
       const excerpt: Buffer[] = [];

@@ -1,5 +1,6 @@
 import type { ServiceContext } from '../context.js';
 import { createWorker } from '../platform/queues.js';
+import { createEndpointConnections } from './connections.js';
 import { runDeliveryAttempt, type AttemptResult, type DeliverDeps } from './deliver.js';
 import { startDispatcher } from './dispatcher.js';
 import type { DeliveryJobData } from './jobs.js';
@@ -13,7 +14,9 @@ const STALLED_AFTER_MS = 5000;
  * delivery jobs, OUTBOUND_CONCURRENCY at a time in this process. Returns a stop function that lets
  * running attempts finish (an attempt cut short is run again once BullMQ finds its job stalled).
  */
-export async function startOutboundWorker(ctx: ServiceContext, deps: DeliverDeps = defaultDeps(ctx)): Promise<() => Promise<void>> {
+export async function startOutboundWorker(ctx: ServiceContext, given: DeliverDeps = defaultDeps(ctx)): Promise<() => Promise<void>> {
+  const connections = given.connections ?? createEndpointConnections({ maxSocketsPerOrigin: ctx.config.outbound.concurrency });
+  const deps: DeliverDeps = { ...given, connections };
   const worker = createWorker<DeliveryJobData, AttemptResult>(ctx.config, ctx.logger, 'outbound', (job) => runDeliveryAttempt(ctx, job.data, deps), {
     concurrency: ctx.config.outbound.concurrency,
     // A job left active by a killed worker or a cut Redis connection blocks its record's later changes
@@ -25,6 +28,7 @@ export async function startOutboundWorker(ctx: ServiceContext, deps: DeliverDeps
   const stopDispatcher = startDispatcher(ctx);
   return async () => {
     await Promise.allSettled([stopDispatcher(), worker.close()]);
+    if (!given.connections) connections.close();
   };
 }
 

@@ -178,7 +178,12 @@ describe('outbound webhook faults (receivers failing, the worker killed, Redis a
     const expectedFailure = { '/silent': /timed out after 1000 ms/, '/error': /answered 500/, '/reset': /connection (reset|closed) by the receiver/ } as const;
     for (const endpoint of tenant.endpoints) {
       const failed = (await attemptsOf(tenant, endpoint)).filter((a) => !a.ok);
-      expect(failed.length, `${endpoint.path}: failed attempts`).to.equal(reports[endpoint.path]!.unacknowledged);
+      const unacknowledged = reports[endpoint.path]!.unacknowledged;
+      if (endpoint.path === '/reset') {
+        // A reset on a kept-alive connection may be the receiver closing it while idle: the message goes once
+        // more on a fresh connection within the same attempt, so an attempt may stand for two requests.
+        expect(failed.length, `${endpoint.path}: failed attempts`).to.be.within(Math.ceil(unacknowledged / 2), unacknowledged);
+      } else expect(failed.length, `${endpoint.path}: failed attempts`).to.equal(unacknowledged);
       for (const attempt of failed) expect(attempt.error, endpoint.path).to.match(expectedFailure[endpoint.path as keyof typeof expectedFailure]);
     }
     console.log(`      ${feed.length} events per receiver; ${JSON.stringify(reports)}`);

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { Webhook } from 'standardwebhooks';
 import { ValidationError } from '../../src/errors.js';
+import { createEndpointConnections } from '../../src/outbound/connections.js';
 import { sendSignedMessage, type OutboundMessage, type SendOptions } from '../../src/outbound/send.js';
 import { assertPublicTarget, pinnedLookup, TargetRefusedError } from '../../src/outbound/ssrf.js';
 
@@ -142,6 +143,43 @@ describe('Outbound sender (Standard Webhooks) against local receivers', () => {
 
     expect(Date.now() - started).to.be.within(290, 1300);
     expect(result).to.include({ ok: true, statusCode: 200, responseExcerpt: 'accepted, but the rest never comes' });
+  });
+
+  it('with kept-alive connections, messages to one receiver share a connection; without, each opens its own', async () => {
+    const ports: number[] = [];
+    const r = await receiver((req, res) => {
+      ports.push(req.socket.remotePort as number);
+      res.writeHead(200).end('ok');
+    });
+    const connections = createEndpointConnections();
+    try {
+      for (let i = 0; i < 3; i++) expect(await sendSignedMessage(message(r.url()), { ...LOCAL, connections })).to.include({ ok: true });
+      expect(new Set(ports).size).to.equal(1);
+      for (let i = 0; i < 2; i++) expect(await sendSignedMessage(message(r.url()), LOCAL)).to.include({ ok: true });
+      expect(new Set(ports).size).to.equal(3);
+    } finally {
+      connections.close();
+    }
+  });
+
+  it('when the receiver closes a kept-alive connection as the next message arrives, then the message goes again on a fresh one, under its webhook-id', async () => {
+    const served = new WeakMap<object, number>();
+    const r = await receiver((req, res) => {
+      const before = served.get(req.socket) ?? 0;
+      served.set(req.socket, before + 1);
+      if (before > 0)
+        req.socket.destroy(); // an idle connection the receiver gave up on
+      else res.writeHead(200).end('ok');
+    });
+    const connections = createEndpointConnections();
+    try {
+      expect(await sendSignedMessage(message(r.url(), { messageId: 'msg_a' }), { ...LOCAL, connections })).to.include({ ok: true });
+      const second = await sendSignedMessage(message(r.url(), { messageId: 'msg_b' }), { ...LOCAL, connections });
+      expect(second, second.error).to.include({ ok: true, statusCode: 200 });
+      expect(r.received.map((m) => m.headers['webhook-id'])).to.deep.equal(['msg_a', 'msg_b', 'msg_b']);
+    } finally {
+      connections.close();
+    }
   });
 
   it('reports a receiver that drops the connection as a retryable failure', async () => {
