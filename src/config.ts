@@ -221,7 +221,7 @@ export function loadConfig(env: Env = process.env) {
       /** An endpoint failing without a success for this long is disabled (fractions allowed). */
       disableAfterHours: r.num('OUTBOUND_DISABLE_AFTER_HOURS', 72, 0.0001, 24 * 365),
       /** How often the worker looks whether the feed moved. */
-      pollMs: r.int('OUTBOUND_POLL_MS', 50, 10, 60_000),
+      pollMs: r.int('OUTBOUND_POLL_MS', 100, 10, 60_000),
       /** Waits before each retry of a failed delivery (± 10 % jitter); after the last one the delivery is dead. */
       retryScheduleMs: r.list('OUTBOUND_RETRY_SCHEDULE_MS', OUTBOUND_RETRY_SCHEDULE_MS.map(String)).map((value) => {
         if (!/^\d+$/.test(value) || Number(value) > 7 * 86_400_000) throw new ConfigError('OUTBOUND_RETRY_SCHEDULE_MS', `must be a comma list of milliseconds up to a week (got "${value}")`);
