@@ -128,7 +128,7 @@ async function finish(ctx: ServiceContext, delivery: AttemptSubject['delivery'],
   if (outcome.status === 'dead') ctx.logger.info({ deliveryId: delivery.id, endpointId: endpoint.id, attempts: attempt, error: outcome.lastError }, 'outbound delivery dead-lettered');
   if (delivery.ordering_key !== null) {
     const next = await nextOfRecord(ctx.db, endpoint.id, delivery.ordering_key);
-    if (next) await tryEnqueueDeliveries(ctx, [next], { ahead: true });
+    if (next) await tryEnqueueDeliveries(ctx, [next]);
   }
   return outcome.status === 'delivered' ? 'delivered' : 'dead';
 }

@@ -25,32 +25,22 @@ export const outboundQueue = (ctx: Pick<ServiceContext, 'queues'>) => ctx.queues
  */
 const JOB_OPTIONS: JobsOptions = { attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, removeOnFail: true };
 
-export interface EnqueueOptions {
-  /**
-   * Ahead of the waiting jobs: a record's next delivery, which already waited for the one before it, is
-   * not sent to the back of a backlog a second time.
-   */
-  ahead?: boolean;
-  now?: number;
-}
-
 /** Queues the next attempt of each delivery, delayed until it is due. */
-export async function enqueueDeliveries(ctx: Pick<ServiceContext, 'queues'>, deliveries: RunnableDelivery[], opts: EnqueueOptions = {}): Promise<void> {
+export async function enqueueDeliveries(ctx: Pick<ServiceContext, 'queues'>, deliveries: RunnableDelivery[], now = Date.now()): Promise<void> {
   if (deliveries.length === 0) return;
-  const now = opts.now ?? Date.now();
   await outboundQueue(ctx).addBulk(
     deliveries.map((d) => {
       const attempt = Number(d.attempts) + 1;
       const delay = d.next_attempt_at === null ? 0 : Math.max(0, d.next_attempt_at.getTime() - now);
-      return { name: DELIVERY_JOB_NAME, data: { deliveryId: Number(d.id), attempt }, opts: { ...JOB_OPTIONS, jobId: deliveryJobId(Number(d.id), attempt), delay, lifo: opts.ahead === true } };
+      return { name: DELIVERY_JOB_NAME, data: { deliveryId: Number(d.id), attempt }, opts: { ...JOB_OPTIONS, jobId: deliveryJobId(Number(d.id), attempt), delay } };
     }),
   );
 }
 
 /** Like {@link enqueueDeliveries}, but a Redis failure is only logged: the re-queue pass finds due deliveries in MySQL. */
-export async function tryEnqueueDeliveries(ctx: Pick<ServiceContext, 'queues' | 'logger'>, deliveries: RunnableDelivery[], opts: EnqueueOptions = {}): Promise<void> {
+export async function tryEnqueueDeliveries(ctx: Pick<ServiceContext, 'queues' | 'logger'>, deliveries: RunnableDelivery[]): Promise<void> {
   try {
-    await enqueueDeliveries(ctx, deliveries, opts);
+    await enqueueDeliveries(ctx, deliveries);
   } catch (error) {
     ctx.logger.warn({ err: error instanceof Error ? error.message : String(error), deliveries: deliveries.length }, 'could not queue outbound deliveries; the re-queue pass will');
   }
