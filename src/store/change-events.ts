@@ -157,14 +157,18 @@ export async function prunedThrough(db: Db): Promise<number> {
 
 /**
  * Deletes up to `limit` sequenced events that occurred before `before`, oldest position first, and
- * remembers the last position deleted (feed cursors before it are gone). Returns how many.
+ * remembers the last position deleted (feed cursors before it are gone). Returns how many. Positions
+ * follow time (an event is positioned a moment after it was written), so the stretch to delete ends at
+ * the first event young enough to keep: read in position order, no index on time needed; an event of a
+ * long transaction, positioned after younger ones, waits for them.
  */
 export async function deleteChangeEventsBefore(db: Db, before: Date, limit: number): Promise<number> {
   return db.transaction().execute(async (trx) => {
-    const rows = await trx.selectFrom('change_events').select('position').where('position', 'is not', null).where('occurred_at', '<', before).orderBy('position', 'asc').limit(limit).execute();
-    const last = rows[rows.length - 1]?.position;
+    const rows = await trx.selectFrom('change_events').select(['position', 'occurred_at']).where('position', 'is not', null).orderBy('position', 'asc').limit(limit).execute();
+    const firstYoung = rows.findIndex((r) => r.occurred_at >= before);
+    const last = (firstYoung === -1 ? rows[rows.length - 1] : rows[firstYoung - 1])?.position;
     if (last === undefined || last === null) return 0;
-    const result = await trx.deleteFrom('change_events').where('position', '<=', last).where('occurred_at', '<', before).executeTakeFirst();
+    const result = await trx.deleteFrom('change_events').where('position', '<=', last).executeTakeFirst();
     await trx
       .updateTable('change_event_sequence')
       .set({ pruned_through: sql`GREATEST(pruned_through, ${last})` })

@@ -163,6 +163,27 @@ describe('change feed: every effective change, in order, replayable to the API d
     expect((await call(t.url, 'DELETE', '/api/mappings/products/', { key })).status).to.be.oneOf([200, 204]);
   });
 
+  it('when retention runs, then the events older than it go from the start of the feed, and the first young one ends the stretch', async () => {
+    await sequenceChangeEvents(t.ctx.db);
+    const positioned = async () =>
+      (await t.ctx.db.selectFrom('change_events').select(['position', 'occurred_at']).where('position', 'is not', null).orderBy('position').execute()).map((r) => Number(r.position));
+    const all = await positioned();
+    expect(all.length).to.be.greaterThan(8);
+    const eightDaysAgo = new Date(Date.now() - 8 * 86_400_000);
+    // The oldest five, and one further on that a younger event precedes: it stays until that one ages too.
+    await t.ctx.db
+      .updateTable('change_events')
+      .set({ occurred_at: eightDaysAgo })
+      .where('position', 'in', [...all.slice(0, 5), all[7]!])
+      .execute();
+
+    const removed = await pruneExpired(t.ctx, new Date());
+    expect(removed.changeEvents).to.equal(5);
+    expect(await positioned()).to.deep.equal(all.slice(5));
+    const sequence = await t.ctx.db.selectFrom('change_event_sequence').select('pruned_through').executeTakeFirstOrThrow();
+    expect(Number(sequence.pruned_through)).to.equal(all[4]);
+  });
+
   it('when a cursor is older than the retention, then 410; a forged cursor is a 400', async () => {
     const first = await call(t.url, 'GET', '/api/events/?limit=5', { key });
     expect(first.body.data).to.have.length(5);
