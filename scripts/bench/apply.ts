@@ -2,10 +2,11 @@ import { createConnection } from 'mysql2';
 import type { Connection } from 'mysql2/promise';
 import { poolOptionsFromUrl } from '../../src/platform/db.js';
 import { resourceForTopic, type Row } from '../../src/resources/index.js';
-import { encodeEnvelope, ensureConsumerGroup, webhookKeys, type WebhookKeys } from '../../src/webhooks/stream.js';
+import { webhookKeys, type WebhookKeys } from '../../src/webhooks/stream.js';
 import { childScript, startChild, type BenchChild } from './lib/child.js';
 import { BENCH_REDIS_URL, createBenchEnv, seedIntegration, type BenchEnv } from './lib/infra.js';
 import { eventStream, type BenchEvent } from './lib/payloads.js';
+import { backlogKeys, loadBacklog } from './lib/stream-backlog.js';
 import { busiest, cpuWindow, describeCpu, servicePids } from './lib/procfs.js';
 import { describeProfile, profileWindow } from './lib/profile.js';
 import { percentile, type Measured } from './lib/stats.js';
@@ -52,7 +53,7 @@ export const applyBenchmark: Benchmark = {
       try {
         for (const workers of [1, 2]) {
           await resetData(bench, keys);
-          const total = await loadBacklog(bench, keys, events, integration.id);
+          const total = await loadBacklog(bench.ctx, events(), { shop: SHOP, tenantId: TENANT, integrationId: integration.id });
           drains.push(await drain(bench, keys, total, (await booting).slice(0, workers)));
           const d = drains[drains.length - 1] as Drain;
           opts.log(`${workers} worker(s): ${Math.round(d.rate.median)} events/s, peak RSS ${Math.round(d.peakRssMb)} MB`);
@@ -97,7 +98,7 @@ export const applyBenchmark: Benchmark = {
         if (ratio < 0.5 && findings.length === 0) {
           opts.log('apply rate below target: profiling a worker over a smaller backlog');
           await resetData(bench, keys);
-          const total = await loadBacklog(bench, keys, eventStream(Math.min(n, 20_000)), integration.id);
+          const total = await loadBacklog(bench.ctx, eventStream(Math.min(n, 20_000))(), { shop: SHOP, tenantId: TENANT, integrationId: integration.id });
           const worker = await startChild('worker-profiled', childScript('webhook-worker'), { env: bench.env });
           const profiled = await drain(bench, keys, total, [worker], true).finally(() => worker.stop());
           findings.push(...(profiled.profile ?? []), `Profiled drain: ${Math.round(profiled.rate.median)} events/s with the profiler on; CPU ${describeCpu(profiled.cpu)}.`);
@@ -125,44 +126,7 @@ export const applyBenchmark: Benchmark = {
 
 async function resetData(bench: BenchEnv, keys: WebhookKeys): Promise<void> {
   await bench.truncateData();
-  await bench.ctx.redis.del([keys.stream, keys.deadLetters, sideKey(keys)]);
-}
-
-/** Same hash tag as the stream, so the rename stays within one Redis Cluster slot. */
-const sideKey = (keys: WebhookKeys) => keys.stream.replace(/stream$/, 'loading');
-
-async function loadBacklog(bench: BenchEnv, keys: WebhookKeys, events: () => Generator<BenchEvent>, integrationId: number): Promise<number> {
-  const side = sideKey(keys);
-  await ensureConsumerGroup(bench.ctx.redis, { ...keys, stream: side });
-  let multi = bench.ctx.redis.multi();
-  let queued = 0;
-  let total = 0;
-  for (const e of events()) {
-    multi.xAdd(
-      side,
-      '*',
-      encodeEnvelope({
-        topic: e.topic,
-        shop: SHOP,
-        integrationId,
-        tenantId: TENANT,
-        webhookId: null,
-        eventId: e.eventId,
-        triggeredAt: null,
-        apiVersion: '2026-10',
-        receivedAt: new Date(),
-        body: e.body,
-      }),
-    );
-    total++;
-    if (++queued === 1000) {
-      await multi.exec();
-      multi = bench.ctx.redis.multi();
-      queued = 0;
-    }
-  }
-  if (queued > 0) await multi.exec();
-  return total;
+  await bench.ctx.redis.del([keys.stream, keys.deadLetters, backlogKeys(bench.ctx).side]);
 }
 
 /** Starts the consumers of `children` on a backlog already loaded under the side key, and times the drain. */
@@ -183,7 +147,7 @@ async function drain(bench: BenchEnv, keys: WebhookKeys, total: number, children
     let lastTick = t0;
     let left = total;
     const untilDrained = async () => {
-      await redis.rename(sideKey(keys), keys.stream);
+      await redis.rename(backlogKeys(bench.ctx).side, keys.stream);
       while (left > 0) {
         await new Promise((r) => setTimeout(r, 50));
         left = Number(await redis.xLen(keys.stream));
