@@ -114,6 +114,8 @@ export function loadConfig(env: Env = process.env) {
     logFormat: r.oneOf('LOG_FORMAT', 'auto', ['auto', 'json', 'pretty'] as const),
     databaseUrl: r.url('DATABASE_URL', 'mysql://root@127.0.0.1:3306/shopify_integration', ['mysql:', 'mariadb:']),
     databasePoolSize: r.int('DATABASE_POOL_SIZE', 10, 1, 1000),
+    /** A worker process's pool: its delivery jobs (OUTBOUND_CONCURRENCY), webhook consumers and syncs share it. */
+    workerDatabasePoolSize: r.int('WORKER_DATABASE_POOL_SIZE', 30, 1, 1000),
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     redisKeyPrefix: r.str('REDIS_KEY_PREFIX', 'shopint'),
     encryption: {

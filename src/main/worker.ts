@@ -5,12 +5,12 @@ import { loadEnvFile } from './env-file.js';
 import { logFeatures, workerFeatures } from './features.js';
 import { failStartup, onShutdown } from './lifecycle.js';
 import { startMetricsServer } from './metrics-server.js';
-import { startWorkers } from './workers.js';
+import { startWorkers, workerConfig } from './workers.js';
 
 async function main() {
   const envFile = loadEnvFile();
   const config = loadConfig();
-  const ctx = await createContext(config);
+  const ctx = await createContext(workerConfig(config));
   const workers = await startWorkers(ctx);
   // Non-expiring OAuth tokens are exchanged for expiring pairs (Shopify invalidates them on 2027-01-01).
   const stopTokenMaintenance = startTokenMaintenance(ctx);

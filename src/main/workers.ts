@@ -1,3 +1,4 @@
+import type { Config } from '../config.js';
 import type { ServiceContext } from '../context.js';
 import { startSequencer } from '../events/sequencer.js';
 import { startRetention } from '../maintenance/retention.js';
@@ -5,6 +6,9 @@ import { startOutboundWorker } from '../outbound/worker.js';
 import { wakeBulkSyncs } from '../sync/bulk/wake.js';
 import { startSyncWorker } from '../sync/worker.js';
 import { startWebhookConsumers } from '../webhooks/consumer.js';
+
+/** The configuration a worker process builds its context from: its own pool size (WORKER_DATABASE_POOL_SIZE). */
+export const workerConfig = (config: Config): Config => ({ ...config, databasePoolSize: config.workerDatabasePoolSize });
 
 export interface RunningWorkers {
   stop(): Promise<void>;

@@ -9,11 +9,11 @@
 import { loadConfig } from '../../../src/config.js';
 import { startSequencer } from '../../../src/events/sequencer.js';
 import { closeContext, createContext } from '../../../src/main/context.js';
-import { startWorkers } from '../../../src/main/workers.js';
+import { startWorkers, workerConfig } from '../../../src/main/workers.js';
 import { startWebhookConsumers } from '../../../src/webhooks/consumer.js';
 import { sendReady, serveRunner } from '../lib/child-ipc.js';
 
-const ctx = await createContext(loadConfig());
+const ctx = await createContext(workerConfig(loadConfig()));
 let stopRunning: (() => Promise<void>) | undefined;
 const stop = async () => {
   await stopRunning?.();
