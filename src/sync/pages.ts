@@ -23,7 +23,7 @@ export type WalkPosition = { sinceId: number } | { locationAfter: number; batchT
  */
 export interface BulkPosition {
   operation: string;
-  /** When Shopify created the operation: the observation of every version its file holds. */
+  /** When the operation was created (to the millisecond when this walk started it): the observation of every version its file holds. */
   createdAt: string;
   logId: number;
   /** Looks at the operation so far (the polling backoff). */

@@ -103,6 +103,26 @@ describe('full syncs as bulk operations', function () {
     await expectCopyEqualsStore(t, key, s);
   });
 
+  it("when two full runs start within one second of Shopify's clock and a variant goes between them, then the second run still removes it", async () => {
+    const s = shop();
+    // Shopify's createdAt has whole seconds: both exports are created in the same one (a second behind ours).
+    s.clock.set(Math.floor(Date.now() / 1000) * 1000 - 1000);
+    try {
+      await syncToEnd(request('products'));
+      const product = s.catalog.products.entries[6]!;
+      const variants = s.catalog.product(product.id)!.variants;
+      expect(variants.length).to.be.greaterThan(1);
+      s.updateProduct(product.id, { variants: variants.slice(1).map((v) => ({ id: v.id })) as never });
+      s.takeEvents();
+      await syncToEnd(request('products'));
+      const runs = (await t.runsOf(integrationId, 'products')).slice(-2);
+      expect(new Set(runs.map((r) => r.bulk_operation_id)).size).to.equal(2);
+    } finally {
+      s.clock.resume();
+    }
+    await expectCopyEqualsStore(t, key, s);
+  });
+
   it('when a webhook brings a newer version while the file is waiting to be applied, then the newer version and its children stay', async () => {
     const s = shop();
     s.bulk.configure({ hold: true });

@@ -154,20 +154,27 @@ async function startOrAdopt(run: BulkRun): Promise<string | null> {
   const query = args.resource.shopify.bulk.query;
   const unfinished = await unfinishedBulkOperations(run.client);
   let operation: BulkOperation | undefined = unfinished.find((op) => op.query === query);
+  let observedAt: string;
   if (operation) {
     log.info({ operation: operation.id }, 'bulk operation of this export already running at Shopify; following it');
     ctx.metrics.syncBulkOperations.inc({ resource: args.resource.name, outcome: 'adopted' });
+    observedAt = operation.createdAt;
   } else {
     const slots = bulkSlots(run.client.apiVersion);
     if (unfinished.length >= slots) return `the shop's ${slots} bulk operation slot(s) are taken`;
+    const requestedAt = Date.now();
     const started = await startBulkQuery(run.client, query);
     if ('busy' in started) return started.busy;
     operation = started.started;
     log.info({ operation: operation.id }, 'bulk operation started');
     ctx.metrics.syncBulkOperations.inc({ resource: args.resource.name, outcome: 'started' });
+    // Shopify's createdAt has whole seconds: two exports of a resource started within one second would stamp
+    // their rows alike, and the later one would take children only the earlier one saw for its own. The
+    // moment the request left is exact to the millisecond and still no later than the export's snapshot.
+    observedAt = new Date(Math.max(Date.parse(operation.createdAt), requestedAt)).toISOString();
   }
   forgetOperation(position, position.restarts);
-  Object.assign(position, { operation: operation.id, createdAt: operation.createdAt });
+  Object.assign(position, { operation: operation.id, createdAt: observedAt });
   await saveBulkPosition(run);
   return null;
 }
