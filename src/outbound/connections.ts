@@ -7,7 +7,7 @@ import type { LookupAddress } from 'node:dns';
  * TLS handshake) per delivery costs more than the delivery. One agent per origin and set of checked
  * addresses, so a connection is only ever reused for the addresses it was opened to (the SSRF guard
  * checks them per attempt); idle connections close after a few seconds, before most servers close them;
- * the least recently used origins are dropped beyond a bound.
+ * the least recently used origins are forgotten beyond a bound.
  */
 export interface EndpointConnections {
   agentFor(url: URL, addresses: readonly LookupAddress[] | undefined): http.Agent;
@@ -38,9 +38,10 @@ export function createEndpointConnections(opts: EndpointConnectionOptions = {}):
         agent = url.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
       }
       agents.set(key, agent);
-      for (const [oldest, old] of agents) {
+      // An origin dropped here may still have a request in flight: its agent is only forgotten, and its
+      // idle connections close on their own after `idleMs`.
+      for (const oldest of agents.keys()) {
         if (agents.size <= maxOrigins) break;
-        old.destroy();
         agents.delete(oldest);
       }
       return agent;

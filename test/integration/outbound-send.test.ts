@@ -162,6 +162,20 @@ describe('Outbound sender (Standard Webhooks) against local receivers', () => {
     }
   });
 
+  it("when more origins are used than are kept, then a forgotten origin's message in flight still completes", async () => {
+    const slow = await receiver((_req, res) => setTimeout(() => res.writeHead(200).end('ok'), 200));
+    const other = await receiver((_req, res) => res.writeHead(200).end('ok'));
+    const connections = createEndpointConnections({ maxOrigins: 1 });
+    try {
+      const inFlight = sendSignedMessage(message(slow.url()), { ...LOCAL, connections });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await sendSignedMessage(message(other.url()), { ...LOCAL, connections })).to.include({ ok: true });
+      expect(await inFlight).to.include({ ok: true, statusCode: 200 });
+    } finally {
+      connections.close();
+    }
+  });
+
   it('when the receiver closes a kept-alive connection as the next message arrives, then the message goes again on a fresh one, under its webhook-id', async () => {
     const served = new WeakMap<object, number>();
     const r = await receiver((req, res) => {
