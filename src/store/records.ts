@@ -105,10 +105,11 @@ export async function upsertRecords(
 
   // A live record read again with the same `updated_at` and the same content (every full sync) only
   // moves its observation forward: rewriting it and its children would change nothing.
-  const sameSecond = notOlder.filter((r) => {
+  const liveAtSameSecond = (r: ObservedRecord) => {
     const at = storedAt.get(keyOfRow(resource, r.row));
     return at !== undefined && !at.deleted && at.updatedAt === r.row.updated_at.getTime();
-  });
+  };
+  const sameSecond = notOlder.filter(liveAtSameSecond);
   const unchanged = await unchangedRecords(db, resource, owner, sameSecond, opts.children === 'separate' ? resource.child?.apiField : undefined);
   const fresh = notOlder.filter((r) => !unchanged.has(r));
   if (fresh.length === 0) return { written: 0, skipped: batch.length };
@@ -124,12 +125,7 @@ export async function upsertRecords(
     owner.tenantId,
     keysOfRows(
       resource,
-      toWrite
-        .filter((r) => {
-          const at = storedAt.get(keyOfRow(resource, r.row));
-          return at !== undefined && !at.deleted && at.updatedAt === r.row.updated_at.getTime();
-        })
-        .map((r) => r.row),
+      toWrite.filter(liveAtSameSecond).map((r) => r.row),
     ),
   );
   // A record of a removed inventory item or location is written deleted (at the removal), never live.

@@ -170,7 +170,7 @@ async function startOrAdopt(run: BulkRun): Promise<string | null> {
     ctx.metrics.syncBulkOperations.inc({ resource: args.resource.name, outcome: 'started' });
     // Shopify's createdAt has whole seconds: two exports of a resource started within one second would stamp
     // their rows alike, and the later one would take children only the earlier one saw for its own. The
-    // moment the request left is exact to the millisecond and still no later than the export's snapshot.
+    // moment the request left is exact to the millisecond and, with clocks in step, no later than the snapshot.
     observedAt = new Date(Math.max(Date.parse(operation.createdAt), requestedAt)).toISOString();
   }
   forgetOperation(position, position.restarts);
